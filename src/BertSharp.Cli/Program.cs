@@ -1,0 +1,15 @@
+using System.CommandLine;
+using BertSharp.Cli;
+using BertSharp.Cli.Commands;
+
+var root = new RootCommand("BertSharp: tokenize, fine-tune, evaluate and serve BERT models in .NET.");
+// Each command lives in its own file under Commands/ and is listed here once.
+foreach (var command in new[]
+{
+    VersionCommand.Create(),
+})
+{
+    root.Subcommands.Add(command);
+}
+
+return CliErrors.Invoke(root, args);

@@ -1,0 +1,20 @@
+namespace BertSharp.Tests;
+
+public class CliTests
+{
+    [Fact]
+    public void UnknownCommandIsAUsageError()
+    {
+        var r = CliRunner.Run("no-such-command");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("no-such-command", r.Stderr);
+    }
+
+    [Fact]
+    public void VersionPrintsTheRuntime()
+    {
+        var r = CliRunner.Run("version");
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith("bertsharp ", r.Stdout);
+    }
+}

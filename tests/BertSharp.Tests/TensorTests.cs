@@ -1,0 +1,13 @@
+using BertSharp.Tensors;
+
+namespace BertSharp.Tests;
+
+public class TensorTests
+{
+    [Fact]
+    public void ShapeMismatchIsReported()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Tensor([2, 3], new float[5]));
+        Assert.Contains("[2, 3]", e.Message);
+    }
+}
