@@ -1,0 +1,68 @@
+using System.Text.Json.Serialization;
+
+namespace BertSharp.Training;
+
+/// <summary>
+/// Fine-tuning settings. Defaults are the spec's recipe (AdamW, lr 2e-5, weight decay 0.01, batch 8,
+/// 3 epochs, evaluation every epoch); JSON names follow Hugging Face's TrainingArguments so that
+/// <c>training_args.json</c> reads the same to a Python user.
+/// </summary>
+public sealed record TrainingArguments
+{
+    [JsonPropertyName("learning_rate")] public float LearningRate { get; init; } = 2e-5f;
+    [JsonPropertyName("weight_decay")] public float WeightDecay { get; init; } = 0.01f;
+    [JsonPropertyName("adam_beta1")] public float AdamBeta1 { get; init; } = 0.9f;
+    [JsonPropertyName("adam_beta2")] public float AdamBeta2 { get; init; } = 0.999f;
+    [JsonPropertyName("adam_epsilon")] public float AdamEpsilon { get; init; } = 1e-8f;
+    [JsonPropertyName("max_grad_norm")] public float MaxGradNorm { get; init; } = 1.0f;
+    [JsonPropertyName("num_train_epochs")] public int NumTrainEpochs { get; init; } = 3;
+    [JsonPropertyName("per_device_train_batch_size")] public int TrainBatchSize { get; init; } = 8;
+    [JsonPropertyName("per_device_eval_batch_size")] public int EvalBatchSize { get; init; } = 32;
+    [JsonPropertyName("gradient_accumulation_steps")] public int GradientAccumulationSteps { get; init; } = 1;
+    [JsonPropertyName("warmup_ratio")] public float WarmupRatio { get; init; }
+    [JsonPropertyName("lr_scheduler_type")] public string LrSchedulerType { get; init; } = "linear";
+    [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
+    [JsonPropertyName("max_length")] public int MaxLength { get; init; } = 128;
+    [JsonPropertyName("hidden_dropout_prob")] public float? Dropout { get; init; }
+
+    /// <summary>"epoch" or "steps" (then every <see cref="EvalSteps"/> optimizer steps).</summary>
+    [JsonPropertyName("eval_strategy")] public string EvalStrategy { get; init; } = "epoch";
+    [JsonPropertyName("eval_steps")] public int EvalSteps { get; init; } = 500;
+    [JsonPropertyName("metric_for_best_model")] public string MetricForBestModel { get; init; } = "accuracy";
+    [JsonPropertyName("early_stopping_patience")] public int? EarlyStoppingPatience { get; init; }
+    [JsonPropertyName("logging_steps")] public int LoggingSteps { get; init; } = 10;
+
+    /// <summary>"balanced", a comma-separated list of weights in label-id order, or null for none.</summary>
+    [JsonPropertyName("class_weights")] public string? ClassWeights { get; init; }
+
+    /// <summary>Order each epoch's batches by length within shuffled pools, so padding costs little.</summary>
+    [JsonPropertyName("group_by_length")] public bool GroupByLength { get; init; }
+
+    /// <summary>Throws an ArgumentException naming the first setting that cannot work.</summary>
+    public void Validate()
+    {
+        Check(LearningRate > 0 && float.IsFinite(LearningRate), "learning_rate", LearningRate, "must be a positive number");
+        Check(WeightDecay >= 0, "weight_decay", WeightDecay, "must be ≥ 0");
+        Check(AdamBeta1 is >= 0 and < 1, "adam_beta1", AdamBeta1, "must be in [0, 1)");
+        Check(AdamBeta2 is >= 0 and < 1, "adam_beta2", AdamBeta2, "must be in [0, 1)");
+        Check(AdamEpsilon > 0, "adam_epsilon", AdamEpsilon, "must be > 0");
+        Check(MaxGradNorm >= 0, "max_grad_norm", MaxGradNorm, "must be ≥ 0 (0 turns clipping off)");
+        Check(NumTrainEpochs > 0, "num_train_epochs", NumTrainEpochs, "must be ≥ 1");
+        Check(TrainBatchSize > 0, "batch size", TrainBatchSize, "must be ≥ 1");
+        Check(EvalBatchSize > 0, "eval batch size", EvalBatchSize, "must be ≥ 1");
+        Check(GradientAccumulationSteps > 0, "gradient_accumulation_steps", GradientAccumulationSteps, "must be ≥ 1");
+        Check(WarmupRatio is >= 0 and <= 1, "warmup_ratio", WarmupRatio, "must be in [0, 1]");
+        Check(LrSchedulerType is "linear" or "constant", "lr_scheduler_type", LrSchedulerType, "must be linear or constant");
+        Check(MaxLength is >= 3 and <= 512, "max_length", MaxLength, "must be in [3, 512]");
+        Check(Dropout is null or (>= 0 and < 1), "dropout", Dropout ?? 0, "must be in [0, 1)");
+        Check(EvalStrategy is "epoch" or "steps" or "no", "eval_strategy", EvalStrategy, "must be epoch, steps or no");
+        Check(EvalSteps > 0, "eval_steps", EvalSteps, "must be ≥ 1");
+        Check(EarlyStoppingPatience is null or > 0, "early_stopping_patience", EarlyStoppingPatience ?? 0, "must be ≥ 1");
+        Check(LoggingSteps > 0, "logging_steps", LoggingSteps, "must be ≥ 1");
+    }
+
+    private static void Check(bool ok, string name, object value, string rule)
+    {
+        if (!ok) throw new ArgumentException($"{name} = {value}: {rule}");
+    }
+}
