@@ -30,6 +30,8 @@ public sealed record TrainingArguments
     [JsonPropertyName("eval_steps")] public int EvalSteps { get; init; } = 500;
     [JsonPropertyName("metric_for_best_model")] public string MetricForBestModel { get; init; } = "accuracy";
     [JsonPropertyName("early_stopping_patience")] public int? EarlyStoppingPatience { get; init; }
+    /// <summary>Also checkpoint every N optimizer steps (besides every evaluation and epoch end).</summary>
+    [JsonPropertyName("save_steps")] public int? SaveSteps { get; init; }
     [JsonPropertyName("logging_steps")] public int LoggingSteps { get; init; } = 10;
 
     /// <summary>"balanced", a comma-separated list of weights in label-id order, or null for none.</summary>
@@ -58,6 +60,7 @@ public sealed record TrainingArguments
         Check(EvalStrategy is "epoch" or "steps" or "no", "eval_strategy", EvalStrategy, "must be epoch, steps or no");
         Check(EvalSteps > 0, "eval_steps", EvalSteps, "must be ≥ 1");
         Check(EarlyStoppingPatience is null or > 0, "early_stopping_patience", EarlyStoppingPatience ?? 0, "must be ≥ 1");
+        Check(SaveSteps is null or > 0, "save_steps", SaveSteps ?? 0, "must be ≥ 1");
         Check(LoggingSteps > 0, "logging_steps", LoggingSteps, "must be ≥ 1");
     }
 
