@@ -1,0 +1,195 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using BertSharp.Data;
+using BertSharp.Model;
+using BertSharp.Training;
+using Spectre.Console;
+
+namespace BertSharp.Cli.Commands;
+
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "Training data: CSV/TSV, JSON Lines, Parquet or an IMDB folder", Required = true };
+        var eval = new Option<string?>("--eval") { Description = "Evaluation data; without it a stratified --validation-split is held out" };
+        var model = new Option<string>("--model") { Description = "Base model: minilm-l6, arctic-xs, an HF directory or a hub name", DefaultValueFactory = _ => "minilm-l6" };
+        var output = new Option<string>("--output", "-o") { Description = "Directory for checkpoints and the fine-tuned model", Required = true };
+        var select = new Option<int?>("--select") { Description = "Train on N examples taken after a seeded shuffle (the spec's quick recipe uses 2000)" };
+        var validationSplit = new Option<double>("--validation-split") { Description = "Share of the training data held out for evaluation when --eval is absent", DefaultValueFactory = _ => 0.2 };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 3 };
+        var lr = new Option<float>("--learning-rate", "--lr") { Description = "Peak AdamW learning rate", DefaultValueFactory = _ => 2e-5f };
+        var batch = new Option<int>("--batch-size") { Description = "Examples per training batch", DefaultValueFactory = _ => 8 };
+        var evalBatch = new Option<int>("--eval-batch-size") { Description = "Examples per evaluation batch", DefaultValueFactory = _ => 32 };
+        var weightDecay = new Option<float>("--weight-decay") { Description = "AdamW decoupled weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => 0.01f };
+        var warmup = new Option<float>("--warmup-ratio") { Description = "Share of steps spent warming the learning rate up", DefaultValueFactory = _ => 0f };
+        var maxLength = new Option<int>("--max-length") { Description = "Tokens per example, [CLS] and [SEP] included (up to 512)", DefaultValueFactory = _ => 128 };
+        var accumulation = new Option<int>("--gradient-accumulation-steps") { Description = "Batches per optimizer step", DefaultValueFactory = _ => 1 };
+        var clip = new Option<float>("--max-grad-norm") { Description = "Clip gradients to this global norm (0 = off)", DefaultValueFactory = _ => 1f };
+        var dropout = new Option<float?>("--dropout") { Description = "Dropout in the encoder and head (default: the model's, 0.1)" };
+        var seed = new Option<int>("--seed") { Description = "Seed for shuffles, splits, dropout and the head's initial weights", DefaultValueFactory = _ => 42 };
+        var evalStrategy = new Option<string>("--eval-strategy") { Description = "epoch, steps or no", DefaultValueFactory = _ => "epoch" };
+        var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps with --eval-strategy steps", DefaultValueFactory = _ => 500 };
+        var saveSteps = new Option<int?>("--save-steps") { Description = "Also checkpoint every N optimizer steps" };
+        var metric = new Option<string>("--metric") { Description = "Metric that picks the best checkpoint: accuracy, f1, f1_weighted, precision, recall, roc_auc or loss", DefaultValueFactory = _ => "accuracy" };
+        var patience = new Option<int?>("--early-stopping-patience") { Description = "Stop after N evaluations without improvement" };
+        var classWeights = new Option<string?>("--class-weights") { Description = "balanced, or one weight per label in label order (w1,w2,…)" };
+        var groupByLength = new Option<bool>("--group-by-length") { Description = "Batch examples of similar length together (faster, less padding)" };
+        var head = new Option<ClassifierHeadInput>("--head-input") { Description = "What the classifier reads: PoolerOutput (as Hugging Face) or Cls (the raw [CLS] state)", DefaultValueFactory = _ => ClassifierHeadInput.PoolerOutput };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output" };
+        var json = new Option<bool>("--json") { Description = "Print the final result as JSON" };
+        var dataOptions = new DataOptions();
+
+        var command = new Command("train", """
+            Fine-tune a BERT classifier on labelled text and evaluate it every epoch.
+
+            Examples:
+              bertsharp train --data ../shared/data/sentence-polarity/train.csv --eval ../shared/data/sentence-polarity/dev.csv --select 2000 -o out/polarity
+              bertsharp train --data reviews.jsonl --class-weights balanced --early-stopping-patience 2 -o out/reviews
+              bertsharp train --data reviews.jsonl -o out/reviews --resume
+            """);
+        foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, epochs, lr, batch, evalBatch, weightDecay, warmup,
+            maxLength, accumulation, clip, dropout, seed, evalStrategy, evalSteps, saveSteps, metric, patience, classWeights, groupByLength,
+            head, resume, json })
+        {
+            command.Options.Add(o);
+        }
+        dataOptions.AddTo(command);
+
+        command.SetAction(parse =>
+        {
+            var args = new TrainingArguments
+            {
+                NumTrainEpochs = parse.GetValue(epochs),
+                LearningRate = parse.GetValue(lr),
+                TrainBatchSize = parse.GetValue(batch),
+                EvalBatchSize = parse.GetValue(evalBatch),
+                WeightDecay = parse.GetValue(weightDecay),
+                WarmupRatio = parse.GetValue(warmup),
+                MaxLength = parse.GetValue(maxLength),
+                GradientAccumulationSteps = parse.GetValue(accumulation),
+                MaxGradNorm = parse.GetValue(clip),
+                Dropout = parse.GetValue(dropout),
+                Seed = parse.GetValue(seed),
+                EvalStrategy = parse.GetValue(evalStrategy)!,
+                EvalSteps = parse.GetValue(evalSteps),
+                SaveSteps = parse.GetValue(saveSteps),
+                MetricForBestModel = parse.GetValue(metric)!,
+                EarlyStoppingPatience = parse.GetValue(patience),
+                ClassWeights = parse.GetValue(classWeights),
+                GroupByLength = parse.GetValue(groupByLength),
+            };
+            args.Validate();
+            var loadOptions = dataOptions.Read(parse);
+            var (train, validation) = LoadSplits(parse.GetValue(data)!, parse.GetValue(eval), loadOptions, parse.GetValue(select),
+                parse.GetValue(validationSplit), args.Seed);
+            var labels = LabelMap.FromTrainingData(train);
+            bool asJson = parse.GetValue(json);
+            var log = asJson ? Console.Error : Console.Out;
+            log.WriteLine($"train: {train.Count} examples ({train.DescribeClassBalance()})");
+            if (validation is not null) log.WriteLine($"eval:  {validation.Count} examples ({validation.DescribeClassBalance()})");
+            log.WriteLine($"labels: {labels}");
+
+            var trainer = Trainer.Create(parse.GetValue(model)!, labels, args, parse.GetValue(head));
+            var outputDir = parse.GetValue(output)!;
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = true;
+                cancel.Cancel();
+                Console.Error.WriteLine("bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
+            };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                var result = RunWithProgress(trainer, train, validation, outputDir, parse.GetValue(resume), cancel.Token, log);
+                if (asJson)
+                {
+                    Console.WriteLine(JsonSerializer.Serialize(Summary(result)));
+                }
+                else if (result.Interrupted)
+                {
+                    log.WriteLine($"stopped at step {result.GlobalStep}; checkpoint saved in {outputDir}");
+                }
+                else
+                {
+                    if (result.EvalReport is not null) log.WriteLine(result.EvalReport.ToText(4));
+                    log.WriteLine($"model saved to {outputDir} ({result.TrainSeconds:F0} s, {result.SamplesPerSecond:F1} samples/s, peak memory {result.PeakMemoryBytes / (1024 * 1024)} MiB)");
+                }
+                return result.Interrupted ? 130 : 0;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+        });
+        return command;
+    }
+
+    internal static (TextDataset Train, TextDataset? Validation) LoadSplits(string dataPath, string? evalPath, DatasetLoadOptions options,
+        int? select, double validationSplit, int seed)
+    {
+        var train = TextDataset.Load(dataPath, options);
+        if (select is int n)
+        {
+            if (n <= 0) throw new ArgumentException($"--select {n}: must be ≥ 1");
+            train = train.Shuffle(seed).Select(Math.Min(n, train.Count));
+        }
+        if (evalPath is not null) return (train, TextDataset.Load(evalPath, options));
+        if (validationSplit <= 0) return (train, null);
+        if (validationSplit >= 1) throw new ArgumentException($"--validation-split {validationSplit}: must be in [0, 1)");
+        var split = train.TrainTestSplit(validationSplit, seed, stratify: true);
+        return (split["train"], split["test"]);
+    }
+
+    private static TrainResult RunWithProgress(Trainer trainer, TextDataset train, TextDataset? eval, string outputDir, bool resume,
+        CancellationToken cancel, TextWriter log)
+    {
+        trainer.Logged += e =>
+        {
+            if (e.Kind == "eval" && e.Metrics is not null)
+                log.WriteLine($"eval  step {e.Step} epoch {e.Epoch:F2}: " + string.Join(", ", e.Metrics.Select(m => $"{m.Key[5..]} {m.Value:F4}")));
+        };
+        if (Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            // Not a terminal: plain lines a log file can keep.
+            trainer.Logged += e =>
+            {
+                if (e.Kind == "train")
+                    log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"train step {e.Step} epoch {e.Epoch:F2}: loss {e.Loss:F4}, lr {e.LearningRate:E2}, grad norm {e.GradNorm:F2}, {e.SamplesPerSecond:F1} samples/s"));
+            };
+            return trainer.Train(train, eval, outputDir, resume, cancel);
+        }
+        TrainResult? result = null;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("training", maxValue: 1);
+                trainer.Progress += p =>
+                {
+                    task.MaxValue = p.MaxSteps;
+                    task.Value = p.Step;
+                    task.Description = string.Create(CultureInfo.InvariantCulture,
+                        $"epoch {p.Epoch:F2}/{p.NumEpochs} step {p.Step}/{p.MaxSteps} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.SamplesPerSecond:F1}/s");
+                };
+                result = trainer.Train(train, eval, outputDir, resume, cancel);
+            });
+        return result!;
+    }
+
+    private static Dictionary<string, object?> Summary(TrainResult r) => new()
+    {
+        ["interrupted"] = r.Interrupted,
+        ["global_step"] = r.GlobalStep,
+        ["output_dir"] = r.OutputDirectory,
+        ["best_checkpoint"] = r.BestCheckpoint,
+        ["train_seconds"] = Math.Round(r.TrainSeconds, 1),
+        ["train_samples_per_second"] = Math.Round(r.SamplesPerSecond, 2),
+        ["peak_memory_bytes"] = r.PeakMemoryBytes,
+        ["eval"] = r.EvalReport is null ? null : JsonDocument.Parse(r.EvalReport.ToJson(indented: false)).RootElement,
+        ["history"] = r.History,
+    };
+}
