@@ -1,0 +1,140 @@
+using System.Text.Json;
+using BertSharp.Data;
+using BertSharp.Inference;
+using BertSharp.IO;
+using BertSharp.Model;
+using BertSharp.Text;
+using BertSharp.Training;
+
+namespace BertSharp.Tests.Training;
+
+public sealed class TrainerTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bertsharp-trainer-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    // A small BERT over the real vocabulary: the real training code path at a CI-sized cost.
+    private static readonly BertConfig Tiny = new()
+    {
+        VocabSize = 30522, HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 64,
+        MaxPositionEmbeddings = 64, Id2Label = new Dictionary<string, string> { ["0"] = "negative", ["1"] = "positive" },
+        Label2Id = new Dictionary<string, int> { ["negative"] = 0, ["positive"] = 1 },
+    };
+
+    private static TextDataset Polarity(string file, int count, int seed = 42) =>
+        TextDataset.Load(TestData.Path("sentence-polarity", file)).Shuffle(seed).Select(count);
+
+    private static Trainer TinyTrainer(TrainingArguments args, int seed = 1)
+    {
+        var model = BertForSequenceClassification.CreateRandom(Tiny, new SequenceClassificationOptions { Seed = seed });
+        var tokenizer = BertTokenizer.FromBuiltIn();
+        var labels = LabelMap.FromLabels(["negative", "positive"]);
+        return new Trainer(model, Tiny, tokenizer, labels, args, () => BuiltInModels.OpenVocab("minilm-l6"));
+    }
+
+    [Fact]
+    public void FineTuningMiniLmLowersTheLossAndBeatsChanceOnHeldOutSentences()
+    {
+        // The real model and recipe on a small slice: 320 sentences, one epoch of 40 steps at lr 5e-5.
+        var train = Polarity("train.csv", 320);
+        var dev = Polarity("dev.csv", 200);
+        var args = new TrainingArguments { NumTrainEpochs = 1, LearningRate = 5e-5f, MaxLength = 64, LoggingSteps = 5 };
+        var trainer = Trainer.Create("minilm-l6", LabelMap.FromTrainingData(train), args);
+        var before = trainer.Evaluate(dev);
+        var result = trainer.Train(train, dev, Path.Combine(_dir, "minilm"));
+
+        var losses = result.History.Where(e => e.Kind == "train").Select(e => e.Loss!.Value).ToList();
+        Assert.True(losses.Count >= 4);
+        Assert.True(losses.TakeLast(3).Average() < losses.Take(2).Average(), $"loss did not fall: {string.Join(", ", losses)}");
+        Assert.True(result.EvalReport!.Accuracy > 0.6, $"dev accuracy {result.EvalReport.Accuracy} (before training {before.Report.Accuracy})");
+        Assert.True(File.Exists(Path.Combine(_dir, "minilm", "model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(_dir, "minilm", TrainingPlots.LossFile)));
+        Assert.Equal(losses.Count, File.ReadLines(Path.Combine(_dir, "minilm", "train_log.jsonl")).Count(l => l.Contains("\"train\"")));
+    }
+
+    [Fact]
+    public void SavedModelPredictsTheSameProbabilitiesAfterLoading()
+    {
+        var train = Polarity("train.csv", 64);
+        var trainer = TinyTrainer(new TrainingArguments { NumTrainEpochs = 1, LearningRate = 1e-3f, MaxLength = 32 });
+        var output = Path.Combine(_dir, "saved");
+        trainer.Train(train, eval: null, output);
+
+        var texts = Polarity("dev.csv", 10).Select(e => e.Text).ToArray();
+        var expected = new float[texts.Length * 2];
+        var encoded = trainer.Tokenizer.EncodeBatchToInput(texts, options: new EncodeOptions { MaxLength = 32 });
+        var logits = trainer.Model.Logits(encoded);
+        for (int i = 0; i < texts.Length; i++)
+            System.Numerics.Tensors.TensorPrimitives.SoftMax(logits.AsSpan(i * 2, 2), expected.AsSpan(i * 2, 2));
+
+        var loaded = TextClassifier.Load(output);
+        Assert.Equal(["negative", "positive"], loaded.Labels);
+        Assert.Equal(32, loaded.MaxLength);
+        var actual = loaded.Probabilities(texts);
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 6);
+    }
+
+    [Fact]
+    public void InterruptedRunResumesWithTheSameStepsLearningRateAndWeights()
+    {
+        var train = Polarity("train.csv", 48);
+        var args = new TrainingArguments { NumTrainEpochs = 2, TrainBatchSize = 8, LearningRate = 1e-3f, MaxLength = 32, LoggingSteps = 1, WarmupRatio = 0.25f };
+
+        var straight = TinyTrainer(args);
+        var full = straight.Train(train, null, Path.Combine(_dir, "straight"));
+
+        var first = TinyTrainer(args);
+        using var cancel = new CancellationTokenSource();
+        first.Progress += p => { if (p.Step == 4) cancel.Cancel(); };
+        var stopped = first.Train(train, null, Path.Combine(_dir, "resumed"), cancellation: cancel.Token);
+        Assert.True(stopped.Interrupted);
+        Assert.Equal(4, stopped.GlobalStep);
+
+        var second = TinyTrainer(args, seed: 99); // different fresh weights: the checkpoint must replace them
+        var resumed = second.Train(train, null, Path.Combine(_dir, "resumed"), resume: true);
+        Assert.False(resumed.Interrupted);
+        Assert.Equal(full.GlobalStep, resumed.GlobalStep);
+
+        var straightSteps = full.History.Where(e => e.Kind == "train").ToList();
+        var resumedSteps = resumed.History.Where(e => e.Kind == "train").ToList();
+        Assert.Equal(straightSteps.Select(e => e.Step), resumedSteps.Select(e => e.Step));
+        Assert.Equal(straightSteps.Select(e => e.LearningRate), resumedSteps.Select(e => e.LearningRate));
+        for (int i = 0; i < straightSteps.Count; i++) Assert.Equal(straightSteps[i].Loss!.Value, resumedSteps[i].Loss!.Value, 4);
+
+        var a = straight.Model.ToStateDict();
+        var b = second.Model.ToStateDict();
+        foreach (var (name, t) in a)
+        {
+            var u = b[name];
+            for (int i = 0; i < t.Length; i++) Assert.True(Math.Abs(t.Data[i] - u.Data[i]) <= 1e-5f, $"{name}[{i}]: {t.Data[i]} vs {u.Data[i]}");
+        }
+    }
+
+    [Fact]
+    public void ResumeWithoutACheckpointAndAnOccupiedOutputAreClearErrors()
+    {
+        var train = Polarity("train.csv", 16);
+        var args = new TrainingArguments { NumTrainEpochs = 1, MaxLength = 16 };
+        var e = Assert.Throws<InvalidOperationException>(() => TinyTrainer(args).Train(train, null, Path.Combine(_dir, "empty"), resume: true));
+        Assert.Contains("no complete checkpoint", e.Message);
+
+        var output = Path.Combine(_dir, "taken");
+        TinyTrainer(args).Train(train, null, output);
+        var io = Assert.Throws<IOException>(() => TinyTrainer(args).Train(train, null, output));
+        Assert.Contains("already holds a model", io.Message);
+    }
+
+    [Fact]
+    public void EarlyStoppingStopsAfterPatienceEvaluationsWithoutImprovement()
+    {
+        // lr 0 never changes the model: every evaluation after the first is "no improvement".
+        var train = Polarity("train.csv", 16);
+        var dev = Polarity("dev.csv", 16);
+        var args = new TrainingArguments { NumTrainEpochs = 10, LearningRate = 1e-12f, LrSchedulerType = "constant", MaxLength = 16, EarlyStoppingPatience = 2 };
+        var result = TinyTrainer(args).Train(train, dev, Path.Combine(_dir, "early"));
+        Assert.Equal(3, result.History.Count(e => e.Kind == "eval"));
+        var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(result.BestCheckpoint!, Checkpoint.StateFile)));
+        Assert.Equal(2, state.RootElement.GetProperty("global_step").GetInt32());
+    }
+}
