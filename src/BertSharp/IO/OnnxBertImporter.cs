@@ -31,10 +31,21 @@ internal static partial class OnnxBertImporter
 
     public static (BertConfig Config, StateDict Weights) Import(GraphProto graph, string source, string? externalDirectory)
     {
+        var weights = ImportWeights(graph, source, externalDirectory, out var constants, out var consumers);
+        return (InferConfig(graph, weights, constants, consumers, source), weights);
+    }
+
+    /// <summary>The weights under HF names, before any check that they make a BERT.</summary>
+    public static StateDict ImportWeights(GraphProto graph, string source, string? externalDirectory) =>
+        ImportWeights(graph, source, externalDirectory, out _, out _);
+
+    private static StateDict ImportWeights(GraphProto graph, string source, string? externalDirectory,
+        out Dictionary<string, TensorProto> constants, out Dictionary<string, List<NodeProto>> consumers)
+    {
         var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
         foreach (var t in graph.Initializer) initializers[t.Name] = t;
-        var constants = new Dictionary<string, TensorProto>(initializers, StringComparer.Ordinal);
-        var consumers = new Dictionary<string, List<NodeProto>>(StringComparer.Ordinal);
+        constants = new Dictionary<string, TensorProto>(initializers, StringComparer.Ordinal);
+        consumers = new Dictionary<string, List<NodeProto>>(StringComparer.Ordinal);
         foreach (var node in graph.Node)
         {
             if (node.OpType == "Constant" && node.Output.Count == 1)
@@ -72,8 +83,7 @@ internal static partial class OnnxBertImporter
                 continue;
             weights[name] = new Tensor(OnnxTensors.Shape(t, source), OnnxTensors.Floats(t, source, externalDirectory));
         }
-
-        return (InferConfig(graph, weights, constants, consumers, source), weights);
+        return weights;
     }
 
     // Initializer names as PyTorch exports them are the module paths; "bert." is dropped so the
