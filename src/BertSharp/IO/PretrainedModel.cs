@@ -61,16 +61,12 @@ public sealed class PretrainedModel
 
     private static PretrainedModel LoadOnnxFile(string path)
     {
-        var vocab = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, HfDirectory.VocabFile);
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var vocab = Path.Combine(directory, HfDirectory.VocabFile);
         if (!File.Exists(vocab)) throw new FileNotFoundException($"{path}: an ONNX model needs a vocab.txt beside it", vocab);
         var (config, weights) = OnnxBertImporter.Import(path);
         BertWeights.Validate(config, weights);
-        var (lower, max) = HfDirectory.ReadTokenizerConfig(Path.GetDirectoryName(vocab)!);
-        return new PretrainedModel
-        {
-            Config = config, Weights = weights, Source = path, VocabPath = vocab, OpenVocab = () => File.OpenRead(vocab),
-            DoLowerCase = lower, ModelMaxLength = max ?? config.MaxPositionEmbeddings,
-        };
+        return WithTokenizerFiles(directory, path, config, weights);
     }
 
     private static PretrainedModel LoadDirectory(string directory, string source)
@@ -78,14 +74,24 @@ public sealed class PretrainedModel
         var configPath = Path.Combine(directory, HfDirectory.ConfigFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: no {HfDirectory.ConfigFile}; not a model directory", configPath);
         var config = HfDirectory.ReadConfig(configPath);
+        if (!File.Exists(Path.Combine(directory, HfDirectory.VocabFile)))
+            throw new FileNotFoundException($"{directory}: no {HfDirectory.VocabFile}", Path.Combine(directory, HfDirectory.VocabFile));
+        return WithTokenizerFiles(directory, source, config, HfDirectory.ReadWeights(directory, config));
+    }
+
+    private static PretrainedModel WithTokenizerFiles(string directory, string source, BertConfig config, StateDict weights)
+    {
         var vocab = Path.Combine(directory, HfDirectory.VocabFile);
-        if (!File.Exists(vocab)) throw new FileNotFoundException($"{directory}: no {HfDirectory.VocabFile}", vocab);
-        var weights = HfDirectory.ReadWeights(directory, config);
         var (lower, max) = HfDirectory.ReadTokenizerConfig(directory);
         return new PretrainedModel
         {
-            Config = config, Weights = weights, Source = source, VocabPath = vocab, OpenVocab = () => File.OpenRead(vocab),
-            DoLowerCase = lower, ModelMaxLength = max ?? config.MaxPositionEmbeddings,
+            Config = config,
+            Weights = weights,
+            Source = source,
+            VocabPath = vocab,
+            OpenVocab = () => File.OpenRead(vocab),
+            DoLowerCase = lower,
+            ModelMaxLength = max ?? config.MaxPositionEmbeddings,
         };
     }
 }

@@ -12,8 +12,13 @@ internal static class TinyModel
 
     public static BertConfig Config(int labels = 0) => new()
     {
-        VocabSize = Vocab.Length, HiddenSize = 8, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 16,
-        MaxPositionEmbeddings = 16, TypeVocabSize = 2,
+        VocabSize = Vocab.Length,
+        HiddenSize = 8,
+        NumHiddenLayers = 2,
+        NumAttentionHeads = 2,
+        IntermediateSize = 16,
+        MaxPositionEmbeddings = 16,
+        TypeVocabSize = 2,
         Id2Label = labels > 0 ? Enumerable.Range(0, labels).ToDictionary(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture), i => $"L{i}") : null,
         Label2Id = labels > 0 ? Enumerable.Range(0, labels).ToDictionary(i => $"L{i}", i => i) : null,
     };
