@@ -82,6 +82,34 @@ public class HfDirectoryTests
     }
 
     [Fact]
+    public void ReadsShardedSafetensors()
+    {
+        using var dir = new TempDir();
+        var model = TinyModel.Model();
+        model.Save(dir.Path);
+        File.Delete(dir.File("model.safetensors"));
+        var first = model.Weights.Where(kv => kv.Key.StartsWith("embeddings.", StringComparison.Ordinal)).ToDictionary(kv => "bert." + kv.Key, kv => kv.Value);
+        var rest = model.Weights.Where(kv => !kv.Key.StartsWith("embeddings.", StringComparison.Ordinal)).ToDictionary(kv => "bert." + kv.Key, kv => kv.Value);
+        SafeTensors.Write(dir.File("model-00001-of-00002.safetensors"), first);
+        SafeTensors.Write(dir.File("model-00002-of-00002.safetensors"), rest);
+        var map = new JsonObject();
+        foreach (var k in first.Keys) map[k] = "model-00001-of-00002.safetensors";
+        foreach (var k in rest.Keys) map[k] = "model-00002-of-00002.safetensors";
+        File.WriteAllText(dir.File("model.safetensors.index.json"), new JsonObject { ["weight_map"] = map }.ToJsonString());
+        AssertSameWeights(model.Weights, PretrainedModel.Load(dir.Path).Weights);
+    }
+
+    [Fact]
+    public void PytorchBinAloneIsRefusedWithTheWayOut()
+    {
+        using var dir = new TempDir();
+        TinyModel.Model().Save(dir.Path);
+        File.Move(dir.File("model.safetensors"), dir.File("pytorch_model.bin"));
+        var e = Assert.Throws<NotSupportedException>(() => PretrainedModel.Load(dir.Path));
+        Assert.Contains("safe_serialization=True", e.Message);
+    }
+
+    [Fact]
     public void DirectoryWithoutConfigOrWeightsSaysWhichFileIsMissing()
     {
         using var dir = new TempDir();

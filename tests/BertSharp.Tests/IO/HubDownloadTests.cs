@@ -27,10 +27,12 @@ public sealed class HubDownloadTests : IDisposable
     {
         private readonly HttpListener _listener = new();
         private readonly Task _loop;
+        private readonly Func<byte[], string> _etag;
         public readonly List<string> Requests = [];
 
-        public LocalHub(string directory, string repo, Func<byte[], string>? linkedEtag = null)
+        public LocalHub(string directory, string repo, Func<byte[], string>? linkedEtag = null, Func<byte[], string>? etag = null)
         {
+            _etag = etag ?? GitBlobSha1;
             Port = FreePort();
             _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
             _listener.Start();
@@ -70,7 +72,7 @@ public sealed class HubDownloadTests : IDisposable
                     continue;
                 }
                 if (!path.StartsWith("/cdn/", StringComparison.Ordinal))
-                    response.Headers["ETag"] = $"\"{Convert.ToHexStringLower(SHA1.HashData([.. Encoding.ASCII.GetBytes($"blob {bytes.Length}\0"), .. bytes]))}\"";
+                    response.Headers["ETag"] = $"\"{_etag(bytes)}\"";
                 response.ContentLength64 = bytes.Length;
                 await response.OutputStream.WriteAsync(bytes);
                 response.Close();
@@ -84,6 +86,9 @@ public sealed class HubDownloadTests : IDisposable
             _loop.Wait(TimeSpan.FromSeconds(5));
         }
     }
+
+    // What git (and so the hub) names a small file by.
+    private static string GitBlobSha1(byte[] bytes) => Convert.ToHexStringLower(SHA1.HashData([.. Encoding.ASCII.GetBytes($"blob {bytes.Length}\0"), .. bytes]));
 
     private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
@@ -124,6 +129,15 @@ public sealed class HubDownloadTests : IDisposable
         Assert.Contains("model.safetensors", e.Message);
         Assert.Empty(Directory.GetFiles(_cache.Path, "model.safetensors*", SearchOption.AllDirectories));
         Assert.Empty(Directory.GetFiles(_cache.Path, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void SmallFileThatFailsItsGitSha1IsRejected()
+    {
+        using var hub = new LocalHub(_files.Path, "org/tiny", etag: _ => new string('a', 40));
+        var e = Assert.Throws<InvalidDataException>(() => PretrainedModel.Load("org/tiny", Options(hub.Endpoint)));
+        Assert.Contains("git sha1", e.Message);
+        Assert.Empty(Directory.GetFiles(_cache.Path, "config.json", SearchOption.AllDirectories));
     }
 
     [Fact]

@@ -25,6 +25,40 @@ public class OnnxImportTests
     }
 
     [Fact]
+    public void OnnxFileOnDiskImportsLikeTheEmbeddedOne()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("model.onnx");
+        using (var onnx = BuiltInModels.OpenOnnx("arctic-xs"))
+        using (var file = File.Create(path))
+            onnx.CopyTo(file);
+        using (var vocab = BuiltInModels.OpenVocab("arctic-xs"))
+        using (var file = File.Create(dir.File("vocab.txt")))
+            vocab.CopyTo(file);
+        var fromFile = PretrainedModel.Load(path);
+        var builtIn = PretrainedModel.Load("arctic-xs");
+        Assert.Equal(builtIn.Config, fromFile.Config with { Architectures = builtIn.Config.Architectures });
+        Assert.Equal(builtIn.Weights.Keys.Order(), fromFile.Weights.Keys.Order());
+        Assert.Equal(builtIn.Weights["encoder.layer.2.attention.self.key.weight"].Data, fromFile.Weights["encoder.layer.2.attention.self.key.weight"].Data);
+        Assert.Equal(dir.File("vocab.txt"), fromFile.VocabPath);
+    }
+
+    [Fact]
+    public void ExternalDataIsReadFromBesideTheModel()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("weights.bin"), [0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0]);
+        var t = new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Float, DataLocation = TensorProto.Types.DataLocation.External };
+        t.Dims.Add(2);
+        t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "weights.bin" });
+        t.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = "4" });
+        t.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = "8" });
+        Assert.Equal([1f, -2f], OnnxTensors.Floats(t, "m.onnx", dir.Path));
+        var e = Assert.Throws<InvalidDataException>(() => OnnxTensors.Floats(t, "m.onnx", null));
+        Assert.Contains("'w'", e.Message);
+    }
+
+    [Fact]
     public void OnnxGraphThatIsNotABertNamesFileAndMissingTensors()
     {
         using var dir = new TempDir();
