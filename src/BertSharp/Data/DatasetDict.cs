@@ -23,7 +23,12 @@ public sealed class DatasetDict : IEnumerable<KeyValuePair<string, TextDataset>>
         var dict = new DatasetDict();
         if (Directory.Exists(path) && !ImdbFolderReader.IsSplitFolder(path))
         {
-            foreach (var dir in Directory.GetDirectories(path).Order(StringComparer.Ordinal))
+            // HF's order: train, validation, test, then any other split by name.
+            string[] known = ["train", "validation", "test"];
+            var dirs = Directory.GetDirectories(path)
+                .OrderBy(d => Array.IndexOf(known, Path.GetFileName(d)) is int i and >= 0 ? i : known.Length)
+                .ThenBy(d => d, StringComparer.Ordinal);
+            foreach (var dir in dirs)
             {
                 if (ImdbFolderReader.IsSplitFolder(dir))
                     dict[Path.GetFileName(dir)] = TextDataset.Load(dir, options with { Format = DatasetFormat.ImdbFolder });

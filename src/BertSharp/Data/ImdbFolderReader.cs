@@ -36,7 +36,7 @@ internal static class ImdbFolderReader
                 int bom = bytes.StartsWith("\uFEFF"u8) ? 3 : 0;
                 texts[i] = StrictUtf8.Decode(bytes[bom..], files[i].Path, bom, 0);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
                 errors[i] = e;
             }

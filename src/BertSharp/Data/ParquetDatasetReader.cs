@@ -33,7 +33,7 @@ internal static class ParquetDatasetReader
             var label = fields[ColumnChooser.Find(names, options.LabelColumn, [ColumnChooser.LabelDefault], "label", path)];
             foreach (var f in pair is null ? [text] : new[] { text, pair })
             {
-                if (f.ClrType != typeof(string))
+                if (!IsString(f))
                     throw new InvalidDataException($"{path}: text column '{f.Name}' holds {f.ClrType.Name} values, not strings");
             }
 
@@ -53,6 +53,9 @@ internal static class ParquetDatasetReader
         }
     }
 
+    // Parquet.Net 6 reports string columns as ReadOnlyMemory<char>; they read as strings all the same.
+    private static bool IsString(DataField field) => field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
+
     private static async Task<string?[]> Strings(ParquetRowGroupReader group, DataField field, int n)
     {
         var values = new string?[n];
@@ -63,7 +66,7 @@ internal static class ParquetDatasetReader
     private static Task<string?[]> Labels(ParquetRowGroupReader group, DataField field, int n, string path)
     {
         var t = field.ClrType;
-        return t == typeof(string) ? Strings(group, field, n)
+        return IsString(field) ? Strings(group, field, n)
             : t == typeof(long) ? Numbers<long>(group, field, n)
             : t == typeof(int) ? Numbers<int>(group, field, n)
             : t == typeof(short) ? Numbers<short>(group, field, n)
