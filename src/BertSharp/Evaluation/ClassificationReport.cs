@@ -46,20 +46,18 @@ public sealed class ClassificationReport
         int k = labels.Count;
         var perClass = new ClassMetrics[k];
         long correct = 0, total = yTrue.Length;
-        double macroP = 0, macroR = 0, macroF = 0, weightedP = 0, weightedR = 0, weightedF = 0;
         for (int c = 0; c < k; c++)
         {
             long tp = matrix[c, c];
             long predicted = matrix.PredictedCount(c);
             long support = matrix.TrueCount(c);
             long fp = predicted - tp, fn = support - tp;
-            double p = Ratio(tp, predicted, zeroDivision);
-            double r = Ratio(tp, support, zeroDivision);
-            double f = Ratio(2 * tp, 2 * tp + fp + fn, zeroDivision);
-            perClass[c] = new ClassMetrics(p, r, f, support);
+            perClass[c] = new ClassMetrics(
+                Ratio(tp, predicted, zeroDivision),
+                Ratio(tp, support, zeroDivision),
+                Ratio(2 * tp, 2 * tp + fp + fn, zeroDivision),
+                support);
             correct += tp;
-            macroP += p; macroR += r; macroF += f;
-            weightedP += p * support; weightedR += r * support; weightedF += f * support;
         }
         double? auc = null;
         if (!positiveScores.IsEmpty)
@@ -70,8 +68,8 @@ public sealed class ClassificationReport
         }
         return new ClassificationReport(
             matrix, perClass, (double)correct / total,
-            new ClassMetrics(macroP / k, macroR / k, macroF / k, total),
-            new ClassMetrics(weightedP / total, weightedR / total, weightedF / total, total),
+            Average(perClass, weighted: false, total),
+            Average(perClass, weighted: true, total),
             auc);
     }
 
@@ -159,6 +157,26 @@ public sealed class ClassificationReport
 
     /// <inheritdoc/>
     public override string ToString() => ToText();
+
+    // Undefined (NaN) metrics are left out of the averages, as scikit-learn does with zero_division=np.nan.
+    private static ClassMetrics Average(ClassMetrics[] perClass, bool weighted, long total)
+    {
+        return new ClassMetrics(Mean(m => m.Precision), Mean(m => m.Recall), Mean(m => m.F1), total);
+
+        double Mean(Func<ClassMetrics, double> metric)
+        {
+            double sum = 0, weight = 0;
+            foreach (var m in perClass)
+            {
+                double v = metric(m);
+                if (double.IsNaN(v)) continue;
+                double w = weighted ? m.Support : 1;
+                sum += w * v;
+                weight += w;
+            }
+            return weight == 0 ? double.NaN : sum / weight;
+        }
+    }
 
     private static double Ratio(long numerator, long denominator, double zeroDivision) =>
         denominator == 0 ? zeroDivision : (double)numerator / denominator;
