@@ -18,13 +18,16 @@ internal static class CsvDatasetReader
             TrackLineNumbers = true,
             SkipEmptyLines = true,
             MalformedData = CsvMalformedDataHandling.Throw,
+            // Labels repeat on every row: one string per distinct label instead of one per row.
+            PoolStrings = true,
         };
         try
         {
             using var reader = CsvReader.FromFile(path, csvOptions);
             var header = reader.Headers;
-            foreach (string name in header)
-                StrictUtf8.Decode(System.Text.Encoding.UTF8.GetBytes(name), path, 0, 1);
+            // The header's bytes are not exposed; CsvHelper decodes a bad byte in it as U+FFFD.
+            if (header.Any(name => name.Contains('\uFFFD')))
+                throw new InvalidDataException($"{path}, line 1: the header is not valid UTF-8; convert the file to UTF-8");
             int text = ColumnChooser.Find(header, options.TextColumn, ColumnChooser.TextDefaults, "text", path);
             int pair = ColumnChooser.Find(header, options.TextPairColumn, [], "text-pair", path);
             int label = ColumnChooser.Find(header, options.LabelColumn, [ColumnChooser.LabelDefault], "label", path);

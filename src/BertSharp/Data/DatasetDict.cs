@@ -96,6 +96,19 @@ public sealed class DatasetDict : IEnumerable<KeyValuePair<string, TextDataset>>
         _splits[i] = new(newName, _splits[i].Value);
     }
 
+    /// <summary>Each split's size and class balance, for the summary printed before training.</summary>
+    public string DescribeClassBalance()
+    {
+        var sb = new StringBuilder();
+        foreach (var (name, split) in _splits)
+        {
+            sb.Append(name).Append(" (").Append(split.Count.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)).Append(" examples")
+              .Append(split.Source is null ? "" : $", {split.Source}").Append(")\n")
+              .Append(split.DescribeClassBalance()).Append('\n');
+        }
+        return sb.ToString();
+    }
+
     /// <summary>The splits as HF prints them: <c>DatasetDict({ train: Dataset({...}) ... })</c>.</summary>
     public override string ToString()
     {

@@ -21,6 +21,16 @@ public class ReaderTests
     }
 
     [Fact]
+    public void CsvWithByteOrderMarkAndCrLf()
+    {
+        using var tmp = new TempDir();
+        string path = tmp.WriteBytes("bom.csv", [.. "\uFEFFtext,label\r\nnaïve,pos\r\n\"two\r\nlines\",neg\r\nlast,neg\r\n"u8]);
+        var ds = TextDataset.Load(path);
+        Assert.Equal(["naïve", "two\r\nlines", "last"], ds.Select(e => e.Text));
+        Assert.Equal([2L, 3L, 5L], ds.Select(e => e.Line)); // the quoted line break makes the record two lines long
+    }
+
+    [Fact]
     public void MissingFileNamesThePath()
     {
         var e = Assert.Throws<FileNotFoundException>(() => TextDataset.Load("/no/such/train.csv"));

@@ -114,5 +114,8 @@ public class TextDatasetTests
         Assert.Contains("train, dev", e.Message);
         Assert.Throws<ArgumentException>(() => dict.Rename("dev", "train"));
         Assert.Contains("num_rows: 12", dict.ToString());
+        string summary = dict.DescribeClassBalance();
+        Assert.Contains("train (12 examples)", summary);
+        Assert.Contains("dev (4 examples)", summary);
     }
 }
