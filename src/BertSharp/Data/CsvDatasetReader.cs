@@ -18,8 +18,6 @@ internal static class CsvDatasetReader
             TrackLineNumbers = true,
             SkipEmptyLines = true,
             MalformedData = CsvMalformedDataHandling.Throw,
-            // Labels repeat on every row: one string per distinct label instead of one per row.
-            PoolStrings = true,
         };
         try
         {
