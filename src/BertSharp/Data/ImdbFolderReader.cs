@@ -15,8 +15,13 @@ internal static class ImdbFolderReader
     public static TextDataset Read(string dir, DatasetLoadOptions options)
     {
         if (!IsSplitFolder(dir))
-            throw new InvalidDataException(
-                $"{dir}: an IMDB folder needs pos/ and neg/ subfolders (found: {string.Join(", ", Directory.GetDirectories(dir).Select(Path.GetFileName))})");
+        {
+            var subfolders = Directory.GetDirectories(dir).Order(StringComparer.Ordinal).ToArray();
+            var splits = subfolders.Where(IsSplitFolder).Select(Path.GetFileName).ToArray();
+            throw new InvalidDataException(splits.Length > 0
+                ? $"{dir} holds splits ({string.Join(", ", splits)}): load one of them, or all with DatasetDict.Load"
+                : $"{dir}: an IMDB folder needs pos/ and neg/ subfolders (found: {string.Join(", ", subfolders.Select(Path.GetFileName))})");
+        }
         if (options.TextPairColumn is not null)
             throw new InvalidDataException($"{dir}: IMDB reviews have no text pair");
         var files = new List<(string Path, string Label)>();

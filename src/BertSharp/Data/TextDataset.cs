@@ -120,33 +120,29 @@ public sealed class TextDataset : IReadOnlyList<LabeledExample>
             throw new ArgumentOutOfRangeException(nameof(testSize), testSize, $"a test size of {testSize} leaves an empty part of {n} examples");
 
         var rng = Generator(seed);
-        var test = new List<LabeledExample>(nTest);
-        var train = new List<LabeledExample>(n - nTest);
         if (!stratify)
         {
             var order = (LabeledExample[])_rows.Clone();
             rng.Shuffle(order.AsSpan());
-            test.AddRange(order.AsSpan(0, nTest));
-            train.AddRange(order.AsSpan(nTest));
+            return new DatasetDict { ["train"] = With(order[nTest..]), ["test"] = With(order[..nTest]) };
         }
-        else
+
+        var test = new List<LabeledExample>(nTest);
+        var train = new List<LabeledExample>(n - nTest);
+        var byLabel = GroupByLabel();
+        int[] quota = StratifiedQuota([.. byLabel.Select(g => g.Count)], nTest);
+        for (int c = 0; c < byLabel.Count; c++)
         {
-            var byLabel = GroupByLabel();
-            int[] quota = StratifiedQuota(byLabel.Select(g => g.Count).ToArray(), nTest);
-            for (int c = 0; c < byLabel.Count; c++)
-            {
-                var members = byLabel[c].ToArray();
-                rng.Shuffle(members.AsSpan());
-                test.AddRange(members.AsSpan(0, quota[c]));
-                train.AddRange(members.AsSpan(quota[c]));
-            }
-            var testRows = test.ToArray();
-            var trainRows = train.ToArray();
-            rng.Shuffle(trainRows.AsSpan());
-            rng.Shuffle(testRows.AsSpan());
-            return new DatasetDict { ["train"] = With(trainRows), ["test"] = With(testRows) };
+            var members = byLabel[c].ToArray();
+            rng.Shuffle(members.AsSpan());
+            test.AddRange(members.AsSpan(0, quota[c]));
+            train.AddRange(members.AsSpan(quota[c]));
         }
-        return new DatasetDict { ["train"] = With([.. train]), ["test"] = With([.. test]) };
+        // Mix the labels, which are grouped so far.
+        LabeledExample[] trainRows = [.. train], testRows = [.. test];
+        rng.Shuffle(trainRows.AsSpan());
+        rng.Shuffle(testRows.AsSpan());
+        return new DatasetDict { ["train"] = With(trainRows), ["test"] = With(testRows) };
     }
 
     /// <summary>How many examples each label has, in label-map order (numeric labels numerically, others ordinally).</summary>

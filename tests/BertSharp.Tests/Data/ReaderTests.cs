@@ -173,6 +173,8 @@ public class ReaderTests
         Assert.Contains("offset 2", e.Message);
         var noPos = Assert.Throws<InvalidDataException>(() => TextDataset.Load(Path.Combine(tmp.Root, "train", "unsup")));
         Assert.Contains("pos/ and neg/", noPos.Message);
+        var root = Assert.Throws<InvalidDataException>(() => TextDataset.Load(tmp.Root));
+        Assert.Contains("holds splits (test, train)", root.Message);
     }
 
     [Fact]
