@@ -110,8 +110,13 @@ public class BertModelTests
         // hidden 3, one head, intermediate 1; the second position is padding and must not matter.
         var config = new BertConfig
         {
-            VocabSize = 3, HiddenSize = 3, NumHiddenLayers = 1, NumAttentionHeads = 1, IntermediateSize = 1,
-            MaxPositionEmbeddings = 2, TypeVocabSize = 1,
+            VocabSize = 3,
+            HiddenSize = 3,
+            NumHiddenLayers = 1,
+            NumAttentionHeads = 1,
+            IntermediateSize = 1,
+            MaxPositionEmbeddings = 2,
+            TypeVocabSize = 1,
         };
         var model = BertModel.CreateRandom(config, seed: 1);
         var w = model.ToStateDict();
