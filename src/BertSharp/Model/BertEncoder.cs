@@ -1,3 +1,5 @@
+using BertSharp.Tensors;
+
 namespace BertSharp.Model;
 
 /// <summary>HF's BertEncoder (path <c>encoder</c>): the stack of <see cref="BertLayer"/>s at <c>encoder.layer.{i}</c>.</summary>
@@ -13,13 +15,19 @@ internal sealed class BertEncoder
 
     public IReadOnlyList<BertLayer> Layers { get; }
 
-    // x (N,C) → caches[L−1].Out.Output (N,C)
-    public void Forward(float[] x, float[] maskAdd, BertLayer.Cache[] caches, int B, int T, DropoutStream? dropout)
+    // x (N,C) → caches[^1].Out.Output (N,C). With a single cache (inference) every layer reuses it.
+    // hiddenStates and attentions, when given, receive a copy of each layer's output (B,T,C) and
+    // attention probabilities (B,H,T,T).
+    public void Forward(float[] x, float[] maskAdd, BertLayer.Cache[] caches, int B, int T, DropoutStream? dropout,
+        List<Tensor>? hiddenStates, List<Tensor>? attentions)
     {
         for (int l = 0; l < Layers.Count; l++)
         {
-            Layers[l].Forward(x, maskAdd, caches[l], B, T, dropout);
-            x = caches[l].Out.Output;
+            var cache = caches[caches.Length == 1 ? 0 : l];
+            Layers[l].Forward(x, maskAdd, cache, B, T, dropout);
+            x = cache.Out.Output;
+            hiddenStates?.Add(TensorCopy.Of(x, B, T, Layers[l].SelfAttention.Query.Out));
+            attentions?.Add(TensorCopy.Of(cache.Attention.Probs, B, Layers[l].SelfAttention.Heads, T, T));
         }
     }
 

@@ -56,7 +56,7 @@ public sealed class BertForSequenceClassification
         _classifier = new Linear(wb.WithSourcePrefix("").Push("classifier").InitMissing(), config.HiddenSize, NumLabels);
         Parameters = [.. Bert.Parameters, _classifier.Weight, _classifier.Bias];
         _dropout = new DropoutStream(options.Seed);
-        _trainWorkspace = new BertWorkspace(config.NumHiddenLayers);
+        _trainWorkspace = Bert.CreateTrainingWorkspace();
     }
 
     /// <summary>A randomly initialised model (Hugging Face's initialisation), for tests and training from scratch.</summary>
@@ -99,7 +99,9 @@ public sealed class BertForSequenceClassification
         var ws = Bert.RentWorkspace();
         try
         {
-            Bert.Forward(input, ws, dropout: null);
+            var hiddenStates = outputHiddenStates ? new List<Tensor>() : null;
+            var attentions = outputAttentions ? new List<Tensor>() : null;
+            Bert.Forward(input, ws, dropout: null, hiddenStates, attentions);
             int B = input.BatchSize, L = NumLabels;
             var logits = new Tensor([B, L]);
             var (x, ldx) = HeadInput(ws);
@@ -110,8 +112,8 @@ public sealed class BertForSequenceClassification
             {
                 Logits = logits,
                 Probabilities = probabilities,
-                Attentions = outputAttentions ? Bert.Attentions(ws) : null,
-                HiddenStates = outputHiddenStates ? Bert.HiddenStates(ws) : null,
+                Attentions = attentions,
+                HiddenStates = hiddenStates,
             };
         }
         finally

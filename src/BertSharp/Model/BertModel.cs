@@ -90,14 +90,16 @@ public sealed class BertModel
         var ws = RentWorkspace();
         try
         {
-            Forward(input, ws, dropout: null);
+            var hiddenStates = outputHiddenStates ? new List<Tensor>(Config.NumHiddenLayers + 1) : null;
+            var attentions = outputAttentions ? new List<Tensor>(Config.NumHiddenLayers) : null;
+            Forward(input, ws, dropout: null, hiddenStates, attentions);
             int B = input.BatchSize, T = input.SequenceLength, C = Config.HiddenSize;
             return new BertOutput
             {
-                LastHiddenState = Copy(ws.LastHidden, B, T, C),
-                PoolerOutput = _pooler is null ? null : Copy(ws.Pooled, B, C),
-                HiddenStates = outputHiddenStates ? HiddenStates(ws) : null,
-                Attentions = outputAttentions ? Attentions(ws) : null,
+                LastHiddenState = TensorCopy.Of(ws.LastHidden, B, T, C),
+                PoolerOutput = _pooler is null ? null : TensorCopy.Of(ws.Pooled, B, C),
+                HiddenStates = hiddenStates,
+                Attentions = attentions,
             };
         }
         finally
@@ -114,7 +116,11 @@ public sealed class BertModel
         return state;
     }
 
-    internal BertWorkspace RentWorkspace() => _workspaces.TryTake(out var ws) ? ws : new BertWorkspace(Config.NumHiddenLayers);
+    /// <summary>An inference workspace from the pool (one layer cache shared by all layers); give it back with <see cref="ReturnWorkspace"/>.</summary>
+    internal BertWorkspace RentWorkspace() => _workspaces.TryTake(out var ws) ? ws : new BertWorkspace(Config.NumHiddenLayers, training: false);
+
+    /// <summary>A workspace that keeps every layer's activations, for a head's training forward and backward.</summary>
+    internal BertWorkspace CreateTrainingWorkspace() => new(Config.NumHiddenLayers, training: true);
 
     internal void ReturnWorkspace(BertWorkspace ws)
     {
@@ -124,10 +130,13 @@ public sealed class BertModel
 
     /// <summary>
     /// Forward pass into <paramref name="ws"/>: ws.LastHidden (B,T,C) and, with a pooler, ws.Pooled (B,C).
-    /// Dropout is on when <paramref name="dropout"/> is given (training).
+    /// Dropout is on when <paramref name="dropout"/> is given (training). The lists, when given, receive
+    /// copies of the embedding and layer outputs and of each layer's attention probabilities.
     /// </summary>
-    internal void Forward(BertInput input, BertWorkspace ws, DropoutStream? dropout)
+    internal void Forward(BertInput input, BertWorkspace ws, DropoutStream? dropout,
+        List<Tensor>? hiddenStates = null, List<Tensor>? attentions = null)
     {
+        if (dropout is not null && !ws.Training) throw new InvalidOperationException("training needs a training workspace");
         ArgumentNullException.ThrowIfNull(input);
         input.Validate();
         _embeddings.CheckInput(input);
@@ -137,7 +146,8 @@ public sealed class BertModel
         // HF: (1 − mask) · finfo(float32).min, added to the scores of padded keys.
         for (int n = 0; n < N; n++) ws.MaskAdd[n] = input.AttentionMask[n] == 0 ? float.MinValue : 0f;
         _embeddings.Forward(input, ws.Embeddings, dropout);
-        _encoder.Forward(ws.Embeddings.Output, ws.MaskAdd, ws.Layers, B, T, dropout);
+        hiddenStates?.Add(TensorCopy.Of(ws.Embeddings.Output, B, T, Config.HiddenSize));
+        _encoder.Forward(ws.Embeddings.Output, ws.MaskAdd, ws.Layers, B, T, dropout, hiddenStates, attentions);
         if (_pooler is not null)
         {
             Buffers.Ensure(ref ws.Pooled, B * Config.HiddenSize);
@@ -146,7 +156,7 @@ public sealed class BertModel
     }
 
     /// <summary>
-    /// Backward pass after <see cref="Forward(BertInput, BertWorkspace, DropoutStream)"/> on the same
+    /// Backward pass after <see cref="Forward(BertInput, BertWorkspace, DropoutStream, List{Tensor}, List{Tensor})"/> on the same
     /// workspace: adds every parameter's gradient into <see cref="Parameter.Grad"/>.
     /// </summary>
     /// <param name="ws">The workspace of the forward pass.</param>
@@ -155,6 +165,7 @@ public sealed class BertModel
     internal void Backward(BertWorkspace ws, float[] dLastHidden, float[]? dPooled)
     {
         var input = ws.Input ?? throw new InvalidOperationException("backward needs a forward pass on the same workspace");
+        if (!ws.Training) throw new InvalidOperationException("backward needs a training workspace");
         int B = input.BatchSize, T = input.SequenceLength, N = B * T, C = Config.HiddenSize;
         if (dLastHidden.Length < N * C) throw new ArgumentException($"dLastHidden holds {dLastHidden.Length} values, expected {N * C}");
         if (dPooled is not null)
@@ -167,29 +178,6 @@ public sealed class BertModel
         var dEmbeddings = _encoder.Backward(ws.Embeddings.Output, ws.Layers, dLastHidden, ws.DHiddenA, ws.LayerScratch, B, T);
         var dSum = ReferenceEquals(dEmbeddings, ws.DHiddenA) ? ws.DHiddenB : ws.DHiddenA;
         _embeddings.Backward(input, ws.Embeddings, dEmbeddings, dSum);
-    }
-
-    internal List<Tensor> HiddenStates(BertWorkspace ws)
-    {
-        int B = ws.BatchSize, T = ws.SequenceLength, C = Config.HiddenSize;
-        var list = new List<Tensor>(ws.Layers.Length + 1) { Copy(ws.Embeddings.Output, B, T, C) };
-        foreach (var layer in ws.Layers) list.Add(Copy(layer.Out.Output, B, T, C));
-        return list;
-    }
-
-    internal List<Tensor> Attentions(BertWorkspace ws)
-    {
-        int B = ws.BatchSize, T = ws.SequenceLength, H = Config.NumAttentionHeads;
-        var list = new List<Tensor>(ws.Layers.Length);
-        foreach (var layer in ws.Layers) list.Add(Copy(layer.Attention.Probs, B, H, T, T));
-        return list;
-    }
-
-    private static Tensor Copy(float[] source, params int[] shape)
-    {
-        var t = new Tensor(shape);
-        source.AsSpan(0, t.Length).CopyTo(t.Data);
-        return t;
     }
 
     private static void Validate(BertConfig config)

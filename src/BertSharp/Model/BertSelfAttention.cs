@@ -25,6 +25,8 @@ internal sealed class BertSelfAttention
         Value = new Linear(wb.Push("value"), _hidden, _hidden);
     }
 
+    public int Heads => _heads;
+
     public Linear Query { get; }
     public Linear Key { get; }
     public Linear Value { get; }

@@ -5,13 +5,25 @@ namespace BertSharp.Model;
 /// Buffers only grow, so a warm workspace serves any batch up to the largest seen without
 /// allocating. One workspace serves one call at a time.
 /// </summary>
+/// <remarks>
+/// A training workspace keeps one activation cache per layer for the backward pass. An inference
+/// workspace has a single cache that every layer reuses in turn (a layer writes its output only after
+/// its last read of its input), so inference memory does not grow with depth.
+/// </remarks>
 internal sealed class BertWorkspace
 {
-    public BertWorkspace(int layers)
+    private readonly int _modelLayers;
+
+    public BertWorkspace(int modelLayers, bool training)
     {
-        Layers = new BertLayer.Cache[layers];
-        for (int i = 0; i < layers; i++) Layers[i] = new BertLayer.Cache();
+        _modelLayers = modelLayers;
+        Training = training;
+        Layers = new BertLayer.Cache[training ? modelLayers : Math.Min(modelLayers, 1)];
+        for (int i = 0; i < Layers.Length; i++) Layers[i] = new BertLayer.Cache();
     }
+
+    /// <summary>Whether every layer has its own cache, as backward needs.</summary>
+    public bool Training { get; }
 
     /// <summary>The input of the last forward pass (backward needs its ids).</summary>
     public BertInput? Input { get; set; }
@@ -29,5 +41,5 @@ internal sealed class BertWorkspace
     public BertLayer.Scratch LayerScratch { get; } = new();
 
     /// <summary>(B,T,C): the final layer's output.</summary>
-    public float[] LastHidden => Layers.Length == 0 ? Embeddings.Output : Layers[^1].Out.Output;
+    public float[] LastHidden => _modelLayers == 0 ? Embeddings.Output : Layers[^1].Out.Output;
 }

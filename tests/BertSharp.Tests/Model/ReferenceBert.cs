@@ -9,7 +9,7 @@ namespace BertSharp.Tests.Model;
 /// </summary>
 internal static class ReferenceBert
 {
-    public sealed record Result(double[,,] LastHidden, double[,]? Pooled, List<double[,,,]> Attentions);
+    public sealed record Result(double[,,] LastHidden, double[,]? Pooled, List<double[,,,]> Attentions, List<double[,,]> HiddenStates);
 
     public static Result Forward(BertConfig cfg, StateDict w, BertInput input)
     {
@@ -27,6 +27,7 @@ internal static class ReferenceBert
                 Set(h, b, t, LayerNorm(row, w, "embeddings.LayerNorm", cfg.LayerNormEps));
             }
         var attentions = new List<double[,,,]>();
+        var hiddenStates = new List<double[,,]> { h };
         for (int l = 0; l < cfg.NumHiddenLayers; l++)
         {
             string p = $"encoder.layer.{l}.";
@@ -79,6 +80,7 @@ internal static class ReferenceBert
                 }
             }
             h = next;
+            hiddenStates.Add(h);
             attentions.Add(probs);
         }
         double[,]? pooled = null;
@@ -91,7 +93,7 @@ internal static class ReferenceBert
                 for (int c = 0; c < C; c++) pooled[b, c] = Math.Tanh(y[c]);
             }
         }
-        return new Result(h, pooled, attentions);
+        return new Result(h, pooled, attentions, hiddenStates);
     }
 
     private static double W(StateDict w, string name, int row, int col, int cols) => w[name].Data[row * cols + col];
