@@ -50,7 +50,7 @@ public sealed class BertForSequenceClassification
         _usePooler = options.HeadInput == ClassifierHeadInput.PoolerOutput;
         _classifierDropout = config.ClassifierDropout ?? config.HiddenDropoutProb;
         BertModel.CheckProbability(_classifierDropout, "classifier_dropout");
-        string prefix = weights?.ContainsKey("bert.embeddings.word_embeddings.weight") == true ? "bert." : "";
+        string prefix = weights is null ? "" : BertModel.SourcePrefix(weights);
         var wb = WeightBuilder.Create(weights, prefix, options.Seed, config.InitializerRange);
         Bert = new BertModel(config, wb, addPooler: _usePooler ? true : null);
         _classifier = new Linear(wb.WithSourcePrefix("").Push("classifier").InitMissing(), config.HiddenSize, NumLabels);

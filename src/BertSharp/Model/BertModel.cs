@@ -23,11 +23,14 @@ public sealed class BertModel
     private readonly BertPooler? _pooler;
     private readonly ConcurrentBag<BertWorkspace> _workspaces = [];
 
-    /// <summary>Loads the encoder from weights with bare names; the pooler is loaded when <c>pooler.dense.*</c> is present.</summary>
+    /// <summary>
+    /// Loads the encoder from weights with bare names (<c>embeddings.…</c>), or with the <c>bert.</c> prefix
+    /// that Hugging Face's task models use; the pooler is loaded when <c>pooler.dense.*</c> is present.
+    /// </summary>
     /// <remarks>The tensors are copied: the model never shares arrays with <paramref name="weights"/>.</remarks>
     /// <exception cref="InvalidDataException">A weight is missing or its shape does not match the config.</exception>
     public BertModel(BertConfig config, StateDict weights)
-        : this(config, WeightBuilder.Create(weights ?? throw new ArgumentNullException(nameof(weights)), "", 0, config?.InitializerRange ?? 0), addPooler: null)
+        : this(config, WeightBuilder.Create(weights ?? throw new ArgumentNullException(nameof(weights)), SourcePrefix(weights), 0, config?.InitializerRange ?? 0), addPooler: null)
     {
     }
 
@@ -194,6 +197,10 @@ public sealed class BertModel
         CheckProbability(config.AttentionProbsDropoutProb, "attention_probs_dropout_prob");
         if (config.ClassifierDropout is float p) CheckProbability(p, "classifier_dropout");
     }
+
+    /// <summary>"bert." when the weights are a Hugging Face task model's (bert.embeddings.…), else "".</summary>
+    internal static string SourcePrefix(StateDict weights) =>
+        !weights.ContainsKey("embeddings.word_embeddings.weight") && weights.ContainsKey("bert.embeddings.word_embeddings.weight") ? "bert." : "";
 
     internal static void CheckProbability(float p, string name)
     {

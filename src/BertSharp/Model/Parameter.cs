@@ -27,8 +27,6 @@ internal sealed class Parameter
     /// </summary>
     public float[] Grad => _grad ??= new float[Value.Length];
 
-    public bool HasGrad => _grad is not null;
-
     /// <summary>False for biases and LayerNorm weights, which AdamW's decoupled decay skips.</summary>
     public bool ApplyWeightDecay { get; }
 

@@ -100,6 +100,8 @@ public class BertForSequenceClassificationTests
         Assert.Equal([3, 8], saved["classifier.weight"].Shape);
         var reloaded = new BertForSequenceClassification(config, saved);
         Assert.Equal(model.Logits(input), reloaded.Logits(input));
+        // The encoder alone also loads from the prefixed names, ignoring the head.
+        Assert.Equal(model.Bert.Forward(input).LastHiddenState.Data, new BertModel(config, saved).Forward(input).LastHiddenState.Data);
 
         // A bare encoder without a head: the same seed gives the same new classifier.
         var bare = model.Bert.ToStateDict();
