@@ -46,6 +46,32 @@ internal sealed class BertLayer
         VectorOps.AddInPlace(dx.AsSpan(0, N * SelfAttention.Query.In), s.DHidden);
     }
 
+    // [CLS]-only last layer: x (N,C) → c.Out.Output (B,C), the final state of each sequence's first
+    // token, exactly as the full layer computes it; the other rows' outputs are never computed.
+    public void ForwardCls(float[] x, float[] maskAdd, Cache c, int B, int T, DropoutStream? dropout)
+    {
+        int C = SelfAttention.Query.In;
+        SelfAttention.ForwardCls(x, maskAdd, c.Attention, B, T, dropout);
+        Buffers.Ensure(ref c.ClsInput, B * C);
+        for (int b = 0; b < B; b++) x.AsSpan(b * T * C, C).CopyTo(c.ClsInput.AsSpan(b * C, C));
+        AttentionOutput.Forward(c.Attention.Context, c.ClsInput, c.AttentionOut, B, dropout);
+        Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, B);
+        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, B, dropout);
+    }
+
+    // dOut (B,C) → dx (N,C), written.
+    public void BackwardCls(float[] x, Cache c, float[] dOut, float[] dx, Scratch s, int B, int T)
+    {
+        int N = B * T, C = SelfAttention.Query.In;
+        s.Ensure(N, C, Intermediate.Dense.Out);
+        Buffers.Ensure(ref s.DCls, B * C);
+        Output.Backward(c.Intermediate.Output, c.Out, dOut, s.DIntermediate, s.DA1, s.DHidden, B);
+        Intermediate.Backward(c.AttentionOut.Output, c.Intermediate, s.DIntermediate, s.DA1, s.DPre, B);
+        AttentionOutput.Backward(c.Attention.Context, c.AttentionOut, s.DA1, s.DContext, s.DCls, s.DHidden, B);
+        SelfAttention.BackwardCls(x, c.Attention, s.DContext, dx, s.Attention, B, T);
+        for (int b = 0; b < B; b++) VectorOps.AddInPlace(dx.AsSpan(b * T * C, C), s.DCls.AsSpan(b * C, C));
+    }
+
     /// <summary>Activations saved for backward, one per layer.</summary>
     internal sealed class Cache
     {
@@ -53,12 +79,15 @@ internal sealed class BertLayer
         public BertResidualOutput.Cache AttentionOut { get; } = new();
         public BertIntermediate.Cache Intermediate { get; } = new();
         public BertResidualOutput.Cache Out { get; } = new();
+
+        /// <summary>(B,C): the [CLS] rows of the input, the residual of a [CLS]-only layer.</summary>
+        public float[] ClsInput = [];
     }
 
     /// <summary>Gradient buffers shared by all layers.</summary>
     internal sealed class Scratch
     {
-        public float[] DA1 = [], DContext = [], DHidden = [], DIntermediate = [], DPre = [];
+        public float[] DA1 = [], DContext = [], DHidden = [], DIntermediate = [], DPre = [], DCls = [];
 
         public BertSelfAttention.Scratch Attention { get; } = new();
 

@@ -133,54 +133,61 @@ public sealed class BertModel
 
     /// <summary>
     /// Forward pass into <paramref name="ws"/>: ws.LastHidden (B,T,C) and, with a pooler, ws.Pooled (B,C).
-    /// Dropout is on when <paramref name="dropout"/> is given (training). The lists, when given, receive
-    /// copies of the embedding and layer outputs and of each layer's attention probabilities.
+    /// Dropout is on when <c>dropout</c> is given (training). The lists, when given, receive copies of
+    /// the embedding and layer outputs and of each layer's attention probabilities. <c>clsOnly</c>
+    /// computes only the [CLS] rows of the last layer (ws.LastHidden is then (B,C)): exact for heads
+    /// that read [CLS] or the pooler, it skips most of the last layer's work; not with the lists.
     /// </summary>
     internal void Forward(BertInput input, BertWorkspace ws, DropoutStream? dropout,
-        List<Tensor>? hiddenStates = null, List<Tensor>? attentions = null)
+        List<Tensor>? hiddenStates = null, List<Tensor>? attentions = null, bool clsOnly = false)
     {
+        if (clsOnly && (hiddenStates is not null || attentions is not null))
+            throw new InvalidOperationException("a [CLS]-only pass cannot record every token's states");
         if (dropout is not null && !ws.Training) throw new InvalidOperationException("training needs a training workspace");
         ArgumentNullException.ThrowIfNull(input);
         input.Validate();
         _embeddings.CheckInput(input);
         ws.Input = input;
+        ws.ClsOnly = clsOnly && Config.NumHiddenLayers > 0;
         int B = input.BatchSize, T = input.SequenceLength, N = B * T;
         Buffers.Ensure(ref ws.MaskAdd, N);
         // HF: (1 − mask) · finfo(float32).min, added to the scores of padded keys.
         for (int n = 0; n < N; n++) ws.MaskAdd[n] = input.AttentionMask[n] == 0 ? float.MinValue : 0f;
         _embeddings.Forward(input, ws.Embeddings, dropout);
         hiddenStates?.Add(TensorCopy.Of(ws.Embeddings.Output, B, T, Config.HiddenSize));
-        _encoder.Forward(ws.Embeddings.Output, ws.MaskAdd, ws.Layers, B, T, dropout, hiddenStates, attentions);
+        _encoder.Forward(ws.Embeddings.Output, ws.MaskAdd, ws.Layers, B, T, dropout, ws.ClsOnly, hiddenStates, attentions);
         if (_pooler is not null)
         {
             Buffers.Ensure(ref ws.Pooled, B * Config.HiddenSize);
-            _pooler.Forward(ws.LastHidden, ws.Pooled, B, T);
+            _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B);
         }
     }
 
     /// <summary>
-    /// Backward pass after <see cref="Forward(BertInput, BertWorkspace, DropoutStream, List{Tensor}, List{Tensor})"/> on the same
+    /// Backward pass after <see cref="Forward(BertInput, BertWorkspace, DropoutStream, List{Tensor}, List{Tensor}, bool)"/> on the same
     /// workspace: adds every parameter's gradient into <see cref="Parameter.Grad"/>.
     /// </summary>
     /// <param name="ws">The workspace of the forward pass.</param>
-    /// <param name="dLastHidden">∂loss/∂last_hidden_state (B,T,C); consumed (used as scratch).</param>
+    /// <param name="dLastHidden">∂loss/∂last_hidden_state (B,T,C), or (B,C) after a [CLS]-only pass; consumed.</param>
     /// <param name="dPooled">∂loss/∂pooler_output (B,C), or null; consumed.</param>
     internal void Backward(BertWorkspace ws, float[] dLastHidden, float[]? dPooled)
     {
         var input = ws.Input ?? throw new InvalidOperationException("backward needs a forward pass on the same workspace");
         if (!ws.Training) throw new InvalidOperationException("backward needs a training workspace");
         int B = input.BatchSize, T = input.SequenceLength, N = B * T, C = Config.HiddenSize;
-        if (dLastHidden.Length < N * C) throw new ArgumentException($"dLastHidden holds {dLastHidden.Length} values, expected {N * C}");
+        int expected = ws.ClsOnly ? B * C : N * C;
+        if (dLastHidden.Length < expected) throw new ArgumentException($"dLastHidden holds {dLastHidden.Length} values, expected {expected}");
         if (dPooled is not null)
         {
             if (_pooler is null) throw new InvalidOperationException("this model has no pooler");
-            _pooler.Backward(ws.LastHidden, ws.Pooled, dPooled, dLastHidden, B, T);
+            int ld = ws.ClsStride(C);
+            _pooler.Backward(ws.LastHidden, ld, ws.Pooled, dPooled, dLastHidden, B);
         }
         Buffers.Ensure(ref ws.DHiddenA, N * C);
         Buffers.Ensure(ref ws.DHiddenB, N * C);
-        var dEmbeddings = _encoder.Backward(ws.Embeddings.Output, ws.Layers, dLastHidden, ws.DHiddenA, ws.LayerScratch, B, T);
-        var dSum = ReferenceEquals(dEmbeddings, ws.DHiddenA) ? ws.DHiddenB : ws.DHiddenA;
-        _embeddings.Backward(input, ws.Embeddings, dEmbeddings, dSum);
+        Buffers.Ensure(ref ws.DHiddenC, N * C);
+        var dEmbeddings = _encoder.Backward(ws.Embeddings.Output, ws.Layers, dLastHidden, ws.DHiddenA, ws.DHiddenB, ws.ClsOnly, ws.LayerScratch, B, T);
+        _embeddings.Backward(input, ws.Embeddings, dEmbeddings, ws.DHiddenC);
     }
 
     private static void Validate(BertConfig config)

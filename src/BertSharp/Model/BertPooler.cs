@@ -7,19 +7,19 @@ internal sealed class BertPooler
 
     public Linear Dense { get; }
 
-    // hidden (B,T,C) → output (B,C); the [CLS] rows are read in place with stride T·C.
-    public void Forward(float[] hidden, float[] output, int B, int T)
+    // hidden: the [CLS] rows, B rows of C with stride ld (T·C in a (B,T,C) buffer) → output (B,C).
+    public void Forward(float[] hidden, int ld, float[] output, int B)
     {
         int C = Dense.Out;
-        Dense.Forward(hidden, T * C, output, B);
+        Dense.Forward(hidden, ld, output, B);
         VectorOps.Tanh(output.AsSpan(0, B * C), output.AsSpan(0, B * C));
     }
 
-    // dOutput (B,C) is consumed; dHidden (B,T,C) += at the [CLS] rows.
-    public void Backward(float[] hidden, float[] output, float[] dOutput, float[] dHidden, int B, int T)
+    // dOutput (B,C) is consumed; dHidden += at the [CLS] rows (stride ld).
+    public void Backward(float[] hidden, int ld, float[] output, float[] dOutput, float[] dHidden, int B)
     {
         int C = Dense.Out;
         VectorOps.TanhBackward(output.AsSpan(0, B * C), dOutput.AsSpan(0, B * C), dOutput.AsSpan(0, B * C));
-        Dense.Backward(hidden, T * C, dOutput, dHidden, T * C, B, accumulateDx: true);
+        Dense.Backward(hidden, ld, dOutput, dHidden, ld, B, accumulateDx: true);
     }
 }

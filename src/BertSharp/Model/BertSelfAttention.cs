@@ -98,6 +98,72 @@ internal sealed class BertSelfAttention
         Value.Backward(x, C, s.DV, dx, C, N, accumulateDx: true);
     }
 
+    // [CLS]-only variant for a last layer whose other rows nobody reads (classification): keys and
+    // values for all N rows, the query for each sequence's row 0 only. x (N,C) → c.Context (B,C);
+    // c.Q (B,C), probs (B,H,1,T).
+    public void ForwardCls(float[] x, float[] maskAdd, Cache c, int B, int T, DropoutStream? dropout)
+    {
+        int N = B * T, C = _hidden, H = _heads, d = _headSize;
+        c.Ensure(N, C, B * H * T);
+        Query.Forward(x, T * C, c.Q, B);
+        Key.Forward(x, C, c.K, N);
+        Value.Forward(x, C, c.V, N);
+        c.Dropped = dropout is not null && _dropout > 0;
+        ulong key = 0;
+        if (c.Dropped)
+        {
+            key = dropout!.NextKey();
+            Buffers.Ensure(ref c.Mask, B * H * T);
+            Buffers.Ensure(ref c.DroppedProbs, B * H * T);
+        }
+        float scale = _scale, p = _dropout;
+        Parallel.For(0, B * H, bh =>
+        {
+            int b = bh / H, h = bh % H, kv = b * T * C + h * d, q = b * C + h * d;
+            var probs = c.Probs.AsSpan(bh * T, T);
+            // scores (1,T) = scale · q_bh K_bhᵀ + mask
+            Gemm.Multiply(false, true, 1, T, d, scale, c.Q.AsSpan(q), C, c.K.AsSpan(kv), C, 0f, probs, T);
+            VectorOps.AddInPlace(probs, maskAdd.AsSpan(b * T, T));
+            Kernels.SoftmaxRows(probs, 1, T);
+            ReadOnlySpan<float> used = probs;
+            if (c.Dropped)
+            {
+                var dropped = c.DroppedProbs.AsSpan(bh * T, T);
+                Dropout.Forward(probs, dropped, c.Mask.AsSpan(bh * T, T), p, key, (long)bh * T);
+                used = dropped;
+            }
+            // context_bh (1,d) = P V_bh
+            Gemm.Multiply(false, false, 1, d, T, 1f, used, T, c.V.AsSpan(kv), C, 0f, c.Context.AsSpan(q), C);
+        });
+    }
+
+    // Backward of ForwardCls: dContext (B,C) → dx (N,C), written (the query's part lands on rows b·T).
+    public void BackwardCls(float[] x, Cache c, float[] dContext, float[] dx, Scratch s, int B, int T)
+    {
+        int N = B * T, C = _hidden, H = _heads, d = _headSize;
+        s.Ensure(N, C, B * H * T);
+        float scale = _scale;
+        Parallel.For(0, B * H, bh =>
+        {
+            int b = bh / H, h = bh % H, kv = b * T * C + h * d, q = b * C + h * d;
+            var probs = c.Probs.AsSpan(bh * T, T);
+            ReadOnlySpan<float> used = c.Dropped ? c.DroppedProbs.AsSpan(bh * T, T) : probs;
+            var dP = s.DProbs.AsSpan(bh * T, T);
+            var dCtx = dContext.AsSpan(q);
+            // dP_used (1,T) = dCtx V_bhᵀ; dV_bh (T,d) = P_usedᵀ dCtx
+            Gemm.Multiply(false, true, 1, T, d, 1f, dCtx, C, c.V.AsSpan(kv), C, 0f, dP, T);
+            Gemm.Multiply(true, false, T, d, 1, 1f, used, T, dCtx, C, 0f, s.DV.AsSpan(kv), C);
+            if (c.Dropped) Dropout.Backward(dP, c.Mask.AsSpan(bh * T, T), dP);
+            Kernels.SoftmaxRowsBackward(probs, dP, dP, 1, T);
+            // dq_bh (1,d) = scale · dS K_bh; dK_bh (T,d) = scale · dSᵀ q_bh
+            Gemm.Multiply(false, false, 1, d, T, scale, dP, T, c.K.AsSpan(kv), C, 0f, s.DQ.AsSpan(q), C);
+            Gemm.Multiply(true, false, T, d, 1, scale, dP, T, c.Q.AsSpan(q), C, 0f, s.DK.AsSpan(kv), C);
+        });
+        Key.Backward(x, C, s.DK, dx, C, N, accumulateDx: false);
+        Value.Backward(x, C, s.DV, dx, C, N, accumulateDx: true);
+        Query.Backward(x, T * C, s.DQ, dx, T * C, B, accumulateDx: true);
+    }
+
     /// <summary>Activations saved for backward.</summary>
     internal sealed class Cache
     {

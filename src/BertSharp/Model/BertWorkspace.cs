@@ -36,10 +36,16 @@ internal sealed class BertWorkspace
     public BertEmbeddings.Cache Embeddings { get; } = new();
     public BertLayer.Cache[] Layers { get; }
 
-    // Backward scratch.
-    public float[] DHiddenA = [], DHiddenB = [], DPooled = [];
+    // Backward scratch: A and B ping-pong between layers, C is the embeddings' scratch.
+    public float[] DHiddenA = [], DHiddenB = [], DHiddenC = [];
     public BertLayer.Scratch LayerScratch { get; } = new();
 
-    /// <summary>(B,T,C): the final layer's output.</summary>
+    /// <summary>Whether the last forward pass computed only the [CLS] rows of the last layer.</summary>
+    public bool ClsOnly { get; set; }
+
+    /// <summary>(B,T,C): the final layer's output; after a [CLS]-only pass only (B,C), see <see cref="ClsStride"/>.</summary>
     public float[] LastHidden => _modelLayers == 0 ? Embeddings.Output : Layers[^1].Out.Output;
+
+    /// <summary>Distance between consecutive [CLS] rows in <see cref="LastHidden"/>: T·C, or C after a [CLS]-only pass.</summary>
+    public int ClsStride(int hidden) => ClsOnly ? hidden : SequenceLength * hidden;
 }

@@ -14,13 +14,16 @@ public class BertForSequenceClassificationTests
     }
 
     [Theory]
-    [InlineData(ClassifierHeadInput.PoolerOutput, 0f, false)]
-    [InlineData(ClassifierHeadInput.ClsHiddenState, 0f, true)]
-    [InlineData(ClassifierHeadInput.PoolerOutput, 0.1f, true)] // every dropout mask replayed for each difference
-    [InlineData(ClassifierHeadInput.ClsHiddenState, 0.1f, false)]
-    public void WholeTwoLayerClassifierGradientMatchesFiniteDifferences(ClassifierHeadInput head, float dropout, bool weighted)
+    [InlineData(ClassifierHeadInput.PoolerOutput, 0f, false, true)]
+    [InlineData(ClassifierHeadInput.ClsHiddenState, 0f, true, true)]
+    [InlineData(ClassifierHeadInput.PoolerOutput, 0.1f, true, true)] // every dropout mask replayed for each difference
+    [InlineData(ClassifierHeadInput.ClsHiddenState, 0.1f, false, true)]
+    [InlineData(ClassifierHeadInput.PoolerOutput, 0.1f, false, false)] // the full last layer
+    [InlineData(ClassifierHeadInput.ClsHiddenState, 0f, true, false)]
+    public void WholeTwoLayerClassifierGradientMatchesFiniteDifferences(ClassifierHeadInput head, float dropout, bool weighted, bool clsOnly)
     {
         var model = Tiny(dropout, head);
+        model.ClsOnlyLastLayer = clsOnly;
         var input = GradCheck.TinyInput();
         int[] labels = [2, 0];
         float[] weights = weighted ? [0.5f, 2f, 1.5f] : [];
@@ -42,6 +45,30 @@ public class BertForSequenceClassificationTests
             checkedTensors++;
         }
         Assert.Equal(head == ClassifierHeadInput.PoolerOutput ? 41 : 39, checkedTensors);
+    }
+
+    [Theory]
+    [InlineData(ClassifierHeadInput.PoolerOutput)]
+    [InlineData(ClassifierHeadInput.ClsHiddenState)]
+    public void ClsOnlyLastLayerGivesTheFullModelsLogitsAndGradients(ClassifierHeadInput head)
+    {
+        var input = GradCheck.TinyInput();
+        int[] labels = [1, 2];
+        var full = Tiny(0f, head);
+        full.ClsOnlyLastLayer = false;
+        var cls = Tiny(0f, head);
+        full.ZeroGrad();
+        cls.ZeroGrad();
+        Assert.Equal(full.TrainStep(input, labels, []), cls.TrainStep(input, labels, []), 1e-6f);
+        var logitsFull = full.Logits(input);
+        var logitsCls = cls.Logits(input);
+        for (int i = 0; i < logitsFull.Length; i++) Assert.Equal(logitsFull[i], logitsCls[i], 1e-5f);
+        var a = full.Parameters.ToArray();
+        var b = cls.Parameters.ToArray();
+        for (int k = 0; k < a.Length; k++)
+            for (int i = 0; i < a[k].Grad.Length; i++)
+                Assert.True(Math.Abs(a[k].Grad[i] - b[k].Grad[i]) <= 1e-5f + 1e-4f * Math.Abs(a[k].Grad[i]),
+                    $"{a[k].Name}[{i}]: full {a[k].Grad[i]} vs [CLS]-only {b[k].Grad[i]}");
     }
 
     [Fact]
@@ -124,7 +151,10 @@ public class BertForSequenceClassificationTests
         var model = Tiny(0.1f, ClassifierHeadInput.PoolerOutput);
         var input = GradCheck.TinyInput();
         var prediction = model.Predict(input, outputAttentions: true);
-        Assert.Equal(model.Logits(input), prediction.Logits.Data); // eval mode: no dropout, repeatable
+        // eval mode: no dropout, repeatable; Logits computes only the [CLS] rows of the last layer, Predict
+        // with attentions all of them, to the same numbers.
+        var logits = model.Logits(input);
+        for (int i = 0; i < logits.Length; i++) Assert.Equal(logits[i], prediction.Logits.Data[i], 1e-5f);
         Assert.Equal([2, 3], prediction.Probabilities.Shape);
         for (int b = 0; b < 2; b++)
             Assert.Equal(1.0, prediction.Probabilities.Data.Skip(b * 3).Take(3).Sum(v => (double)v), 5);

@@ -210,12 +210,12 @@ public class OpGradientTests
         var pooled = new float[B * C];
         double Loss()
         {
-            pooler.Forward(hidden, pooled, B, T);
+            pooler.Forward(hidden, T * C, pooled, B);
             return GradCheck.Dot(r, pooled);
         }
         Loss();
         var dHidden = new float[B * T * C];
-        pooler.Backward(hidden, pooled, (float[])r.Clone(), dHidden, B, T);
+        pooler.Backward(hidden, T * C, pooled, (float[])r.Clone(), dHidden, B);
         GradCheck.Check("hidden", hidden, dHidden, Loss); // non-[CLS] rows: both zero
         GradCheck.Check("dense.weight", pooler.Dense.Weight.Value.Data, pooler.Dense.Weight.Grad, Loss);
         GradCheck.Check("dense.bias", pooler.Dense.Bias.Value.Data, pooler.Dense.Bias.Grad, Loss);
