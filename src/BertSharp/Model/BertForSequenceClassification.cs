@@ -63,10 +63,13 @@ public sealed class BertForSequenceClassification
     public static BertForSequenceClassification CreateRandom(BertConfig config, SequenceClassificationOptions? options = null) =>
         new(config, options ?? new(), weights: null);
 
+    /// <summary>The encoder (weights <c>bert.…</c> in <see cref="ToStateDict"/>).</summary>
     public BertModel Bert { get; }
 
+    /// <summary>Number of classes: the size of the config's id2label, 2 when it has none.</summary>
     public int NumLabels { get; }
 
+    /// <summary>The seed and head input this model was built with.</summary>
     public SequenceClassificationOptions Options { get; }
 
     /// <summary>Encoder parameters (bare names) then classifier.weight and classifier.bias.</summary>

@@ -73,6 +73,7 @@ public sealed class BertModel
         return embeddings + config.NumHiddenLayers * layer + (withPooler ? h * h + h : 0);
     }
 
+    /// <summary>The shape this model was built with.</summary>
     public BertConfig Config { get; }
 
     /// <summary>Whether the model has the pooler (<c>pooler.dense</c>), so <see cref="BertOutput.PoolerOutput"/> is set.</summary>
