@@ -1,2 +1,13 @@
-Console.WriteLine("usage: dotnet run -c Release --project bench/BertSharp.Bench -- <benchmark>");
-return 2;
+using BertSharp.Bench;
+
+return args.FirstOrDefault() switch
+{
+    "gemm" => GemmBench.Run(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.WriteLine("usage: dotnet run -c Release --project bench/BertSharp.Bench -- <benchmark>");
+    return 2;
+}
