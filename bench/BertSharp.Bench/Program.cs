@@ -2,7 +2,7 @@ using BertSharp.Bench;
 
 return args.FirstOrDefault() switch
 {
-    "gemm" => GemmBench.Run(args[1..]),
+    "gemm" or "kernels" => args[0] == "gemm" ? GemmBench.Run(args[1..]) : KernelBench.Run(args[1..]),
     _ => Usage(),
 };
 
