@@ -15,6 +15,7 @@ internal static class KernelBench
     public static int Run(string[] args)
     {
         double seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 1.0;
+        if (args.Length > 1) Gemm.MaxThreads = int.Parse(args[1], CultureInfo.InvariantCulture);
         int tokens = 4096, hidden = 384, inter = 1536, heads = 12, dh = 32, seq = 128, batch = 32;
         var rng = new Random(1);
         var x = Fill(rng, tokens * inter, 3);

@@ -97,19 +97,30 @@ internal static unsafe class Attention
         public int* Valid;
     }
 
+    [ThreadStatic] private static Runner? runner;
+
     private static void Run(int count, Job job, delegate*<ref Job, int, void> one)
     {
-        if (count == 1 || Gemm.MaxThreads == 1)
+        var r = runner ??= new Runner();
+        r.Job = job;
+        r.Fn = (nint)one;
+        WorkerPool.For(count, Gemm.MaxThreads, r.Body);
+    }
+
+    // Per calling thread, so concurrent callers never share one.
+    private sealed class Runner
+    {
+        public readonly Action<int> Body;
+        public Job Job;
+        public nint Fn;
+
+        public Runner() => Body = Run;
+
+        private void Run(int t)
         {
-            for (int t = 0; t < count; t++) one(ref job, t);
-            return;
+            var local = Job;
+            ((delegate*<ref Job, int, void>)Fn)(ref local, t);
         }
-        nint fn = (nint)one;
-        Parallel.For(0, count, Gemm.ParallelOptions, t =>
-        {
-            var local = job;
-            ((delegate*<ref Job, int, void>)fn)(ref local, t);
-        });
     }
 
     private static void ForwardOne(ref Job j, int t)

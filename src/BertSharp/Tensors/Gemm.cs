@@ -37,7 +37,6 @@ internal static unsafe class Gemm
     internal static Isa Path { get; set; } = DetectIsa();
 
     private static int maxThreads = Environment.ProcessorCount;
-    private static ParallelOptions parallelOptions = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
 
     /// <summary>Most threads one call uses (default: all cores). Benchmarks set it to 1 or 2.</summary>
     internal static int MaxThreads
@@ -47,16 +46,14 @@ internal static unsafe class Gemm
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxThreads));
             maxThreads = value;
-            parallelOptions = new ParallelOptions { MaxDegreeOfParallelism = value };
         }
     }
-
-    internal static ParallelOptions ParallelOptions => parallelOptions;
 
     // Set while a thread runs one of many independent GEMMs, so that the inner GEMM stays serial.
     [ThreadStatic] private static bool insideBatch;
     [ThreadStatic] private static Context? threadContext;
     [ThreadStatic] private static AlignedBuffer? threadPackA;
+    [ThreadStatic] private static BatchJob? threadBatchJob;
 
     private static Isa DetectIsa() =>
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? Isa.Avx512
@@ -126,20 +123,15 @@ internal static unsafe class Gemm
         if (count == 0 || m == 0 || n == 0) return;
         fixed (float* pa = a, pb = b, pc = c)
         {
-            var job = new BatchJob
-            {
-                TransA = transA, TransB = transB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
-                A = pa, Lda = lda, StrideA = strideA, B = pb, Ldb = ldb, StrideB = strideB,
-                C = pc, Ldc = ldc, StrideC = strideC, InnerCount = innerCount,
-            };
-            if (count == 1 || maxThreads == 1 || insideBatch)
-            {
-                for (int t = 0; t < count; t++) job.RunOne(t);
-            }
-            else
-            {
-                Parallel.For(0, count, parallelOptions, job.RunOne);
-            }
+            var job = threadBatchJob ??= new BatchJob();
+            (job.TransA, job.TransB, job.M, job.N, job.K, job.Alpha, job.Beta) = (transA, transB, m, n, k, alpha, beta);
+            (job.Lda, job.StrideA, job.Ldb, job.StrideB, job.Ldc, job.StrideC) = (lda, strideA, ldb, strideB, ldc, strideC);
+            job.A = pa;
+            job.B = pb;
+            job.C = pc;
+            job.InnerCount = innerCount;
+            WorkerPool.For(count, insideBatch ? 1 : maxThreads, job.Body);
+            job.A = job.B = job.C = null;
         }
     }
 
@@ -180,13 +172,16 @@ internal static unsafe class Gemm
 
     private sealed class BatchJob
     {
+        public readonly Action<int> Body;
         public bool TransA, TransB;
         public int M, N, K, Lda, Ldb, Ldc, InnerCount;
         public float Alpha, Beta;
         public float* A, B, C;
         public BatchStrides StrideA, StrideB, StrideC;
 
-        public void RunOne(int t)
+        public BatchJob() => Body = RunOne;
+
+        private void RunOne(int t)
         {
             int o = t / InnerCount, i = t % InnerCount;
             bool saved = insideBatch;
@@ -232,15 +227,9 @@ internal static unsafe class Gemm
                 else
                 {
                     x.BPanel = x.PackB.Get(x.Slivers * kc * NR);
-                    if (threads > 1 && (long)kc * nc >= 1 << 15)
-                        Parallel.For(0, x.Slivers, parallelOptions, x.PackBSliverBody);
-                    else
-                        for (int s = 0; s < x.Slivers; s++) x.PackBSliver(s);
+                    WorkerPool.For(x.Slivers, (long)kc * nc >= 1 << 15 ? threads : 1, x.PackBSliverBody);
                 }
-                if (x.Tasks == 1 || threads == 1)
-                    for (int t = 0; t < x.Tasks; t++) x.RunTask(t);
-                else
-                    Parallel.For(0, x.Tasks, parallelOptions, x.RunTaskBody);
+                WorkerPool.For(x.Tasks, threads, x.RunTaskBody);
             }
         }
         x.Clear();

@@ -79,13 +79,30 @@ internal static unsafe class RowParallel
         }
     }
 
+    [ThreadStatic] private static Runner? runner;
+
     private static void ForParallel(int rows, int chunks, RowJob job, nint body)
     {
-        Parallel.For(0, chunks, Gemm.ParallelOptions, c =>
+        var r = runner ??= new Runner();
+        (r.Job, r.Rows, r.Chunks, r.Fn) = (job, rows, chunks, body);
+        WorkerPool.For(chunks, chunks, r.Body);
+    }
+
+    // Per calling thread, so concurrent callers never share one.
+    private sealed class Runner
+    {
+        public readonly Action<int> Body;
+        public RowJob Job;
+        public int Rows, Chunks;
+        public nint Fn;
+
+        public Runner() => Body = Run;
+
+        private void Run(int c)
         {
-            var local = job;
-            int r0 = (int)((long)rows * c / chunks), r1 = (int)((long)rows * (c + 1) / chunks);
-            ((delegate*<ref RowJob, int, int, int, void>)body)(ref local, c, r0, r1);
-        });
+            var local = Job;
+            int r0 = (int)((long)Rows * c / Chunks), r1 = (int)((long)Rows * (c + 1) / Chunks);
+            ((delegate*<ref RowJob, int, int, int, void>)Fn)(ref local, c, r0, r1);
+        }
     }
 }

@@ -67,6 +67,43 @@ public class GemmTests
     }
 
     [Fact]
+    public void ConcurrentCallersEachGetTheirOwnResult()
+    {
+        // Four threads at once: one gets the worker pool, the others run serially; all must be right.
+        var errors = new List<Exception>();
+        var threads = Enumerable.Range(0, 4).Select(i => new Thread(() =>
+        {
+            try
+            {
+                for (int rep = 0; rep < 3; rep++) Check(i % 2 == 0, i < 2, 200 + i, 70, 300, alpha: 1, beta: 1, pad: i);
+            }
+            catch (Exception e)
+            {
+                lock (errors) errors.Add(e);
+            }
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public void WarmCallsAllocateNothingOnTheCallingThread()
+    {
+        var rng = new Random(2);
+        var a = Random(rng, 300 * 300);
+        var b = Random(rng, 300 * 70);
+        var c = new float[300 * 70];
+        foreach (var (m, n, k) in new[] { (300, 70, 300), (20, 30, 10) }) // parallel and serial paths
+        {
+            Gemm.Multiply(false, true, m, n, k, 1, a, k, b, k, 0, c, n);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Gemm.Multiply(false, true, m, n, k, 1, a, k, b, k, 0, c, n);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
+
+    [Fact]
     public void BetaZeroOverwritesNaNAndKZeroScalesC()
     {
         var c = new float[6];
