@@ -35,8 +35,18 @@ internal static unsafe class Attention
         {
             var job = new Job
             {
-                Q = pq, K = pk, V = pv, Ld = ld, C = pc, LdC = ldContext, P = probs.IsEmpty ? null : pp,
-                Seq = seq, Heads = heads, HeadDim = headDim, Scale = scale, Valid = pl,
+                Q = pq,
+                K = pk,
+                V = pv,
+                Ld = ld,
+                C = pc,
+                LdC = ldContext,
+                P = probs.IsEmpty ? null : pp,
+                Seq = seq,
+                Heads = heads,
+                HeadDim = headDim,
+                Scale = scale,
+                Valid = pl,
             };
             Run(batch * heads, job, &ForwardOne);
         }
@@ -65,9 +75,22 @@ internal static unsafe class Attention
         {
             var job = new Job
             {
-                Q = pq, K = pk, V = pv, Ld = ld, C = pdc, LdC = ldContext, P = pp,
-                DQ = pdq, DK = pdk, DV = pdv, LdG = ldGrad,
-                Seq = seq, Heads = heads, HeadDim = headDim, Scale = scale, Valid = pl,
+                Q = pq,
+                K = pk,
+                V = pv,
+                Ld = ld,
+                C = pdc,
+                LdC = ldContext,
+                P = pp,
+                DQ = pdq,
+                DK = pdk,
+                DV = pdv,
+                LdG = ldGrad,
+                Seq = seq,
+                Heads = heads,
+                HeadDim = headDim,
+                Scale = scale,
+                Valid = pl,
             };
             Run(batch * heads, job, &BackwardOne);
         }
