@@ -12,7 +12,7 @@ namespace BertSharp.Bench;
 /// </summary>
 internal static class GemmBench
 {
-    private sealed record Shape(string Name, bool TransA, bool TransB, int M, int N, int K, bool Packed = false);
+    private sealed record Shape(string Name, bool TransA, bool TransB, int M, int N, int K, bool Packed = false, int Batch = 1, bool SerialOnly = false);
 
     public static int Run(string[] args)
     {
@@ -31,8 +31,11 @@ internal static class GemmBench
             new Shape("fwd FFN down packed W", false, true, 4096, 384, 1536, Packed: true),
             new Shape("bwd dX = dY·W [4096x1536]·[1536x384]", false, false, 4096, 384, 1536),
             new Shape("bwd dW = dYᵀ·X [1536x4096]·[4096x384]", true, false, 1536, 384, 4096),
-            new Shape("attn scores per head [128x32]·[128x32]ᵀ", false, true, 128, 128, 32),
-            new Shape("attn context per head [128x128]·[128x32]", false, false, 128, 32, 128),
+            // One head's GEMM is below the parallel threshold by design (callers parallelise over heads).
+            new Shape("attn scores one head [128x32]·[128x32]ᵀ", false, true, 128, 128, 32, SerialOnly: true),
+            new Shape("attn scores batched 32x12 heads", false, true, 128, 128, 32, Batch: 384),
+            new Shape("attn context one head [128x128]·[128x32]", false, false, 128, 32, 128, SerialOnly: true),
+            new Shape("attn context batched 32x12 heads", false, false, 128, 32, 128, Batch: 384),
         };
         var (measured, measuredCpu) = MeasureFmaPeak(seconds);
         Console.WriteLine($"measured peak of one core (independent register-only FMAs): {measured:F1} GFLOP/s best run = {measured / PeakPerCore(mhz):P0} of the nominal-clock figure (turbo); {measuredCpu:F1} by CPU time");
@@ -40,7 +43,7 @@ internal static class GemmBench
         Console.WriteLine($"{"",54} {"-- wall clock (best run) --",-27} {"-- by CPU time --",-17}");
         Console.WriteLine($"{"shape",-46} {"threads",7} {"GFLOP/s",8} {"% peak",7} {"% meas.",7}   {"GFLOP/s",8} {"% meas.",7}");
         foreach (var s in shapes.Where(s => s.Name.Contains(filter, StringComparison.Ordinal)))
-            foreach (int threads in new[] { 1, 2 })
+            foreach (int threads in s.SerialOnly ? new[] { 1 } : new[] { 1, 2 })
             {
                 Gemm.MaxThreads = threads;
                 var (gflops, cpu) = Measure(s, seconds);
@@ -108,14 +111,17 @@ internal static class GemmBench
     private static (double Wall, double Cpu) Measure(Shape s, double seconds)
     {
         var rng = new Random(1);
-        var a = Fill(rng, s.M * s.K);
-        var b = Fill(rng, s.K * s.N);
-        var c = new float[s.M * s.N];
+        var a = Fill(rng, s.Batch * s.M * s.K);
+        var b = Fill(rng, s.Batch * s.K * s.N);
+        var c = new float[s.Batch * s.M * s.N];
         int lda = s.TransA ? s.M : s.K, ldb = s.TransB ? s.K : s.N;
         var packed = s.Packed ? PackedMatrix.Pack(s.TransB, s.K, s.N, b, ldb) : null;
-        return Time(2.0 * s.M * s.N * s.K, seconds, () =>
+        return Time(2.0 * s.Batch * s.M * s.N * s.K, seconds, () =>
         {
-            if (packed is null) Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1, a, lda, b, ldb, 0, c, s.N);
+            if (s.Batch > 1)
+                Gemm.MultiplyBatched(s.TransA, s.TransB, s.M, s.N, s.K, 1, a, lda, new BatchStrides((long)s.M * s.K, 0),
+                    b, ldb, new BatchStrides((long)s.K * s.N, 0), 0, c, s.N, new BatchStrides((long)s.M * s.N, 0), s.Batch, 1);
+            else if (packed is null) Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1, a, lda, b, ldb, 0, c, s.N);
             else Gemm.Multiply(s.TransA, s.M, s.N, s.K, 1, a, lda, packed, 0, c, s.N);
         }, Gemm.MaxThreads);
     }
