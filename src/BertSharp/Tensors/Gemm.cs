@@ -65,15 +65,33 @@ internal static unsafe class Gemm
         bool transA, bool transB, int m, int n, int k,
         float alpha, ReadOnlySpan<float> a, int lda,
         ReadOnlySpan<float> b, int ldb,
+        float beta, Span<float> c, int ldc) =>
+        Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, default, beta, c, ldc);
+
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + bias + beta·C, where bias (length n, or empty for none) is added to
+    /// every row of C as C is written: a Linear layer's y = x·Wᵀ + b without a separate bias pass.
+    /// </summary>
+    public static void Multiply(
+        bool transA, bool transB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> b, int ldb, ReadOnlySpan<float> bias,
         float beta, Span<float> c, int ldc)
     {
         CheckDims(m, n, k);
         CheckMatrix("A", a.Length, transA ? k : m, transA ? m : k, lda);
         CheckMatrix("B", b.Length, transB ? n : k, transB ? k : n, ldb);
         CheckMatrix("C", c.Length, m, n, ldc);
+        CheckBias(bias.Length, n);
         if (m == 0 || n == 0) return;
-        fixed (float* pa = a, pb = b, pc = c)
-            Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, null, beta, pc, ldc, insideBatch);
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+            Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, null, beta, pc, ldc, insideBatch, bias.IsEmpty ? null : pbias);
+    }
+
+    private static void CheckBias(int length, int n)
+    {
+        if (length != 0 && length < n)
+            throw new ArgumentException($"bias holds {length} values but C has {n} columns", "bias");
     }
 
     /// <summary>
@@ -86,6 +104,17 @@ internal static unsafe class Gemm
         bool transA, int m, int n, int k,
         float alpha, ReadOnlySpan<float> a, int lda,
         PackedMatrix b,
+        float beta, Span<float> c, int ldc) =>
+        Multiply(transA, m, n, k, alpha, a, lda, b, default, beta, c, ldc);
+
+    /// <summary>
+    /// C = alpha·op(A)·B + bias + beta·C with a packed B and bias (length n, or empty) added to
+    /// every row as C is written: the whole Linear forward y = x·Wᵀ + b in one call.
+    /// </summary>
+    public static void Multiply(
+        bool transA, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda,
+        PackedMatrix b, ReadOnlySpan<float> bias,
         float beta, Span<float> c, int ldc)
     {
         ArgumentNullException.ThrowIfNull(b);
@@ -94,9 +123,10 @@ internal static unsafe class Gemm
             throw new ArgumentException($"packed B is [{b.K}, {b.N}] but the product needs [{k}, {n}]", nameof(b));
         CheckMatrix("A", a.Length, transA ? k : m, transA ? m : k, lda);
         CheckMatrix("C", c.Length, m, n, ldc);
+        CheckBias(bias.Length, n);
         if (m == 0 || n == 0) return;
-        fixed (float* pa = a, pc = c)
-            Run(transA, false, m, n, k, alpha, pa, lda, null, 0, b, beta, pc, ldc, insideBatch);
+        fixed (float* pa = a, pc = c, pbias = bias)
+            Run(transA, false, m, n, k, alpha, pa, lda, null, 0, b, beta, pc, ldc, insideBatch, bias.IsEmpty ? null : pbias);
     }
 
     /// <summary>
@@ -203,16 +233,19 @@ internal static unsafe class Gemm
     internal static void Run(
         bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, PackedMatrix? packed,
-        float beta, float* c, int ldc, bool serial)
+        float beta, float* c, int ldc, bool serial, float* bias = null)
     {
         if (k == 0)
         {
             ScaleC(m, n, beta, c, ldc);
+            if (bias != null)
+                for (int i = 0; i < m; i++)
+                    Kernels.AddInto(new ReadOnlySpan<float>(bias, n), new Span<float>(c + (long)i * ldc, n));
             return;
         }
         var x = threadContext ??= new Context();
         int threads = serial || 2L * m * n * k < SerialFlops ? 1 : maxThreads;
-        x.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, threads);
+        x.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, threads);
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -255,7 +288,7 @@ internal static unsafe class Gemm
         private bool transA, transB;
         private int m, n, k, lda, ldb, ldc, threads;
         private float alpha, betaNow;
-        private float* a, b, c;
+        private float* a, b, c, bias;
         private int jc, nc, pc, kc, nParts, sliversPerPart;
 
         public Context()
@@ -265,8 +298,9 @@ internal static unsafe class Gemm
         }
 
         public void Set(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda,
-            float* b, int ldb, float* c, int ldc, int threads)
+            float* b, int ldb, float* c, int ldc, float* bias, int threads)
         {
+            this.bias = bias;
             (this.transA, this.transB, this.m, this.n, this.k, this.alpha) = (transA, transB, m, n, k, alpha);
             this.a = a;
             this.b = b;
@@ -276,7 +310,7 @@ internal static unsafe class Gemm
 
         public void Clear()
         {
-            a = b = c = BPanel = null;
+            a = b = c = bias = BPanel = null;
         }
 
         public void Block(int jc, int nc, int pc, int kc, float beta)
@@ -315,18 +349,20 @@ internal static unsafe class Gemm
             }
             var tile = Path switch
             {
-                Isa.Avx512 => (delegate*<int, float*, float*, float*, int, float, float, int, int, void>)&Tile512,
-                Isa.Avx2 => (delegate*<int, float*, float*, float*, int, float, float, int, int, void>)&Tile256,
-                _ => (delegate*<int, float*, float*, float*, int, float, float, int, int, void>)&TileScalar,
+                Isa.Avx512 => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile512,
+                Isa.Avx2 => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile256,
+                _ => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&TileScalar,
             };
             for (int s = s0; s < s1; s++)
             {
                 int j = jc + s * NR, nr = Math.Min(NR, jc + nc - j);
                 float* bs = BPanel + (long)s * kc * NR;
+                // The bias goes in with the first KC block, when C is first written.
+                float* biasNow = bias != null && pc == 0 ? bias + j : null;
                 for (int q = 0; q < aSlivers; q++)
                 {
                     int r = i0 + q * MR;
-                    tile(kc, ap + (long)q * kc * MR, bs, c + (long)r * ldc + j, ldc, alpha, betaNow, Math.Min(MR, m - r), nr);
+                    tile(kc, ap + (long)q * kc * MR, bs, c + (long)r * ldc + j, ldc, alpha, betaNow, Math.Min(MR, m - r), nr, biasNow);
                 }
             }
         }
@@ -372,7 +408,7 @@ internal static unsafe class Gemm
     // 12x32 tile: 24 accumulators + 2 B vectors fit the 32 zmm registers; A values are broadcast
     // straight from the packed panel (the JIT folds them into embedded-broadcast FMAs).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr)
+    private static void Tile512(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         Vector512<float> r0a = default, r0b = default;
         Vector512<float> r1a = default, r1b = default;
@@ -431,18 +467,18 @@ internal static unsafe class Gemm
         }
         if (mr == MR && nr == NR)
         {
-            Store512(c + 0 * ldc, r0a, r0b, alpha, beta);
-            Store512(c + 1 * ldc, r1a, r1b, alpha, beta);
-            Store512(c + 2 * ldc, r2a, r2b, alpha, beta);
-            Store512(c + 3 * ldc, r3a, r3b, alpha, beta);
-            Store512(c + 4 * ldc, r4a, r4b, alpha, beta);
-            Store512(c + 5 * ldc, r5a, r5b, alpha, beta);
-            Store512(c + 6 * ldc, r6a, r6b, alpha, beta);
-            Store512(c + 7 * ldc, r7a, r7b, alpha, beta);
-            Store512(c + 8 * ldc, r8a, r8b, alpha, beta);
-            Store512(c + 9 * ldc, r9a, r9b, alpha, beta);
-            Store512(c + 10 * ldc, r10a, r10b, alpha, beta);
-            Store512(c + 11 * ldc, r11a, r11b, alpha, beta);
+            Store512(c + 0 * ldc, r0a, r0b, alpha, beta, bias);
+            Store512(c + 1 * ldc, r1a, r1b, alpha, beta, bias);
+            Store512(c + 2 * ldc, r2a, r2b, alpha, beta, bias);
+            Store512(c + 3 * ldc, r3a, r3b, alpha, beta, bias);
+            Store512(c + 4 * ldc, r4a, r4b, alpha, beta, bias);
+            Store512(c + 5 * ldc, r5a, r5b, alpha, beta, bias);
+            Store512(c + 6 * ldc, r6a, r6b, alpha, beta, bias);
+            Store512(c + 7 * ldc, r7a, r7b, alpha, beta, bias);
+            Store512(c + 8 * ldc, r8a, r8b, alpha, beta, bias);
+            Store512(c + 9 * ldc, r9a, r9b, alpha, beta, bias);
+            Store512(c + 10 * ldc, r10a, r10b, alpha, beta, bias);
+            Store512(c + 11 * ldc, r11a, r11b, alpha, beta, bias);
         }
         else
         {
@@ -459,29 +495,37 @@ internal static unsafe class Gemm
             r9a.Store(t + 288); r9b.Store(t + 304);
             r10a.Store(t + 320); r10b.Store(t + 336);
             r11a.Store(t + 352); r11b.Store(t + 368);
-            StoreEdge(t, c, ldc, alpha, beta, mr, nr);
+            StoreEdge(t, c, ldc, alpha, beta, mr, nr, bias);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store512(float* c, Vector512<float> v0, Vector512<float> v1, float alpha, float beta)
+    private static void Store512(float* c, Vector512<float> v0, Vector512<float> v1, float alpha, float beta, float* bias)
     {
         var va = Vector512.Create(alpha);
+        Vector512<float> c0, c1;
         if (beta == 0)
         {
-            (v0 * va).Store(c);
-            (v1 * va).Store(c + 16);
+            c0 = v0 * va;
+            c1 = v1 * va;
         }
         else
         {
             var vb = Vector512.Create(beta);
-            Vector512.FusedMultiplyAdd(v0, va, Vector512.Load(c) * vb).Store(c);
-            Vector512.FusedMultiplyAdd(v1, va, Vector512.Load(c + 16) * vb).Store(c + 16);
+            c0 = Vector512.FusedMultiplyAdd(v0, va, Vector512.Load(c) * vb);
+            c1 = Vector512.FusedMultiplyAdd(v1, va, Vector512.Load(c + 16) * vb);
         }
+        if (bias != null)
+        {
+            c0 += Vector512.Load(bias);
+            c1 += Vector512.Load(bias + 16);
+        }
+        c0.Store(c);
+        c1.Store(c + 16);
     }
 
     // Edge tiles (and the fallback kernels) go through a dense MR×NR scratch tile.
-    private static void StoreEdge(float* t, float* c, int ldc, float alpha, float beta, int mr, int nr)
+    private static void StoreEdge(float* t, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         for (int i = 0; i < mr; i++)
         {
@@ -491,12 +535,14 @@ internal static unsafe class Gemm
                 for (int j = 0; j < nr; j++) ci[j] = alpha * ti[j];
             else
                 for (int j = 0; j < nr; j++) ci[j] = alpha * ti[j] + beta * ci[j];
+            if (bias != null)
+                for (int j = 0; j < nr; j++) ci[j] += bias[j];
         }
     }
 
     // AVX2: 3 rows × 4 ymm = 12 accumulators + 4 B vectors fill the 16 ymm registers, so the
     // 12×32 tile is computed as four 3-row strips (the B sliver is re-read from L1).
-    private static void Tile256(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr)
+    private static void Tile256(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         float* t = stackalloc float[MR * NR];
         for (int r0 = 0; r0 < mr; r0 += 3)
@@ -527,10 +573,10 @@ internal static unsafe class Gemm
             y0.Store(tr + NR); y1.Store(tr + NR + 8); y2.Store(tr + NR + 16); y3.Store(tr + NR + 24);
             z0.Store(tr + 2 * NR); z1.Store(tr + 2 * NR + 8); z2.Store(tr + 2 * NR + 16); z3.Store(tr + 2 * NR + 24);
         }
-        StoreEdge(t, c, ldc, alpha, beta, mr, nr);
+        StoreEdge(t, c, ldc, alpha, beta, mr, nr, bias);
     }
 
-    private static void TileScalar(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr)
+    private static void TileScalar(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         float* t = stackalloc float[MR * NR];
         new Span<float>(t, MR * NR).Clear();
@@ -541,7 +587,7 @@ internal static unsafe class Gemm
                 float* ti = t + i * NR;
                 for (int j = 0; j < nr; j++) ti[j] += av * b[j];
             }
-        StoreEdge(t, c, ldc, alpha, beta, mr, nr);
+        StoreEdge(t, c, ldc, alpha, beta, mr, nr, bias);
     }
 }
 

@@ -139,6 +139,35 @@ public class GemmTests
         AssertClose(Reference(transA, false, m, n, k, 1, a, transA ? m : k, wk, n, 0, c2, n), c2, m, n, n);
     }
 
+    [Theory]
+    [InlineData(false, 13, 70, 300)]   // two KC blocks: the bias must go in once
+    [InlineData(true, 200, 33, 40)]
+    public void BiasIsAddedToEveryRowOnce(bool packed, int m, int n, int k)
+    {
+        var rng = new Random(m + n);
+        int ldc = n + 2;
+        var x = Random(rng, m * k);
+        var w = Random(rng, n * k);
+        var bias = Random(rng, n);
+        foreach (float beta in new[] { 0f, 1f })
+        {
+            var c = Random(rng, m * ldc);
+            var (value, scale) = Reference(false, true, m, n, k, 1, x, k, w, k, beta, c, ldc);
+            for (int i = 0; i < value.Length; i++)
+            {
+                value[i] += bias[i % n];
+                scale[i] += Math.Abs(bias[i % n]);
+            }
+            if (packed) Gemm.Multiply(false, m, n, k, 1, x, k, PackedMatrix.Pack(true, k, n, w, k), bias, beta, c, ldc);
+            else Gemm.Multiply(false, true, m, n, k, 1, x, k, w, k, bias, beta, c, ldc);
+            AssertClose((value, scale), c, m, n, ldc);
+        }
+        var d = new float[4];
+        Gemm.Multiply(false, false, 2, 2, 0, 1, [], 1, [], 2, [1, 2], 0, d, 2);
+        Assert.Equal(new float[] { 1, 2, 1, 2 }, d);
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, false, 2, 2, 0, 1, [], 1, [], 2, [1], 0, d, 2));
+    }
+
     [Fact]
     public void BatchedHeadsOfATokensByHiddenLayoutMatchPerHeadReference()
     {
