@@ -345,6 +345,7 @@ internal static unsafe class Gemm
                 int r0 = i0 + q * MR, rows = Math.Min(MR, m - r0);
                 float* dst = ap + (long)q * kc * MR;
                 if (transA) PackRows(a + (long)pc * lda + r0, lda, rows, kc, dst, MR);
+                else if (rows == MR && Path == Isa.Avx512) PackTransposed12(a + (long)r0 * lda + pc, lda, kc, dst);
                 else PackTransposed(a + (long)r0 * lda + pc, lda, rows, kc, dst, MR);
             }
             var tile = Path switch
@@ -386,6 +387,69 @@ internal static unsafe class Gemm
             for (; l < width; l++) dst[l] = src[l];
             for (; l < lanes; l++) dst[l] = 0;
         }
+    }
+
+    /// <summary>
+    /// <see cref="PackTransposed"/> for a full 12-row sliver of row-major A (the forward pass's
+    /// x in x·Wᵀ): 12 rows × 16 values at a time go through a 16×16 register transpose (rows
+    /// 12–15 zero) instead of 192 scalar moves, and the first 12 lanes of each column are stored.
+    /// </summary>
+    internal static void PackTransposed12(float* src, int ld, int count, float* dst)
+    {
+        int p = 0;
+        for (; p + 16 <= count; p += 16, dst += 16 * MR)
+        {
+            float* s = src + p;
+            var z = Vector512<float>.Zero;
+            // Stage 1–2: within each 128-bit lane L, u[4g + j] holds column 4L + j of rows 4g … 4g+3.
+            Quad(Vector512.Load(s), Vector512.Load(s + ld), Vector512.Load(s + 2L * ld), Vector512.Load(s + 3L * ld),
+                out var u0, out var u1, out var u2, out var u3);
+            Quad(Vector512.Load(s + 4L * ld), Vector512.Load(s + 5L * ld), Vector512.Load(s + 6L * ld), Vector512.Load(s + 7L * ld),
+                out var u4, out var u5, out var u6, out var u7);
+            Quad(Vector512.Load(s + 8L * ld), Vector512.Load(s + 9L * ld), Vector512.Load(s + 10L * ld), Vector512.Load(s + 11L * ld),
+                out var u8, out var u9, out var u10, out var u11);
+            // Stage 3–4: gather lane L of u[j], u[4+j], u[8+j] (and zero) into column 4L + j.
+            Columns(u0, u4, u8, z, dst, 0);
+            Columns(u1, u5, u9, z, dst, 1);
+            Columns(u2, u6, u10, z, dst, 2);
+            Columns(u3, u7, u11, z, dst, 3);
+        }
+        if (p < count) PackTransposed(src + p, ld, MR, count - p, dst, MR);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quad(Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, Vector512<float> r3,
+        out Vector512<float> c0, out Vector512<float> c1, out Vector512<float> c2, out Vector512<float> c3)
+    {
+        var t0 = Avx512F.UnpackLow(r0, r1);
+        var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3);
+        var t3 = Avx512F.UnpackHigh(r2, r3);
+        c0 = Avx512F.Shuffle(t0, t2, 0x44);
+        c1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        c2 = Avx512F.Shuffle(t1, t3, 0x44);
+        c3 = Avx512F.Shuffle(t1, t3, 0xEE);
+    }
+
+    // Stores the 12 real lanes of columns j, 4+j, 8+j and 12+j at dst + column·MR.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, float* dst, int j)
+    {
+        var v = Avx512F.Shuffle4x128(a, b, 0x88);
+        var w = Avx512F.Shuffle4x128(a, b, 0xDD);
+        var v2 = Avx512F.Shuffle4x128(c, d, 0x88);
+        var w2 = Avx512F.Shuffle4x128(c, d, 0xDD);
+        Store12(dst + j * MR, Avx512F.Shuffle4x128(v, v2, 0x88));
+        Store12(dst + (4 + j) * MR, Avx512F.Shuffle4x128(w, w2, 0x88));
+        Store12(dst + (8 + j) * MR, Avx512F.Shuffle4x128(v, v2, 0xDD));
+        Store12(dst + (12 + j) * MR, Avx512F.Shuffle4x128(w, w2, 0xDD));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store12(float* dst, Vector512<float> v)
+    {
+        v.GetLower().Store(dst);
+        v.GetUpper().GetLower().Store(dst + 8);
     }
 
     /// <summary>
