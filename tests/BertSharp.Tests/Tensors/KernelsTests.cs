@@ -280,6 +280,33 @@ public class KernelsTests
     }
 
     [Fact]
+    public void WarmCallsAllocateNothingOnTheCallingThread()
+    {
+        int rows = 300, cols = 385; // over the row-parallel threshold
+        var rng = new Random(4);
+        var x = Random(rng, rows * cols, 1);
+        var dy = Random(rng, rows * cols, 1);
+        var gamma = Random(rng, cols, 1);
+        var y = new float[rows * cols];
+        var dx = new float[rows * cols];
+        var mean = new float[rows];
+        var rstd = new float[rows];
+        var dGamma = new float[cols];
+        var dBeta = new float[cols];
+        void Step()
+        {
+            Kernels.LayerNorm(x, gamma, gamma, y, mean, rstd, rows, cols, 1e-5f);
+            Kernels.LayerNormBackward(dy, x, mean, rstd, gamma, dx, dGamma, dBeta, rows, cols);
+            Kernels.BiasGelu(y, gamma, dx, rows, cols);
+            Kernels.SoftmaxRows(y, rows, cols);
+        }
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void ShortSpansNameTheTensor()
     {
         var e = Assert.Throws<ArgumentException>(() =>
