@@ -22,8 +22,23 @@ internal sealed class HfOracle : IDisposable
     /// <summary>The tokenizer.json the oracle was built from.</summary>
     public string Path { get; }
 
-    /// <summary>Ids with [CLS] … [SEP], no truncation.</summary>
-    public int[] Encode(string text) => Array.ConvertAll(_tokenizer.Encode(text), id => (int)id);
+    /// <summary>
+    /// Ids with [CLS] … [SEP], no truncation. Rust strings cannot hold lone surrogates, so they go in as
+    /// U+FFFD — what any UTF-8 conversion of the .NET string gives, and what BertSharp documents.
+    /// </summary>
+    public int[] Encode(string text) => Array.ConvertAll(_tokenizer.Encode(ReplaceLoneSurrogates(text)), id => (int)id);
+
+    private static string ReplaceLoneSurrogates(string text)
+    {
+        if (!text.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF')) return text;
+        var chars = text.ToCharArray();
+        for (int i = 0; i < chars.Length; i++)
+        {
+            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1])) { i++; continue; }
+            if (char.IsSurrogate(chars[i])) chars[i] = '\uFFFD';
+        }
+        return new string(chars);
+    }
 
     public void Dispose() => _tokenizer.Dispose();
 
