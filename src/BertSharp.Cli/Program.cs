@@ -7,6 +7,7 @@ var root = new RootCommand("BertSharp: tokenize, fine-tune, evaluate and serve B
 foreach (var command in new[]
 {
     VersionCommand.Create(),
+    TokenizeCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
