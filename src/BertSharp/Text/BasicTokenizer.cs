@@ -18,6 +18,7 @@ namespace BertSharp.Text;
 /// surrogates are treated as U+FFFD, which clean_text removes — what a UTF-8 conversion of the .NET
 /// string gives the Rust tokenizer.
 /// </remarks>
+[SkipLocalsInit]
 internal sealed class BasicTokenizer
 {
     private const byte Letter = 0, Space = 1, Punct = 2, Removed = 3;
@@ -60,13 +61,17 @@ internal sealed class BasicTokenizer
         return t;
     }
 
-    /// <summary>Tokenizes <paramref name="text"/> into <paramref name="output"/> (offsets relative to it).</summary>
-    public void Encode(ReadOnlySpan<char> text, TokenBuffer output)
+    /// <summary>
+    /// Tokenizes <paramref name="text"/> into <paramref name="output"/> (offsets relative to it). With a
+    /// <paramref name="limit"/>, may stop at the first word boundary at or past that many tokens: the
+    /// tokens before it are exactly those of the whole text.
+    /// </summary>
+    public void Encode(ReadOnlySpan<char> text, TokenBuffer output, int limit = int.MaxValue)
     {
         int word = 0;
         if (_addedFirstChars is null)
         {
-            EncodeSegment(text, 0, output, ref word);
+            EncodeSegment(text, 0, output, ref word, limit);
             return;
         }
         // Special tokens written in the text are matched on the original text, before normalisation
@@ -83,17 +88,24 @@ internal sealed class BasicTokenizer
                 if (text[at..].StartsWith(_addedTokens[k].Text, StringComparison.Ordinal)) { matched = k; break; }
             }
             if (matched < 0) { from = at + 1; continue; }
-            EncodeSegment(text[segmentStart..at], segmentStart, output, ref word);
+            if (EncodeSegment(text[segmentStart..at], segmentStart, output, ref word, limit)) return;
             var (tokenText, id) = _addedTokens[matched];
             output.Add(id, at, at + tokenText.Length, word++);
             segmentStart = from = at + tokenText.Length;
+            if (output.Count >= limit) return;
         }
-        EncodeSegment(text[segmentStart..], segmentStart, output, ref word);
+        EncodeSegment(text[segmentStart..], segmentStart, output, ref word, limit);
     }
 
-    private void EncodeSegment(ReadOnlySpan<char> text, int baseOffset, TokenBuffer output, ref int word)
+    /// <summary>Returns true when <paramref name="limit"/> tokens are reached (at a word boundary).</summary>
+    private bool EncodeSegment(ReadOnlySpan<char> text, int baseOffset, TokenBuffer output, ref int word, int limit)
     {
         int length = 0; // chars of the word being built
+        var asciiClass = AsciiClass;
+        // Word arrays in locals (re-read after the word buffer grows, in the slow path too).
+        var chars = output.WordChars;
+        var starts = output.WordStarts;
+        var ends = output.WordEnds;
         Span<int> decomposed = stackalloc int[4];
         var lower = _lowerCase;
         for (int i = 0; i < text.Length;)
@@ -101,28 +113,31 @@ internal sealed class BasicTokenizer
             char c = text[i];
             if (c < 0x80)
             {
-                switch (AsciiClass[c])
+                byte cls = asciiClass[c];
+                if (cls == Letter || (cls == Removed && !_cleanText))
                 {
-                    case Letter:
-                        if (length == output.WordChars.Length) output.GrowWord(length + 1);
-                        output.WordChars[length] = lower && (uint)(c - 'A') <= 'Z' - 'A' ? (char)(c | 0x20) : c;
-                        output.WordStarts[length] = baseOffset + i;
-                        output.WordEnds[length] = baseOffset + i + 1;
-                        length++;
-                        break;
-                    case Space:
-                        if (length > 0) { _wordPiece.Tokenize(output, length, word++); length = 0; }
-                        break;
-                    case Punct:
-                        if (length > 0) { _wordPiece.Tokenize(output, length, word++); length = 0; }
-                        output.WordChars[0] = c;
-                        output.WordStarts[0] = baseOffset + i;
-                        output.WordEnds[0] = baseOffset + i + 1;
+                    if (length == chars.Length) { output.GrowWord(length + 1); chars = output.WordChars; starts = output.WordStarts; ends = output.WordEnds; }
+                    chars[length] = lower && (uint)(c - 'A') <= 'Z' - 'A' ? (char)(c | 0x20) : c;
+                    starts[length] = baseOffset + i;
+                    ends[length] = baseOffset + i + 1;
+                    length++;
+                }
+                else if (cls != Removed)
+                {
+                    if (length > 0)
+                    {
+                        _wordPiece.Tokenize(output, length, word++);
+                        length = 0;
+                        if (output.Count >= limit) return true;
+                    }
+                    if (cls == Punct)
+                    {
+                        chars[0] = c;
+                        starts[0] = baseOffset + i;
+                        ends[0] = baseOffset + i + 1;
                         _wordPiece.Tokenize(output, 1, word++);
-                        break;
-                    default:
-                        if (!_cleanText) goto case Letter;
-                        break;
+                        if (output.Count >= limit) return true;
+                    }
                 }
                 i++;
                 continue;
@@ -199,8 +214,13 @@ internal sealed class BasicTokenizer
                 AppendCodePoint(output, ref length, d, start, end);
             }
             if (isolate && length > 0) { _wordPiece.Tokenize(output, length, word++); length = 0; }
+            chars = output.WordChars;
+            starts = output.WordStarts;
+            ends = output.WordEnds;
+            if (length == 0 && output.Count >= limit) return true;
         }
         if (length > 0) _wordPiece.Tokenize(output, length, word++);
+        return output.Count >= limit;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

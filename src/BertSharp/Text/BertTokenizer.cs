@@ -11,10 +11,14 @@ namespace BertSharp.Text;
 /// pairs, truncation with overflow windows, padding and decoding. Thread-safe.
 /// </summary>
 /// <remarks>
-/// Character classes come from the Unicode Character Database 14.0 shipped in the library
-/// (see <c>UnicodeTables</c>), not from the running .NET. Hugging Face's own tables are older (its
-/// category crate predates Unicode 10): characters assigned since may be classed differently there —
-/// for those code points BertSharp follows Unicode 14; the oracle test lists what it checks.
+/// <para>Character classes come from tables shipped in the library (see <c>UnicodeTables.g.cs</c>), not
+/// from the running .NET, so ids do not change with the runtime. They reproduce Hugging Face's: its
+/// category crate is Unicode 8.0, so the ~500 code points assigned or re-classed since (for example
+/// U+061D, U+08E2, U+2E43, U+1B7D) are treated as HF treats them — as letters — rather than as their
+/// current punctuation, format or mark category. Every code point is checked against HF's tokenizer
+/// by the test suite. Decomposition (NFD) data is Unicode 14.0.</para>
+/// <para>Lone UTF-16 surrogates are read as U+FFFD and so removed, as a UTF-8 conversion would give
+/// HF. Offsets are UTF-16 indices into the .NET string.</para>
 /// </remarks>
 public sealed class BertTokenizer
 {
@@ -146,7 +150,12 @@ public sealed class BertTokenizer
         ArgumentNullException.ThrowIfNull(text);
         options ??= EncodeOptions.Default;
         var (a, b) = TokenBuffer.ForThread();
-        _basic.Encode(text, a);
+        // A single text cut to the maximum length without overflow needs only its first tokens: stop
+        // early (a 10 MB text costs what its first 512 tokens cost).
+        int limit = pair is null && !options.ReturnOverflowing && options.Truncation != TruncationStrategy.DoNotTruncate
+            ? Math.Max(0, (options.MaxLength ?? Options.MaxLength) - (options.AddSpecialTokens ? 2 : 0)) + 1
+            : int.MaxValue;
+        _basic.Encode(text, a, limit);
         if (pair is not null) _basic.Encode(pair, b);
         return Build(a, pair is null ? null : b, options);
     }
@@ -349,35 +358,25 @@ public sealed class BertTokenizer
         int na = ra.Stop - ra.Start, nb = b is null ? 0 : rb.Stop - rb.Start;
         int n = na + nb + (special ? (b is null ? 2 : 3) : 0);
         var ids = new int[n];
-        var types = new int[n];
-        var mask = new int[n];
-        var specialMask = new int[n];
         var offsets = new (int, int)[n];
-        var words = new int?[n];
-        var sequences = new int?[n];
-        mask.AsSpan().Fill(1);
+        var words = new int[n];
         int k = 0;
-        if (special) { ids[k] = ClsId; specialMask[k] = 1; k++; }
-        Copy(a, ra, 0);
-        if (special) { ids[k] = SepId; specialMask[k] = 1; k++; }
+        if (special) { ids[k] = ClsId; words[k] = -1; k++; }
+        Copy(a, ra);
+        if (special) { ids[k] = SepId; words[k] = -1; k++; }
         if (b is not null)
         {
-            int first = k;
-            Copy(b, rb, 1);
-            if (special) { ids[k] = SepId; specialMask[k] = 1; k++; }
-            types.AsSpan(first).Fill(1);
+            Copy(b, rb);
+            if (special) { ids[k] = SepId; words[k] = -1; k++; }
         }
-        return new Encoding(Vocabulary.Tokens, ids, types, mask, specialMask, offsets, words, sequences);
+        return new Encoding(Vocabulary.Tokens, ids, offsets, words, special, na, b is null ? -1 : nb);
 
-        void Copy(TokenBuffer t, (int Start, int Stop) r, int sequence)
+        void Copy(TokenBuffer t, (int Start, int Stop) r)
         {
-            t.Ids.AsSpan(r.Start, r.Stop - r.Start).CopyTo(ids.AsSpan(k));
-            for (int i = r.Start; i < r.Stop; i++, k++)
-            {
-                offsets[k] = (t.Starts[i], t.Ends[i]);
-                words[k] = t.Words[i];
-                sequences[k] = sequence;
-            }
+            int count = r.Stop - r.Start;
+            t.Ids.AsSpan(r.Start, count).CopyTo(ids.AsSpan(k));
+            t.Words.AsSpan(r.Start, count).CopyTo(words.AsSpan(k));
+            for (int i = r.Start; i < r.Stop; i++, k++) offsets[k] = (t.Starts[i], t.Ends[i]);
         }
     }
 }

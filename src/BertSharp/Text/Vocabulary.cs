@@ -15,16 +15,20 @@ public sealed class Vocabulary
     private readonly string[] _tokens;
     private readonly Dictionary<string, int> _byToken;
 
-    // Open-addressing table over (continuation flag, chars). Entries are parallel arrays; buckets hold
-    // entry index + 1 (0 = empty). The hash of a piece is FNV-1a over its chars, so the tokenizer can
-    // compute the hashes of every prefix of a word in one pass and then probe longest-first.
-    private readonly int[] _buckets;
+    // Open-addressing table over (continuation flag, chars), entries stored in the slots themselves so
+    // a probe touches one 16-byte slot (Length 0 = empty). The hash of a piece is FNV-1a over its chars,
+    // so the tokenizer computes the hashes of every prefix of a word in one pass and probes longest-first.
+    private readonly Slot[] _slots;
     private readonly int _mask;
-    private readonly uint[] _entryHash;
-    private readonly int[] _entryStart;
-    private readonly int[] _entryLength;
-    private readonly int[] _entryId;
     private readonly char[] _pool;
+
+    private struct Slot
+    {
+        public uint Hash;
+        public int Start;
+        public int Length; // negative for continuations
+        public int Id;
+    }
 
     internal Vocabulary(IReadOnlyList<string> tokens, string source)
     {
@@ -41,17 +45,12 @@ public sealed class Vocabulary
 
         int capacity = 1;
         while (capacity < _byToken.Count * 2) capacity <<= 1;
-        _buckets = new int[capacity];
+        _slots = new Slot[capacity];
         _mask = capacity - 1;
-        int n = _byToken.Count;
-        _entryHash = new uint[n];
-        _entryStart = new int[n];
-        _entryLength = new int[n];
-        _entryId = new int[n];
         int poolLength = 0;
         foreach (var t in _byToken.Keys) poolLength += t.Length;
         _pool = new char[poolLength];
-        int e = 0, pos = 0;
+        int pos = 0;
         foreach (var (token, id) in _byToken)
         {
             bool continuation = token.Length > ContinuationPrefix.Length && token.StartsWith(ContinuationPrefix, StringComparison.Ordinal);
@@ -62,15 +61,10 @@ public sealed class Vocabulary
             uint h = Hash(key);
             uint full = Finish(h, key.Length, continuation);
             key.CopyTo(_pool.AsSpan(pos));
-            _entryHash[e] = full;
-            _entryStart[e] = pos;
-            _entryLength[e] = continuation ? -key.Length : key.Length;
-            _entryId[e] = id;
             int b = (int)(full & (uint)_mask);
-            while (_buckets[b] != 0) b = (b + 1) & _mask;
-            _buckets[b] = e + 1;
+            while (_slots[b].Length != 0) b = (b + 1) & _mask;
+            _slots[b] = new Slot { Hash = full, Start = pos, Length = continuation ? -key.Length : key.Length, Id = id };
             pos += key.Length;
-            e++;
         }
     }
 
@@ -124,14 +118,15 @@ public sealed class Vocabulary
     {
         uint full = Finish(h, piece.Length, continuation);
         int signedLength = continuation ? -piece.Length : piece.Length;
+        var slots = _slots;
         int b = (int)(full & (uint)_mask);
         while (true)
         {
-            int e = _buckets[b] - 1;
-            if (e < 0) return -1;
-            if (_entryHash[e] == full && _entryLength[e] == signedLength
-                && piece.SequenceEqual(_pool.AsSpan(_entryStart[e], piece.Length)))
-                return _entryId[e];
+            ref readonly Slot slot = ref slots[b];
+            if (slot.Length == 0) return -1;
+            if (slot.Hash == full && slot.Length == signedLength
+                && piece.SequenceEqual(new ReadOnlySpan<char>(_pool, slot.Start, piece.Length)))
+                return slot.Id;
             b = (b + 1) & _mask;
         }
     }

@@ -1,9 +1,12 @@
+using System.Runtime.CompilerServices;
+
 namespace BertSharp.Text;
 
 /// <summary>
 /// WordPiece: greedy longest-match-first with <c>##</c> continuations. A word that cannot be covered,
 /// or that is longer than <see cref="MaxInputCharsPerWord"/> code points, becomes one unknown token.
 /// </summary>
+[SkipLocalsInit]
 internal sealed class WordPieceTokenizer(Vocabulary vocabulary, int unkId, int maxInputCharsPerWord)
 {
     public int MaxInputCharsPerWord { get; } = maxInputCharsPerWord;
