@@ -108,6 +108,13 @@ internal sealed class BasicTokenizer
         var ends = output.WordEnds;
         Span<int> decomposed = stackalloc int[4];
         var lower = _lowerCase;
+        // Most words are runs of ASCII letters, each char at the next index of the text: for those
+        // ("contiguous") the per-char spans are implied by the word's start and are not stored, and the
+        // word's hash is computed while copying it. The spans are written out as soon as a word stops
+        // being contiguous (a skipped control char, a non-ASCII char).
+        bool contiguous = true;
+        int wordStart = 0;
+        uint hash = Vocabulary.Seed;
         for (int i = 0; i < text.Length;)
         {
             char c = text[i];
@@ -116,32 +123,37 @@ internal sealed class BasicTokenizer
                 byte cls = asciiClass[c];
                 if (cls == Letter || (cls == Removed && !_cleanText))
                 {
+                    int pos = baseOffset + i;
                     if (length == chars.Length) { output.GrowWord(length + 1); chars = output.WordChars; starts = output.WordStarts; ends = output.WordEnds; }
-                    chars[length] = lower && (uint)(c - 'A') <= 'Z' - 'A' ? (char)(c | 0x20) : c;
-                    starts[length] = baseOffset + i;
-                    ends[length] = baseOffset + i + 1;
+                    char lc = lower && (uint)(c - 'A') <= 'Z' - 'A' ? (char)(c | 0x20) : c;
+                    if (length == 0) { wordStart = pos; contiguous = true; hash = Vocabulary.Seed; }
+                    else if (contiguous && pos != wordStart + length) { Materialize(starts, ends, wordStart, length); contiguous = false; }
+                    chars[length] = lc;
+                    if (contiguous) hash = Vocabulary.Step(hash, lc);
+                    else { starts[length] = pos; ends[length] = pos + 1; }
                     length++;
                 }
                 else if (cls != Removed)
                 {
                     if (length > 0)
                     {
-                        _wordPiece.Tokenize(output, length, word++);
+                        _wordPiece.Tokenize(output, length, word++, contiguous ? wordStart : -1, hash);
                         length = 0;
                         if (output.Count >= limit) return true;
                     }
                     if (cls == Punct)
                     {
                         chars[0] = c;
-                        starts[0] = baseOffset + i;
-                        ends[0] = baseOffset + i + 1;
-                        _wordPiece.Tokenize(output, 1, word++);
+                        _wordPiece.Tokenize(output, 1, word++, baseOffset + i, Vocabulary.Step(Vocabulary.Seed, c));
                         if (output.Count >= limit) return true;
                     }
                 }
                 i++;
                 continue;
             }
+
+            if (length > 0 && contiguous) Materialize(starts, ends, wordStart, length);
+            contiguous = false;
 
             int cp, width = 1;
             if (char.IsSurrogate(c))
@@ -168,12 +180,12 @@ internal sealed class BasicTokenizer
                 if (cp == 0xFFFD || (flags & CharFlags.Other) != 0) continue;
                 if ((flags & CharFlags.Whitespace) != 0)
                 {
-                    if (length > 0) { _wordPiece.Tokenize(output, length, word++); length = 0; }
+                    if (length > 0) { _wordPiece.Tokenize(output, length, word++, -1, 0); length = 0; }
                     continue;
                 }
             }
             bool isolate = _chinese && (flags & CharFlags.Chinese) != 0;
-            if (isolate && length > 0) { _wordPiece.Tokenize(output, length, word++); length = 0; }
+            if (isolate && length > 0) { _wordPiece.Tokenize(output, length, word++, -1, 0); length = 0; }
 
             // Normalise the code point: NFD and drop Mn when stripping accents, then lower-case.
             int n;
@@ -200,27 +212,36 @@ internal sealed class BasicTokenizer
                 // Pre-tokenisation sees the normalised chars.
                 if ((df & CharFlags.Whitespace) != 0)
                 {
-                    if (length > 0) { _wordPiece.Tokenize(output, length, word++); length = 0; }
+                    if (length > 0) { _wordPiece.Tokenize(output, length, word++, -1, 0); length = 0; }
                     continue;
                 }
                 if (d < 0x80 ? AsciiClass[d] == Punct : (UnicodeTables.Get(d) & CharFlags.Punctuation) != 0)
                 {
-                    if (length > 0) { _wordPiece.Tokenize(output, length, word++); length = 0; }
+                    if (length > 0) { _wordPiece.Tokenize(output, length, word++, -1, 0); length = 0; }
                     AppendCodePoint(output, ref length, d, start, end);
-                    _wordPiece.Tokenize(output, length, word++);
+                    _wordPiece.Tokenize(output, length, word++, -1, 0);
                     length = 0;
                     continue;
                 }
                 AppendCodePoint(output, ref length, d, start, end);
             }
-            if (isolate && length > 0) { _wordPiece.Tokenize(output, length, word++); length = 0; }
+            if (isolate && length > 0) { _wordPiece.Tokenize(output, length, word++, -1, 0); length = 0; }
             chars = output.WordChars;
             starts = output.WordStarts;
             ends = output.WordEnds;
             if (length == 0 && output.Count >= limit) return true;
         }
-        if (length > 0) _wordPiece.Tokenize(output, length, word++);
+        if (length > 0) _wordPiece.Tokenize(output, length, word++, contiguous ? wordStart : -1, hash);
         return output.Count >= limit;
+    }
+
+    private static void Materialize(int[] starts, int[] ends, int wordStart, int length)
+    {
+        for (int k = 0; k < length; k++)
+        {
+            starts[k] = wordStart + k;
+            ends[k] = wordStart + k + 1;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -163,6 +163,25 @@ public sealed class BertTokenizer
     /// <summary>The ids of a text with <c>[CLS]</c> and <c>[SEP]</c>, truncated to the maximum length.</summary>
     public int[] EncodeToIds(string text) => Encode(text).Ids;
 
+    /// <summary>
+    /// Writes the ids of a text — <c>[CLS]</c>, its first tokens, <c>[SEP]</c> — into
+    /// <paramref name="destination"/>, truncated to its length (at least 2), and returns how many were
+    /// written. The allocation-free path for feeding a model.
+    /// </summary>
+    public int EncodeToIds(ReadOnlySpan<char> text, Span<int> destination)
+    {
+        if (destination.Length < 2)
+            throw new ArgumentException($"the destination holds {destination.Length} ids; [CLS] and [SEP] need 2", nameof(destination));
+        var (buffer, _) = TokenBuffer.ForThread();
+        int room = destination.Length - 2;
+        _basic.Encode(text, buffer, room + 1);
+        int n = Math.Min(buffer.Count, room);
+        destination[0] = ClsId;
+        buffer.Ids.AsSpan(0, n).CopyTo(destination[1..]);
+        destination[n + 1] = SepId;
+        return n + 2;
+    }
+
     /// <summary>Encodes many texts (or pairs) on all cores, then pads them as asked.</summary>
     public Encoding[] EncodeBatch(IReadOnlyList<string> texts, IReadOnlyList<string?>? pairs = null,
         EncodeOptions? options = null, PaddingStrategy padding = PaddingStrategy.Longest)

@@ -13,10 +13,35 @@ internal sealed class WordPieceTokenizer(Vocabulary vocabulary, int unkId, int m
 
     private readonly int _maxPiece = Math.Max(1, Math.Max(vocabulary.MaxWordStartLength, vocabulary.MaxContinuationLength));
 
-    /// <summary>Appends the pieces of the word held in <paramref name="buffer"/>'s word arrays.</summary>
-    public void Tokenize(TokenBuffer buffer, int length, int word)
+    /// <summary>
+    /// Appends the pieces of the word held in <paramref name="buffer"/>'s word arrays. A word whose
+    /// char k came from index <paramref name="contiguousStart"/> + k of the text passes that start (its
+    /// per-char spans are not stored) and its FNV <paramref name="hash"/>; other words pass -1.
+    /// </summary>
+    public void Tokenize(TokenBuffer buffer, int length, int word, int contiguousStart, uint hash)
     {
         var w = buffer.WordChars.AsSpan(0, length);
+        if (contiguousStart >= 0)
+        {
+            // The common case: the whole word is a token.
+            if (length <= vocabulary.MaxWordStartLength)
+            {
+                int whole = vocabulary.Find(w, hash, false);
+                if (whole >= 0)
+                {
+                    buffer.Add(whole, contiguousStart, contiguousStart + length, word);
+                    return;
+                }
+            }
+            var implied = buffer.WordStarts;
+            if (implied.Length < length) buffer.GrowWord(length);
+            for (int k = 0; k < length; k++)
+            {
+                buffer.WordStarts[k] = contiguousStart + k;
+                buffer.WordEnds[k] = contiguousStart + k + 1;
+            }
+            w = buffer.WordChars.AsSpan(0, length);
+        }
         var starts = buffer.WordStarts;
         var ends = buffer.WordEnds;
         if (length > MaxInputCharsPerWord && CodePointCount(w) > MaxInputCharsPerWord)
