@@ -68,6 +68,16 @@ public class BertTokenizerTests
     }
 
     [Fact]
+    public void OffsetsSkipRemovedCharactersInsideAWord()
+    {
+        // U+0001 is removed, so "hel\u0001lo" is the word "hello" spanning the whole string; "naïve" is
+        // "naive" (0, 5); "x\u00A0y" is two words split by a non-ASCII space.
+        var e = Tokenizer.Encode("hel\u0001lo naïve x\u00A0y", options: new EncodeOptions { AddSpecialTokens = false });
+        Assert.Equal(["hello", "naive", "x", "y"], e.Tokens);
+        Assert.Equal([(0, 6), (7, 12), (13, 14), (15, 16)], e.Offsets);
+    }
+
+    [Fact]
     public void OffsetsOfSubwordsAndCjk()
     {
         var e = Tokenizer.Encode("xTokenization 中文", options: new EncodeOptions { AddSpecialTokens = false });
