@@ -109,9 +109,10 @@ public sealed class BertTokenizer
     }
 
     /// <summary>
-    /// Loads a Hugging Face model directory: <c>tokenizer.json</c> if present, else <c>vocab.txt</c>, with
-    /// <c>do_lower_case</c>, <c>strip_accents</c>, <c>tokenize_chinese_chars</c> and <c>model_max_length</c>
-    /// from <c>tokenizer_config.json</c> when it exists.
+    /// Loads a Hugging Face model directory: <c>tokenizer.json</c> if present (its normalizer decides the
+    /// casing), else <c>vocab.txt</c> with <c>do_lower_case</c>, <c>strip_accents</c> and
+    /// <c>tokenize_chinese_chars</c> from <c>tokenizer_config.json</c>; <c>model_max_length</c> from
+    /// there in both cases. Without a config: uncased, 512.
     /// </summary>
     public static BertTokenizer FromDirectory(string directory)
     {

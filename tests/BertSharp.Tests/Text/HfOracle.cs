@@ -66,12 +66,21 @@ internal sealed class HfOracle : IDisposable
             ["padding"] = null,
             ["added_tokens"] = specials.Select(s => new
             {
-                id = vocabMap[s], content = s, single_word = false, lstrip = false, rstrip = false, normalized = false, special = true,
+                id = vocabMap[s],
+                content = s,
+                single_word = false,
+                lstrip = false,
+                rstrip = false,
+                normalized = false,
+                special = true,
             }).ToArray(),
             ["normalizer"] = new Dictionary<string, object?>
             {
-                ["type"] = "BertNormalizer", ["clean_text"] = true, ["handle_chinese_chars"] = true,
-                ["strip_accents"] = stripAccents, ["lowercase"] = lowercase,
+                ["type"] = "BertNormalizer",
+                ["clean_text"] = true,
+                ["handle_chinese_chars"] = true,
+                ["strip_accents"] = stripAccents,
+                ["lowercase"] = lowercase,
             },
             ["pre_tokenizer"] = new { type = "BertPreTokenizer" },
             ["post_processor"] = new
@@ -88,8 +97,11 @@ internal sealed class HfOracle : IDisposable
             ["decoder"] = new { type = "WordPiece", prefix = "##", cleanup = true },
             ["model"] = new Dictionary<string, object>
             {
-                ["type"] = "WordPiece", ["unk_token"] = "[UNK]", ["continuing_subword_prefix"] = "##",
-                ["max_input_chars_per_word"] = 100, ["vocab"] = vocabMap,
+                ["type"] = "WordPiece",
+                ["unk_token"] = "[UNK]",
+                ["continuing_subword_prefix"] = "##",
+                ["max_input_chars_per_word"] = 100,
+                ["vocab"] = vocabMap,
             },
         };
         return JsonSerializer.Serialize(json);
