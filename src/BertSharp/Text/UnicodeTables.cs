@@ -31,7 +31,6 @@ internal static partial class UnicodeTables
     private static readonly byte[] Bmp = BuildBmp();
     private static readonly Dictionary<int, (int Start, int Length)> DecompositionIndex = BuildDecompositionIndex(out DecompositionData);
     private static readonly int[] DecompositionData;
-    private static readonly Dictionary<int, byte> CombiningClassIndex = BuildCombiningClasses();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static CharFlags Get(int cp) => cp < 0x10000 ? (CharFlags)Bmp[cp] : GetAstral(cp);
@@ -112,17 +111,6 @@ internal static partial class UnicodeTables
         for (int i = 0; i < source.Length; i += 2 + source[i + 1]) index[source[i]] = (i + 2, source[i + 1]);
         return index;
     }
-
-    private static Dictionary<int, byte> BuildCombiningClasses()
-    {
-        var source = CombiningClasses;
-        var d = new Dictionary<int, byte>(source.Length / 2);
-        for (int i = 0; i < source.Length; i += 2) d[source[i]] = (byte)source[i + 1];
-        return d;
-    }
-
-    /// <summary>The canonical combining class (0 for starters).</summary>
-    public static int CombiningClass(int cp) => cp < 0x300 ? 0 : CombiningClassIndex.GetValueOrDefault(cp);
 
     /// <summary>
     /// Writes the full canonical decomposition (NFD) of one code point; returns the number of code points.

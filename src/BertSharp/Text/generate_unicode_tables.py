@@ -75,14 +75,6 @@ print()
 emit_ranges("PunctuationRanges", ranges(lambda cp: cat(cp).startswith('P')), "General category P* (Pc Pd Ps Pe Pi Pf Po), as inclusive [first, last] pairs.")
 emit_ranges("OtherRanges", ranges(lambda cp: cat(cp) in ('Cc', 'Cf', 'Co')), "General category Cc, Cf and Co (HF's is_other).")
 emit_ranges("NonspacingMarkRanges", ranges(lambda cp: cat(cp) == 'Mn'), "General category Mn.")
-ccc = [(cp, u.combining(chr(cp))) for cp in range(0x110000) if u.combining(chr(cp))]
-print("    /// <summary>Canonical combining classes that are not zero: code point, class.</summary>")
-print("    internal static ReadOnlySpan<int> CombiningClasses =>")
-print("    [")
-for i in range(0, len(ccc), 8):
-    print("        " + " ".join(f"0x{a:X}, {b}," for a, b in ccc[i:i + 8]))
-print("    ];")
-print()
 dec = [(cp, full_nfd(cp)) for cp in range(0x110000) if 0xAC00 > cp or cp > 0xD7A3 if full_nfd(cp) != [cp]]
 print("    /// <summary>Full canonical decompositions (Hangul syllables excepted): code point, length, then the")
 print("    /// code points of its decomposition.</summary>")

@@ -197,6 +197,21 @@ public class BertTokenizerTests
     }
 
     [Fact]
+    public void EncodeToIdsIntoASpanEqualsEncode()
+    {
+        Span<int> ids = stackalloc int[512];
+        foreach (var text in TextCorpus.Tricky(500).Concat(TextCorpus.SharedData(imdbEvery: 500).Select(l => l.Text).Take(3000)))
+        {
+            int n = Tokenizer.EncodeToIds(text, ids);
+            Assert.Equal(Tokenizer.Encode(text).Ids, ids[..n].ToArray());
+        }
+        Span<int> small = stackalloc int[4];
+        Assert.Equal(4, Tokenizer.EncodeToIds("a b c d e", small));
+        Assert.Equal([101, 1037, 1038, 102], small.ToArray());
+        Assert.Throws<ArgumentException>(() => Tokenizer.EncodeToIds("a", new int[1]));
+    }
+
+    [Fact]
     public void CasedOptionsKeepCaseAndAccents()
     {
         var cased = BertTokenizer.FromBuiltIn(options: new BertTokenizerOptions { DoLowerCase = false });
