@@ -93,12 +93,15 @@ public sealed class BertTokenizer
     }
 
     /// <summary>Loads a Hugging Face <c>tokenizer.json</c> whose model is WordPiece with a BertNormalizer.</summary>
-    public static BertTokenizer FromTokenizerJson(string path, int maxLength = 512)
+    public static BertTokenizer FromTokenizerJson(string path, int maxLength = 512) =>
+        FromTokenizerJson(path, options => options with { MaxLength = maxLength });
+
+    private static BertTokenizer FromTokenizerJson(string path, Func<BertTokenizerOptions, BertTokenizerOptions> adjust)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer file '{path}' does not exist", path);
         var (vocabulary, options, specials) = TokenizerJson.Read(path);
-        return new BertTokenizer(vocabulary, options with { MaxLength = maxLength }, specials, path);
+        return new BertTokenizer(vocabulary, adjust(options), specials, path);
     }
 
     /// <summary>The vocabulary of a built-in model (<see cref="BuiltInModels"/>): bert-base-uncased's for both.</summary>
@@ -109,22 +112,22 @@ public sealed class BertTokenizer
     }
 
     /// <summary>
-    /// Loads a Hugging Face model directory: <c>tokenizer.json</c> if present (its normalizer decides the
-    /// casing), else <c>vocab.txt</c> with <c>do_lower_case</c>, <c>strip_accents</c> and
-    /// <c>tokenize_chinese_chars</c> from <c>tokenizer_config.json</c>; <c>model_max_length</c> from
-    /// there in both cases. Without a config: uncased, 512.
+    /// Loads a Hugging Face model directory: <c>tokenizer.json</c> if present, else <c>vocab.txt</c>.
+    /// <c>do_lower_case</c>, <c>strip_accents</c>, <c>tokenize_chinese_chars</c> and
+    /// <c>model_max_length</c> in <c>tokenizer_config.json</c>, when present, override (as transformers
+    /// does); otherwise tokenizer.json's normalizer, or uncased and 512 for a bare vocab.txt.
     /// </summary>
     public static BertTokenizer FromDirectory(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"model directory '{directory}' does not exist");
-        var config = TokenizerJson.ReadConfig(Path.Combine(directory, "tokenizer_config.json"));
+        var config = Path.Combine(directory, "tokenizer_config.json");
         var json = Path.Combine(directory, "tokenizer.json");
-        if (File.Exists(json)) return FromTokenizerJson(json, config.MaxLength);
+        if (File.Exists(json)) return FromTokenizerJson(json, options => TokenizerJson.ApplyConfig(config, options));
         var vocab = Path.Combine(directory, "vocab.txt");
         if (!File.Exists(vocab))
             throw new FileNotFoundException($"model directory '{directory}' has neither vocab.txt nor tokenizer.json", vocab);
-        return FromVocabFile(vocab, config);
+        return FromVocabFile(vocab, TokenizerJson.ApplyConfig(config, new BertTokenizerOptions()));
     }
 
     // ---- tokenizing ----

@@ -93,22 +93,25 @@ internal static class TokenizerJson
         }
     }
 
-    /// <summary>The tokenizer options in a model directory's <c>tokenizer_config.json</c>; defaults when it is absent.</summary>
-    public static BertTokenizerOptions ReadConfig(string path)
+    /// <summary>
+    /// Applies a model directory's <c>tokenizer_config.json</c> to <paramref name="options"/>: the keys
+    /// present override, as transformers' BertTokenizerFast rebuilds its normalizer from them.
+    /// </summary>
+    public static BertTokenizerOptions ApplyConfig(string path, BertTokenizerOptions options)
     {
-        var options = new BertTokenizerOptions();
         if (!File.Exists(path)) return options;
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
             var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: expected a JSON object");
             if (root.TryGetProperty("do_lower_case", out var l) && l.ValueKind is JsonValueKind.True or JsonValueKind.False)
                 options = options with { DoLowerCase = l.GetBoolean() };
             if (root.TryGetProperty("strip_accents", out var s) && s.ValueKind is JsonValueKind.True or JsonValueKind.False)
                 options = options with { StripAccents = s.GetBoolean() };
             if (root.TryGetProperty("tokenize_chinese_chars", out var c) && c.ValueKind is JsonValueKind.True or JsonValueKind.False)
                 options = options with { TokenizeChineseChars = c.GetBoolean() };
-            // Some configs store a huge sentinel (int(1e30)) meaning "no limit": keep BERT's 512 then.
+            // Some configs store a huge sentinel (int(1e30)) meaning "no limit": keep the current one then.
             if (root.TryGetProperty("model_max_length", out var m) && m.ValueKind == JsonValueKind.Number && m.TryGetInt32(out int max) && max > 0)
                 options = options with { MaxLength = max };
             return options;

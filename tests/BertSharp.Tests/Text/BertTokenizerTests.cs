@@ -212,6 +212,23 @@ public class BertTokenizerTests
     }
 
     [Fact]
+    public void ModelDirectoryConfigOverridesTokenizerJson()
+    {
+        // transformers' BertTokenizerFast rebuilds the normalizer when tokenizer_config.json disagrees.
+        var dir = Directory.CreateTempSubdirectory("bertsharp-model-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), HfOracle.TokenizerJson(HfOracle.ReadVocab(), lowercase: true, stripAccents: null));
+            Assert.Equal(["nl", "##p"], BertTokenizer.FromDirectory(dir).Tokenize("NLP"));
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"do_lower_case": false, "model_max_length": 8}""");
+            var cased = BertTokenizer.FromDirectory(dir);
+            Assert.Equal(["[UNK]"], cased.Tokenize("NLP"));
+            Assert.Equal(8, cased.Encode("a b c d e f g h i j").Length);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void CasedOptionsKeepCaseAndAccents()
     {
         var cased = BertTokenizer.FromBuiltIn(options: new BertTokenizerOptions { DoLowerCase = false });
