@@ -1,16 +1,16 @@
 using BertSharp.Bench;
 
-// One benchmark per first argument; each prints its figures and the command to docs/BENCHMARKS.md's format.
-return args.FirstOrDefault() switch
+// Each benchmark is one entry: dotnet run -c Release --project bench/BertSharp.Bench -- <name> [args]
+var benchmarks = new Dictionary<string, Func<string[], int>>
 {
-    "data-load" => DataLoadBench.Run(args[1..]),
-    "gemm" => GemmBench.Run(args[1..]),
-    "kernels" => KernelBench.Run(args[1..]),
-    _ => Usage(),
+    ["tokenizer"] = TokenizerBenchmark.Run,
+    ["data-load"] = DataLoadBench.Run,
+    ["gemm"] = GemmBench.Run,
+    ["kernels"] = KernelBench.Run,
 };
-
-static int Usage()
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {
-    Console.WriteLine("usage: dotnet run -c Release --project bench/BertSharp.Bench -- <data-load|gemm|kernels> [options]");
+    Console.Error.WriteLine($"usage: dotnet run -c Release --project bench/BertSharp.Bench -- <{string.Join("|", benchmarks.Keys)}> [args]");
     return 2;
 }
+return run(args[1..]);
