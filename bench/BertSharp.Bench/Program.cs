@@ -1,3 +1,16 @@
-if (args is ["data-load", .. var rest]) return DataLoadBench.Run(rest);
-Console.WriteLine("usage: dotnet run -c Release --project bench/BertSharp.Bench -- <benchmark>");
-return 2;
+using BertSharp.Bench;
+
+// Each benchmark is one entry: dotnet run -c Release --project bench/BertSharp.Bench -- <name> [args]
+var benchmarks = new Dictionary<string, Func<string[], int>>
+{
+    ["tokenizer"] = TokenizerBenchmark.Run,
+    ["data-load"] = DataLoadBench.Run,
+    ["gemm"] = GemmBench.Run,
+    ["kernels"] = KernelBench.Run,
+};
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
+{
+    Console.Error.WriteLine($"usage: dotnet run -c Release --project bench/BertSharp.Bench -- <{string.Join("|", benchmarks.Keys)}> [args]");
+    return 2;
+}
+return run(args[1..]);

@@ -8,6 +8,7 @@ foreach (var command in new[]
 {
     VersionCommand.Create(),
     InfoCommand.Create(),
+    TokenizeCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -1,3 +1,8 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace BertSharp.Tensors;
 
 /// <summary>
@@ -5,30 +10,673 @@ namespace BertSharp.Tensors;
 /// C = alpha * op(A) * op(B) + beta * C, where op(A) is [m,k] and op(B) is [k,n].
 /// A is stored [m,k] (lda ≥ k) or, when transA, [k,m] (lda ≥ m); B likewise.
 /// Leading dimensions let callers address one attention head inside a [tokens, hidden] buffer.
+/// When beta is 0, C is overwritten without being read (NaN in C does not leak through).
 /// </summary>
-internal static class Gemm
+/// <remarks>
+/// Goto/BLIS structure: op(B) is packed into KC×NR slivers, op(A) into MR×KC slivers per MC block,
+/// and a register-tiled microkernel (AVX-512 12×32, else AVX2/FMA, else scalar) accumulates each
+/// MR×NR tile over KC. Work is split over (MC block, group of B slivers) tasks across
+/// <see cref="MaxThreads"/> threads; problems under about 4 MFLOP run on the calling thread so that
+/// callers can parallelise over many small GEMMs (attention heads) themselves.
+/// Packing buffers are per thread and reused, so a warm call allocates no packing memory.
+/// </remarks>
+internal static unsafe class Gemm
 {
-    // Reference implementation: the contract the fast kernels must keep.
+    internal const int MR = 12, NR = 32;
+
+    // KC×NR floats of B (32 KiB) stay in the 48 KiB L1d while the A sliver streams past; an MC×KC
+    // block of A (192 KiB) stays in the 2 MiB L2; an NC-wide B panel (3 MiB) lives in L3.
+    internal const int KC = 256, MC = 192, NC = 3072;
+
+    // Below this many flops, fork/join costs more than the second core gains.
+    private const long SerialFlops = 1L << 22;
+
+    internal enum Isa { Scalar, Avx2, Avx512 }
+
+    /// <summary>The microkernel in use; tests switch it to cover every fallback on one machine.</summary>
+    internal static Isa Path { get; set; } = DetectIsa();
+
+    private static int maxThreads = Environment.ProcessorCount;
+
+    /// <summary>Most threads one call uses (default: all cores). Benchmarks set it to 1 or 2.</summary>
+    internal static int MaxThreads
+    {
+        get => maxThreads;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxThreads));
+            maxThreads = value;
+        }
+    }
+
+    // Set while a thread runs one of many independent GEMMs, so that the inner GEMM stays serial.
+    [ThreadStatic] private static bool insideBatch;
+    [ThreadStatic] private static Context? threadContext;
+    [ThreadStatic] private static AlignedBuffer? threadPackA;
+    [ThreadStatic] private static BatchJob? threadBatchJob;
+
+    private static Isa DetectIsa() =>
+        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? Isa.Avx512
+        : Avx2.IsSupported && Fma.IsSupported ? Isa.Avx2
+        : Isa.Scalar;
+
+    /// <summary>C = alpha·op(A)·op(B) + beta·C (see the class summary for layouts).</summary>
     public static void Multiply(
         bool transA, bool transB, int m, int n, int k,
         float alpha, ReadOnlySpan<float> a, int lda,
         ReadOnlySpan<float> b, int ldb,
+        float beta, Span<float> c, int ldc) =>
+        Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, default, beta, c, ldc);
+
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + bias + beta·C, where bias (length n, or empty for none) is added to
+    /// every row of C as C is written: a Linear layer's y = x·Wᵀ + b without a separate bias pass.
+    /// </summary>
+    public static void Multiply(
+        bool transA, bool transB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> b, int ldb, ReadOnlySpan<float> bias,
         float beta, Span<float> c, int ldc)
     {
-        for (int i = 0; i < m; i++)
+        CheckDims(m, n, k);
+        CheckMatrix("A", a.Length, transA ? k : m, transA ? m : k, lda);
+        CheckMatrix("B", b.Length, transB ? n : k, transB ? k : n, ldb);
+        CheckMatrix("C", c.Length, m, n, ldc);
+        CheckBias(bias.Length, n);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+            Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, null, beta, pc, ldc, insideBatch, bias.IsEmpty ? null : pbias);
+    }
+
+    private static void CheckBias(int length, int n)
+    {
+        if (length != 0 && length < n)
+            throw new ArgumentException($"bias holds {length} values but C has {n} columns", "bias");
+    }
+
+    /// <summary>
+    /// C = alpha·op(A)·B + beta·C with B packed beforehand by <see cref="PackedMatrix.Pack"/>
+    /// (op(B) is [k,n]); the same result as the unpacked overload, without re-packing B each call.
+    /// Use it for weights, which are constant during inference: y = x·Wᵀ is
+    /// <c>PackedMatrix.Pack(transB: true, k: in, n: out, W, ldb: in)</c>.
+    /// </summary>
+    public static void Multiply(
+        bool transA, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda,
+        PackedMatrix b,
+        float beta, Span<float> c, int ldc) =>
+        Multiply(transA, m, n, k, alpha, a, lda, b, default, beta, c, ldc);
+
+    /// <summary>
+    /// C = alpha·op(A)·B + bias + beta·C with a packed B and bias (length n, or empty) added to
+    /// every row as C is written: the whole Linear forward y = x·Wᵀ + b in one call.
+    /// </summary>
+    public static void Multiply(
+        bool transA, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda,
+        PackedMatrix b, ReadOnlySpan<float> bias,
+        float beta, Span<float> c, int ldc)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        CheckDims(m, n, k);
+        if (b.K != k || b.N != n)
+            throw new ArgumentException($"packed B is [{b.K}, {b.N}] but the product needs [{k}, {n}]", nameof(b));
+        CheckMatrix("A", a.Length, transA ? k : m, transA ? m : k, lda);
+        CheckMatrix("C", c.Length, m, n, ldc);
+        CheckBias(bias.Length, n);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pc = c, pbias = bias)
+            Run(transA, false, m, n, k, alpha, pa, lda, null, 0, b, beta, pc, ldc, insideBatch, bias.IsEmpty ? null : pbias);
+    }
+
+    /// <summary>
+    /// Many independent GEMMs of the same shape: for o in [0, outerCount), i in [0, innerCount),
+    /// C(o,i) = alpha·op(A(o,i))·op(B(o,i)) + beta·C(o,i), where matrix X(o,i) starts at
+    /// o·strideX.Outer + i·strideX.Inner in its span (e.g. outer = batch, inner = head, so a head of
+    /// a [tokens, hidden] buffer starts at b·seq·hidden + h·headDim). The GEMMs run in parallel,
+    /// each on one thread. Output matrices must not overlap.
+    /// </summary>
+    public static void MultiplyBatched(
+        bool transA, bool transB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda, BatchStrides strideA,
+        ReadOnlySpan<float> b, int ldb, BatchStrides strideB,
+        float beta, Span<float> c, int ldc, BatchStrides strideC,
+        int outerCount, int innerCount)
+    {
+        CheckDims(m, n, k);
+        ArgumentOutOfRangeException.ThrowIfNegative(outerCount);
+        ArgumentOutOfRangeException.ThrowIfNegative(innerCount);
+        CheckBatch("A", a.Length, transA ? k : m, transA ? m : k, lda, strideA, outerCount, innerCount);
+        CheckBatch("B", b.Length, transB ? n : k, transB ? k : n, ldb, strideB, outerCount, innerCount);
+        CheckBatch("C", c.Length, m, n, ldc, strideC, outerCount, innerCount);
+        int count = outerCount * innerCount;
+        if (count == 0 || m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c)
         {
-            for (int j = 0; j < n; j++)
+            var job = threadBatchJob ??= new BatchJob();
+            (job.TransA, job.TransB, job.M, job.N, job.K, job.Alpha, job.Beta) = (transA, transB, m, n, k, alpha, beta);
+            (job.Lda, job.StrideA, job.Ldb, job.StrideB, job.Ldc, job.StrideC) = (lda, strideA, ldb, strideB, ldc, strideC);
+            job.A = pa;
+            job.B = pb;
+            job.C = pc;
+            job.InnerCount = innerCount;
+            WorkerPool.For(count, insideBatch ? 1 : maxThreads, job.Body);
+            job.A = job.B = job.C = null;
+        }
+    }
+
+    private static void CheckDims(int m, int n, int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+    }
+
+    internal static void CheckMatrix(string name, int length, int rows, int cols, int ld)
+    {
+        if (ld < Math.Max(1, cols))
+            throw new ArgumentOutOfRangeException("ld" + name.ToLowerInvariant(), ld,
+                $"leading dimension of {name} is smaller than its {cols} columns");
+        long need = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
+        if (length < need)
+            throw new ArgumentException(
+                $"{name} holds {length} values but a [{rows}, {cols}] matrix with leading dimension {ld} needs {need}",
+                name.ToLowerInvariant());
+    }
+
+    private static void CheckBatch(string name, int length, int rows, int cols, int ld, BatchStrides s, int outer, int inner)
+    {
+        if (s.Outer < 0 || s.Inner < 0)
+            throw new ArgumentOutOfRangeException("stride" + name, $"batch strides of {name} must not be negative");
+        if (outer == 0 || inner == 0) { CheckMatrix(name, length, 0, cols, ld); return; }
+        long last = (long)(outer - 1) * s.Outer + (long)(inner - 1) * s.Inner;
+        long need = rows == 0 || cols == 0 ? 0 : last + (long)(rows - 1) * ld + cols;
+        if (ld < Math.Max(1, cols))
+            throw new ArgumentOutOfRangeException("ld" + name.ToLowerInvariant(), ld,
+                $"leading dimension of {name} is smaller than its {cols} columns");
+        if (length < need)
+            throw new ArgumentException(
+                $"{name} holds {length} values but {outer}×{inner} [{rows}, {cols}] matrices with leading dimension {ld} and strides ({s.Outer}, {s.Inner}) need {need}",
+                name.ToLowerInvariant());
+    }
+
+    private sealed class BatchJob
+    {
+        public readonly Action<int> Body;
+        public bool TransA, TransB;
+        public int M, N, K, Lda, Ldb, Ldc, InnerCount;
+        public float Alpha, Beta;
+        public float* A, B, C;
+        public BatchStrides StrideA, StrideB, StrideC;
+
+        public BatchJob() => Body = RunOne;
+
+        private void RunOne(int t)
+        {
+            int o = t / InnerCount, i = t % InnerCount;
+            bool saved = insideBatch;
+            insideBatch = true;
+            try
             {
-                float sum = 0;
-                for (int p = 0; p < k; p++)
-                {
-                    float av = transA ? a[p * lda + i] : a[i * lda + p];
-                    float bv = transB ? b[j * ldb + p] : b[p * ldb + j];
-                    sum += av * bv;
-                }
-                ref float cij = ref c[i * ldc + j];
-                cij = beta == 0 ? alpha * sum : alpha * sum + beta * cij;
+                Run(TransA, TransB, M, N, K, Alpha,
+                    A + StrideA.Offset(o, i), Lda, B + StrideB.Offset(o, i), Ldb, null,
+                    Beta, C + StrideC.Offset(o, i), Ldc, serial: true);
+            }
+            finally
+            {
+                insideBatch = saved;
             }
         }
     }
+
+    /// <summary>The whole algorithm on raw pointers; exactly one of b and packed is set.</summary>
+    internal static void Run(
+        bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, PackedMatrix? packed,
+        float beta, float* c, int ldc, bool serial, float* bias = null)
+    {
+        if (k == 0)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            if (bias != null)
+                for (int i = 0; i < m; i++)
+                    Kernels.AddInto(new ReadOnlySpan<float>(bias, n), new Span<float>(c + (long)i * ldc, n));
+            return;
+        }
+        var x = threadContext ??= new Context();
+        int threads = serial || 2L * m * n * k < SerialFlops ? 1 : maxThreads;
+        x.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, threads);
+        for (int jc = 0; jc < n; jc += NC)
+        {
+            int nc = Math.Min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += KC)
+            {
+                int kc = Math.Min(KC, k - pc);
+                x.Block(jc, nc, pc, kc, pc == 0 ? beta : 1f);
+                if (packed is not null)
+                {
+                    x.BPanel = packed.Pointer + (long)pc * packed.PaddedN + (long)(jc / NR) * kc * NR;
+                }
+                else
+                {
+                    x.BPanel = x.PackB.Get(x.Slivers * kc * NR);
+                    WorkerPool.For(x.Slivers, (long)kc * nc >= 1 << 15 ? threads : 1, x.PackBSliverBody);
+                }
+                WorkerPool.For(x.Tasks, threads, x.RunTaskBody);
+            }
+        }
+        x.Clear();
+    }
+
+    private static void ScaleC(int m, int n, float beta, float* c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + (long)i * ldc, n);
+            if (beta == 0) row.Clear();
+            else if (beta != 1) for (int j = 0; j < n; j++) row[j] *= beta;
+        }
+    }
+
+    /// <summary>Per-call state, reused by the calling thread so that warm calls allocate nothing.</summary>
+    private sealed class Context
+    {
+        public readonly Action<int> RunTaskBody, PackBSliverBody;
+        public readonly AlignedBuffer PackB = new();
+        public float* BPanel;
+        public int Slivers, Tasks;
+        private bool transA, transB;
+        private int m, n, k, lda, ldb, ldc, threads;
+        private float alpha, betaNow;
+        private float* a, b, c, bias;
+        private int jc, nc, pc, kc, nParts, sliversPerPart;
+
+        public Context()
+        {
+            RunTaskBody = RunTask;
+            PackBSliverBody = PackBSliver;
+        }
+
+        public void Set(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda,
+            float* b, int ldb, float* c, int ldc, float* bias, int threads)
+        {
+            this.bias = bias;
+            (this.transA, this.transB, this.m, this.n, this.k, this.alpha) = (transA, transB, m, n, k, alpha);
+            this.a = a;
+            this.b = b;
+            this.c = c;
+            (this.lda, this.ldb, this.ldc, this.threads) = (lda, ldb, ldc, threads);
+        }
+
+        public void Clear()
+        {
+            a = b = c = bias = BPanel = null;
+        }
+
+        public void Block(int jc, int nc, int pc, int kc, float beta)
+        {
+            (this.jc, this.nc, this.pc, this.kc, betaNow) = (jc, nc, pc, kc, beta);
+            Slivers = (nc + NR - 1) / NR;
+            int mBlocks = (m + MC - 1) / MC;
+            // Enough tasks for every thread to get two, splitting along n when m is short (dW = dYᵀ·X).
+            int parts = threads == 1 ? 1 : Math.Clamp((2 * threads + mBlocks - 1) / mBlocks, 1, Slivers);
+            sliversPerPart = (Slivers + parts - 1) / parts;
+            nParts = (Slivers + sliversPerPart - 1) / sliversPerPart;
+            Tasks = mBlocks * nParts;
+        }
+
+        public void PackBSliver(int s)
+        {
+            int j0 = jc + s * NR, cols = Math.Min(NR, jc + nc - j0);
+            float* dst = BPanel + (long)s * kc * NR;
+            if (transB) PackTransposed(b + (long)j0 * ldb + pc, ldb, cols, kc, dst, NR);
+            else PackRows(b + (long)pc * ldb + j0, ldb, cols, kc, dst, NR);
+        }
+
+        public void RunTask(int t)
+        {
+            int ib = t / nParts, part = t % nParts;
+            int i0 = ib * MC, mc = Math.Min(MC, m - i0);
+            int s0 = part * sliversPerPart, s1 = Math.Min(Slivers, s0 + sliversPerPart);
+            int aSlivers = (mc + MR - 1) / MR;
+            float* ap = (threadPackA ??= new AlignedBuffer()).Get(aSlivers * kc * MR);
+            for (int q = 0; q < aSlivers; q++)
+            {
+                int r0 = i0 + q * MR, rows = Math.Min(MR, m - r0);
+                float* dst = ap + (long)q * kc * MR;
+                if (transA) PackRows(a + (long)pc * lda + r0, lda, rows, kc, dst, MR);
+                else if (rows == MR && Path == Isa.Avx512) PackTransposed12(a + (long)r0 * lda + pc, lda, kc, dst);
+                else PackTransposed(a + (long)r0 * lda + pc, lda, rows, kc, dst, MR);
+            }
+            var tile = Path switch
+            {
+                Isa.Avx512 => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile512,
+                Isa.Avx2 => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile256,
+                _ => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&TileScalar,
+            };
+            for (int s = s0; s < s1; s++)
+            {
+                int j = jc + s * NR, nr = Math.Min(NR, jc + nc - j);
+                float* bs = BPanel + (long)s * kc * NR;
+                // The bias goes in with the first KC block, when C is first written.
+                float* biasNow = bias != null && pc == 0 ? bias + j : null;
+                for (int q = 0; q < aSlivers; q++)
+                {
+                    int r = i0 + q * MR;
+                    tile(kc, ap + (long)q * kc * MR, bs, c + (long)r * ldc + j, ldc, alpha, betaNow, Math.Min(MR, m - r), nr, biasNow);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs `count` contiguous runs (rows of the source, `width` wide) into a sliver of `lanes`
+    /// lanes: dst[p·lanes + l] = src[p·ld + l] for l &lt; width, zero beyond.
+    /// </summary>
+    internal static void PackRows(float* src, int ld, int width, int count, float* dst, int lanes)
+    {
+        for (int p = 0; p < count; p++, src += ld, dst += lanes)
+        {
+            if (width == lanes && lanes == NR && Vector512.IsHardwareAccelerated)
+            {
+                Vector512.Load(src).Store(dst);
+                Vector512.Load(src + 16).Store(dst + 16);
+                continue;
+            }
+            int l = 0;
+            for (; l < width; l++) dst[l] = src[l];
+            for (; l < lanes; l++) dst[l] = 0;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PackTransposed"/> for a full 12-row sliver of row-major A (the forward pass's
+    /// x in x·Wᵀ): 12 rows × 16 values at a time go through a 16×16 register transpose (rows
+    /// 12–15 zero) instead of 192 scalar moves, and the first 12 lanes of each column are stored.
+    /// </summary>
+    internal static void PackTransposed12(float* src, int ld, int count, float* dst)
+    {
+        int p = 0;
+        for (; p + 16 <= count; p += 16, dst += 16 * MR)
+        {
+            float* s = src + p;
+            var z = Vector512<float>.Zero;
+            // Stage 1–2: within each 128-bit lane L, u[4g + j] holds column 4L + j of rows 4g … 4g+3.
+            Quad(Vector512.Load(s), Vector512.Load(s + ld), Vector512.Load(s + 2L * ld), Vector512.Load(s + 3L * ld),
+                out var u0, out var u1, out var u2, out var u3);
+            Quad(Vector512.Load(s + 4L * ld), Vector512.Load(s + 5L * ld), Vector512.Load(s + 6L * ld), Vector512.Load(s + 7L * ld),
+                out var u4, out var u5, out var u6, out var u7);
+            Quad(Vector512.Load(s + 8L * ld), Vector512.Load(s + 9L * ld), Vector512.Load(s + 10L * ld), Vector512.Load(s + 11L * ld),
+                out var u8, out var u9, out var u10, out var u11);
+            // Stage 3–4: gather lane L of u[j], u[4+j], u[8+j] (and zero) into column 4L + j.
+            Columns(u0, u4, u8, z, dst, 0);
+            Columns(u1, u5, u9, z, dst, 1);
+            Columns(u2, u6, u10, z, dst, 2);
+            Columns(u3, u7, u11, z, dst, 3);
+        }
+        if (p < count) PackTransposed(src + p, ld, MR, count - p, dst, MR);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quad(Vector512<float> r0, Vector512<float> r1, Vector512<float> r2, Vector512<float> r3,
+        out Vector512<float> c0, out Vector512<float> c1, out Vector512<float> c2, out Vector512<float> c3)
+    {
+        var t0 = Avx512F.UnpackLow(r0, r1);
+        var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3);
+        var t3 = Avx512F.UnpackHigh(r2, r3);
+        c0 = Avx512F.Shuffle(t0, t2, 0x44);
+        c1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        c2 = Avx512F.Shuffle(t1, t3, 0x44);
+        c3 = Avx512F.Shuffle(t1, t3, 0xEE);
+    }
+
+    // Stores the 12 real lanes of columns j, 4+j, 8+j and 12+j at dst + column·MR.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, float* dst, int j)
+    {
+        var v = Avx512F.Shuffle4x128(a, b, 0x88);
+        var w = Avx512F.Shuffle4x128(a, b, 0xDD);
+        var v2 = Avx512F.Shuffle4x128(c, d, 0x88);
+        var w2 = Avx512F.Shuffle4x128(c, d, 0xDD);
+        Store12(dst + j * MR, Avx512F.Shuffle4x128(v, v2, 0x88));
+        Store12(dst + (4 + j) * MR, Avx512F.Shuffle4x128(w, w2, 0x88));
+        Store12(dst + (8 + j) * MR, Avx512F.Shuffle4x128(v, v2, 0xDD));
+        Store12(dst + (12 + j) * MR, Avx512F.Shuffle4x128(w, w2, 0xDD));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store12(float* dst, Vector512<float> v)
+    {
+        v.GetLower().Store(dst);
+        v.GetUpper().GetLower().Store(dst + 8);
+    }
+
+    /// <summary>
+    /// Packs `width` source rows of `count` contiguous values into a sliver of `lanes` lanes:
+    /// dst[p·lanes + l] = src[l·ld + p] for l &lt; width, zero beyond.
+    /// </summary>
+    internal static void PackTransposed(float* src, int ld, int width, int count, float* dst, int lanes)
+    {
+        int l = 0;
+        for (; l < width; l++)
+        {
+            float* s = src + (long)l * ld;
+            float* d = dst + l;
+            for (int p = 0; p < count; p++) d[(long)p * lanes] = s[p];
+        }
+        for (; l < lanes; l++)
+            for (int p = 0; p < count; p++) dst[(long)p * lanes + l] = 0;
+    }
+
+    // 12x32 tile: 24 accumulators + 2 B vectors fit the 32 zmm registers; A values are broadcast
+    // straight from the packed panel (the JIT folds them into embedded-broadcast FMAs).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    {
+        Vector512<float> r0a = default, r0b = default;
+        Vector512<float> r1a = default, r1b = default;
+        Vector512<float> r2a = default, r2b = default;
+        Vector512<float> r3a = default, r3b = default;
+        Vector512<float> r4a = default, r4b = default;
+        Vector512<float> r5a = default, r5b = default;
+        Vector512<float> r6a = default, r6b = default;
+        Vector512<float> r7a = default, r7b = default;
+        Vector512<float> r8a = default, r8b = default;
+        Vector512<float> r9a = default, r9b = default;
+        Vector512<float> r10a = default, r10b = default;
+        Vector512<float> r11a = default, r11b = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            r0a = Vector512.FusedMultiplyAdd(a0, b0, r0a);
+            r0b = Vector512.FusedMultiplyAdd(a0, b1, r0b);
+            var a1 = Vector512.Create(a[1]);
+            r1a = Vector512.FusedMultiplyAdd(a1, b0, r1a);
+            r1b = Vector512.FusedMultiplyAdd(a1, b1, r1b);
+            var a2 = Vector512.Create(a[2]);
+            r2a = Vector512.FusedMultiplyAdd(a2, b0, r2a);
+            r2b = Vector512.FusedMultiplyAdd(a2, b1, r2b);
+            var a3 = Vector512.Create(a[3]);
+            r3a = Vector512.FusedMultiplyAdd(a3, b0, r3a);
+            r3b = Vector512.FusedMultiplyAdd(a3, b1, r3b);
+            var a4 = Vector512.Create(a[4]);
+            r4a = Vector512.FusedMultiplyAdd(a4, b0, r4a);
+            r4b = Vector512.FusedMultiplyAdd(a4, b1, r4b);
+            var a5 = Vector512.Create(a[5]);
+            r5a = Vector512.FusedMultiplyAdd(a5, b0, r5a);
+            r5b = Vector512.FusedMultiplyAdd(a5, b1, r5b);
+            var a6 = Vector512.Create(a[6]);
+            r6a = Vector512.FusedMultiplyAdd(a6, b0, r6a);
+            r6b = Vector512.FusedMultiplyAdd(a6, b1, r6b);
+            var a7 = Vector512.Create(a[7]);
+            r7a = Vector512.FusedMultiplyAdd(a7, b0, r7a);
+            r7b = Vector512.FusedMultiplyAdd(a7, b1, r7b);
+            var a8 = Vector512.Create(a[8]);
+            r8a = Vector512.FusedMultiplyAdd(a8, b0, r8a);
+            r8b = Vector512.FusedMultiplyAdd(a8, b1, r8b);
+            var a9 = Vector512.Create(a[9]);
+            r9a = Vector512.FusedMultiplyAdd(a9, b0, r9a);
+            r9b = Vector512.FusedMultiplyAdd(a9, b1, r9b);
+            var a10 = Vector512.Create(a[10]);
+            r10a = Vector512.FusedMultiplyAdd(a10, b0, r10a);
+            r10b = Vector512.FusedMultiplyAdd(a10, b1, r10b);
+            var a11 = Vector512.Create(a[11]);
+            r11a = Vector512.FusedMultiplyAdd(a11, b0, r11a);
+            r11b = Vector512.FusedMultiplyAdd(a11, b1, r11b);
+            a += MR;
+            b += NR;
+        }
+        if (mr == MR && nr == NR)
+        {
+            Store512(c + 0 * ldc, r0a, r0b, alpha, beta, bias);
+            Store512(c + 1 * ldc, r1a, r1b, alpha, beta, bias);
+            Store512(c + 2 * ldc, r2a, r2b, alpha, beta, bias);
+            Store512(c + 3 * ldc, r3a, r3b, alpha, beta, bias);
+            Store512(c + 4 * ldc, r4a, r4b, alpha, beta, bias);
+            Store512(c + 5 * ldc, r5a, r5b, alpha, beta, bias);
+            Store512(c + 6 * ldc, r6a, r6b, alpha, beta, bias);
+            Store512(c + 7 * ldc, r7a, r7b, alpha, beta, bias);
+            Store512(c + 8 * ldc, r8a, r8b, alpha, beta, bias);
+            Store512(c + 9 * ldc, r9a, r9b, alpha, beta, bias);
+            Store512(c + 10 * ldc, r10a, r10b, alpha, beta, bias);
+            Store512(c + 11 * ldc, r11a, r11b, alpha, beta, bias);
+        }
+        else
+        {
+            float* t = stackalloc float[MR * NR];
+            r0a.Store(t + 0); r0b.Store(t + 16);
+            r1a.Store(t + 32); r1b.Store(t + 48);
+            r2a.Store(t + 64); r2b.Store(t + 80);
+            r3a.Store(t + 96); r3b.Store(t + 112);
+            r4a.Store(t + 128); r4b.Store(t + 144);
+            r5a.Store(t + 160); r5b.Store(t + 176);
+            r6a.Store(t + 192); r6b.Store(t + 208);
+            r7a.Store(t + 224); r7b.Store(t + 240);
+            r8a.Store(t + 256); r8b.Store(t + 272);
+            r9a.Store(t + 288); r9b.Store(t + 304);
+            r10a.Store(t + 320); r10b.Store(t + 336);
+            r11a.Store(t + 352); r11b.Store(t + 368);
+            StoreEdge(t, c, ldc, alpha, beta, mr, nr, bias);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store512(float* c, Vector512<float> v0, Vector512<float> v1, float alpha, float beta, float* bias)
+    {
+        var va = Vector512.Create(alpha);
+        Vector512<float> c0, c1;
+        if (beta == 0)
+        {
+            c0 = v0 * va;
+            c1 = v1 * va;
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            c0 = Vector512.FusedMultiplyAdd(v0, va, Vector512.Load(c) * vb);
+            c1 = Vector512.FusedMultiplyAdd(v1, va, Vector512.Load(c + 16) * vb);
+        }
+        if (bias != null)
+        {
+            c0 += Vector512.Load(bias);
+            c1 += Vector512.Load(bias + 16);
+        }
+        c0.Store(c);
+        c1.Store(c + 16);
+    }
+
+    // Edge tiles (and the fallback kernels) go through a dense MR×NR scratch tile.
+    private static void StoreEdge(float* t, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    {
+        for (int i = 0; i < mr; i++)
+        {
+            float* ci = c + (long)i * ldc;
+            float* ti = t + i * NR;
+            if (beta == 0)
+                for (int j = 0; j < nr; j++) ci[j] = alpha * ti[j];
+            else
+                for (int j = 0; j < nr; j++) ci[j] = alpha * ti[j] + beta * ci[j];
+            if (bias != null)
+                for (int j = 0; j < nr; j++) ci[j] += bias[j];
+        }
+    }
+
+    // AVX2: 3 rows × 4 ymm = 12 accumulators + 4 B vectors fill the 16 ymm registers, so the
+    // 12×32 tile is computed as four 3-row strips (the B sliver is re-read from L1).
+    private static void Tile256(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    {
+        float* t = stackalloc float[MR * NR];
+        for (int r0 = 0; r0 < mr; r0 += 3)
+        {
+            Vector256<float> x0 = default, x1 = default, x2 = default, x3 = default;
+            Vector256<float> y0 = default, y1 = default, y2 = default, y3 = default;
+            Vector256<float> z0 = default, z1 = default, z2 = default, z3 = default;
+            float* ap = a + r0;
+            float* bp = b;
+            for (int p = 0; p < kc; p++, ap += MR, bp += NR)
+            {
+                var b0 = Vector256.Load(bp);
+                var b1 = Vector256.Load(bp + 8);
+                var b2 = Vector256.Load(bp + 16);
+                var b3 = Vector256.Load(bp + 24);
+                var av = Vector256.Create(ap[0]);
+                x0 = Fma.MultiplyAdd(av, b0, x0); x1 = Fma.MultiplyAdd(av, b1, x1);
+                x2 = Fma.MultiplyAdd(av, b2, x2); x3 = Fma.MultiplyAdd(av, b3, x3);
+                av = Vector256.Create(ap[1]);
+                y0 = Fma.MultiplyAdd(av, b0, y0); y1 = Fma.MultiplyAdd(av, b1, y1);
+                y2 = Fma.MultiplyAdd(av, b2, y2); y3 = Fma.MultiplyAdd(av, b3, y3);
+                av = Vector256.Create(ap[2]);
+                z0 = Fma.MultiplyAdd(av, b0, z0); z1 = Fma.MultiplyAdd(av, b1, z1);
+                z2 = Fma.MultiplyAdd(av, b2, z2); z3 = Fma.MultiplyAdd(av, b3, z3);
+            }
+            float* tr = t + r0 * NR;
+            x0.Store(tr); x1.Store(tr + 8); x2.Store(tr + 16); x3.Store(tr + 24);
+            y0.Store(tr + NR); y1.Store(tr + NR + 8); y2.Store(tr + NR + 16); y3.Store(tr + NR + 24);
+            z0.Store(tr + 2 * NR); z1.Store(tr + 2 * NR + 8); z2.Store(tr + 2 * NR + 16); z3.Store(tr + 2 * NR + 24);
+        }
+        StoreEdge(t, c, ldc, alpha, beta, mr, nr, bias);
+    }
+
+    private static void TileScalar(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    {
+        float* t = stackalloc float[MR * NR];
+        new Span<float>(t, MR * NR).Clear();
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
+            for (int i = 0; i < mr; i++)
+            {
+                float av = a[i];
+                float* ti = t + i * NR;
+                for (int j = 0; j < nr; j++) ti[j] += av * b[j];
+            }
+        StoreEdge(t, c, ldc, alpha, beta, mr, nr, bias);
+    }
+}
+
+/// <summary>Where matrix (o, i) of a batch starts: o·Outer + i·Inner elements into its span.</summary>
+internal readonly record struct BatchStrides(long Outer, long Inner)
+{
+    internal long Offset(int o, int i) => o * Outer + i * Inner;
+}
+
+/// <summary>A 64-byte aligned native buffer that grows on demand and is freed with its owner.</summary>
+internal sealed unsafe class AlignedBuffer
+{
+    private float* pointer;
+    private long capacity;
+
+    public float* Get(long floats)
+    {
+        if (floats > capacity)
+        {
+            NativeMemory.AlignedFree(pointer);
+            pointer = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+            capacity = floats;
+        }
+        return pointer;
+    }
+
+    ~AlignedBuffer() => NativeMemory.AlignedFree(pointer);
 }

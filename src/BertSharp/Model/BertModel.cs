@@ -1,0 +1,217 @@
+using System.Collections.Concurrent;
+using BertSharp.IO;
+using BertSharp.Tensors;
+
+namespace BertSharp.Model;
+
+/// <summary>
+/// The BERT encoder (Hugging Face's <c>BertModel</c>): embeddings, <see cref="BertConfig.NumHiddenLayers"/>
+/// transformer layers and an optional pooler, with Hugging Face's weight names
+/// (<c>embeddings.word_embeddings.weight</c>, <c>encoder.layer.0.attention.self.query.weight</c>, …).
+/// </summary>
+/// <remarks>
+/// <see cref="Forward(BertInput, bool, bool)"/> is safe to call from several threads at once: each call takes its own
+/// workspace from a pool, and warm workspaces are reused without allocating activations.
+/// Task heads reach the internal forward/backward pair, whose backward takes the gradient of the last
+/// hidden state (and optionally of the pooled output), so token classification, span QA or a masked-LM
+/// head fit on top without changing the encoder.
+/// </remarks>
+public sealed class BertModel
+{
+    private readonly BertEmbeddings _embeddings;
+    private readonly BertEncoder _encoder;
+    private readonly BertPooler? _pooler;
+    private readonly ConcurrentBag<BertWorkspace> _workspaces = [];
+
+    /// <summary>
+    /// Loads the encoder from weights with bare names (<c>embeddings.…</c>), or with the <c>bert.</c> prefix
+    /// that Hugging Face's task models use; the pooler is loaded when <c>pooler.dense.*</c> is present.
+    /// </summary>
+    /// <remarks>The tensors are copied: the model never shares arrays with <paramref name="weights"/>.</remarks>
+    /// <exception cref="InvalidDataException">A weight is missing or its shape does not match the config.</exception>
+    public BertModel(BertConfig config, StateDict weights)
+        : this(config, WeightBuilder.Create(weights ?? throw new ArgumentNullException(nameof(weights)), SourcePrefix(weights), 0, config?.InitializerRange ?? 0), addPooler: null)
+    {
+    }
+
+    // addPooler: true creates the pooler, initialising it when the source lacks it; null creates it only when the source has it.
+    internal BertModel(BertConfig config, WeightBuilder wb, bool? addPooler)
+    {
+        Validate(config);
+        Config = config;
+        int first = wb.Created.Count;
+        _embeddings = new BertEmbeddings(wb.Push("embeddings"), config);
+        _encoder = new BertEncoder(wb.Push("encoder"), config);
+        if (addPooler ?? wb.Has("pooler.dense.weight"))
+        {
+            var poolerWb = wb.Push("pooler");
+            _pooler = new BertPooler(addPooler == true ? poolerWb.InitMissing() : poolerWb, config);
+        }
+        if (wb.IsRandom) _embeddings.ZeroPaddingRow();
+        Parameters = wb.Created.GetRange(first, wb.Created.Count - first).ToArray();
+        long count = 0;
+        foreach (var p in Parameters) count += p.Value.Length;
+        ParameterCount = count;
+    }
+
+    /// <summary>A randomly initialised encoder with a pooler, as Hugging Face initialises one.</summary>
+    public static BertModel CreateRandom(BertConfig config, int seed) => CreateRandom(config, seed, addPoolingLayer: true);
+
+    /// <summary>
+    /// A randomly initialised encoder: weights normal(0, initializer_range), LayerNorm γ 1 and β 0,
+    /// biases 0, the padding token's embedding row 0.
+    /// </summary>
+    public static BertModel CreateRandom(BertConfig config, int seed, bool addPoolingLayer) =>
+        new(config, WeightBuilder.Create(null, "", seed, config.InitializerRange), addPoolingLayer);
+
+    /// <summary>The parameter count a config implies, without building the model.</summary>
+    public static long CountParameters(BertConfig config, bool withPooler)
+    {
+        long h = config.HiddenSize, i = config.IntermediateSize;
+        long embeddings = (config.VocabSize + config.MaxPositionEmbeddings + config.TypeVocabSize) * h + 2 * h;
+        long layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 4 * h;
+        return embeddings + config.NumHiddenLayers * layer + (withPooler ? h * h + h : 0);
+    }
+
+    /// <summary>The shape this model was built with.</summary>
+    public BertConfig Config { get; }
+
+    /// <summary>Whether the model has the pooler (<c>pooler.dense</c>), so <see cref="BertOutput.PoolerOutput"/> is set.</summary>
+    public bool HasPooler => _pooler is not null;
+
+    /// <summary>Number of weights (embeddings, encoder and the pooler when present).</summary>
+    public long ParameterCount { get; }
+
+    internal IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>Runs the encoder in inference mode (no dropout).</summary>
+    /// <param name="input">A padded batch; positions where attention_mask is 0 do not affect the others.</param>
+    /// <param name="outputHiddenStates">Also return the embedding output and every layer's output.</param>
+    /// <param name="outputAttentions">Also return every layer's attention probabilities.</param>
+    /// <exception cref="ArgumentException">Array sizes do not match, an id is out of range, or the sequence is too long.</exception>
+    public BertOutput Forward(BertInput input, bool outputHiddenStates = false, bool outputAttentions = false)
+    {
+        var ws = RentWorkspace();
+        try
+        {
+            var hiddenStates = outputHiddenStates ? new List<Tensor>(Config.NumHiddenLayers + 1) : null;
+            var attentions = outputAttentions ? new List<Tensor>(Config.NumHiddenLayers) : null;
+            Forward(input, ws, dropout: null, hiddenStates, attentions);
+            int B = input.BatchSize, T = input.SequenceLength, C = Config.HiddenSize;
+            return new BertOutput
+            {
+                LastHiddenState = TensorCopy.Of(ws.LastHidden, B, T, C),
+                PoolerOutput = _pooler is null ? null : TensorCopy.Of(ws.Pooled, B, C),
+                HiddenStates = hiddenStates,
+                Attentions = attentions,
+            };
+        }
+        finally
+        {
+            ReturnWorkspace(ws);
+        }
+    }
+
+    /// <summary>The weights under their bare Hugging Face names; the tensors are the model's own (not copies).</summary>
+    public StateDict ToStateDict()
+    {
+        var state = new StateDict { Source = "BertModel" };
+        foreach (var p in Parameters) state[p.Name] = p.Value;
+        return state;
+    }
+
+    /// <summary>An inference workspace from the pool (one layer cache shared by all layers); give it back with <see cref="ReturnWorkspace"/>.</summary>
+    internal BertWorkspace RentWorkspace() => _workspaces.TryTake(out var ws) ? ws : new BertWorkspace(Config.NumHiddenLayers, training: false);
+
+    /// <summary>A workspace that keeps every layer's activations, for a head's training forward and backward.</summary>
+    internal BertWorkspace CreateTrainingWorkspace() => new(Config.NumHiddenLayers, training: true);
+
+    internal void ReturnWorkspace(BertWorkspace ws)
+    {
+        ws.Input = null;
+        _workspaces.Add(ws);
+    }
+
+    /// <summary>
+    /// Forward pass into <paramref name="ws"/>: ws.LastHidden (B,T,C) and, with a pooler, ws.Pooled (B,C).
+    /// Dropout is on when <c>dropout</c> is given (training). The lists, when given, receive copies of
+    /// the embedding and layer outputs and of each layer's attention probabilities. <c>clsOnly</c>
+    /// computes only the [CLS] rows of the last layer (ws.LastHidden is then (B,C)): exact for heads
+    /// that read [CLS] or the pooler, it skips most of the last layer's work; not with the lists.
+    /// </summary>
+    internal void Forward(BertInput input, BertWorkspace ws, DropoutStream? dropout,
+        List<Tensor>? hiddenStates = null, List<Tensor>? attentions = null, bool clsOnly = false)
+    {
+        if (clsOnly && (hiddenStates is not null || attentions is not null))
+            throw new InvalidOperationException("a [CLS]-only pass cannot record every token's states");
+        if (dropout is not null && !ws.Training) throw new InvalidOperationException("training needs a training workspace");
+        ArgumentNullException.ThrowIfNull(input);
+        input.Validate();
+        _embeddings.CheckInput(input);
+        ws.Input = input;
+        ws.ClsOnly = clsOnly && Config.NumHiddenLayers > 0;
+        int B = input.BatchSize, T = input.SequenceLength, N = B * T;
+        Buffers.Ensure(ref ws.MaskAdd, N);
+        // HF: (1 − mask) · finfo(float32).min, added to the scores of padded keys.
+        for (int n = 0; n < N; n++) ws.MaskAdd[n] = input.AttentionMask[n] == 0 ? float.MinValue : 0f;
+        _embeddings.Forward(input, ws.Embeddings, dropout);
+        hiddenStates?.Add(TensorCopy.Of(ws.Embeddings.Output, B, T, Config.HiddenSize));
+        _encoder.Forward(ws.Embeddings.Output, ws.MaskAdd, ws.Layers, B, T, dropout, ws.ClsOnly, hiddenStates, attentions);
+        if (_pooler is not null)
+        {
+            Buffers.Ensure(ref ws.Pooled, B * Config.HiddenSize);
+            _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B);
+        }
+    }
+
+    /// <summary>
+    /// Backward pass after <see cref="Forward(BertInput, BertWorkspace, DropoutStream, List{Tensor}, List{Tensor}, bool)"/> on the same
+    /// workspace: adds every parameter's gradient into <see cref="Parameter.Grad"/>.
+    /// </summary>
+    /// <param name="ws">The workspace of the forward pass.</param>
+    /// <param name="dLastHidden">∂loss/∂last_hidden_state (B,T,C), or (B,C) after a [CLS]-only pass; consumed.</param>
+    /// <param name="dPooled">∂loss/∂pooler_output (B,C), or null; consumed.</param>
+    internal void Backward(BertWorkspace ws, float[] dLastHidden, float[]? dPooled)
+    {
+        var input = ws.Input ?? throw new InvalidOperationException("backward needs a forward pass on the same workspace");
+        if (!ws.Training) throw new InvalidOperationException("backward needs a training workspace");
+        int B = input.BatchSize, T = input.SequenceLength, N = B * T, C = Config.HiddenSize;
+        int expected = ws.ClsOnly ? B * C : N * C;
+        if (dLastHidden.Length < expected) throw new ArgumentException($"dLastHidden holds {dLastHidden.Length} values, expected {expected}");
+        if (dPooled is not null)
+        {
+            if (_pooler is null) throw new InvalidOperationException("this model has no pooler");
+            int ld = ws.ClsStride(C);
+            _pooler.Backward(ws.LastHidden, ld, ws.Pooled, dPooled, dLastHidden, B);
+        }
+        Buffers.Ensure(ref ws.DHiddenA, N * C);
+        Buffers.Ensure(ref ws.DHiddenB, N * C);
+        Buffers.Ensure(ref ws.DHiddenC, N * C);
+        var dEmbeddings = _encoder.Backward(ws.Embeddings.Output, ws.Layers, dLastHidden, ws.DHiddenA, ws.DHiddenB, ws.ClsOnly, ws.LayerScratch, B, T);
+        _embeddings.Backward(input, ws.Embeddings, dEmbeddings, ws.DHiddenC);
+    }
+
+    private static void Validate(BertConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.HiddenSize <= 0 || config.NumAttentionHeads <= 0 || config.IntermediateSize <= 0 || config.VocabSize <= 0
+            || config.MaxPositionEmbeddings <= 0 || config.TypeVocabSize <= 0 || config.NumHiddenLayers < 0)
+            throw new ArgumentException("config sizes (hidden_size, num_attention_heads, intermediate_size, vocab_size, max_position_embeddings, type_vocab_size) must be positive");
+        if (config.HiddenSize % config.NumAttentionHeads != 0)
+            throw new ArgumentException($"hidden_size ({config.HiddenSize}) is not a multiple of num_attention_heads ({config.NumAttentionHeads})");
+        if (!(config.LayerNormEps > 0))
+            throw new ArgumentException($"layer_norm_eps must be positive, got {config.LayerNormEps}");
+        CheckProbability(config.HiddenDropoutProb, "hidden_dropout_prob");
+        CheckProbability(config.AttentionProbsDropoutProb, "attention_probs_dropout_prob");
+        if (config.ClassifierDropout is float p) CheckProbability(p, "classifier_dropout");
+    }
+
+    /// <summary>"bert." when the weights are a Hugging Face task model's (bert.embeddings.…), else "".</summary>
+    internal static string SourcePrefix(StateDict weights) =>
+        !weights.ContainsKey("embeddings.word_embeddings.weight") && weights.ContainsKey("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+
+    internal static void CheckProbability(float p, string name)
+    {
+        if (!(p >= 0 && p < 1)) throw new ArgumentException($"{name} must be in [0, 1), got {p}");
+    }
+}

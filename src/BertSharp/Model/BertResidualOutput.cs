@@ -1,0 +1,70 @@
+namespace BertSharp.Model;
+
+/// <summary>
+/// dense → dropout → LayerNorm(· + residual): HF's BertSelfOutput (path <c>attention.output</c>) and
+/// its layer-level BertOutput (path <c>output</c>, a name our public <see cref="BertOutput"/> takes),
+/// which differ only in the dense layer's input width.
+/// </summary>
+internal sealed class BertResidualOutput
+{
+    private readonly int _hidden;
+    private readonly float _dropout;
+
+    public BertResidualOutput(WeightBuilder wb, BertConfig config, int inputWidth)
+    {
+        _hidden = config.HiddenSize;
+        _dropout = config.HiddenDropoutProb;
+        Dense = new Linear(wb.Push("dense"), inputWidth, _hidden);
+        Norm = new LayerNorm(wb.Push("LayerNorm"), _hidden, config.LayerNormEps);
+    }
+
+    public Linear Dense { get; }
+    public LayerNorm Norm { get; }
+
+    // input (N,in), residual (N,C) → c.Output (N,C). Saves the LayerNorm input c.Sum and its statistics.
+    public void Forward(float[] input, float[] residual, Cache c, int N, DropoutStream? dropout)
+    {
+        int C = _hidden;
+        c.Ensure(N, C);
+        var sum = c.Sum.AsSpan(0, N * C);
+        Dense.Forward(input, Dense.In, sum, N);
+        c.Dropped = dropout is not null && _dropout > 0;
+        if (c.Dropped)
+        {
+            Buffers.Ensure(ref c.Mask, N * C);
+            Dropout.ForwardInPlace(c.Sum, c.Mask, N * C, _dropout, dropout!.NextKey());
+        }
+        VectorOps.AddInPlace(sum, residual.AsSpan(0, N * C));
+        Norm.Forward(sum, c.Output, c.Mean, c.Rstd, N);
+    }
+
+    // dOut (N,C) → dResidual (N,C) written (the gradient of the LayerNorm input, which flows to the
+    // residual unchanged) and dInput (N,in) written. dDense (N,C) is scratch.
+    public void Backward(float[] input, Cache c, float[] dOut, float[] dInput, float[] dResidual, float[] dDense, int N)
+    {
+        int C = _hidden;
+        Norm.Backward(dOut, c.Sum, c.Mean, c.Rstd, dResidual, N);
+        ReadOnlySpan<float> dy = dResidual.AsSpan(0, N * C);
+        if (c.Dropped)
+        {
+            Dropout.Backward(dy, c.Mask, dDense.AsSpan(0, N * C));
+            dy = dDense.AsSpan(0, N * C);
+        }
+        Dense.Backward(input, Dense.In, dy, dInput, Dense.In, N, accumulateDx: false);
+    }
+
+    /// <summary>Activations saved for backward.</summary>
+    internal sealed class Cache
+    {
+        public float[] Sum = [], Mask = [], Mean = [], Rstd = [], Output = [];
+        public bool Dropped;
+
+        public void Ensure(int n, int c)
+        {
+            Buffers.Ensure(ref Sum, n * c);
+            Buffers.Ensure(ref Output, n * c);
+            Buffers.Ensure(ref Mean, n);
+            Buffers.Ensure(ref Rstd, n);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+namespace BertSharp.Model;
+
+/// <summary>
+/// Inverted dropout with a counter-based generator: element i of a call keyed k is kept when
+/// hash(k, i) ≥ p. Masks are thus a pure function of (seed, call number, index), identical whatever
+/// the thread count, and are saved as 0 or 1/(1−p) so that backward is one multiply.
+/// </summary>
+internal static class Dropout
+{
+    private const int ParallelChunk = 1 << 15;
+
+    /// <summary>y = x ⊙ mask for x, y, mask of equal length; <paramref name="offset"/> is the index of x[0] in the call.</summary>
+    public static void Forward(ReadOnlySpan<float> x, Span<float> y, Span<float> mask, float p, ulong key, long offset)
+    {
+        float scale = 1f / (1f - p);
+        for (int i = 0; i < y.Length; i++)
+        {
+            float m = Uniform(key, offset + i) >= p ? scale : 0f;
+            mask[i] = m;
+            y[i] = x[i] * m;
+        }
+    }
+
+    /// <summary>x[..length] ⊙= mask, in parallel chunks for large activations.</summary>
+    public static void ForwardInPlace(float[] x, float[] mask, int length, float p, ulong key)
+    {
+        int chunks = (length + ParallelChunk - 1) / ParallelChunk;
+        if (chunks <= 1)
+        {
+            Forward(x.AsSpan(0, length), x.AsSpan(0, length), mask.AsSpan(0, length), p, key, 0);
+            return;
+        }
+        Parallel.For(0, chunks, c =>
+        {
+            int start = c * ParallelChunk, n = Math.Min(ParallelChunk, length - start);
+            Forward(x.AsSpan(start, n), x.AsSpan(start, n), mask.AsSpan(start, n), p, key, start);
+        });
+    }
+
+    /// <summary>dx = dy ⊙ mask; dx may alias dy.</summary>
+    public static void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> mask, Span<float> dx) => VectorOps.Multiply(dy, mask, dx);
+
+    /// <summary>A uniform number in [0, 1) with 24 random bits, from (key, index) alone.</summary>
+    public static float Uniform(ulong key, long index) =>
+        (Mix(key + (ulong)index * 0x9E3779B97F4A7C15UL) >> 40) * (1f / (1 << 24));
+
+    // SplitMix64's finaliser: a bijection with full avalanche, so consecutive indices give independent bits.
+    internal static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,71 @@
+namespace BertSharp.Tensors;
+
+/// <summary>
+/// The B operand of a GEMM, op(B) of shape [K, N], packed once into the panel layout that
+/// <see cref="Gemm"/>'s microkernel reads, for reuse across calls (weights during inference).
+/// Pass it to <c>Gemm.Multiply(transA, m, n, k, alpha, a, lda, packed, beta, c, ldc)</c>.
+/// The packed copy does not follow later changes to the source: re-pack after a weight update.
+/// </summary>
+/// <remarks>
+/// Layout: for each KC-deep block of rows p0 (depth kc = min(KC, K − p0)) and each NR-wide sliver s,
+/// kc × NR floats (zero-padded past N) start at p0·PaddedN + s·kc·NR.
+/// </remarks>
+internal sealed unsafe class PackedMatrix
+{
+    private readonly float[] data;
+    private readonly int offset;
+
+    private PackedMatrix(int k, int n)
+    {
+        K = k;
+        N = n;
+        PaddedN = (n + Gemm.NR - 1) / Gemm.NR * Gemm.NR;
+        // Pinned so the kernels can hold a raw pointer; 16 spare floats align it to 64 bytes.
+        data = GC.AllocateUninitializedArray<float>(checked(k * PaddedN + 16), pinned: true);
+        fixed (float* p = data) offset = (int)((64 - ((nint)p & 63)) & 63) / sizeof(float);
+    }
+
+    /// <summary>Rows of op(B) (the GEMM's inner dimension).</summary>
+    public int K { get; }
+
+    /// <summary>Columns of op(B) (the GEMM's output columns).</summary>
+    public int N { get; }
+
+    internal int PaddedN { get; }
+
+    internal float* Pointer
+    {
+        get
+        {
+            fixed (float* p = data) return p + offset;
+        }
+    }
+
+    /// <summary>
+    /// Packs op(B), where B is stored [k, n] (ldb ≥ n) or, when transB, [n, k] (ldb ≥ k).
+    /// A Linear weight W stored [out, in] packs for y = x·Wᵀ as <c>Pack(true, in, out, W, in)</c>.
+    /// </summary>
+    public static PackedMatrix Pack(bool transB, int k, int n, ReadOnlySpan<float> b, int ldb)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        Gemm.CheckMatrix("B", b.Length, transB ? n : k, transB ? k : n, ldb);
+        var packed = new PackedMatrix(k, n);
+        float* dst = packed.Pointer;
+        fixed (float* src = b)
+        {
+            for (int p0 = 0; p0 < k; p0 += Gemm.KC)
+            {
+                int kc = Math.Min(Gemm.KC, k - p0);
+                for (int j0 = 0, s = 0; j0 < n; j0 += Gemm.NR, s++)
+                {
+                    int cols = Math.Min(Gemm.NR, n - j0);
+                    float* d = dst + (long)p0 * packed.PaddedN + (long)s * kc * Gemm.NR;
+                    if (transB) Gemm.PackTransposed(src + (long)j0 * ldb + p0, ldb, cols, kc, d, Gemm.NR);
+                    else Gemm.PackRows(src + (long)p0 * ldb + j0, ldb, cols, kc, d, Gemm.NR);
+                }
+            }
+        }
+        return packed;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Buffers;
+
+namespace BertSharp.Tensors;
+
+/// <summary>
+/// Pointers and scalars of one row-wise kernel call, so the row loop can be a static function
+/// run serially or split across threads without a closure (no allocation on the serial path).
+/// </summary>
+internal unsafe struct RowJob
+{
+    public float* X, Y, Z, W, U, V, S, T;
+    public int Cols;
+    public float F0, F1;
+
+    // Column accumulators (dBias, dGamma, dBeta): chunk c adds into G0 + c·GStride (and G1 …),
+    // which is the caller's buffer when serial and a zeroed per-chunk partial when parallel.
+    public float* G0, G1;
+    public int GStride;
+}
+
+/// <summary>Runs a row-range function over [0, rows), splitting rows across threads when large.</summary>
+internal static unsafe class RowParallel
+{
+    // Below about 64K elements a row kernel finishes faster than a fork/join round trip.
+    private const long Threshold = 1 << 16;
+
+    public static int Chunks(int rows, int cols) =>
+        (long)rows * cols < Threshold ? 1 : Math.Min(rows, Gemm.MaxThreads);
+
+    /// <summary>body(job, chunk, r0, r1) for contiguous row ranges.</summary>
+    public static void For(int rows, int cols, ref RowJob job, delegate*<ref RowJob, int, int, int, void> body)
+    {
+        int chunks = Chunks(rows, cols);
+        if (chunks <= 1)
+        {
+            if (rows > 0) body(ref job, 0, 0, rows);
+            return;
+        }
+        ForParallel(rows, chunks, job, (nint)body);
+    }
+
+    /// <summary>
+    /// Like <see cref="For"/> for kernels that also accumulate column sums into job.G0/G1 (each
+    /// `cols` long): parallel chunks add into pooled partials, summed into the targets in chunk order.
+    /// </summary>
+    public static void ForAccumulating(int rows, int cols, ref RowJob job, delegate*<ref RowJob, int, int, int, void> body)
+    {
+        int chunks = Chunks(rows, cols);
+        if (chunks <= 1)
+        {
+            job.GStride = 0;
+            if (rows > 0) body(ref job, 0, 0, rows);
+            return;
+        }
+        float* g0 = job.G0, g1 = job.G1;
+        int width = 2 * chunks * cols;
+        var partial = ArrayPool<float>.Shared.Rent(width);
+        try
+        {
+            fixed (float* p = partial)
+            {
+                new Span<float>(p, width).Clear();
+                var local = job;
+                local.G0 = p;
+                local.G1 = p + chunks * cols;
+                local.GStride = cols;
+                ForParallel(rows, chunks, local, (nint)body);
+                for (int c = 0; c < chunks; c++)
+                {
+                    Kernels.AddInto(new ReadOnlySpan<float>(p + c * cols, cols), new Span<float>(g0, cols));
+                    if (g1 != null)
+                        Kernels.AddInto(new ReadOnlySpan<float>(p + (chunks + c) * cols, cols), new Span<float>(g1, cols));
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partial);
+        }
+    }
+
+    [ThreadStatic] private static Runner? runner;
+
+    private static void ForParallel(int rows, int chunks, RowJob job, nint body)
+    {
+        var r = runner ??= new Runner();
+        (r.Job, r.Rows, r.Chunks, r.Fn) = (job, rows, chunks, body);
+        WorkerPool.For(chunks, chunks, r.Body);
+    }
+
+    // Per calling thread, so concurrent callers never share one.
+    private sealed class Runner
+    {
+        public readonly Action<int> Body;
+        public RowJob Job;
+        public int Rows, Chunks;
+        public nint Fn;
+
+        public Runner() => Body = Run;
+
+        private void Run(int c)
+        {
+            var local = Job;
+            int r0 = (int)((long)Rows * c / Chunks), r1 = (int)((long)Rows * (c + 1) / Chunks);
+            ((delegate*<ref RowJob, int, int, int, void>)Fn)(ref local, c, r0, r1);
+        }
+    }
+}

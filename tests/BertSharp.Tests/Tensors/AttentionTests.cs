@@ -1,0 +1,103 @@
+using BertSharp.Tensors;
+
+namespace BertSharp.Tests.Tensors;
+
+public class AttentionTests
+{
+    [Theory]
+    [InlineData(2, 6, 2, 5, 3)]     // tiny, with padding columns in the row stride
+    [InlineData(3, 40, 4, 16, 0)]   // enough (batch, head) pairs to run in parallel
+    public void ForwardMatchesDoubleReferenceAndSkipsPaddedKeys(int batch, int seq, int heads, int dh, int pad)
+    {
+        int ld = heads * dh + pad;
+        var rng = new Random(seq);
+        var q = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var k = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var v = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var valid = Enumerable.Range(0, batch).Select(b => seq - 2 * b).ToArray();
+        float scale = 1 / MathF.Sqrt(dh);
+        var ctx = new float[batch * seq * ld];
+        var probs = new float[batch * heads * seq * seq];
+        Attention.Forward(q, k, v, ld, ctx, ld, probs, batch, seq, heads, dh, scale, valid);
+        var (wantCtx, wantP) = Forward(Doubles(q), Doubles(k), Doubles(v), ld, batch, seq, heads, dh, scale, valid);
+        for (int i = 0; i < wantP.Length; i++)
+            Assert.True(Math.Abs(probs[i] - wantP[i]) <= 1e-6, $"P[{i}] = {probs[i]}, expected {wantP[i]}");
+        for (int t = 0; t < batch * seq; t++)
+        {
+            for (int c = 0; c < heads * dh; c++)
+                Assert.True(Math.Abs(ctx[t * ld + c] - wantCtx[t * ld + c]) <= 1e-5, $"context[{t},{c}]");
+            for (int c = heads * dh; c < ld; c++) Assert.Equal(0f, ctx[t * ld + c]); // padding columns untouched
+        }
+
+        // Values behind padded keys must not matter, and probs may be omitted.
+        for (int b = 0; b < batch; b++)
+            for (int j = valid[b]; j < seq; j++)
+                for (int c = 0; c < ld; c++)
+                {
+                    k[(b * seq + j) * ld + c] = 1e6f;
+                    v[(b * seq + j) * ld + c] = float.NaN;
+                }
+        var ctx2 = new float[ctx.Length];
+        Attention.Forward(q, k, v, ld, ctx2, ld, default, batch, seq, heads, dh, scale, valid);
+        Assert.Equal(ctx, ctx2);
+    }
+
+    [Fact]
+    public void BackwardMatchesFiniteDifferences()
+    {
+        int batch = 2, seq = 5, heads = 2, dh = 3, ld = 3 * heads * dh; // q, k, v as slices of a fused QKV row
+        var rng = new Random(11);
+        var qkv = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var valid = new[] { 5, 3 };
+        float scale = 0.6f;
+        int hidden = heads * dh;
+        var w = KernelsTests.Random(rng, batch * seq * hidden, 1); // loss = Σ w·context
+        var ctx = new float[batch * seq * hidden];
+        var probs = new float[batch * heads * seq * seq];
+        var q = qkv.AsSpan();
+        Attention.Forward(q, q[hidden..], q[(2 * hidden)..], ld, ctx, hidden, probs, batch, seq, heads, dh, scale, valid);
+        var grad = new float[qkv.Length];
+        Array.Fill(grad, float.NaN); // every gradient element must be written
+        var g = grad.AsSpan();
+        Attention.Backward(q, q[hidden..], q[(2 * hidden)..], ld, probs, w, hidden,
+            g, g[hidden..], g[(2 * hidden)..], ld, batch, seq, heads, dh, scale, valid);
+
+        var x = Doubles(qkv);
+        double Loss(double[] a)
+        {
+            var (c, _) = Forward(a, a[hidden..], a[(2 * hidden)..], ld, batch, seq, heads, dh, scale, valid, ldOut: hidden);
+            return c.Select((val, i) => val * w[i]).Sum();
+        }
+        for (int i = 0; i < x.Length; i++)
+            KernelsTests.AssertFd(grad[i], Reference.Partial(x, i, Loss), $"d(qkv)[{i / ld},{i % ld}]");
+    }
+
+    private static double[] Doubles(float[] x) => x.Select(v => (double)v).ToArray();
+
+    // Plain double attention; keys at or past valid[b] are left out of the softmax.
+    private static (double[] Context, double[] Probs) Forward(
+        double[] q, double[] k, double[] v, int ld, int batch, int seq, int heads, int dh, double scale, int[] valid, int ldOut = -1)
+    {
+        if (ldOut < 0) ldOut = ld;
+        var ctx = new double[batch * seq * ldOut];
+        var probs = new double[batch * heads * seq * seq];
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < seq; i++)
+                {
+                    var s = new double[valid[b]];
+                    for (int j = 0; j < valid[b]; j++)
+                        for (int d = 0; d < dh; d++)
+                            s[j] += scale * q[(b * seq + i) * ld + h * dh + d] * k[(b * seq + j) * ld + h * dh + d];
+                    double max = s.Max(), sum = s.Sum(e => Math.Exp(e - max));
+                    for (int j = 0; j < valid[b]; j++)
+                    {
+                        double p = Math.Exp(s[j] - max) / sum;
+                        probs[((b * heads + h) * seq + i) * seq + j] = p;
+                        for (int d = 0; d < dh; d++)
+                            ctx[(b * seq + i) * ldOut + h * dh + d] += p * v[(b * seq + j) * ld + h * dh + d];
+                    }
+                }
+        return (ctx, probs);
+    }
+}

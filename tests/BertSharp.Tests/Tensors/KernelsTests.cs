@@ -1,0 +1,334 @@
+using BertSharp.Tensors;
+
+namespace BertSharp.Tests.Tensors;
+
+public class KernelsTests
+{
+    // Shapes: odd widths (vector body + scalar tail), and one over the row-parallel threshold.
+    public static TheoryData<int, int> Shapes => new() { { 1, 7 }, { 5, 37 }, { 3, 384 }, { 300, 385 } };
+
+    [Fact]
+    public void ErfMatchesHighPrecisionSeries()
+    {
+        var x = new float[12001];
+        for (int i = 0; i < x.Length; i++) x[i] = -6f + i * 1e-3f;
+        x[^1] = float.PositiveInfinity;
+        var y = new float[x.Length];
+        Kernels.Erf(x, y);
+        double worst = 0;
+        for (int i = 0; i < x.Length - 1; i++) worst = Math.Max(worst, Math.Abs(y[i] - Reference.Erf(x[i])));
+        Assert.True(worst < 2.5e-7, $"max |erf error| = {worst:E2}");
+        Assert.Equal(1f, y[^1]);
+        Assert.True(Math.Abs(Kernels.Erf(0.5) - Reference.Erf(0.5)) < 1.2e-7);
+    }
+
+    [Fact]
+    public void ExpIsWithinThreeUlpAndHandlesTheEdges()
+    {
+        var x = new float[20001];
+        for (int i = 0; i < x.Length; i++) x[i] = -100f + i * 1e-2f;
+        x[0] = float.NaN;
+        x[1] = float.NegativeInfinity;
+        x[2] = float.PositiveInfinity;
+        var y = new float[16];
+        for (int i = 0; i + 16 <= x.Length; i += 16)
+        {
+            System.Runtime.Intrinsics.Vector512.CopyTo(Kernels.Exp(System.Runtime.Intrinsics.Vector512.Create(x.AsSpan(i, 16))), y);
+            for (int l = 0; l < 16; l++)
+            {
+                float v = x[i + l];
+                double want = Math.Exp(v);
+                if (float.IsNaN(v)) Assert.True(float.IsNaN(y[l]));
+                else if (v < -87.33654f) Assert.Equal(0f, y[l]);
+                else if (v > 88.72283f) Assert.Equal(float.PositiveInfinity, y[l]);
+                else if (v > 88.37626f) Assert.True(y[l] > 2.4e38f); // clamped just below float's top
+                else Assert.True(Math.Abs(y[l] - want) <= 3 * 6e-8 * want, $"exp({v}) = {y[l]}, expected {want}");
+            }
+        }
+    }
+
+    [Fact]
+    public void GeluMatchesDoubleReferenceAndKeepsRelativeAccuracyInTheNegativeTail()
+    {
+        var x = new float[4001];
+        for (int i = 0; i < x.Length; i++) x[i] = -10f + i * 5e-3f;
+        var y = new float[x.Length];
+        Kernels.Gelu(x, y);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double want = Reference.Gelu(x[i]);
+            double tol = x[i] < -3 ? 2e-5 * Math.Abs(want) : 3e-7 * (Math.Abs(x[i]) + 1);
+            Assert.True(Math.Abs(y[i] - want) <= tol, $"GELU({x[i]}) = {y[i]}, expected {want}");
+        }
+        Kernels.Gelu(x, x); // in place
+        Assert.Equal(y, x);
+    }
+
+    [Fact]
+    public void GeluBackwardMatchesFiniteDifferences()
+    {
+        var rng = new Random(1);
+        var x = Random(rng, 53, 4);
+        var dy = Random(rng, 53, 1);
+        var dx = new float[53];
+        Kernels.GeluBackward(x, dy, dx);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double fd = Reference.Derivative(t => Reference.Gelu(t), x[i]) * dy[i];
+            Assert.True(Math.Abs(dx[i] - fd) <= 2e-6 + 1e-5 * Math.Abs(fd), $"dx[{i}] = {dx[i]}, finite difference {fd}");
+        }
+        Kernels.GeluBackward(x, dy, dy); // dx aliasing dy
+        Assert.Equal(dx, dy);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BiasAddAndBackwardMatchDoubleSums(int rows, int cols)
+    {
+        var rng = new Random(rows + cols);
+        var x = Random(rng, rows * cols, 1);
+        var bias = Random(rng, cols, 1);
+        var y = (float[])x.Clone();
+        Kernels.AddBias(y, bias, rows, cols);
+        for (int i = 0; i < x.Length; i++) Assert.Equal(x[i] + bias[i % cols], y[i]);
+
+        var dBias = Random(rng, cols, 1);
+        var start = (float[])dBias.Clone();
+        Kernels.BiasBackward(x, dBias, rows, cols);
+        for (int c = 0; c < cols; c++)
+        {
+            double want = start[c];
+            for (int r = 0; r < rows; r++) want += x[r * cols + c];
+            Assert.True(Math.Abs(dBias[c] - want) < 1e-5 * (rows + 1), $"dBias[{c}] = {dBias[c]}, expected {want}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void BiasGeluForwardSavesPreActivationAndBackwardMatchesFiniteDifferences(int rows, int cols)
+    {
+        var rng = new Random(rows * cols);
+        var x0 = Random(rng, rows * cols, 3);
+        var bias = Random(rng, cols, 1);
+        var w = Random(rng, rows * cols, 1); // loss = Σ w·GELU(x + bias)
+        var x = (float[])x0.Clone();
+        var y = new float[rows * cols];
+        Kernels.BiasGelu(x, bias, y, rows, cols);
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.Equal(x0[i] + bias[i % cols], x[i]);
+            Assert.True(Math.Abs(y[i] - Reference.Gelu(x[i])) <= 3e-7 * (Math.Abs(x[i]) + 1));
+        }
+
+        var dBias = Random(rng, cols, 1);
+        var start = (float[])dBias.Clone();
+        var dx = (float[])w.Clone();
+        Kernels.BiasGeluBackward(x, dx, dx, dBias, rows, cols); // dx aliases dy
+        var sums = new double[cols];
+        for (int i = 0; i < x.Length; i++)
+        {
+            double fd = w[i] * Reference.Derivative(t => Reference.Gelu(t), x[i]);
+            Assert.True(Math.Abs(dx[i] - fd) <= 2e-6 + 1e-5 * Math.Abs(fd), $"dx[{i}] = {dx[i]}, finite difference {fd}");
+            sums[i % cols] += fd;
+        }
+        for (int c = 0; c < cols; c++)
+            Assert.True(Math.Abs(dBias[c] - start[c] - sums[c]) <= 1e-5 * (rows + 1), $"dBias[{c}]");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void LayerNormMatchesDoubleReference(int rows, int cols)
+    {
+        var rng = new Random(rows + 3 * cols);
+        var x = Random(rng, rows * cols, 2);
+        for (int i = 0; i < x.Length; i++) x[i] += 5; // an offset that a one-pass variance would lose
+        var gamma = Random(rng, cols, 1);
+        var beta = Random(rng, cols, 1);
+        var y = new float[rows * cols];
+        var mean = new float[rows];
+        var rstd = new float[rows];
+        Kernels.LayerNorm(x, gamma, beta, y, mean, rstd, rows, cols, 1e-5f);
+        var (want, mu, rs) = Reference.LayerNorm(x, gamma, beta, rows, cols, 1e-5);
+        AssertClose(want, y, 2e-5);
+        AssertClose(mu, mean, 1e-6);
+        AssertClose(rs, rstd, 1e-5);
+
+        // Fused residual add: sum aliases x.
+        var res = Random(rng, rows * cols, 1);
+        var sum = (float[])x.Clone();
+        var y2 = new float[rows * cols];
+        Kernels.AddLayerNorm(sum, res, gamma, beta, sum, y2, mean, rstd, rows, cols, 1e-12f);
+        var summed = x.Select((v, i) => v + res[i]).ToArray();
+        Assert.Equal(summed, sum);
+        AssertClose(Reference.LayerNorm(summed, gamma, beta, rows, cols, 1e-12).Y, y2, 2e-5);
+    }
+
+    [Fact]
+    public void LayerNormBackwardMatchesFiniteDifferences()
+    {
+        int rows = 3, cols = 21;
+        var rng = new Random(5);
+        var x = Random(rng, rows * cols, 2);
+        var gamma = Random(rng, cols, 1);
+        var beta = Random(rng, cols, 1);
+        var w = Random(rng, rows * cols, 1); // loss = Σ w·LayerNorm(x)
+        var (dx, dGamma, dBeta) = RunLayerNormBackward(x, gamma, w, rows, cols, 1e-5f, new Random(9));
+
+        double Loss(double[] xd, double[] g, double[] b) =>
+            Reference.LayerNorm(xd, g, b, rows, cols, 1e-5).Y.Select((v, i) => v * w[i]).Sum();
+        var xs = x.Select(v => (double)v).ToArray();
+        var gs = gamma.Select(v => (double)v).ToArray();
+        var bs = beta.Select(v => (double)v).ToArray();
+        for (int i = 0; i < x.Length; i++)
+            AssertFd(dx[i], Reference.Partial(xs, i, a => Loss(a, gs, bs)), $"dx[{i}]");
+        for (int c = 0; c < cols; c++)
+        {
+            AssertFd(dGamma[c], Reference.Partial(gs, c, a => Loss(xs, a, bs)), $"dGamma[{c}]");
+            AssertFd(dBeta[c], Reference.Partial(bs, c, a => Loss(xs, gs, a)), $"dBeta[{c}]");
+        }
+    }
+
+    [Fact]
+    public void LayerNormBackwardOnManyRowsMatchesTheDoubleFormula()
+    {
+        // Large enough to split rows across threads, so dGamma/dBeta go through per-chunk partials.
+        int rows = 300, cols = 385;
+        var rng = new Random(6);
+        var x = Random(rng, rows * cols, 2);
+        var gamma = Random(rng, cols, 1);
+        var w = Random(rng, rows * cols, 1);
+        var (dx, dGamma, dBeta) = RunLayerNormBackward(x, gamma, w, rows, cols, 1e-5f, new Random(9));
+        var wantG = new double[cols];
+        var wantB = new double[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            double mu = 0, var = 0;
+            for (int c = 0; c < cols; c++) mu += x[r * cols + c];
+            mu /= cols;
+            for (int c = 0; c < cols; c++) var += (x[r * cols + c] - mu) * (x[r * cols + c] - mu);
+            double rs = 1 / Math.Sqrt(var / cols + 1e-5), sg = 0, sgx = 0;
+            for (int c = 0; c < cols; c++)
+            {
+                double xhat = (x[r * cols + c] - mu) * rs, g = w[r * cols + c] * gamma[c];
+                sg += g;
+                sgx += g * xhat;
+                wantG[c] += w[r * cols + c] * xhat;
+                wantB[c] += w[r * cols + c];
+            }
+            for (int c = 0; c < cols; c++)
+            {
+                double xhat = (x[r * cols + c] - mu) * rs;
+                double want = rs * (w[r * cols + c] * gamma[c] - sg / cols - xhat * sgx / cols);
+                Assert.True(Math.Abs(dx[r * cols + c] - want) <= 1e-4 * (1 + Math.Abs(want)), $"dx[{r},{c}]");
+            }
+        }
+        for (int c = 0; c < cols; c++)
+        {
+            Assert.True(Math.Abs(dGamma[c] - wantG[c]) <= 1e-3, $"dGamma[{c}]");
+            Assert.True(Math.Abs(dBeta[c] - wantB[c]) <= 1e-3, $"dBeta[{c}]");
+        }
+    }
+
+    // Runs the kernel with dx aliasing dy and parameter gradients starting from random values
+    // (they must accumulate); returns dx and the increments of dGamma and dBeta.
+    private static (float[] Dx, float[] DGamma, float[] DBeta) RunLayerNormBackward(
+        float[] x, float[] gamma, float[] dy, int rows, int cols, float eps, Random startRng)
+    {
+        var y = new float[rows * cols];
+        var mean = new float[rows];
+        var rstd = new float[rows];
+        Kernels.LayerNorm(x, gamma, new float[cols], y, mean, rstd, rows, cols, eps);
+        var start = Random(startRng, 2 * cols, 1);
+        var dGamma = start[..cols];
+        var dBeta = start[cols..];
+        var dx = (float[])dy.Clone();
+        Kernels.LayerNormBackward(dx, x, mean, rstd, gamma, dx, dGamma, dBeta, rows, cols);
+        return (dx, dGamma.Select((v, i) => v - start[i]).ToArray(), dBeta.Select((v, i) => v - start[cols + i]).ToArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void SoftmaxMatchesDoubleReference(int rows, int cols)
+    {
+        var rng = new Random(rows * 17 + cols);
+        var x = Random(rng, rows * cols, 30);
+        var y = (float[])x.Clone();
+        Kernels.SoftmaxRows(y, rows, cols);
+        AssertClose(Reference.Softmax(x, rows, cols, 1, null), y, 1e-6);
+
+        var mask = new float[cols];
+        for (int c = 0; c < cols; c++) mask[c] = c % 3 == 1 ? -10000f : 0;
+        var z = (float[])x.Clone();
+        Kernels.ScaledMaskedSoftmax(z, rows, cols, 0.125f, mask);
+        AssertClose(Reference.Softmax(x, rows, cols, 0.125, mask), z, 1e-6);
+    }
+
+    [Fact]
+    public void SoftmaxBackwardMatchesFiniteDifferences()
+    {
+        int rows = 3, cols = 19;
+        var rng = new Random(8);
+        var x = Random(rng, rows * cols, 3);
+        var w = Random(rng, rows * cols, 1); // loss = Σ w·softmax(x)
+        var y = (float[])x.Clone();
+        Kernels.SoftmaxRows(y, rows, cols);
+        var dx = (float[])w.Clone();
+        Kernels.SoftmaxRowsBackward(y, dx, dx, rows, cols); // dx aliases dy
+        var xs = x.Select(v => (double)v).ToArray();
+        for (int i = 0; i < x.Length; i++)
+            AssertFd(dx[i], Reference.Partial(xs, i, a => Reference.Softmax(a, rows, cols, 1, null).Select((v, j) => v * w[j]).Sum()), $"dx[{i}]");
+    }
+
+    [Fact]
+    public void WarmCallsAllocateNothingOnTheCallingThread()
+    {
+        int rows = 300, cols = 385; // over the row-parallel threshold
+        var rng = new Random(4);
+        var x = Random(rng, rows * cols, 1);
+        var dy = Random(rng, rows * cols, 1);
+        var gamma = Random(rng, cols, 1);
+        var y = new float[rows * cols];
+        var dx = new float[rows * cols];
+        var mean = new float[rows];
+        var rstd = new float[rows];
+        var dGamma = new float[cols];
+        var dBeta = new float[cols];
+        void Step()
+        {
+            Kernels.LayerNorm(x, gamma, gamma, y, mean, rstd, rows, cols, 1e-5f);
+            Kernels.LayerNormBackward(dy, x, mean, rstd, gamma, dx, dGamma, dBeta, rows, cols);
+            Kernels.BiasGelu(y, gamma, dx, rows, cols);
+            Kernels.SoftmaxRows(y, rows, cols);
+        }
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void ShortSpansNameTheTensor()
+    {
+        var e = Assert.Throws<ArgumentException>(() =>
+            Kernels.LayerNorm(new float[12], new float[4], new float[3], new float[12], new float[3], new float[3], 3, 4, 1e-5f));
+        Assert.Contains("beta", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Kernels.SoftmaxRows(new float[11], 3, 4));
+        Assert.Contains("x holds 11 values", e.Message);
+    }
+
+    internal static void AssertFd(float got, double fd, string what) =>
+        Assert.True(Math.Abs(got - fd) <= 1e-4 + 1e-3 * Math.Abs(fd), $"{what} = {got}, finite difference {fd}");
+
+    internal static void AssertClose(double[] want, float[] got, double tol)
+    {
+        for (int i = 0; i < want.Length; i++)
+            Assert.True(Math.Abs(got[i] - want[i]) <= tol * (1 + Math.Abs(want[i])), $"[{i}] = {got[i]}, expected {want[i]}");
+    }
+
+    internal static float[] Random(Random rng, int count, double scale)
+    {
+        var x = new float[count];
+        for (int i = 0; i < count; i++) x[i] = (float)((rng.NextDouble() * 2 - 1) * scale);
+        return x;
+    }
+}
