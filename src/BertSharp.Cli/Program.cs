@@ -9,6 +9,9 @@ foreach (var command in new[]
     VersionCommand.Create(),
     InfoCommand.Create(),
     TokenizeCommand.Create(),
+    TrainCommand.Create(),
+    EvalCommand.Create(),
+    PredictCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

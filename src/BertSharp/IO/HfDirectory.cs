@@ -93,6 +93,10 @@ internal static class HfDirectory
     /// <summary>Writes config, tokenizer files and weights, each atomically.</summary>
     public static void Save(string directory, BertConfig config, StateDict weights, Func<Stream> openVocab, bool doLowerCase, int modelMaxLength)
     {
+        // Accept the encoder's names with or without "bert." (a task model's state dict has it).
+        var bare = new StateDict { Source = weights.Source };
+        foreach (var (name, t) in weights) bare[name.StartsWith("bert.", StringComparison.Ordinal) ? name["bert.".Length..] : name] = t;
+        weights = bare;
         BertWeights.Validate(config, weights);
         Directory.CreateDirectory(directory);
 

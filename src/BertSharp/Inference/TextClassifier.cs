@@ -86,12 +86,12 @@ public sealed class TextClassifier
         windows.Sort((a, b) => a.Encoding.Length.CompareTo(b.Encoding.Length));
         var sums = new float[texts.Count * k];
         var counts = new int[texts.Count];
+        Span<float> p = k <= 256 ? stackalloc float[k] : new float[k];
         for (int start = 0; start < windows.Count; start += batchSize)
         {
             int n = Math.Min(batchSize, windows.Count - start);
             var input = Pad(windows, start, n);
             var logits = Model.Logits(input);
-            Span<float> p = stackalloc float[k];
             for (int r = 0; r < n; r++)
             {
                 TensorPrimitives.SoftMax(logits.AsSpan(r * k, k), p);

@@ -76,7 +76,7 @@ internal static class Checkpoint
         var saved = HfDirectory.ReadWeights(checkpointDir, config);
         foreach (var (name, target) in model.ToStateDict())
         {
-            var source = saved.Get(name, target.Shape);
+            var source = saved.Get(name.StartsWith("bert.", StringComparison.Ordinal) ? name["bert.".Length..] : name, target.Shape);
             source.Data.CopyTo(target.Data, 0);
         }
 
