@@ -32,6 +32,20 @@ internal static class CliRunner
         return new Result(p.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>Starts the command without waiting, for tests that interrupt or kill it.</summary>
+    public static Process Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(CliPath);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
     private static string CliPath { get; } = FindCli();
 
     private static string FindCli()

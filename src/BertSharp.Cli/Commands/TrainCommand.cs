@@ -36,7 +36,7 @@ internal static class TrainCommand
         var patience = new Option<int?>("--early-stopping-patience") { Description = "Stop after N evaluations without improvement" };
         var classWeights = new Option<string?>("--class-weights") { Description = "balanced, or one weight per label in label order (w1,w2,…)" };
         var groupByLength = new Option<bool>("--group-by-length") { Description = "Batch examples of similar length together (faster, less padding)" };
-        var head = new Option<ClassifierHeadInput>("--head-input") { Description = "What the classifier reads: PoolerOutput (as Hugging Face) or Cls (the raw [CLS] state)", DefaultValueFactory = _ => ClassifierHeadInput.PoolerOutput };
+        var head = new Option<ClassifierHeadInput>("--head-input") { Description = "What the classifier reads: PoolerOutput (as Hugging Face) or ClsHiddenState (the raw [CLS] state)", DefaultValueFactory = _ => ClassifierHeadInput.PoolerOutput };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output" };
         var json = new Option<bool>("--json") { Description = "Print the final result as JSON" };
         var dataOptions = new DataOptions();

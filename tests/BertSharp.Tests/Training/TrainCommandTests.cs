@@ -1,0 +1,131 @@
+using System.Text.Json;
+using BertSharp.IO;
+using BertSharp.Model;
+
+namespace BertSharp.Tests.Training;
+
+public sealed class TrainCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bertsharp-train-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>A small random BERT saved as an HF directory over the real vocabulary, so the CLI runs fast.</summary>
+    private string TinyModel()
+    {
+        var dir = Path.Combine(_dir, "tiny");
+        var config = new BertConfig { HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64 };
+        var model = BertModel.CreateRandom(config, seed: 3);
+        HfDirectory.Save(dir, config, model.ToStateDict(), () => BuiltInModels.OpenVocab("minilm-l6"), doLowerCase: true, modelMaxLength: 64);
+        return dir;
+    }
+
+    private string TrainCsv(int rows)
+    {
+        var path = Path.Combine(_dir, "train.csv");
+        var lines = File.ReadLines(TestData.Path("sentence-polarity", "train.csv")).Take(rows + 1);
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    [Fact]
+    public void KillingTheRunMidSaveNeverLeavesAHalfWrittenCheckpointAndResumeFinishes()
+    {
+        var model = TinyModel();
+        var data = TrainCsv(96);
+        var output = Path.Combine(_dir, "run");
+        string[] args = ["train", "--data", data, "--model", model, "--validation-split", "0", "--epochs", "1", "--batch-size", "8",
+            "--max-length", "32", "--save-steps", "1", "-o", output];
+
+        // Kill -9 while a checkpoint is being written (its temporary directory exists), at several
+        // moments of the save; each run after the first resumes from what the last kill left.
+        bool first = true;
+        foreach (var delayMs in new[] { 0, 3, 10 })
+        {
+            using var p = CliRunner.Start(first ? args : [.. args, "--resume"]);
+            first = false;
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!(Directory.Exists(output) && Directory.EnumerateDirectories(output, "checkpoint-*").Any()
+                && Directory.EnumerateDirectories(output, ".checkpoint-*").Any()))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "no checkpoint save was seen");
+                Assert.False(p.HasExited, "training ended before it could be killed");
+                Thread.Sleep(1);
+            }
+            Thread.Sleep(delayMs);
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+
+            foreach (var checkpoint in Directory.EnumerateDirectories(output, "checkpoint-*"))
+            {
+                // A directory under its final name is whole: every file there and readable.
+                var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(checkpoint, "trainer_state.json")));
+                Assert.True(state.RootElement.GetProperty("global_step").GetInt32() > 0);
+                Assert.NotEmpty(SafeTensors.Read(Path.Combine(checkpoint, "model.safetensors")));
+                Assert.NotEmpty(SafeTensors.Read(Path.Combine(checkpoint, "optimizer.safetensors")));
+                Assert.True(File.Exists(Path.Combine(checkpoint, "config.json")));
+                Assert.True(File.Exists(Path.Combine(checkpoint, "vocab.txt")));
+            }
+        }
+
+        var finish = CliRunner.Run([.. args, "--resume"]);
+        Assert.True(finish.ExitCode == 0, finish.Stderr);
+        Assert.Empty(Directory.EnumerateDirectories(output, ".checkpoint-*"));
+        var last = Directory.EnumerateDirectories(output, "checkpoint-*").Max(d => int.Parse(Path.GetFileName(d)["checkpoint-".Length..]));
+        Assert.Equal(12, last);
+        Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
+    }
+
+    [Theory]
+    [InlineData("missing.csv", "", "no such file")]
+    [InlineData("train.csv", "--label-column=stars", "stars")]
+    [InlineData("train.csv", "--batch-size=0", "batch size")]
+    public void BadInputIsOneLineNamingTheProblem(string file, string option, string expected)
+    {
+        var model = TinyModel();
+        var data = file == "train.csv" ? TrainCsv(20) : Path.Combine(_dir, file);
+        string[] args = ["train", "--data", data, "--model", model, "-o", Path.Combine(_dir, "out")];
+        var r = CliRunner.Run(option.Length > 0 ? [.. args, option] : args);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(expected, r.Stderr, StringComparison.OrdinalIgnoreCase);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void AnOutputDirectoryHoldingAModelIsRefused()
+    {
+        var model = TinyModel();
+        var r = CliRunner.Run("train", "--data", TrainCsv(20), "--model", model, "-o", model);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("already holds a model", r.Stderr);
+    }
+
+    [Fact]
+    public void EvalAndPredictReadTheTrainedDirectory()
+    {
+        var model = TinyModel();
+        var output = Path.Combine(_dir, "trained");
+        var train = CliRunner.Run("train", "--data", TrainCsv(40), "--model", model, "--epochs", "1", "--max-length", "32", "-o", output);
+        Assert.True(train.ExitCode == 0, train.Stderr);
+
+        var eval = CliRunner.Run("eval", "--model", output, "--data", TestData.Path("sentence-polarity", "dev.csv"), "--json");
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        var report = JsonDocument.Parse(eval.Stdout).RootElement;
+        Assert.Equal(1066, report.GetProperty("macro avg").GetProperty("support").GetInt32());
+
+        var predict = CliRunner.Run("predict", "--model", output, "--json", "--top-k", "0", "a gripping film", "a dull mess");
+        Assert.True(predict.ExitCode == 0, predict.Stderr);
+        var lines = predict.Stdout.Trim().Split('\n');
+        Assert.Equal(2, lines.Length);
+        var first = JsonDocument.Parse(lines[0]).RootElement;
+        var scores = first.GetProperty("scores");
+        Assert.Equal(1.0, scores.GetProperty("negative").GetDouble() + scores.GetProperty("positive").GetDouble(), 5);
+
+        var unknown = Path.Combine(_dir, "unknown.csv");
+        File.WriteAllText(unknown, "text,label\ngood film,positive\nodd film,neutral\n");
+        var bad = CliRunner.Run("eval", "--model", output, "--data", unknown);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("unknown.csv", bad.Stderr);
+        Assert.Contains("neutral", bad.Stderr);
+    }
+}
