@@ -166,8 +166,13 @@ public sealed class Trainer
                 {
                     Log(state, logPath, new TrainingLogEntry
                     {
-                        Kind = "train", Step = state.GlobalStep, Epoch = Math.Round(epochFraction, 4), Loss = lossSum / lossCount,
-                        LearningRate = lr, GradNorm = gradNorm, SamplesPerSecond = Math.Round(rate, 2),
+                        Kind = "train",
+                        Step = state.GlobalStep,
+                        Epoch = Math.Round(epochFraction, 4),
+                        Loss = lossSum / lossCount,
+                        LearningRate = lr,
+                        GradNorm = gradNorm,
+                        SamplesPerSecond = Math.Round(rate, 2),
                     });
                     lossSum = 0;
                     lossCount = 0;

@@ -17,8 +17,13 @@ public sealed class TrainerTests : IDisposable
     // A small BERT over the real vocabulary: the real training code path at a CI-sized cost.
     private static readonly BertConfig Tiny = new()
     {
-        VocabSize = 30522, HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 64,
-        MaxPositionEmbeddings = 64, Id2Label = new Dictionary<string, string> { ["0"] = "negative", ["1"] = "positive" },
+        VocabSize = 30522,
+        HiddenSize = 32,
+        NumHiddenLayers = 2,
+        NumAttentionHeads = 2,
+        IntermediateSize = 64,
+        MaxPositionEmbeddings = 64,
+        Id2Label = new Dictionary<string, string> { ["0"] = "negative", ["1"] = "positive" },
         Label2Id = new Dictionary<string, int> { ["negative"] = 0, ["positive"] = 1 },
     };
 
@@ -42,7 +47,12 @@ public sealed class TrainerTests : IDisposable
         var dev = Polarity("dev.csv", 200);
         var args = new TrainingArguments
         {
-            NumTrainEpochs = 2, TrainBatchSize = 16, LearningRate = 1e-4f, WarmupRatio = 0.1f, MaxLength = 64, LoggingSteps = 5,
+            NumTrainEpochs = 2,
+            TrainBatchSize = 16,
+            LearningRate = 1e-4f,
+            WarmupRatio = 0.1f,
+            MaxLength = 64,
+            LoggingSteps = 5,
         };
         var trainer = Trainer.Create("minilm-l6", LabelMap.FromTrainingData(train), args);
         var before = trainer.Evaluate(dev);
