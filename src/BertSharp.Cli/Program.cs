@@ -8,6 +8,7 @@ foreach (var command in new[]
 {
     VersionCommand.Create(),
     InfoCommand.Create(),
+    ExportOnnxCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
