@@ -38,7 +38,7 @@ internal static class ExportOnnxCommand
             var loaded = PretrainedModel.Load(source);
             OnnxExporter.Export(loaded, path, o, q);
             bool classifier = loaded.Weights.ContainsKey("classifier.weight");
-            Console.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1e6:F1} MB): " +
+            Console.WriteLine($"wrote {path} ({(new FileInfo(path).Length / 1e6).ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} MB): " +
                 $"{(classifier ? "classifier, output logits" : "encoder")}, opset {o}{(q == OnnxQuantization.Int8 ? ", int8 dynamic quantisation" : "")}");
             return 0;
         });

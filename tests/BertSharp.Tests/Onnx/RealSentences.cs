@@ -17,11 +17,16 @@ internal static class RealSentences
         return vocab;
     });
 
-    /// <summary>[CLS] words… [SEP] for sentences skip..skip+count, each at most maxLength ids.</summary>
-    public static int[][] Ids(int skip, int count, int maxLength = 512)
+    /// <summary>[CLS] words… [SEP] for dev.csv's sentences skip..skip+count, each at most maxLength ids.</summary>
+    public static int[][] Ids(int skip, int count, int maxLength = 512) => Ids("dev.csv", skip, count, maxLength, out _);
+
+    /// <summary>Ids of a file's sentences and whether each is labelled positive.</summary>
+    public static int[][] Ids(string file, int skip, int count, int maxLength, out bool[] positive)
     {
         var v = Vocab.Value;
-        return [.. File.ReadLines(TestData.Path("sentence-polarity", "dev.csv")).Skip(1 + skip).Take(count).Select(line =>
+        var lines = File.ReadLines(TestData.Path("sentence-polarity", file)).Skip(1 + skip).Take(count).ToArray();
+        positive = [.. lines.Select(l => l.EndsWith(",positive", StringComparison.Ordinal))];
+        return [.. lines.Select(line =>
         {
             var text = line.StartsWith('"') ? line[1..line.LastIndexOf("\",", StringComparison.Ordinal)] : line[..line.LastIndexOf(',')];
             var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(w => v.GetValueOrDefault(w, v["[UNK]"]));
