@@ -20,6 +20,7 @@ internal sealed class OnnxExporterGraph
     private readonly StateDict _weights;
     private readonly string _prefix;
     private readonly int _opset;
+    private readonly HashSet<string> _initializers = new(StringComparer.Ordinal);
     private int _nextId;
 
     private OnnxExporterGraph(BertConfig config, StateDict weights, string prefix, int opset)
@@ -59,6 +60,9 @@ internal sealed class OnnxExporterGraph
     {
         var c = _config;
         int h = c.HiddenSize;
+        bool hasPooler = _weights.ContainsKey("pooler.dense.weight");
+        if (classifier && !hasPooler)
+            throw new InvalidDataException($"{_weights.Source}: a sequence classifier needs the pooler (pooler.dense.weight), which HF's classifier reads");
         foreach (var name in new[] { "input_ids", "attention_mask", "token_type_ids" })
             _graph.Input.Add(ValueInfo(name, TensorProto.Types.DataType.Int64, "batch", "sequence"));
 
@@ -82,9 +86,6 @@ internal sealed class OnnxExporterGraph
             _graph.Output.Add(ValueInfo(x, TensorProto.Types.DataType.Float, "batch", "sequence", h));
         }
 
-        bool hasPooler = _weights.ContainsKey("pooler.dense.weight");
-        if (classifier && !hasPooler)
-            throw new InvalidDataException($"{_weights.Source}: a sequence classifier needs the pooler (pooler.dense.weight), which HF's classifier reads");
         if (!hasPooler) return;
         var cls = Node("Gather", [x, Int64Scalar("cls_index", 0)], [("axis", 1L)]);
         var pooled = Node("Gemm", [cls, Weight("pooler.dense.weight"), Weight("pooler.dense.bias")], [("transB", 1L)]);
@@ -162,23 +163,25 @@ internal sealed class OnnxExporterGraph
 
     private string Add(string onnxName, Tensor t)
     {
-        if (!_graph.Initializer.Any(i => i.Name == onnxName)) Add(Initializer(onnxName, t.Shape, t.Data));
+        if (!_initializers.Contains(onnxName)) Add(Initializer(onnxName, t.Shape, t.Data));
         return onnxName;
     }
 
-    private void Add(TensorProto t) => _graph.Initializer.Add(t);
-
-    private readonly HashSet<string> _constants = new(StringComparer.Ordinal);
+    private void Add(TensorProto t)
+    {
+        _initializers.Add(t.Name);
+        _graph.Initializer.Add(t);
+    }
 
     private string Scalar(string name, float value)
     {
-        if (_constants.Add(name)) Add(Initializer(name, [], [value]));
+        if (!_initializers.Contains(name)) Add(Initializer(name, [], [value]));
         return name;
     }
 
     private string Int64s(string name, long[] values)
     {
-        if (!_constants.Add(name)) return name;
+        if (_initializers.Contains(name)) return name;
         var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
         t.Dims.Add(values.Length);
         t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
@@ -188,7 +191,7 @@ internal sealed class OnnxExporterGraph
 
     private string Int64Scalar(string name, long value)
     {
-        if (!_constants.Add(name)) return name;
+        if (_initializers.Contains(name)) return name;
         Add(new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64, RawData = ByteString.CopyFrom(BitConverter.GetBytes(value)) });
         return name;
     }
