@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>
     ["data-load"] = DataLoadBench.Run,
     ["gemm"] = GemmBench.Run,
     ["kernels"] = KernelBench.Run,
+    ["onnx"] = OnnxBench.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {
@@ -14,3 +15,6 @@ if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
     return 2;
 }
 return run(args[1..]);
+if (args is ["data-load", .. var rest]) return DataLoadBench.Run(rest);
+Console.WriteLine("usage: dotnet run -c Release --project bench/BertSharp.Bench -- <benchmark>");
+return 2;

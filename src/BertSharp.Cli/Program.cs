@@ -12,6 +12,7 @@ foreach (var command in new[]
     TrainCommand.Create(),
     EvalCommand.Create(),
     PredictCommand.Create(),
+    ExportOnnxCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -1,0 +1,259 @@
+using System.Runtime.InteropServices;
+using BertSharp.Model;
+using BertSharp.Tensors;
+using Google.Protobuf;
+using Onnx;
+
+namespace BertSharp.IO;
+
+/// <summary>
+/// Builds the ONNX graph of a BERT encoder (and optionally its pooler and sequence-classification
+/// head) from HF-named weights, with standard ops only. Linear weights of 3-D activations are
+/// MatMul initializers stored [in, out] under their HF name (what PyTorch's exporter does, and what
+/// <see cref="OnnxBertImporter"/> reads back); the pooler and classifier act on 2-D [CLS] rows, so
+/// they are Gemm with transB = 1 and keep HF's [out, in] layout.
+/// </summary>
+internal sealed class OnnxExporterGraph
+{
+    private readonly GraphProto _graph = new() { Name = "bertsharp" };
+    private readonly BertConfig _config;
+    private readonly StateDict _weights;
+    private readonly string _prefix;
+    private readonly int _opset;
+    private readonly HashSet<string> _initializers = new(StringComparer.Ordinal);
+    private int _nextId;
+
+    private OnnxExporterGraph(BertConfig config, StateDict weights, string prefix, int opset)
+    {
+        _config = config;
+        _weights = weights;
+        _prefix = prefix;
+        _opset = opset;
+    }
+
+    public static ModelProto Build(BertConfig config, StateDict weights, bool classifier, int opset)
+    {
+        // HF's BertForSequenceClassification keeps the encoder under "bert."; BertModel has no prefix.
+        var g = new OnnxExporterGraph(config, weights, classifier ? "bert." : "", opset);
+        g.BuildGraph(classifier);
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion(opset),
+            ProducerName = "BertSharp",
+            ProducerVersion = typeof(OnnxExporterGraph).Assembly.GetName().Version?.ToString() ?? "",
+            Graph = g._graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
+        return model;
+    }
+
+    // The IR version each opset shipped with (onnx/helper.py's VERSION_TABLE).
+    private static long IrVersion(int opset) => opset switch
+    {
+        <= 14 => 7,
+        <= 18 => 8,
+        <= 20 => 9,
+        _ => 10,
+    };
+
+    private void BuildGraph(bool classifier)
+    {
+        var c = _config;
+        int h = c.HiddenSize;
+        bool hasPooler = _weights.ContainsKey("pooler.dense.weight");
+        if (classifier && !hasPooler)
+            throw new InvalidDataException($"{_weights.Source}: a sequence classifier needs the pooler (pooler.dense.weight), which HF's classifier reads");
+        foreach (var name in new[] { "input_ids", "attention_mask", "token_type_ids" })
+            _graph.Input.Add(ValueInfo(name, TensorProto.Types.DataType.Int64, "batch", "sequence"));
+
+        var x = Embeddings();
+
+        // Additive mask [batch, 1, 1, sequence]: 0 where attended, float.MinValue where padded (HF's value).
+        var mask = Node("Cast", ["attention_mask"], [("to", (long)TensorProto.Types.DataType.Float)]);
+        mask = Node("Sub", [Scalar("one", 1f), mask]);
+        mask = Node("Mul", [mask, Scalar("mask_value", float.MinValue)]);
+        mask = Node("Unsqueeze", [mask, Int64s("mask_axes", [1, 2])]);
+
+        var headShape = Int64s("head_shape", [0, 0, c.NumAttentionHeads, c.HeadSize]);
+        var hiddenShape = Int64s("hidden_shape", [0, 0, h]);
+        var scale = Scalar("attention_scale", MathF.Sqrt(c.HeadSize));
+        for (int i = 0; i < c.NumHiddenLayers; i++) x = Layer(i, x, mask, headShape, hiddenShape, scale);
+
+        if (!classifier)
+        {
+            Rename(x, "last_hidden_state");
+            x = "last_hidden_state";
+            _graph.Output.Add(ValueInfo(x, TensorProto.Types.DataType.Float, "batch", "sequence", h));
+        }
+
+        if (!hasPooler) return;
+        var cls = Node("Gather", [x, Int64Scalar("cls_index", 0)], [("axis", 1L)]);
+        var pooled = Node("Gemm", [cls, Weight("pooler.dense.weight"), Weight("pooler.dense.bias")], [("transB", 1L)]);
+        pooled = Node("Tanh", [pooled], output: classifier ? null : "pooler_output");
+        if (!classifier)
+        {
+            _graph.Output.Add(ValueInfo("pooler_output", TensorProto.Types.DataType.Float, "batch", h));
+            return;
+        }
+        int labels = _weights.Get("classifier.weight").Shape[0];
+        Node("Gemm", [pooled, Head("classifier.weight"), Head("classifier.bias")], [("transB", 1L)], output: "logits");
+        _graph.Output.Add(ValueInfo("logits", TensorProto.Types.DataType.Float, "batch", labels));
+    }
+
+    private string Embeddings()
+    {
+        var word = Node("Gather", [Weight("embeddings.word_embeddings.weight"), "input_ids"]);
+        // Positions 0..sequence-1: the first rows of the position table, sliced by the input's length.
+        var shape = Node("Shape", ["input_ids"]);
+        var length = Node("Slice", [shape, Int64s("one_1d", [1]), Int64s("two_1d", [2]), Int64s("zero_1d", [0])]);
+        var positions = Node("Slice", [Weight("embeddings.position_embeddings.weight"), Int64s("zero_1d", [0]), length, Int64s("zero_1d", [0])]);
+        var x = Node("Add", [word, positions]);
+        if (_config.TypeVocabSize > 0)
+            x = Node("Add", [x, Node("Gather", [Weight("embeddings.token_type_embeddings.weight"), "token_type_ids"])]);
+        return LayerNorm(x, "embeddings.LayerNorm");
+    }
+
+    private string Layer(int i, string x, string mask, string headShape, string hiddenShape, string scale)
+    {
+        string p = $"encoder.layer.{i}.";
+        string Heads(string y, long[] perm) => Node("Transpose", [Node("Reshape", [y, headShape])], [("perm", perm)]);
+        var q = Heads(Linear(x, p + "attention.self.query"), [0, 2, 1, 3]);
+        var k = Heads(Linear(x, p + "attention.self.key"), [0, 2, 3, 1]);
+        var v = Heads(Linear(x, p + "attention.self.value"), [0, 2, 1, 3]);
+        var scores = Node("Add", [Node("Div", [Node("MatMul", [q, k]), scale]), mask]);
+        var probs = Node("Softmax", [scores], [("axis", -1L)]);
+        var context = Node("Transpose", [Node("MatMul", [probs, v])], [("perm", new long[] { 0, 2, 1, 3 })]);
+        context = Node("Reshape", [context, hiddenShape]);
+        var attention = LayerNorm(Node("Add", [Linear(context, p + "attention.output.dense"), x]), p + "attention.output.LayerNorm");
+
+        var inter = Linear(attention, p + "intermediate.dense");
+        // Exact GELU: x · ½ · (1 + erf(x / √2)), the form ORT fuses into its Gelu kernel.
+        var erf = Node("Erf", [Node("Div", [inter, Scalar("sqrt2", MathF.Sqrt(2f))])]);
+        var gelu = Node("Mul", [Node("Mul", [inter, Node("Add", [erf, Scalar("one", 1f)])]), Scalar("half", 0.5f)]);
+        var output = Node("Add", [Linear(gelu, p + "output.dense"), attention]);
+        return LayerNorm(output, p + "output.LayerNorm");
+    }
+
+    private string Linear(string x, string module)
+    {
+        var w = _weights.Get(module + ".weight");
+        var name = _prefix + module + ".weight";
+        Add(Initializer(name, [w.Shape[1], w.Shape[0]], Transpose(w)));
+        return Node("Add", [Node("MatMul", [x, name]), Weight(module + ".bias")]);
+    }
+
+    private string LayerNorm(string x, string module)
+    {
+        var gamma = Weight(module + ".weight");
+        var beta = Weight(module + ".bias");
+        float eps = _config.LayerNormEps;
+        if (_opset >= 17) return Node("LayerNormalization", [x, gamma, beta], [("axis", -1L), ("epsilon", eps)]);
+        // Before opset 17 there is no LayerNormalization: the decomposition PyTorch exports, which ORT fuses back.
+        var axes = ("axes", new long[] { -1 });
+        var centered = Node("Sub", [x, Node("ReduceMean", [x], [axes])]);
+        var variance = Node("ReduceMean", [Node("Pow", [centered, Scalar("two", 2f)])], [axes]);
+        var std = Node("Sqrt", [Node("Add", [variance, Scalar(module + ".eps", eps)])]);
+        return Node("Add", [Node("Mul", [Node("Div", [centered, std]), gamma]), beta]);
+    }
+
+    // Encoder weights are stored under the architecture's prefix; heads keep their own names.
+    private string Weight(string name) => Add(_prefix + name, _weights.Get(name));
+
+    private string Head(string name) => Add(name, _weights.Get(name));
+
+    private string Add(string onnxName, Tensor t)
+    {
+        if (!_initializers.Contains(onnxName)) Add(Initializer(onnxName, t.Shape, t.Data));
+        return onnxName;
+    }
+
+    private void Add(TensorProto t)
+    {
+        _initializers.Add(t.Name);
+        _graph.Initializer.Add(t);
+    }
+
+    private string Scalar(string name, float value)
+    {
+        if (!_initializers.Contains(name)) Add(Initializer(name, [], [value]));
+        return name;
+    }
+
+    private string Int64s(string name, long[] values)
+    {
+        if (_initializers.Contains(name)) return name;
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        t.Dims.Add(values.Length);
+        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan()));
+        Add(t);
+        return name;
+    }
+
+    private string Int64Scalar(string name, long value)
+    {
+        if (_initializers.Contains(name)) return name;
+        Add(new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64, RawData = ByteString.CopyFrom(BitConverter.GetBytes(value)) });
+        return name;
+    }
+
+    private static TensorProto Initializer(string name, int[] shape, ReadOnlySpan<float> data)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        foreach (var d in shape) t.Dims.Add(d);
+        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
+        return t;
+    }
+
+    private static float[] Transpose(Tensor w)
+    {
+        int rows = w.Shape[0], cols = w.Shape[1];
+        var t = new float[w.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                t[c * rows + r] = w.Data[r * cols + c];
+        return t;
+    }
+
+    private string Node(string op, string[] inputs, (string Name, object Value)[]? attributes = null, string? output = null)
+    {
+        int id = _nextId++;
+        var node = new NodeProto { OpType = op, Name = $"{op}_{id}" };
+        node.Input.AddRange(inputs);
+        output ??= $"{op}_{id}_out";
+        node.Output.Add(output);
+        foreach (var (name, value) in attributes ?? [])
+        {
+            var a = new AttributeProto { Name = name };
+            switch (value)
+            {
+                case long l: a.Type = AttributeProto.Types.AttributeType.Int; a.I = l; break;
+                case float f: a.Type = AttributeProto.Types.AttributeType.Float; a.F = f; break;
+                case long[] ls: a.Type = AttributeProto.Types.AttributeType.Ints; a.Ints.AddRange(ls); break;
+                default: throw new ArgumentException($"attribute {name}: unsupported type {value.GetType()}");
+            }
+            node.Attribute.Add(a);
+        }
+        _graph.Node.Add(node);
+        return output;
+    }
+
+    // The last layer's LayerNorm wrote to a generated name; a graph output needs its public name.
+    private void Rename(string from, string to)
+    {
+        foreach (var node in _graph.Node)
+            for (int i = 0; i < node.Output.Count; i++)
+                if (node.Output[i] == from) node.Output[i] = to;
+    }
+
+    private static ValueInfoProto ValueInfo(string name, TensorProto.Types.DataType type, params object[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims)
+            shape.Dim.Add(d is string p ? new TensorShapeProto.Types.Dimension { DimParam = p } : new TensorShapeProto.Types.Dimension { DimValue = (int)d });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } },
+        };
+    }
+}
