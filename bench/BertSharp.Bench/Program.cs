@@ -15,6 +15,3 @@ if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
     return 2;
 }
 return run(args[1..]);
-if (args is ["data-load", .. var rest]) return DataLoadBench.Run(rest);
-Console.WriteLine("usage: dotnet run -c Release --project bench/BertSharp.Bench -- <benchmark>");
-return 2;

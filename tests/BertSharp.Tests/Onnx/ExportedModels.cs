@@ -39,7 +39,7 @@ public sealed class ExportedModels : IDisposable
     public Tensor ClassifierWeight { get; }
     public Tensor ClassifierBias { get; }
     public StateDict ClassifierWeights { get; }
-    public Model.BertConfig ClassifierConfig { get; }
+    public global::BertSharp.Model.BertConfig ClassifierConfig { get; }
 
     public string Directory => _dir.Path;
 
