@@ -38,6 +38,7 @@ internal static class TrainCommand
         var groupByLength = new Option<bool>("--group-by-length") { Description = "Batch examples of similar length together (faster, less padding)" };
         var head = new Option<ClassifierHeadInput>("--head-input") { Description = "What the classifier reads: PoolerOutput (as Hugging Face) or ClsHiddenState (the raw [CLS] state)", DefaultValueFactory = _ => ClassifierHeadInput.PoolerOutput };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output" };
+        var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Replace a model or checkpoints already in --output" };
         var json = new Option<bool>("--json") { Description = "Print the final result as JSON" };
         var dataOptions = new DataOptions();
 
@@ -51,7 +52,7 @@ internal static class TrainCommand
             """);
         foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, epochs, lr, batch, evalBatch, weightDecay, warmup,
             maxLength, accumulation, clip, dropout, seed, evalStrategy, evalSteps, saveSteps, metric, patience, classWeights, groupByLength,
-            head, resume, json })
+            head, resume, overwrite, json })
         {
             command.Options.Add(o);
         }
@@ -79,6 +80,7 @@ internal static class TrainCommand
                 EarlyStoppingPatience = parse.GetValue(patience),
                 ClassWeights = parse.GetValue(classWeights),
                 GroupByLength = parse.GetValue(groupByLength),
+                OverwriteOutputDir = parse.GetValue(overwrite),
             };
             args.Validate();
             var loadOptions = dataOptions.Read(parse);

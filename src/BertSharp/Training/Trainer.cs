@@ -88,7 +88,7 @@ public sealed class Trainer
         ArgumentNullException.ThrowIfNull(train);
         ArgumentException.ThrowIfNullOrWhiteSpace(outputDirectory);
         if (train.Count == 0) throw new ArgumentException($"{train.Source ?? "training data"}: no examples to train on");
-        PrepareOutputDirectory(outputDirectory, resume);
+        PrepareOutputDirectory(outputDirectory, resume, _args.OverwriteOutputDir);
 
         var trainSet = Encode(train);
         var evalSet = eval is null ? null : Encode(eval);
@@ -338,12 +338,20 @@ public sealed class Trainer
             : ClassWeights.Parse(_args.ClassWeights, Labels, ids);
     }
 
-    private static void PrepareOutputDirectory(string outputDirectory, bool resume)
+    private static void PrepareOutputDirectory(string outputDirectory, bool resume, bool overwrite)
     {
-        if (!resume && Directory.Exists(outputDirectory) &&
-            (File.Exists(Path.Combine(outputDirectory, HfDirectory.ConfigFile)) || Checkpoint.Latest(outputDirectory) is not null))
+        bool occupied = Directory.Exists(outputDirectory) &&
+            (File.Exists(Path.Combine(outputDirectory, HfDirectory.ConfigFile)) || Checkpoint.Latest(outputDirectory) is not null);
+        if (!resume && occupied && !overwrite)
         {
-            throw new IOException($"{outputDirectory} already holds a model or checkpoints; choose another --output, delete it, or pass --resume to continue that run");
+            throw new IOException($"{outputDirectory} already holds a model or checkpoints; choose another --output, pass --overwrite-output-dir, or --resume to continue that run");
+        }
+        if (!resume && occupied)
+        {
+            // Only what a training run writes goes: a directory that is not ours keeps its other files.
+            foreach (var d in Directory.EnumerateDirectories(outputDirectory, Checkpoint.Prefix + "*")) Directory.Delete(d, recursive: true);
+            foreach (var f in new[] { HfDirectory.ConfigFile, HfDirectory.WeightsFile, "train_log.jsonl", "eval_report.json", "eval_report.txt" })
+                File.Delete(Path.Combine(outputDirectory, f));
         }
         Directory.CreateDirectory(outputDirectory);
         Checkpoint.RemoveIncomplete(outputDirectory);

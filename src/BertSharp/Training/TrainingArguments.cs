@@ -37,6 +37,9 @@ public sealed record TrainingArguments
     /// <summary>"balanced", a comma-separated list of weights in label-id order, or null for none.</summary>
     [JsonPropertyName("class_weights")] public string? ClassWeights { get; init; }
 
+    /// <summary>Replace a model or checkpoints already in the output directory instead of refusing.</summary>
+    [JsonPropertyName("overwrite_output_dir")] public bool OverwriteOutputDir { get; init; }
+
     /// <summary>Order each epoch's batches by length within shuffled pools, so padding costs little.</summary>
     [JsonPropertyName("group_by_length")] public bool GroupByLength { get; init; }
 

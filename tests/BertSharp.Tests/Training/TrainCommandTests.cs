@@ -98,6 +98,14 @@ public sealed class TrainCommandTests : IDisposable
         var r = CliRunner.Run("train", "--data", TrainCsv(20), "--model", model, "-o", model);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("already holds a model", r.Stderr);
+
+        var output = Path.Combine(_dir, "again");
+        string[] args = ["train", "--data", TrainCsv(20), "--model", model, "--epochs", "1", "--max-length", "16", "-o", output];
+        Assert.Equal(0, CliRunner.Run(args).ExitCode);
+        File.WriteAllText(Path.Combine(output, "notes.txt"), "mine");
+        var again = CliRunner.Run([.. args, "--overwrite-output-dir"]);
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(output, "notes.txt")));
     }
 
     [Fact]
