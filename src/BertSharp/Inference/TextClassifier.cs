@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using BertSharp.Data;
 using BertSharp.IO;
 using BertSharp.Model;
 using BertSharp.Text;
@@ -106,21 +107,14 @@ public sealed class TextClassifier
 
     private BertInput Pad(List<(Encoding Encoding, int Text)> windows, int start, int n)
     {
-        int longest = 0;
-        for (int r = 0; r < n; r++) longest = Math.Max(longest, windows[start + r].Encoding.Length);
-        var ids = new int[n * longest];
-        var types = new int[n * longest];
-        var mask = new int[n * longest];
-        int pad = Tokenizer.PadId;
-        if (pad != 0) ids.AsSpan().Fill(pad);
+        var ids = new int[n][];
+        var types = new int[n][];
         for (int r = 0; r < n; r++)
         {
-            var e = windows[start + r].Encoding;
-            e.Ids.CopyTo(ids, r * longest);
-            e.TypeIds.CopyTo(types, r * longest);
-            mask.AsSpan(r * longest, e.Length).Fill(1);
+            ids[r] = windows[start + r].Encoding.Ids;
+            types[r] = windows[start + r].Encoding.TypeIds;
         }
-        return new BertInput(n, longest, ids, types, mask);
+        return DynamicPadding.Pad(ids, types, Tokenizer.PadId);
     }
 
     private Prediction ToPrediction(ReadOnlySpan<float> probabilities)

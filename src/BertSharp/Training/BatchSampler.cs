@@ -1,3 +1,6 @@
+using BertSharp.Data;
+using BertSharp.Model;
+
 namespace BertSharp.Training;
 
 /// <summary>
@@ -10,12 +13,7 @@ internal static class BatchSampler
     {
         var order = new int[count];
         for (int i = 0; i < count; i++) order[i] = i;
-        var rng = new SplitMix64(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1));
-        for (int i = count - 1; i > 0; i--)
-        {
-            int j = (int)rng.NextBelow((ulong)(i + 1));
-            (order[i], order[j]) = (order[j], order[i]);
-        }
+        new SplitMix64(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)epoch + 1)).Shuffle(order.AsSpan());
         if (groupByLength is not null)
         {
             // HF's LengthGroupedSampler idea: sort within pools of 50 batches-worth so each batch holds
@@ -29,5 +27,20 @@ internal static class BatchSampler
             }
         }
         return order;
+    }
+
+    /// <summary>The examples at <paramref name="indices"/> as one batch padded to its longest, and their labels.</summary>
+    public static BertInput Collate(IReadOnlyList<EncodedExample> examples, ReadOnlySpan<int> indices, int padId, Span<int> labels)
+    {
+        var ids = new int[indices.Length][];
+        var types = new int[indices.Length][];
+        for (int b = 0; b < indices.Length; b++)
+        {
+            var e = examples[indices[b]];
+            ids[b] = e.InputIds;
+            types[b] = e.TokenTypeIds;
+            labels[b] = e.Label;
+        }
+        return DynamicPadding.Pad(ids, types, padId);
     }
 }

@@ -133,7 +133,7 @@ public sealed class Trainer
             for (int b = firstBatch; b < batchesPerEpoch; b++)
             {
                 int start = b * batch, count = Math.Min(batch, trainSet.Count - start);
-                var input = DynamicPadding.Collate(trainSet, order.AsSpan(start, count), Tokenizer.PadId, labels);
+                var input = BatchSampler.Collate(trainSet, order.AsSpan(start, count), Tokenizer.PadId, labels);
                 // The last group of an epoch may hold fewer batches; scale by its real size so each
                 // update is a mean over the batches it saw, as HF's Trainer does.
                 int groupStart = b / accumulation * accumulation;
@@ -249,7 +249,7 @@ public sealed class Trainer
         for (int start = 0; start < n; start += batch)
         {
             int count = Math.Min(batch, n - start);
-            var input = DynamicPadding.Collate(data, byLength.AsSpan(start, count), Tokenizer.PadId, labels);
+            var input = BatchSampler.Collate(data, byLength.AsSpan(start, count), Tokenizer.PadId, labels);
             var logits = Model.Logits(input);
             for (int r = 0; r < count; r++)
             {
