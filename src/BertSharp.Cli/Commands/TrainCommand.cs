@@ -89,8 +89,13 @@ internal static class TrainCommand
             var labels = LabelMap.FromTrainingData(train);
             bool asJson = parse.GetValue(json);
             var log = asJson ? Console.Error : Console.Out;
-            log.WriteLine($"train: {train.Count} examples ({train.DescribeClassBalance()})");
-            if (validation is not null) log.WriteLine($"eval:  {validation.Count} examples ({validation.DescribeClassBalance()})");
+            log.WriteLine($"train: {train.Count} examples from {train.Source}");
+            log.WriteLine(train.DescribeClassBalance().TrimEnd());
+            if (validation is not null)
+            {
+                log.WriteLine($"eval: {validation.Count} examples from {validation.Source}");
+                log.WriteLine(validation.DescribeClassBalance().TrimEnd());
+            }
             log.WriteLine($"labels: {labels}");
 
             var trainer = Trainer.Create(parse.GetValue(model)!, labels, args, parse.GetValue(head));
