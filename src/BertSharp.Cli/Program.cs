@@ -8,6 +8,7 @@ foreach (var command in new[]
 {
     VersionCommand.Create(),
     InfoCommand.Create(),
+    BenchCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -25,9 +25,15 @@ internal sealed class BertLayer
     {
         int N = B * T;
         SelfAttention.Forward(x, maskAdd, c.Attention, B, T, dropout);
+        long t0 = OpProfile.Start();
         AttentionOutput.Forward(c.Attention.Context, x, c.AttentionOut, N, dropout);        // a1 = LN(drop(ctx Wo) + x)
+        OpProfile.Stop(OpProfile.Op.AttentionOutput, t0);
+        t0 = OpProfile.Start();
         Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, N);                    // g = gelu(a1 Wi)
+        OpProfile.Stop(OpProfile.Op.Intermediate, t0);
+        t0 = OpProfile.Start();
         Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, N, dropout);    // h = LN(drop(g Wo2) + a1)
+        OpProfile.Stop(OpProfile.Op.Output, t0);
     }
 
     // dOut (N,C) → dx (N,C), written. dOut is left unchanged.
@@ -36,11 +42,17 @@ internal sealed class BertLayer
         int N = B * T;
         s.Ensure(N, SelfAttention.Query.In, Intermediate.Dense.Out);
         // dA1 = ∂/∂a1 via the residual; dG = ∂/∂g
+        long t0 = OpProfile.Start();
         Output.Backward(c.Intermediate.Output, c.Out, dOut, s.DIntermediate, s.DA1, s.DHidden, N);
+        OpProfile.Stop(OpProfile.Op.OutputBackward, t0);
         // dA1 += through the feed-forward
+        t0 = OpProfile.Start();
         Intermediate.Backward(c.AttentionOut.Output, c.Intermediate, s.DIntermediate, s.DA1, s.DPre, N);
+        OpProfile.Stop(OpProfile.Op.IntermediateBackward, t0);
         // dx = through the residual; dCtx = through the output projection
+        t0 = OpProfile.Start();
         AttentionOutput.Backward(c.Attention.Context, c.AttentionOut, s.DA1, s.DContext, dx, s.DHidden, N);
+        OpProfile.Stop(OpProfile.Op.AttentionOutputBackward, t0);
         // s.DHidden is free again: use it for the attention's input gradient, then add it to the residual's.
         SelfAttention.Backward(x, c.Attention, s.DContext, s.DHidden, s.Attention, B, T);
         VectorOps.AddInPlace(dx.AsSpan(0, N * SelfAttention.Query.In), s.DHidden);

@@ -154,13 +154,17 @@ public sealed class BertModel
         Buffers.Ensure(ref ws.MaskAdd, N);
         // HF: (1 − mask) · finfo(float32).min, added to the scores of padded keys.
         for (int n = 0; n < N; n++) ws.MaskAdd[n] = input.AttentionMask[n] == 0 ? float.MinValue : 0f;
+        long t0 = OpProfile.Start();
         _embeddings.Forward(input, ws.Embeddings, dropout);
+        OpProfile.Stop(OpProfile.Op.Embeddings, t0);
         hiddenStates?.Add(TensorCopy.Of(ws.Embeddings.Output, B, T, Config.HiddenSize));
         _encoder.Forward(ws.Embeddings.Output, ws.MaskAdd, ws.Layers, B, T, dropout, ws.ClsOnly, hiddenStates, attentions);
         if (_pooler is not null)
         {
             Buffers.Ensure(ref ws.Pooled, B * Config.HiddenSize);
+            t0 = OpProfile.Start();
             _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B);
+            OpProfile.Stop(OpProfile.Op.Pooler, t0);
         }
     }
 
@@ -188,7 +192,9 @@ public sealed class BertModel
         Buffers.Ensure(ref ws.DHiddenB, N * C);
         Buffers.Ensure(ref ws.DHiddenC, N * C);
         var dEmbeddings = _encoder.Backward(ws.Embeddings.Output, ws.Layers, dLastHidden, ws.DHiddenA, ws.DHiddenB, ws.ClsOnly, ws.LayerScratch, B, T);
+        long t0 = OpProfile.Start();
         _embeddings.Backward(input, ws.Embeddings, dEmbeddings, ws.DHiddenC);
+        OpProfile.Stop(OpProfile.Op.EmbeddingsBackward, t0);
     }
 
     private static void Validate(BertConfig config)

@@ -37,9 +37,12 @@ internal sealed class BertSelfAttention
     {
         int N = B * T, C = _hidden, H = _heads, d = _headSize;
         c.Ensure(N, C, B * H * T * T);
+        long t0 = OpProfile.Start();
         Query.Forward(x, C, c.Q, N);
         Key.Forward(x, C, c.K, N);
         Value.Forward(x, C, c.V, N);
+        OpProfile.Stop(OpProfile.Op.QkvProjection, t0);
+        t0 = OpProfile.Start();
         c.Dropped = dropout is not null && _dropout > 0;
         ulong key = 0;
         if (c.Dropped)
@@ -68,6 +71,7 @@ internal sealed class BertSelfAttention
             // context_bh (T,d) = P_bh V_bh
             Gemm.Multiply(false, false, T, d, T, 1f, used, T, c.V.AsSpan(off), C, 0f, c.Context.AsSpan(off), C);
         });
+        OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
 
     // dContext (N,C) → dx (N,C), written. Scratch: dq, dk, dv (N,C), dProbs (B,H,T,T).
@@ -76,6 +80,7 @@ internal sealed class BertSelfAttention
         int N = B * T, C = _hidden, H = _heads, d = _headSize;
         s.Ensure(N, C, B * H * T * T);
         float scale = _scale;
+        long t0 = OpProfile.Start();
         Parallel.For(0, B * H, bh =>
         {
             int b = bh / H, h = bh % H, off = b * T * C + h * d, tt = T * T;
@@ -93,9 +98,12 @@ internal sealed class BertSelfAttention
             Gemm.Multiply(false, false, T, d, T, scale, dP, T, c.K.AsSpan(off), C, 0f, s.DQ.AsSpan(off), C);
             Gemm.Multiply(true, false, T, d, T, scale, dP, T, c.Q.AsSpan(off), C, 0f, s.DK.AsSpan(off), C);
         });
+        OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
+        t0 = OpProfile.Start();
         Query.Backward(x, C, s.DQ, dx, C, N, accumulateDx: false);
         Key.Backward(x, C, s.DK, dx, C, N, accumulateDx: true);
         Value.Backward(x, C, s.DV, dx, C, N, accumulateDx: true);
+        OpProfile.Stop(OpProfile.Op.QkvBackward, t0);
     }
 
     // [CLS]-only variant for a last layer whose other rows nobody reads (classification): keys and
