@@ -1,3 +1,5 @@
+using BertSharp.Tensors;
+
 namespace BertSharp.Model;
 
 /// <summary>
@@ -21,7 +23,7 @@ internal static class Dropout
         }
     }
 
-    /// <summary>x[..length] ⊙= mask, in parallel chunks for large activations.</summary>
+    /// <summary>x[..length] ⊙= mask, in parallel chunks on the worker pool for large activations.</summary>
     public static void ForwardInPlace(float[] x, float[] mask, int length, float p, ulong key)
     {
         int chunks = (length + ParallelChunk - 1) / ParallelChunk;
@@ -30,11 +32,36 @@ internal static class Dropout
             Forward(x.AsSpan(0, length), x.AsSpan(0, length), mask.AsSpan(0, length), p, key, 0);
             return;
         }
-        Parallel.For(0, chunks, c =>
+        var r = runner ??= new Runner();
+        (r.X, r.Mask, r.Length, r.P, r.Key) = (x, mask, length, p, key);
+        try
         {
-            int start = c * ParallelChunk, n = Math.Min(ParallelChunk, length - start);
-            Forward(x.AsSpan(start, n), x.AsSpan(start, n), mask.AsSpan(start, n), p, key, start);
-        });
+            WorkerPool.For(chunks, Gemm.MaxThreads, r.Body);
+        }
+        finally
+        {
+            (r.X, r.Mask) = ([], []);
+        }
+    }
+
+    [ThreadStatic] private static Runner? runner;
+
+    // One per calling thread, its delegate made once, so a warm call allocates nothing.
+    private sealed class Runner
+    {
+        public readonly Action<int> Body;
+        public float[] X = [], Mask = [];
+        public int Length;
+        public float P;
+        public ulong Key;
+
+        public Runner() => Body = Chunk;
+
+        private void Chunk(int c)
+        {
+            int start = c * ParallelChunk, n = Math.Min(ParallelChunk, Length - start);
+            Forward(X.AsSpan(start, n), X.AsSpan(start, n), Mask.AsSpan(start, n), P, Key, start);
+        }
     }
 
     /// <summary>dx = dy ⊙ mask; dx may alias dy.</summary>
