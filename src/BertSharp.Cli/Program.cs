@@ -9,6 +9,8 @@ foreach (var command in new[]
     VersionCommand.Create(),
     InfoCommand.Create(),
     BenchCommand.Create(),
+    EmbedCommand.Create(),
+    SimilarityCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
