@@ -25,6 +25,15 @@ internal sealed class BertLayer
     {
         int N = B * T;
         SelfAttention.Forward(x, mask, c.Attention, B, T, dropout, mode.Packed, mode.Training || mode.KeepProbs);
+        if (mode.Packed && !mode.Training && dropout is null && LayerTail.Worthwhile(N))
+        {
+            long start = OpProfile.Start();
+            c.AttentionOut.Ensure(N, SelfAttention.Query.In);
+            c.Out.Ensure(N, SelfAttention.Query.In);
+            c.Tail.Run(this, c.Attention.Context, x, c.AttentionOut.Output, c.Out.Output, N);
+            OpProfile.Stop(OpProfile.Op.FusedTail, start);
+            return;
+        }
         long t0 = OpProfile.Start();
         AttentionOutput.Forward(c.Attention.Context, x, c.AttentionOut, N, dropout, mode.Packed);               // a1 = LN(drop(ctx Wo) + x)
         OpProfile.Stop(OpProfile.Op.AttentionOutput, t0);
@@ -92,6 +101,11 @@ internal sealed class BertLayer
         public BertResidualOutput.Cache AttentionOut { get; } = new();
         public BertIntermediate.Cache Intermediate { get; } = new();
         public BertResidualOutput.Cache Out { get; } = new();
+
+        /// <summary>Inference's fused row-block tail (its delegate made once).</summary>
+        public LayerTail Tail => _tail ??= new LayerTail();
+
+        private LayerTail? _tail;
 
         /// <summary>(B,C): the [CLS] rows of the input, the residual of a [CLS]-only layer.</summary>
         public float[] ClsInput = [];

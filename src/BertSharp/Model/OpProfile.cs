@@ -16,6 +16,7 @@ internal static class OpProfile
         AttentionOutput,
         Intermediate,
         Output,
+        FusedTail,
         Pooler,
         OutputBackward,
         IntermediateBackward,

@@ -47,4 +47,28 @@ public class PackedWeightsTests
         for (int i = 0; i < before.Length; i++) Assert.Equal(fresh.LastHiddenState.Data[i], after.LastHiddenState.Data[i], 1e-6);
         for (int i = 0; i < fresh.PoolerOutput!.Length; i++) Assert.Equal(fresh.PoolerOutput.Data[i], after.PoolerOutput!.Data[i], 1e-6);
     }
+
+    [Fact]
+    public void PackedFusedInferenceEqualsThePlainPath()
+    {
+        // Enough rows (300 × 5) for the row-blocked layer tail on packed weights.
+        var config = GradCheck.TinyConfig();
+        var model = BertModel.CreateRandom(config, seed: 7);
+        GradCheck.Randomize(model.Parameters, 8);
+        var rng = new Random(9);
+        const int B = 300, T = 5;
+        var input = new BertInput(B, T, new int[B * T], new int[B * T], new int[B * T]);
+        for (int i = 0; i < B * T; i++)
+        {
+            input.InputIds[i] = rng.Next(1, config.VocabSize);
+            input.AttentionMask[i] = i % T < 2 + i / T % 4 ? 1 : 0;
+        }
+        Assert.True(LayerTail.Worthwhile(B * T));
+        var packed = model.Forward(input);
+        var plain = new BertModel(config, model.ToStateDict());
+        plain.MarkWeightsMutable();
+        var expected = plain.Forward(input);
+        for (int i = 0; i < expected.LastHiddenState.Length; i++) Assert.Equal(expected.LastHiddenState.Data[i], packed.LastHiddenState.Data[i], 1e-5);
+        for (int i = 0; i < expected.PoolerOutput!.Length; i++) Assert.Equal(expected.PoolerOutput.Data[i], packed.PoolerOutput!.Data[i], 1e-5);
+    }
 }
