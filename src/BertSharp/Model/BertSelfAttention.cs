@@ -20,7 +20,7 @@ internal sealed class BertSelfAttention
     private readonly int _hidden, _heads, _headSize;
     private readonly float _scale, _dropout;
     private readonly WeightState _state;
-    private (PackedMatrix Weight, float[] Bias)? _packedQkv;
+    private PackedQkv? _packedQkv;
 
     public BertSelfAttention(WeightBuilder wb, BertConfig config)
     {
@@ -148,9 +148,9 @@ internal sealed class BertSelfAttention
     private void ProjectQkv(float[] x, float[] qkv, int N, bool packed)
     {
         int C = _hidden;
-        if (packed && PackedQkv() is var (w, bias))
+        if (packed && FusedWeights() is { } w)
         {
-            Gemm.Multiply(false, N, 3 * C, C, 1f, x, C, w, bias, 0f, qkv, 3 * C);
+            Gemm.Multiply(false, N, 3 * C, C, 1f, x, C, w.Weight, w.Bias, 0f, qkv, 3 * C);
             return;
         }
         Query.Forward(x, C, qkv, N, ldy: 3 * C);
@@ -158,14 +158,14 @@ internal sealed class BertSelfAttention
         Value.Forward(x, C, qkv.AsSpan(2 * C), N, ldy: 3 * C);
     }
 
-    private (PackedMatrix, float[])? PackedQkv()
+    private PackedQkv? FusedWeights()
     {
         if (_state.Mutable)
         {
             _packedQkv = null;
             return null;
         }
-        var p = _packedQkv;
+        var p = Volatile.Read(ref _packedQkv);
         if (p is null)
         {
             int C = _hidden;
@@ -178,11 +178,14 @@ internal sealed class BertSelfAttention
                 parts[i].Bias.Value.Data.CopyTo(bias, i * C);
             }
             // Two threads may both build it; either copy is right.
-            p = (PackedMatrix.Pack(true, C, 3 * C, weight, C), bias);
-            _packedQkv = p;
+            p = new PackedQkv(PackedMatrix.Pack(true, C, 3 * C, weight, C), bias);
+            Volatile.Write(ref _packedQkv, p);
         }
         return _state.Mutable ? null : p;
     }
+
+    /// <summary>[Wq; Wk; Wv] packed for one GEMM, and [bq; bk; bv]; one object, so threads see both or neither.</summary>
+    private sealed record PackedQkv(PackedMatrix Weight, float[] Bias);
 
     /// <summary>Activations saved for backward.</summary>
     internal sealed class Cache
@@ -263,10 +266,17 @@ internal sealed class BertSelfAttention
             // scores (rows, keys) = scale · q kᵀ, then the masked softmax; skipped keys get probability 0.
             Gemm.Multiply(false, true, rows, keys, d, _scale, _q.AsSpan(qOff), _ldq, _qkv.AsSpan(kOff), ld, 0f, probs, T);
             ReadOnlySpan<float> add = _holes ? _add.AsSpan(b * T, keys) : default;
-            for (int i = 0; i < rows; i++)
+            if (keys == T)
             {
-                Kernels.ScaledMaskedSoftmax(probs.Slice(i * T, keys), 1, keys, 1f, add);
-                probs.Slice(i * T + keys, T - keys).Clear();
+                Kernels.ScaledMaskedSoftmax(probs, rows, T, 1f, add);
+            }
+            else
+            {
+                for (int i = 0; i < rows; i++)
+                {
+                    Kernels.ScaledMaskedSoftmax(probs.Slice(i * T, keys), 1, keys, 1f, add);
+                    probs.Slice(i * T + keys, T - keys).Clear();
+                }
             }
             ReadOnlySpan<float> used = probs;
             if (_isDropped)
@@ -290,12 +300,20 @@ internal sealed class BertSelfAttention
             // dP_used (rows, keys) = dCtx vᵀ; dv (keys, d) = P_usedᵀ dCtx
             Gemm.Multiply(false, true, rows, keys, d, 1f, dCtx, _c, _qkv.AsSpan(vOff), ld, 0f, dP, T);
             Gemm.Multiply(true, false, keys, d, rows, 1f, used, T, dCtx, _c, 0f, _dqkv.AsSpan(vOff), ld);
-            for (int i = 0; i < rows; i++)
+            // The additive mask is a constant and takes no gradient.
+            if (keys == T)
             {
-                var row = dP.Slice(i * T, keys);
-                if (_isDropped) Dropout.Backward(row, _mask.AsSpan(t * region + i * T, keys), row);
-                // The additive mask is a constant and takes no gradient.
-                Kernels.SoftmaxRowsBackward(probs.Slice(i * T, keys), row, row, 1, keys);
+                if (_isDropped) Dropout.Backward(dP, _mask.AsSpan(t * region, region), dP);
+                Kernels.SoftmaxRowsBackward(probs, dP, dP, rows, T);
+            }
+            else
+            {
+                for (int i = 0; i < rows; i++)
+                {
+                    var row = dP.Slice(i * T, keys);
+                    if (_isDropped) Dropout.Backward(row, _mask.AsSpan(t * region + i * T, keys), row);
+                    Kernels.SoftmaxRowsBackward(probs.Slice(i * T, keys), row, row, 1, keys);
+                }
             }
             // dq = scale · dS k; dk (keys, d) = scale · dSᵀ q
             Gemm.Multiply(false, false, rows, d, keys, _scale, dP, T, _qkv.AsSpan(kOff), ld, 0f, _dq.AsSpan(qOff), _ldq);
