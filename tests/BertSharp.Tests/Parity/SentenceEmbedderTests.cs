@@ -91,6 +91,27 @@ public class SentenceEmbedderTests
         using var sim = JsonDocument.Parse(s.Stdout);
         Assert.Equal(1.0, sim.RootElement.GetProperty("cosine_similarity").GetDouble(), 1e-5);
 
+        // --input: one text per line, the same vectors as the arguments.
+        var file = Path.Combine(Path.GetTempPath(), $"bertsharp-embed-{Guid.NewGuid():N}.txt");
+        File.WriteAllLines(file, ["a gentle, funny film", "the worst movie of the year"]);
+        try
+        {
+            var fromFile = CliRunner.Run("embed", "--input", file);
+            Assert.True(fromFile.ExitCode == 0, fromFile.Stderr);
+            var lines = fromFile.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(2, lines.Length);
+            var second = lines[1].Split(' ').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(384, second.Length);
+            for (int c = 0; c < 384; c++) Assert.Equal(embeddings[1][c].GetSingle(), second[c]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        var missing = CliRunner.Run("embed", "--input", "/no/such/file.txt");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("/no/such/file.txt", missing.Stderr);
+
         var bad = CliRunner.Run("embed", "--pooling", "max", "x");
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("--pooling", bad.Stderr);
