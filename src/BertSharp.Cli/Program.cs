@@ -13,6 +13,9 @@ foreach (var command in new[]
     EvalCommand.Create(),
     PredictCommand.Create(),
     ExportOnnxCommand.Create(),
+    BenchCommand.Create(),
+    EmbedCommand.Create(),
+    SimilarityCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

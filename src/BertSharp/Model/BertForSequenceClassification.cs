@@ -158,6 +158,7 @@ public sealed class BertForSequenceClassification
     public StateDict ToStateDict()
     {
         var state = new StateDict { Source = "BertForSequenceClassification" };
+        Bert.MarkWeightsMutable();
         foreach (var p in Bert.Parameters) state["bert." + p.Name] = p.Value;
         state[_classifier.Weight.Name] = _classifier.Weight.Value;
         state[_classifier.Bias.Name] = _classifier.Bias.Value;

@@ -14,21 +14,23 @@ internal sealed class BertIntermediate
 
     public Linear Dense { get; }
 
-    // x (N,C) → c.Output (N,I). Saves the pre-activation for GELU's backward.
-    public void Forward(float[] x, Cache c, int N)
+    // x (N,C) → c.Output (N,I), the bias added by the GEMM. keepPreActivation (training) saves the
+    // GEMM's output for GELU's backward; inference applies GELU in place.
+    public void Forward(float[] x, Cache c, int N, bool packed, bool keepPreActivation)
     {
         int I = Dense.Out;
-        c.Ensure(N * I);
-        Dense.Forward(x, Dense.In, c.PreActivation, N);
-        Kernels.Gelu(c.PreActivation.AsSpan(0, N * I), c.Output.AsSpan(0, N * I));
+        c.Ensure(N * I, keepPreActivation);
+        var pre = keepPreActivation ? c.PreActivation : c.Output;
+        Dense.Forward(x, Dense.In, pre, N, packed);
+        Kernels.Gelu(pre.AsSpan(0, N * I), c.Output.AsSpan(0, N * I));
     }
 
-    // dOut (N,I) → dx (N,C) += . dPre (N,I) is scratch.
+    // dOut (N,I) → dx (N,C) += . dPre (N,I) is scratch. GELU's and the bias's backward are one pass.
     public void Backward(float[] x, Cache c, float[] dOut, float[] dx, float[] dPre, int N)
     {
         int I = Dense.Out;
-        Kernels.GeluBackward(c.PreActivation.AsSpan(0, N * I), dOut.AsSpan(0, N * I), dPre.AsSpan(0, N * I));
-        Dense.Backward(x, Dense.In, dPre, dx, Dense.In, N, accumulateDx: true);
+        Kernels.BiasGeluBackward(c.PreActivation.AsSpan(0, N * I), dOut.AsSpan(0, N * I), dPre.AsSpan(0, N * I), Dense.Bias.Grad, N, I);
+        Dense.BackwardWeights(x, Dense.In, dPre, I, dx, Dense.In, N, accumulateDx: true);
     }
 
     /// <summary>Activations saved for backward.</summary>
@@ -36,9 +38,9 @@ internal sealed class BertIntermediate
     {
         public float[] PreActivation = [], Output = [];
 
-        public void Ensure(int length)
+        public void Ensure(int length, bool preActivation)
         {
-            Buffers.Ensure(ref PreActivation, length);
+            if (preActivation) Buffers.Ensure(ref PreActivation, length);
             Buffers.Ensure(ref Output, length);
         }
     }

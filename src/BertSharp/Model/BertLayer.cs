@@ -20,47 +20,67 @@ internal sealed class BertLayer
     public BertIntermediate Intermediate { get; }
     public BertResidualOutput Output { get; }
 
-    // x (N,C) → c.Out.Output (N,C)
-    public void Forward(float[] x, float[] maskAdd, Cache c, int B, int T, DropoutStream? dropout)
+    // x (N,C) → c.Out.Output (N,C). mode: packed weights (inference), saved activations (training).
+    public void Forward(float[] x, KeyMask mask, Cache c, int B, int T, DropoutStream? dropout, PassMode mode)
     {
         int N = B * T;
-        SelfAttention.Forward(x, maskAdd, c.Attention, B, T, dropout);
-        AttentionOutput.Forward(c.Attention.Context, x, c.AttentionOut, N, dropout);        // a1 = LN(drop(ctx Wo) + x)
-        Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, N);                    // g = gelu(a1 Wi)
-        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, N, dropout);    // h = LN(drop(g Wo2) + a1)
+        SelfAttention.Forward(x, mask, c.Attention, B, T, dropout, mode.Packed, mode.Training || mode.KeepProbs);
+        if (mode.Packed && !mode.Training && dropout is null && LayerTail.Worthwhile(N))
+        {
+            long start = OpProfile.Start();
+            c.AttentionOut.Ensure(N, SelfAttention.Query.In);
+            c.Out.Ensure(N, SelfAttention.Query.In);
+            c.Tail.Run(this, c.Attention.Context, x, c.AttentionOut.Output, c.Out.Output, N);
+            OpProfile.Stop(OpProfile.Op.FusedTail, start);
+            return;
+        }
+        long t0 = OpProfile.Start();
+        AttentionOutput.Forward(c.Attention.Context, x, c.AttentionOut, N, dropout, mode.Packed);               // a1 = LN(drop(ctx Wo) + x)
+        OpProfile.Stop(OpProfile.Op.AttentionOutput, t0);
+        t0 = OpProfile.Start();
+        Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, N, mode.Packed, mode.Training);            // g = gelu(a1 Wi)
+        OpProfile.Stop(OpProfile.Op.Intermediate, t0);
+        t0 = OpProfile.Start();
+        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, N, dropout, mode.Packed);           // h = LN(drop(g Wo2) + a1)
+        OpProfile.Stop(OpProfile.Op.Output, t0);
     }
 
     // dOut (N,C) → dx (N,C), written. dOut is left unchanged.
-    public void Backward(float[] x, Cache c, float[] dOut, float[] dx, Scratch s, int B, int T)
+    public void Backward(float[] x, Cache c, KeyMask mask, float[] dOut, float[] dx, Scratch s, int B, int T)
     {
         int N = B * T;
         s.Ensure(N, SelfAttention.Query.In, Intermediate.Dense.Out);
         // dA1 = ∂/∂a1 via the residual; dG = ∂/∂g
+        long t0 = OpProfile.Start();
         Output.Backward(c.Intermediate.Output, c.Out, dOut, s.DIntermediate, s.DA1, s.DHidden, N);
+        OpProfile.Stop(OpProfile.Op.OutputBackward, t0);
         // dA1 += through the feed-forward
+        t0 = OpProfile.Start();
         Intermediate.Backward(c.AttentionOut.Output, c.Intermediate, s.DIntermediate, s.DA1, s.DPre, N);
+        OpProfile.Stop(OpProfile.Op.IntermediateBackward, t0);
         // dx = through the residual; dCtx = through the output projection
+        t0 = OpProfile.Start();
         AttentionOutput.Backward(c.Attention.Context, c.AttentionOut, s.DA1, s.DContext, dx, s.DHidden, N);
-        // s.DHidden is free again: use it for the attention's input gradient, then add it to the residual's.
-        SelfAttention.Backward(x, c.Attention, s.DContext, s.DHidden, s.Attention, B, T);
-        VectorOps.AddInPlace(dx.AsSpan(0, N * SelfAttention.Query.In), s.DHidden);
+        OpProfile.Stop(OpProfile.Op.AttentionOutputBackward, t0);
+        // dx += through the attention
+        SelfAttention.Backward(x, c.Attention, mask, s.DContext, dx, s.Attention, B, T);
     }
 
     // [CLS]-only last layer: x (N,C) → c.Out.Output (B,C), the final state of each sequence's first
     // token, exactly as the full layer computes it; the other rows' outputs are never computed.
-    public void ForwardCls(float[] x, float[] maskAdd, Cache c, int B, int T, DropoutStream? dropout)
+    public void ForwardCls(float[] x, KeyMask mask, Cache c, int B, int T, DropoutStream? dropout, PassMode mode)
     {
         int C = SelfAttention.Query.In;
-        SelfAttention.ForwardCls(x, maskAdd, c.Attention, B, T, dropout);
+        SelfAttention.ForwardCls(x, mask, c.Attention, B, T, dropout, mode.Packed);
         Buffers.Ensure(ref c.ClsInput, B * C);
         for (int b = 0; b < B; b++) x.AsSpan(b * T * C, C).CopyTo(c.ClsInput.AsSpan(b * C, C));
-        AttentionOutput.Forward(c.Attention.Context, c.ClsInput, c.AttentionOut, B, dropout);
-        Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, B);
-        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, B, dropout);
+        AttentionOutput.Forward(c.Attention.Context, c.ClsInput, c.AttentionOut, B, dropout, mode.Packed);
+        Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, B, mode.Packed, mode.Training);
+        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, B, dropout, mode.Packed);
     }
 
     // dOut (B,C) → dx (N,C), written.
-    public void BackwardCls(float[] x, Cache c, float[] dOut, float[] dx, Scratch s, int B, int T)
+    public void BackwardCls(float[] x, Cache c, KeyMask mask, float[] dOut, float[] dx, Scratch s, int B, int T)
     {
         int N = B * T, C = SelfAttention.Query.In;
         s.Ensure(N, C, Intermediate.Dense.Out);
@@ -68,8 +88,10 @@ internal sealed class BertLayer
         Output.Backward(c.Intermediate.Output, c.Out, dOut, s.DIntermediate, s.DA1, s.DHidden, B);
         Intermediate.Backward(c.AttentionOut.Output, c.Intermediate, s.DIntermediate, s.DA1, s.DPre, B);
         AttentionOutput.Backward(c.Attention.Context, c.AttentionOut, s.DA1, s.DContext, s.DCls, s.DHidden, B);
-        SelfAttention.BackwardCls(x, c.Attention, s.DContext, dx, s.Attention, B, T);
-        for (int b = 0; b < B; b++) VectorOps.AddInPlace(dx.AsSpan(b * T * C, C), s.DCls.AsSpan(b * C, C));
+        // dx = the residual's gradient at the [CLS] rows, zero elsewhere; then += through the attention.
+        dx.AsSpan(0, N * C).Clear();
+        for (int b = 0; b < B; b++) s.DCls.AsSpan(b * C, C).CopyTo(dx.AsSpan(b * T * C, C));
+        SelfAttention.BackwardCls(x, c.Attention, mask, s.DContext, dx, s.Attention, B, T);
     }
 
     /// <summary>Activations saved for backward, one per layer.</summary>
@@ -79,6 +101,11 @@ internal sealed class BertLayer
         public BertResidualOutput.Cache AttentionOut { get; } = new();
         public BertIntermediate.Cache Intermediate { get; } = new();
         public BertResidualOutput.Cache Out { get; } = new();
+
+        /// <summary>Inference's fused row-block tail (its delegate made once).</summary>
+        public LayerTail Tail => _tail ??= new LayerTail();
+
+        private LayerTail? _tail;
 
         /// <summary>(B,C): the [CLS] rows of the input, the residual of a [CLS]-only layer.</summary>
         public float[] ClsInput = [];

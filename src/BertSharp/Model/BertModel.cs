@@ -22,6 +22,7 @@ public sealed class BertModel
     private readonly BertEncoder _encoder;
     private readonly BertPooler? _pooler;
     private readonly ConcurrentBag<BertWorkspace> _workspaces = [];
+    private readonly WeightState _state;
 
     /// <summary>
     /// Loads the encoder from weights with bare names (<c>embeddings.…</c>), or with the <c>bert.</c> prefix
@@ -39,6 +40,7 @@ public sealed class BertModel
     {
         Validate(config);
         Config = config;
+        _state = wb.State;
         int first = wb.Created.Count;
         _embeddings = new BertEmbeddings(wb.Push("embeddings"), config);
         _encoder = new BertEncoder(wb.Push("encoder"), config);
@@ -84,6 +86,13 @@ public sealed class BertModel
 
     internal IReadOnlyList<Parameter> Parameters { get; }
 
+    /// <summary>
+    /// Tells the model that its weights may change from now on (an optimizer, a checkpoint loaded into
+    /// <see cref="Parameter.Value"/>): packed copies are dropped and never made again. A training
+    /// forward pass and <see cref="ToStateDict"/> call it themselves.
+    /// </summary>
+    internal void MarkWeightsMutable() => _state.MarkMutable();
+
     /// <summary>Runs the encoder in inference mode (no dropout).</summary>
     /// <param name="input">A padded batch; positions where attention_mask is 0 do not affect the others.</param>
     /// <param name="outputHiddenStates">Also return the embedding output and every layer's output.</param>
@@ -113,8 +122,10 @@ public sealed class BertModel
     }
 
     /// <summary>The weights under their bare Hugging Face names; the tensors are the model's own (not copies).</summary>
+    /// <remarks>The caller may now change them, so from here on inference reads them afresh on every call.</remarks>
     public StateDict ToStateDict()
     {
+        MarkWeightsMutable();
         var state = new StateDict { Source = "BertModel" };
         foreach (var p in Parameters) state[p.Name] = p.Value;
         return state;
@@ -151,16 +162,21 @@ public sealed class BertModel
         ws.Input = input;
         ws.ClsOnly = clsOnly && Config.NumHiddenLayers > 0;
         int B = input.BatchSize, T = input.SequenceLength, N = B * T;
-        Buffers.Ensure(ref ws.MaskAdd, N);
-        // HF: (1 − mask) · finfo(float32).min, added to the scores of padded keys.
-        for (int n = 0; n < N; n++) ws.MaskAdd[n] = input.AttentionMask[n] == 0 ? float.MinValue : 0f;
+        ws.Mask.Set(input.AttentionMask, B, T);
+        // A training pass means an optimizer will write the weights: stop trusting packed copies.
+        if (ws.Training) _state.MarkMutable();
+        var mode = new PassMode(Packed: !_state.Mutable, Training: ws.Training, KeepProbs: attentions is not null);
+        long t0 = OpProfile.Start();
         _embeddings.Forward(input, ws.Embeddings, dropout);
+        OpProfile.Stop(OpProfile.Op.Embeddings, t0);
         hiddenStates?.Add(TensorCopy.Of(ws.Embeddings.Output, B, T, Config.HiddenSize));
-        _encoder.Forward(ws.Embeddings.Output, ws.MaskAdd, ws.Layers, B, T, dropout, ws.ClsOnly, hiddenStates, attentions);
+        _encoder.Forward(ws.Embeddings.Output, ws.Mask, ws.Layers, B, T, dropout, mode, ws.ClsOnly, hiddenStates, attentions);
         if (_pooler is not null)
         {
             Buffers.Ensure(ref ws.Pooled, B * Config.HiddenSize);
-            _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B);
+            t0 = OpProfile.Start();
+            _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B, mode.Packed);
+            OpProfile.Stop(OpProfile.Op.Pooler, t0);
         }
     }
 
@@ -187,8 +203,10 @@ public sealed class BertModel
         Buffers.Ensure(ref ws.DHiddenA, N * C);
         Buffers.Ensure(ref ws.DHiddenB, N * C);
         Buffers.Ensure(ref ws.DHiddenC, N * C);
-        var dEmbeddings = _encoder.Backward(ws.Embeddings.Output, ws.Layers, dLastHidden, ws.DHiddenA, ws.DHiddenB, ws.ClsOnly, ws.LayerScratch, B, T);
+        var dEmbeddings = _encoder.Backward(ws.Embeddings.Output, ws.Layers, ws.Mask, dLastHidden, ws.DHiddenA, ws.DHiddenB, ws.ClsOnly, ws.LayerScratch, B, T);
+        long t0 = OpProfile.Start();
         _embeddings.Backward(input, ws.Embeddings, dEmbeddings, ws.DHiddenC);
+        OpProfile.Stop(OpProfile.Op.EmbeddingsBackward, t0);
     }
 
     private static void Validate(BertConfig config)

@@ -8,10 +8,10 @@ internal sealed class BertPooler
     public Linear Dense { get; }
 
     // hidden: the [CLS] rows, B rows of C with stride ld (T·C in a (B,T,C) buffer) → output (B,C).
-    public void Forward(float[] hidden, int ld, float[] output, int B)
+    public void Forward(float[] hidden, int ld, float[] output, int B, bool packed)
     {
         int C = Dense.Out;
-        Dense.Forward(hidden, ld, output, B);
+        Dense.Forward(hidden, ld, output, B, packed);
         VectorOps.Tanh(output.AsSpan(0, B * C), output.AsSpan(0, B * C));
     }
 

@@ -22,20 +22,20 @@ internal sealed class BertResidualOutput
     public LayerNorm Norm { get; }
 
     // input (N,in), residual (N,C) → c.Output (N,C). Saves the LayerNorm input c.Sum and its statistics.
-    public void Forward(float[] input, float[] residual, Cache c, int N, DropoutStream? dropout)
+    // The dense bias rides the GEMM; the residual add and LayerNorm are one pass.
+    public void Forward(float[] input, float[] residual, Cache c, int N, DropoutStream? dropout, bool packed)
     {
         int C = _hidden;
         c.Ensure(N, C);
         var sum = c.Sum.AsSpan(0, N * C);
-        Dense.Forward(input, Dense.In, sum, N);
+        Dense.Forward(input, Dense.In, sum, N, packed);
         c.Dropped = dropout is not null && _dropout > 0;
         if (c.Dropped)
         {
             Buffers.Ensure(ref c.Mask, N * C);
             Dropout.ForwardInPlace(c.Sum, c.Mask, N * C, _dropout, dropout!.NextKey());
         }
-        VectorOps.AddInPlace(sum, residual.AsSpan(0, N * C));
-        Norm.Forward(sum, c.Output, c.Mean, c.Rstd, N);
+        Norm.AddForward(sum, residual, sum, c.Output, c.Mean, c.Rstd, N);
     }
 
     // dOut (N,C) → dResidual (N,C) written (the gradient of the LayerNorm input, which flows to the

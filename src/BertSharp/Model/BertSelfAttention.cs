@@ -4,14 +4,23 @@ namespace BertSharp.Model;
 
 /// <summary>
 /// HF's BertSelfAttention (path <c>attention.self</c>): query/key/value projections, per-head scaled
-/// dot products with the additive padding mask, softmax, attention dropout, and the context merged
-/// back to (N, C). Head h of row b is the column block [h·d, (h+1)·d) of rows [b·T, (b+1)·T), addressed
-/// in place through GEMM leading dimensions, so heads are never copied out.
+/// dot products with the padding mask, softmax, attention dropout, and the context merged back to
+/// (N, C). Q, K and V live side by side in one (N, 3C) buffer; head h of sequence b is the column
+/// block h·d of rows [b·T, (b+1)·T) of each, addressed in place through GEMM leading dimensions.
+/// Keys past a sequence's last real token are skipped (no scores, no work), which equals HF's
+/// additive finfo.min mask there.
 /// </summary>
+/// <remarks>
+/// Without attention dropout and with right padding, the fused <see cref="Attention"/> kernel runs
+/// (inference always; training when attention_probs_dropout_prob is 0). Otherwise the same per-head
+/// steps run here with dropout on the probabilities and the additive mask for masks with holes.
+/// </remarks>
 internal sealed class BertSelfAttention
 {
     private readonly int _hidden, _heads, _headSize;
     private readonly float _scale, _dropout;
+    private readonly WeightState _state;
+    private PackedQkv? _packedQkv;
 
     public BertSelfAttention(WeightBuilder wb, BertConfig config)
     {
@@ -20,6 +29,7 @@ internal sealed class BertSelfAttention
         _headSize = config.HeadSize;
         _scale = 1f / MathF.Sqrt(_headSize);
         _dropout = config.AttentionProbsDropoutProb;
+        _state = wb.State;
         Query = new Linear(wb.Push("query"), _hidden, _hidden);
         Key = new Linear(wb.Push("key"), _hidden, _hidden);
         Value = new Linear(wb.Push("value"), _hidden, _hidden);
@@ -31,150 +41,162 @@ internal sealed class BertSelfAttention
     public Linear Key { get; }
     public Linear Value { get; }
 
-    // x (N,C) → c.Context (N,C). maskAdd (B,T): 0 for real keys, float.MinValue for padding (HF's finfo.min).
-    // Saves q, k, v (N,C), probs (B,H,T,T) and, in training, the dropout mask and dropped probs.
-    public void Forward(float[] x, float[] maskAdd, Cache c, int B, int T, DropoutStream? dropout)
+    // x (N,C) → c.Context (N,C). c.QKV (N,3C) holds q, k, v. Probabilities (B,H,T,T) are saved when
+    // keepProbs (training, or attentions requested), with zeros at skipped keys.
+    public void Forward(float[] x, KeyMask mask, Cache c, int B, int T, DropoutStream? dropout, bool packed, bool keepProbs)
     {
         int N = B * T, C = _hidden, H = _heads, d = _headSize;
-        c.Ensure(N, C, B * H * T * T);
-        Query.Forward(x, C, c.Q, N);
-        Key.Forward(x, C, c.K, N);
-        Value.Forward(x, C, c.V, N);
         c.Dropped = dropout is not null && _dropout > 0;
-        ulong key = 0;
-        if (c.Dropped)
+        c.Fused = !c.Dropped && !mask.Holes;
+        c.Ensure(N, C, keepProbs || !c.Fused ? B * H * T * T : 0);
+        long t0 = OpProfile.Start();
+        ProjectQkv(x, c.QKV, N, packed);
+        OpProfile.Stop(OpProfile.Op.QkvProjection, t0);
+        t0 = OpProfile.Start();
+        if (c.Fused)
         {
-            key = dropout!.NextKey();
-            Buffers.Ensure(ref c.Mask, B * H * T * T);
-            Buffers.Ensure(ref c.DroppedProbs, B * H * T * T);
+            Attention.Forward(c.QKV, c.QKV.AsSpan(C), c.QKV.AsSpan(2 * C), 3 * C, c.Context, C,
+                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, B, T, H, d, _scale, mask.Valid);
         }
-        float scale = _scale, p = _dropout;
-        Parallel.For(0, B * H, bh =>
+        else
         {
-            int b = bh / H, h = bh % H, off = b * T * C + h * d, tt = T * T;
-            var probs = c.Probs.AsSpan(bh * tt, tt);
-            // scores (T,T) = scale · Q_bh K_bhᵀ + mask
-            Gemm.Multiply(false, true, T, T, d, scale, c.Q.AsSpan(off), C, c.K.AsSpan(off), C, 0f, probs, T);
-            var mask = maskAdd.AsSpan(b * T, T);
-            for (int i = 0; i < T; i++) VectorOps.AddInPlace(probs.Slice(i * T, T), mask);
-            Kernels.SoftmaxRows(probs, T, T);
-            ReadOnlySpan<float> used = probs;
-            if (c.Dropped)
-            {
-                var dropped = c.DroppedProbs.AsSpan(bh * tt, tt);
-                Dropout.Forward(probs, dropped, c.Mask.AsSpan(bh * tt, tt), p, key, (long)bh * tt);
-                used = dropped;
-            }
-            // context_bh (T,d) = P_bh V_bh
-            Gemm.Multiply(false, false, T, d, T, 1f, used, T, c.V.AsSpan(off), C, 0f, c.Context.AsSpan(off), C);
-        });
+            var job = c.Heads.Set(this, mask, c, T, queryRows: T, c.QKV, qBatch: T * 3 * C, ldq: 3 * C, ctxBatch: T * C);
+            job.Key = c.Dropped ? dropout!.NextKey() : 0;
+            WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
+        }
+        OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
 
-    // dContext (N,C) → dx (N,C), written. Scratch: dq, dk, dv (N,C), dProbs (B,H,T,T).
-    public void Backward(float[] x, Cache c, float[] dContext, float[] dx, Scratch s, int B, int T)
+    // dContext (N,C) → dx (N,C) += (dx holds the residual branch's gradient already).
+    public void Backward(float[] x, Cache c, KeyMask mask, float[] dContext, float[] dx, Scratch s, int B, int T)
     {
         int N = B * T, C = _hidden, H = _heads, d = _headSize;
-        s.Ensure(N, C, B * H * T * T);
-        float scale = _scale;
-        Parallel.For(0, B * H, bh =>
+        s.Ensure(N, C, c.Fused ? 0 : B * H * T * T);
+        long t0 = OpProfile.Start();
+        if (c.Fused)
         {
-            int b = bh / H, h = bh % H, off = b * T * C + h * d, tt = T * T;
-            var probs = c.Probs.AsSpan(bh * tt, tt);
-            ReadOnlySpan<float> used = c.Dropped ? c.DroppedProbs.AsSpan(bh * tt, tt) : probs;
-            var dP = s.DProbs.AsSpan(bh * tt, tt);
-            var dCtx = dContext.AsSpan(off);
-            // dP_used = dCtx V_bhᵀ (T,T); dV_bh = P_usedᵀ dCtx (T,d)
-            Gemm.Multiply(false, true, T, T, d, 1f, dCtx, C, c.V.AsSpan(off), C, 0f, dP, T);
-            Gemm.Multiply(true, false, T, d, T, 1f, used, T, dCtx, C, 0f, s.DV.AsSpan(off), C);
-            if (c.Dropped) Dropout.Backward(dP, c.Mask.AsSpan(bh * tt, tt), dP);
-            // dScores = softmax backward; the additive mask is a constant and takes no gradient.
-            Kernels.SoftmaxRowsBackward(probs, dP, dP, T, T);
-            // dQ_bh = scale · dS K_bh; dK_bh = scale · dSᵀ Q_bh
-            Gemm.Multiply(false, false, T, d, T, scale, dP, T, c.K.AsSpan(off), C, 0f, s.DQ.AsSpan(off), C);
-            Gemm.Multiply(true, false, T, d, T, scale, dP, T, c.Q.AsSpan(off), C, 0f, s.DK.AsSpan(off), C);
-        });
-        Query.Backward(x, C, s.DQ, dx, C, N, accumulateDx: false);
-        Key.Backward(x, C, s.DK, dx, C, N, accumulateDx: true);
-        Value.Backward(x, C, s.DV, dx, C, N, accumulateDx: true);
+            Attention.Backward(c.QKV, c.QKV.AsSpan(C), c.QKV.AsSpan(2 * C), 3 * C, c.Probs, dContext, C,
+                s.DQKV, s.DQKV.AsSpan(C), s.DQKV.AsSpan(2 * C), 3 * C, B, T, H, d, _scale, mask.Valid);
+        }
+        else
+        {
+            var job = c.Heads.Set(this, mask, c, T, queryRows: T, c.QKV, qBatch: T * 3 * C, ldq: 3 * C, ctxBatch: T * C);
+            job.SetBackward(dContext, s.DQKV, s.DQKV, s.DProbs);
+            WorkerPool.For(B * H, Gemm.MaxThreads, job.BackwardBody);
+        }
+        OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
+        t0 = OpProfile.Start();
+        // One pass for all three biases, then each projection's weight and input gradients from its column block.
+        s.DBias.AsSpan(0, 3 * C).Clear();
+        Kernels.BiasBackward(s.DQKV.AsSpan(0, N * 3 * C), s.DBias, N, 3 * C);
+        Kernels.AddInto(s.DBias.AsSpan(0, C), Query.Bias.Grad);
+        Kernels.AddInto(s.DBias.AsSpan(C, C), Key.Bias.Grad);
+        Kernels.AddInto(s.DBias.AsSpan(2 * C, C), Value.Bias.Grad);
+        Query.BackwardWeights(x, C, s.DQKV, 3 * C, dx, C, N, accumulateDx: true);
+        Key.BackwardWeights(x, C, s.DQKV.AsSpan(C), 3 * C, dx, C, N, accumulateDx: true);
+        Value.BackwardWeights(x, C, s.DQKV.AsSpan(2 * C), 3 * C, dx, C, N, accumulateDx: true);
+        OpProfile.Stop(OpProfile.Op.QkvBackward, t0);
     }
 
     // [CLS]-only variant for a last layer whose other rows nobody reads (classification): keys and
     // values for all N rows, the query for each sequence's row 0 only. x (N,C) → c.Context (B,C);
     // c.Q (B,C), probs (B,H,1,T).
-    public void ForwardCls(float[] x, float[] maskAdd, Cache c, int B, int T, DropoutStream? dropout)
+    public void ForwardCls(float[] x, KeyMask mask, Cache c, int B, int T, DropoutStream? dropout, bool packed)
     {
-        int N = B * T, C = _hidden, H = _heads, d = _headSize;
+        int N = B * T, C = _hidden, H = _heads;
         c.Ensure(N, C, B * H * T);
-        Query.Forward(x, T * C, c.Q, B);
-        Key.Forward(x, C, c.K, N);
-        Value.Forward(x, C, c.V, N);
+        Buffers.Ensure(ref c.Q, B * C);
+        long t0 = OpProfile.Start();
+        Query.Forward(x, T * C, c.Q, B, packed);
+        Key.Forward(x, C, c.QKV.AsSpan(C), N, packed, ldy: 3 * C);
+        Value.Forward(x, C, c.QKV.AsSpan(2 * C), N, packed, ldy: 3 * C);
+        OpProfile.Stop(OpProfile.Op.QkvProjection, t0);
+        t0 = OpProfile.Start();
         c.Dropped = dropout is not null && _dropout > 0;
-        ulong key = 0;
-        if (c.Dropped)
-        {
-            key = dropout!.NextKey();
-            Buffers.Ensure(ref c.Mask, B * H * T);
-            Buffers.Ensure(ref c.DroppedProbs, B * H * T);
-        }
-        float scale = _scale, p = _dropout;
-        Parallel.For(0, B * H, bh =>
-        {
-            int b = bh / H, h = bh % H, kv = b * T * C + h * d, q = b * C + h * d;
-            var probs = c.Probs.AsSpan(bh * T, T);
-            // scores (1,T) = scale · q_bh K_bhᵀ + mask
-            Gemm.Multiply(false, true, 1, T, d, scale, c.Q.AsSpan(q), C, c.K.AsSpan(kv), C, 0f, probs, T);
-            VectorOps.AddInPlace(probs, maskAdd.AsSpan(b * T, T));
-            Kernels.SoftmaxRows(probs, 1, T);
-            ReadOnlySpan<float> used = probs;
-            if (c.Dropped)
-            {
-                var dropped = c.DroppedProbs.AsSpan(bh * T, T);
-                Dropout.Forward(probs, dropped, c.Mask.AsSpan(bh * T, T), p, key, (long)bh * T);
-                used = dropped;
-            }
-            // context_bh (1,d) = P V_bh
-            Gemm.Multiply(false, false, 1, d, T, 1f, used, T, c.V.AsSpan(kv), C, 0f, c.Context.AsSpan(q), C);
-        });
+        c.Fused = false;
+        var job = c.Heads.Set(this, mask, c, T, queryRows: 1, c.Q, qBatch: C, ldq: C, ctxBatch: C);
+        job.Key = c.Dropped ? dropout!.NextKey() : 0;
+        WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
+        OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
 
-    // Backward of ForwardCls: dContext (B,C) → dx (N,C), written (the query's part lands on rows b·T).
-    public void BackwardCls(float[] x, Cache c, float[] dContext, float[] dx, Scratch s, int B, int T)
+    // Backward of ForwardCls: dContext (B,C) → dx (N,C) += (the query's part lands on rows b·T).
+    public void BackwardCls(float[] x, Cache c, KeyMask mask, float[] dContext, float[] dx, Scratch s, int B, int T)
     {
-        int N = B * T, C = _hidden, H = _heads, d = _headSize;
+        int N = B * T, C = _hidden, H = _heads;
         s.Ensure(N, C, B * H * T);
-        float scale = _scale;
-        Parallel.For(0, B * H, bh =>
-        {
-            int b = bh / H, h = bh % H, kv = b * T * C + h * d, q = b * C + h * d;
-            var probs = c.Probs.AsSpan(bh * T, T);
-            ReadOnlySpan<float> used = c.Dropped ? c.DroppedProbs.AsSpan(bh * T, T) : probs;
-            var dP = s.DProbs.AsSpan(bh * T, T);
-            var dCtx = dContext.AsSpan(q);
-            // dP_used (1,T) = dCtx V_bhᵀ; dV_bh (T,d) = P_usedᵀ dCtx
-            Gemm.Multiply(false, true, 1, T, d, 1f, dCtx, C, c.V.AsSpan(kv), C, 0f, dP, T);
-            Gemm.Multiply(true, false, T, d, 1, 1f, used, T, dCtx, C, 0f, s.DV.AsSpan(kv), C);
-            if (c.Dropped) Dropout.Backward(dP, c.Mask.AsSpan(bh * T, T), dP);
-            Kernels.SoftmaxRowsBackward(probs, dP, dP, 1, T);
-            // dq_bh (1,d) = scale · dS K_bh; dK_bh (T,d) = scale · dSᵀ q_bh
-            Gemm.Multiply(false, false, 1, d, T, scale, dP, T, c.K.AsSpan(kv), C, 0f, s.DQ.AsSpan(q), C);
-            Gemm.Multiply(true, false, T, d, 1, scale, dP, T, c.Q.AsSpan(q), C, 0f, s.DK.AsSpan(kv), C);
-        });
-        Key.Backward(x, C, s.DK, dx, C, N, accumulateDx: false);
-        Value.Backward(x, C, s.DV, dx, C, N, accumulateDx: true);
+        Buffers.Ensure(ref s.DQ, B * C);
+        long t0 = OpProfile.Start();
+        var job = c.Heads.Set(this, mask, c, T, queryRows: 1, c.Q, qBatch: C, ldq: C, ctxBatch: C);
+        job.SetBackward(dContext, s.DQ, s.DQKV, s.DProbs);
+        WorkerPool.For(B * H, Gemm.MaxThreads, job.BackwardBody);
+        OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
+        t0 = OpProfile.Start();
+        // The query block of DQKV is not written here: only the key and value biases come from it.
+        s.DBias.AsSpan(0, 3 * C).Clear();
+        Kernels.BiasBackward(s.DQKV.AsSpan(0, N * 3 * C), s.DBias, N, 3 * C);
+        Kernels.AddInto(s.DBias.AsSpan(C, C), Key.Bias.Grad);
+        Kernels.AddInto(s.DBias.AsSpan(2 * C, C), Value.Bias.Grad);
+        Key.BackwardWeights(x, C, s.DQKV.AsSpan(C), 3 * C, dx, C, N, accumulateDx: true);
+        Value.BackwardWeights(x, C, s.DQKV.AsSpan(2 * C), 3 * C, dx, C, N, accumulateDx: true);
         Query.Backward(x, T * C, s.DQ, dx, T * C, B, accumulateDx: true);
+        OpProfile.Stop(OpProfile.Op.QkvBackward, t0);
     }
+
+    // qkv (N,3C) = x [Wq; Wk; Wv]ᵀ + [bq; bk; bv]: one GEMM on the fused packed weight in inference,
+    // else three GEMMs writing their column blocks.
+    private void ProjectQkv(float[] x, float[] qkv, int N, bool packed)
+    {
+        int C = _hidden;
+        if (packed && FusedWeights() is { } w)
+        {
+            Gemm.Multiply(false, N, 3 * C, C, 1f, x, C, w.Weight, w.Bias, 0f, qkv, 3 * C);
+            return;
+        }
+        Query.Forward(x, C, qkv, N, ldy: 3 * C);
+        Key.Forward(x, C, qkv.AsSpan(C), N, ldy: 3 * C);
+        Value.Forward(x, C, qkv.AsSpan(2 * C), N, ldy: 3 * C);
+    }
+
+    private PackedQkv? FusedWeights()
+    {
+        if (_state.Mutable)
+        {
+            _packedQkv = null;
+            return null;
+        }
+        var p = Volatile.Read(ref _packedQkv);
+        if (p is null)
+        {
+            int C = _hidden;
+            var weight = new float[3 * C * C];
+            var bias = new float[3 * C];
+            Linear[] parts = [Query, Key, Value];
+            for (int i = 0; i < 3; i++)
+            {
+                parts[i].Weight.Value.Data.CopyTo(weight, i * C * C);
+                parts[i].Bias.Value.Data.CopyTo(bias, i * C);
+            }
+            // Two threads may both build it; either copy is right.
+            p = new PackedQkv(PackedMatrix.Pack(true, C, 3 * C, weight, C), bias);
+            Volatile.Write(ref _packedQkv, p);
+        }
+        return _state.Mutable ? null : p;
+    }
+
+    /// <summary>[Wq; Wk; Wv] packed for one GEMM, and [bq; bk; bv]; one object, so threads see both or neither.</summary>
+    private sealed record PackedQkv(PackedMatrix Weight, float[] Bias);
 
     /// <summary>Activations saved for backward.</summary>
     internal sealed class Cache
     {
-        public float[] Q = [], K = [], V = [], Probs = [], Mask = [], DroppedProbs = [], Context = [];
-        public bool Dropped;
+        public float[] QKV = [], Q = [], Probs = [], Mask = [], DroppedProbs = [], Context = [];
+        public bool Dropped, Fused;
+        public HeadJob Heads { get; } = new();
 
         public void Ensure(int n, int c, int probs)
         {
-            Buffers.Ensure(ref Q, n * c);
-            Buffers.Ensure(ref K, n * c);
-            Buffers.Ensure(ref V, n * c);
+            Buffers.Ensure(ref QKV, n * 3 * c);
             Buffers.Ensure(ref Context, n * c);
             Buffers.Ensure(ref Probs, probs);
         }
@@ -183,14 +205,124 @@ internal sealed class BertSelfAttention
     /// <summary>Gradient buffers shared by all layers' backward passes.</summary>
     internal sealed class Scratch
     {
-        public float[] DQ = [], DK = [], DV = [], DProbs = [];
+        public float[] DQKV = [], DQ = [], DProbs = [], DBias = [];
 
         public void Ensure(int n, int c, int probs)
         {
-            Buffers.Ensure(ref DQ, n * c);
-            Buffers.Ensure(ref DK, n * c);
-            Buffers.Ensure(ref DV, n * c);
+            Buffers.Ensure(ref DQKV, n * 3 * c);
             Buffers.Ensure(ref DProbs, probs);
+            Buffers.Ensure(ref DBias, 3 * c);
+        }
+    }
+
+    /// <summary>
+    /// One (sequence, head) pair of attention with dropout and the additive mask, run for all pairs
+    /// on the worker pool through delegates made once per cache (no allocation per call).
+    /// </summary>
+    internal sealed class HeadJob
+    {
+        public readonly Action<int> ForwardBody, BackwardBody;
+        public ulong Key;
+        private float[] _q = [], _qkv = [], _probs = [], _mask = [], _dropped = [], _context = [], _add = [];
+        private float[] _dContext = [], _dq = [], _dqkv = [], _dProbs = [];
+        private int[] _valid = [];
+        private bool _holes, _isDropped;
+        private int _t, _rows, _qBatch, _ldq, _ctxBatch, _c, _h, _d;
+        private float _scale, _p;
+
+        public HeadJob()
+        {
+            ForwardBody = Forward;
+            BackwardBody = Backward;
+        }
+
+        // q: the queries (queryRows per sequence, sequence b at b·qBatch, row stride ldq); keys and
+        // values from the cache's QKV; context (and dContext) sequence b at b·ctxBatch, stride C.
+        public HeadJob Set(BertSelfAttention a, KeyMask mask, Cache c, int T, int queryRows, float[] q, int qBatch, int ldq, int ctxBatch)
+        {
+            (_c, _h, _d, _scale, _p) = (a._hidden, a._heads, a._headSize, a._scale, a._dropout);
+            (_t, _rows, _q, _qBatch, _ldq, _ctxBatch) = (T, queryRows, q, qBatch, ldq, ctxBatch);
+            (_qkv, _probs, _context, _isDropped) = (c.QKV, c.Probs, c.Context, c.Dropped);
+            (_valid, _add, _holes) = (mask.Valid, mask.Add, mask.Holes);
+            int n = c.Probs.Length;
+            if (c.Dropped)
+            {
+                Buffers.Ensure(ref c.Mask, n);
+                Buffers.Ensure(ref c.DroppedProbs, n);
+            }
+            (_mask, _dropped) = (c.Mask, c.DroppedProbs);
+            return this;
+        }
+
+        // dq: the queries' gradient, laid out as q; dqkv receives dk and dv (stride 3C).
+        public void SetBackward(float[] dContext, float[] dq, float[] dqkv, float[] dProbs) =>
+            (_dContext, _dq, _dqkv, _dProbs) = (dContext, dq, dqkv, dProbs);
+
+        private void Forward(int t)
+        {
+            int b = t / _h, h = t % _h, T = _t, rows = _rows, d = _d, ld = 3 * _c, keys = _valid[b];
+            int qOff = b * _qBatch + h * d, kOff = b * T * ld + _c + h * d, vOff = kOff + _c, region = rows * T;
+            var probs = _probs.AsSpan(t * region, region);
+            // scores (rows, keys) = scale · q kᵀ, then the masked softmax; skipped keys get probability 0.
+            Gemm.Multiply(false, true, rows, keys, d, _scale, _q.AsSpan(qOff), _ldq, _qkv.AsSpan(kOff), ld, 0f, probs, T);
+            ReadOnlySpan<float> add = _holes ? _add.AsSpan(b * T, keys) : default;
+            if (keys == T)
+            {
+                Kernels.ScaledMaskedSoftmax(probs, rows, T, 1f, add);
+            }
+            else
+            {
+                for (int i = 0; i < rows; i++)
+                {
+                    Kernels.ScaledMaskedSoftmax(probs.Slice(i * T, keys), 1, keys, 1f, add);
+                    probs.Slice(i * T + keys, T - keys).Clear();
+                }
+            }
+            ReadOnlySpan<float> used = probs;
+            if (_isDropped)
+            {
+                var dropped = _dropped.AsSpan(t * region, region);
+                Dropout.Forward(probs, dropped, _mask.AsSpan(t * region, region), _p, Key, (long)t * region);
+                used = dropped;
+            }
+            // context (rows, d) = P v
+            Gemm.Multiply(false, false, rows, d, keys, 1f, used, T, _qkv.AsSpan(vOff), ld, 0f, _context.AsSpan(b * _ctxBatch + h * d), _c);
+        }
+
+        private void Backward(int t)
+        {
+            int b = t / _h, h = t % _h, T = _t, rows = _rows, d = _d, ld = 3 * _c, keys = _valid[b];
+            int qOff = b * _qBatch + h * d, kOff = b * T * ld + _c + h * d, vOff = kOff + _c, region = rows * T;
+            var probs = _probs.AsSpan(t * region, region);
+            ReadOnlySpan<float> used = _isDropped ? _dropped.AsSpan(t * region, region) : probs;
+            var dP = _dProbs.AsSpan(t * region, region);
+            var dCtx = _dContext.AsSpan(b * _ctxBatch + h * d);
+            // dP_used (rows, keys) = dCtx vᵀ; dv (keys, d) = P_usedᵀ dCtx
+            Gemm.Multiply(false, true, rows, keys, d, 1f, dCtx, _c, _qkv.AsSpan(vOff), ld, 0f, dP, T);
+            Gemm.Multiply(true, false, keys, d, rows, 1f, used, T, dCtx, _c, 0f, _dqkv.AsSpan(vOff), ld);
+            // The additive mask is a constant and takes no gradient.
+            if (keys == T)
+            {
+                if (_isDropped) Dropout.Backward(dP, _mask.AsSpan(t * region, region), dP);
+                Kernels.SoftmaxRowsBackward(probs, dP, dP, rows, T);
+            }
+            else
+            {
+                for (int i = 0; i < rows; i++)
+                {
+                    var row = dP.Slice(i * T, keys);
+                    if (_isDropped) Dropout.Backward(row, _mask.AsSpan(t * region + i * T, keys), row);
+                    Kernels.SoftmaxRowsBackward(probs.Slice(i * T, keys), row, row, 1, keys);
+                }
+            }
+            // dq = scale · dS k; dk (keys, d) = scale · dSᵀ q
+            Gemm.Multiply(false, false, rows, d, keys, _scale, dP, T, _qkv.AsSpan(kOff), ld, 0f, _dq.AsSpan(qOff), _ldq);
+            Gemm.Multiply(true, false, keys, d, rows, _scale, dP, T, _q.AsSpan(qOff), _ldq, 0f, _dqkv.AsSpan(kOff), ld);
+            for (int j = keys; j < T; j++)
+            {
+                _dqkv.AsSpan(kOff + j * ld, d).Clear();
+                _dqkv.AsSpan(vOff + j * ld, d).Clear();
+            }
         }
     }
 }

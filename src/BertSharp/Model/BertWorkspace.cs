@@ -31,7 +31,7 @@ internal sealed class BertWorkspace
     public int BatchSize => Input!.BatchSize;
     public int SequenceLength => Input!.SequenceLength;
 
-    public float[] MaskAdd = [];
+    public KeyMask Mask { get; } = new();
     public float[] Pooled = [];
     public BertEmbeddings.Cache Embeddings { get; } = new();
     public BertLayer.Cache[] Layers { get; }

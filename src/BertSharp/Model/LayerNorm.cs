@@ -25,6 +25,11 @@ internal sealed class LayerNorm
         Kernels.LayerNorm(x[..(rows * Size)], Weight.Value.Data, Bias.Value.Data, y[..(rows * Size)],
             mean[..rows], rstd[..rows], rows, Size, _eps);
 
+    // sum = x + residual (saved for backward; may alias x), y = LayerNorm(sum), in one pass.
+    public void AddForward(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, Span<float> sum, Span<float> y, Span<float> mean, Span<float> rstd, int rows) =>
+        Kernels.AddLayerNorm(x[..(rows * Size)], residual[..(rows * Size)], Weight.Value.Data, Bias.Value.Data, sum[..(rows * Size)],
+            y[..(rows * Size)], mean[..rows], rstd[..rows], rows, Size, _eps);
+
     // dx (rows, Size) is written; dγ, dβ accumulate.
     public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> dx, int rows) =>
         Kernels.LayerNormBackward(dy[..(rows * Size)], x[..(rows * Size)], mean[..rows], rstd[..rows], Weight.Value.Data,

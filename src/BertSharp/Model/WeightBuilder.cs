@@ -33,6 +33,9 @@ internal sealed class WeightBuilder
     /// <summary>True when there is no state dict and every weight is initialised.</summary>
     public bool IsRandom => _shared.Weights is null;
 
+    /// <summary>Whether the model's weights may change (shared by every module of one model).</summary>
+    public WeightState State => _shared.State;
+
     /// <summary>Parameters created so far through this builder and all builders derived from it, in creation order.</summary>
     public List<Parameter> Created => _shared.Created;
 
@@ -96,5 +99,6 @@ internal sealed class WeightBuilder
         public Random Rng { get; } = rng;
         public float InitializerRange { get; } = initializerRange;
         public List<Parameter> Created { get; } = [];
+        public WeightState State { get; } = new();
     }
 }

@@ -70,7 +70,7 @@ public class OpGradientTests
         var cache = new BertIntermediate.Cache();
         double Loss()
         {
-            intermediate.Forward(x, cache, n);
+            intermediate.Forward(x, cache, n, packed: false, keepPreActivation: true);
             return GradCheck.Dot(r, cache.Output.AsSpan(0, n * 16));
         }
         Loss();
@@ -82,9 +82,11 @@ public class OpGradientTests
     }
 
     [Theory]
-    [InlineData(0f)]
-    [InlineData(0.3f)] // masks fixed by replaying the same dropout key
-    public void MaskedSoftmaxAttention(float dropout)
+    [InlineData(0f, false)] // the fused kernel (right padding, no dropout)
+    [InlineData(0.3f, false)] // masks fixed by replaying the same dropout key
+    [InlineData(0f, true)] // a mask with a hole: the additive mask
+    [InlineData(0.3f, true)]
+    public void MaskedSoftmaxAttention(float dropout, bool hole)
     {
         var wb = Builder();
         var config = GradCheck.TinyConfig(dropout);
@@ -94,19 +96,23 @@ public class OpGradientTests
         const int B = 2, T = 4, N = B * T, C = 8;
         var x = GradCheck.Uniform(rng, N * C, 1.5f);
         var r = GradCheck.Uniform(rng, N * C);
-        float[] maskAdd = [0, 0, 0, 0, 0, 0, float.MinValue, float.MinValue];
+        // Sequence 1 is right-padded after two tokens; with a hole its key 1 is masked too.
+        var mask = new KeyMask();
+        mask.Set(hole ? [1, 1, 1, 1, 1, 0, 1, 0] : [1, 1, 1, 1, 1, 1, 0, 0], B, T);
+        Assert.Equal(hole, mask.Holes);
         var stream = new DropoutStream(7);
         var cache = new BertSelfAttention.Cache();
         double Loss()
         {
             stream.Position = 0;
-            attention.Forward(x, maskAdd, cache, B, T, dropout > 0 ? stream : null);
+            attention.Forward(x, mask, cache, B, T, dropout > 0 ? stream : null, packed: false, keepProbs: true);
             return GradCheck.Dot(r, cache.Context.AsSpan(0, N * C));
         }
         Loss();
         Assert.Equal(dropout > 0, cache.Dropped);
+        Assert.Equal(dropout == 0 && !hole, cache.Fused);
         var dx = new float[N * C];
-        attention.Backward(x, cache, r, dx, new BertSelfAttention.Scratch(), B, T);
+        attention.Backward(x, cache, mask, r, dx, new BertSelfAttention.Scratch(), B, T);
         GradCheck.Check("x", x, dx, Loss);
         foreach (var linear in new[] { attention.Query, attention.Key, attention.Value })
         {
@@ -117,7 +123,7 @@ public class OpGradientTests
         for (int i = 0; i < T; i++)
             for (int h = 0; h < 2; h++)
             {
-                Assert.Equal(0f, cache.Probs[((1 * 2 + h) * T + i) * T + 2]);
+                Assert.Equal(0f, cache.Probs[((1 * 2 + h) * T + i) * T + (hole ? 1 : 2)]);
                 Assert.Equal(0f, cache.Probs[((1 * 2 + h) * T + i) * T + 3]);
             }
     }
@@ -141,7 +147,7 @@ public class OpGradientTests
         double Loss()
         {
             stream.Position = 0;
-            output.Forward(input, residual, cache, n, dropout > 0 ? stream : null);
+            output.Forward(input, residual, cache, n, dropout > 0 ? stream : null, packed: false);
             return GradCheck.Dot(r, cache.Output.AsSpan(0, n * 8));
         }
         Loss();
@@ -210,7 +216,7 @@ public class OpGradientTests
         var pooled = new float[B * C];
         double Loss()
         {
-            pooler.Forward(hidden, T * C, pooled, B);
+            pooler.Forward(hidden, T * C, pooled, B, packed: false);
             return GradCheck.Dot(r, pooled);
         }
         Loss();

@@ -1,0 +1,280 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using BertSharp.Inference;
+using BertSharp.IO;
+using BertSharp.Model;
+using BertSharp.Tensors;
+
+namespace BertSharp.Cli.Commands;
+
+/// <summary>
+/// <c>bertsharp bench</c>: the managed encoder's inference against ONNX Runtime on the same embedded
+/// model.onnx, same inputs, same threads, in the same process (so machine load hits both alike), plus
+/// the training step's throughput.
+/// </summary>
+internal static class BenchCommand
+{
+    // Ordinary English prose (written for this benchmark), tokenized and repeated to fill every
+    // sequence with real tokens: no padding, so both engines do the full seq × seq attention.
+    private static readonly string[] Prose =
+    [
+        "the film opens with a long shot of a quiet harbour, and for a while nothing happens at all.",
+        "critics were divided: some called it a patient study of grief, others a slow and empty exercise.",
+        "the lead actor gives a careful, understated performance that grows on you as the story unfolds.",
+        "by the final act the plot has lost its way, and the ending feels rushed and unearned.",
+        "still, the music is lovely and the photography makes the small town look like a painting.",
+        "i would recommend it to anyone who enjoys character studies more than twists.",
+    ];
+
+    public static Command Create()
+    {
+        var batch = new Option<int>("--batch") { Description = "Inference batch size", DefaultValueFactory = _ => 32 };
+        var seq = new Option<int>("--seq") { Description = "Sequence length (every token real, no padding)", DefaultValueFactory = _ => 128 };
+        var threads = new Option<int>("--threads") { Description = "Threads for both engines (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var model = new Option<string>("--model") { Description = "Built-in model (minilm-l6, arctic-xs)", DefaultValueFactory = _ => BuiltInModels.Default };
+        var trainBatch = new Option<int>("--train-batch") { Description = "Training batch size (0 skips training)", DefaultValueFactory = _ => 16 };
+        var iterations = new Option<int>("--iterations") { Description = "Timed iterations per measurement (the median is reported)", DefaultValueFactory = _ => 5 };
+        var profile = new Option<bool>("--profile") { Description = "Also time each encoder operation (inference and training)" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var command = new Command("bench",
+            "Measure inference (against ONNX Runtime on the same model, same run) and training throughput.\n\n" +
+            "Examples:\n  bertsharp bench\n  bertsharp bench --batch 32 --seq 128 --threads 2 --json")
+        {
+            batch, seq, threads, model, trainBatch, iterations, profile, json,
+        };
+        command.SetAction(parse =>
+        {
+            var settings = new Settings(parse.GetValue(model)!, parse.GetValue(batch), parse.GetValue(seq), parse.GetValue(threads),
+                parse.GetValue(trainBatch), parse.GetValue(iterations), parse.GetValue(profile));
+            var result = Run(settings);
+            if (parse.GetValue(json)) Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            else Print(result);
+            return 0;
+        });
+        return command;
+    }
+
+    private sealed record Settings(string Model, int Batch, int Seq, int Threads, int TrainBatch, int Iterations, bool Profile);
+
+    private static JsonObject Run(Settings s)
+    {
+        if (s.Batch <= 0 || s.Seq < 2) throw new ArgumentException($"--batch ({s.Batch}) must be positive and --seq ({s.Seq}) at least 2");
+        if (s.Threads <= 0 || s.Iterations <= 0 || s.TrainBatch < 0)
+            throw new ArgumentException($"--threads ({s.Threads}) and --iterations ({s.Iterations}) must be positive, --train-batch ({s.TrainBatch}) not negative");
+        if (!BuiltInModels.IsBuiltIn(s.Model))
+            throw new ArgumentException($"--model '{s.Model}': the benchmark compares against ONNX Runtime on the embedded model.onnx, so it needs a built-in model ({string.Join(", ", BuiltInModels.Names)})");
+        Gemm.MaxThreads = s.Threads;
+        var pretrained = PretrainedModel.Load(s.Model);
+        if (s.Seq > pretrained.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"--seq {s.Seq} exceeds the model's max_position_embeddings ({pretrained.Config.MaxPositionEmbeddings})");
+        var ids = ProseIds(pretrained);
+        var input = Input(ids, s.Batch, s.Seq, offset: 0);
+
+        var ours = new BertModel(pretrained.Config, pretrained.Weights);
+        using var ort = new OnnxRuntimeEncoder(s.Model, s.Threads);
+        // Warm-up runs tier the JIT up and size every buffer; then the two engines alternate so a
+        // burst of load from other processes hits both.
+        for (int i = 0; i < 2; i++)
+        {
+            ours.Forward(input);
+            ort.Run(input);
+        }
+        var oursTimes = new double[s.Iterations];
+        var ortTimes = new double[s.Iterations];
+        for (int i = 0; i < s.Iterations; i++)
+        {
+            oursTimes[i] = Seconds(() => ours.Forward(input));
+            ortTimes[i] = Seconds(() => ort.Run(input));
+        }
+        double oursRate = s.Batch / Median(oursTimes), ortRate = s.Batch / Median(ortTimes);
+
+        var result = new JsonObject
+        {
+            ["model"] = s.Model,
+            ["batch"] = s.Batch,
+            ["seq"] = s.Seq,
+            ["threads"] = s.Threads,
+            ["iterations"] = s.Iterations,
+            ["provider"] = Provider(),
+            ["cpu"] = CpuName(),
+            ["load_average"] = LoadAverage(),
+            ["infer_samples_per_s"] = Round(oursRate),
+            ["onnxruntime_infer_samples_per_s"] = Round(ortRate),
+            ["infer_ratio"] = Math.Round(oursRate / ortRate, 3),
+        };
+        if (s.Profile) result["infer_profile_ms"] = Profile(() => ours.Forward(input));
+
+        if (s.TrainBatch > 0)
+        {
+            var classifier = new BertForSequenceClassification(pretrained.Config, pretrained.Weights);
+            var trainInput = Input(ids, s.TrainBatch, s.Seq, offset: 7);
+            var labels = new int[s.TrainBatch];
+            for (int i = 0; i < labels.Length; i++) labels[i] = i % classifier.NumLabels;
+            void Step()
+            {
+                classifier.TrainStep(trainInput, labels, []);
+                classifier.ZeroGrad();
+            }
+            Step();
+            Step();
+            var trainTimes = new double[s.Iterations];
+            for (int i = 0; i < s.Iterations; i++) trainTimes[i] = Seconds(Step);
+            result["train_batch"] = s.TrainBatch;
+            result["train_samples_per_s"] = Round(s.TrainBatch / Median(trainTimes));
+            result["train_dropout"] = pretrained.Config.HiddenDropoutProb;
+            if (s.Profile) result["train_profile_ms"] = Profile(Step);
+        }
+        return result;
+    }
+
+    private static JsonObject Profile(Action pass)
+    {
+        OpProfile.Reset();
+        OpProfile.Enabled = true;
+        try
+        {
+            pass();
+        }
+        finally
+        {
+            OpProfile.Enabled = false;
+        }
+        var o = new JsonObject();
+        foreach (var (name, ms) in OpProfile.Milliseconds()) o[name] = Math.Round(ms, 2);
+        return o;
+    }
+
+    private static double Seconds(Action action)
+    {
+        long start = Stopwatch.GetTimestamp();
+        action();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = (double[])values.Clone();
+        Array.Sort(sorted);
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    private static double Round(double x) => Math.Round(x, 2);
+
+    private static string Provider() => Gemm.Path switch
+    {
+        Gemm.Isa.Avx512 => "managed-avx512",
+        Gemm.Isa.Avx2 => "managed-avx2",
+        _ => "managed-scalar",
+    };
+
+    private static string CpuName()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores";
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "";
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    // Rows of exactly seq real tokens: [CLS], a window of the prose's wordpieces (each row starts
+    // elsewhere, so rows differ), [SEP].
+    private static BertInput Input(int[] prose, int batch, int seq, int offset)
+    {
+        int n = batch * seq;
+        var input = new BertInput(batch, seq, new int[n], new int[n], new int[n]);
+        Array.Fill(input.AttentionMask, 1);
+        for (int b = 0; b < batch; b++)
+        {
+            var row = input.InputIds.AsSpan(b * seq, seq);
+            for (int j = 1; j < seq - 1; j++) row[j] = prose[(offset + b * 11 + j) % (prose.Length - 2) + 1];
+            row[0] = prose[0];
+            row[^1] = prose[^1];
+        }
+        return input;
+    }
+
+    // [CLS] wordpieces-of-all-prose [SEP]. The text is lower-case and ASCII, so splitting off
+    // punctuation and a greedy longest-match WordPiece over vocab.txt is exactly BERT's tokenization.
+    private static int[] ProseIds(PretrainedModel model)
+    {
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        using (var reader = new StreamReader(model.OpenVocab()))
+        {
+            int i = 0;
+            for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine(), i++) vocab.TryAdd(line, i);
+        }
+        int Id(string token) => vocab.TryGetValue(token, out var id) ? id
+            : throw new InvalidDataException($"{model.Source}: vocab.txt has no '{token}'");
+        var ids = new List<int> { Id("[CLS]") };
+        foreach (var sentence in Prose)
+            foreach (var word in sentence.Split(' '))
+                foreach (var piece in SplitPunctuation(word))
+                    ids.AddRange(WordPiece(vocab, piece, Id("[UNK]")));
+        ids.Add(Id("[SEP]"));
+        return [.. ids];
+    }
+
+    private static IEnumerable<string> SplitPunctuation(string word)
+    {
+        int start = 0;
+        for (int i = 0; i < word.Length; i++)
+        {
+            if (char.IsLetterOrDigit(word[i])) continue;
+            if (i > start) yield return word[start..i];
+            yield return word[i].ToString();
+            start = i + 1;
+        }
+        if (start < word.Length) yield return word[start..];
+    }
+
+    private static List<int> WordPiece(Dictionary<string, int> vocab, string word, int unk)
+    {
+        var pieces = new List<int>();
+        for (int start = 0; start < word.Length;)
+        {
+            int end = word.Length, id = unk;
+            for (; end > start; end--)
+                if (vocab.TryGetValue(start == 0 ? word[start..end] : "##" + word[start..end], out id)) break;
+            if (end == start) return [unk];
+            pieces.Add(id);
+            start = end;
+        }
+        return pieces;
+    }
+
+    private static void Print(JsonObject r)
+    {
+        Console.WriteLine($"model {r["model"]}, batch {r["batch"]}, seq {r["seq"]}, {r["threads"]} threads, {r["provider"]} on {r["cpu"]} (load {r["load_average"]})");
+        Console.WriteLine($"inference  ours {r["infer_samples_per_s"]} samples/s, ONNX Runtime {r["onnxruntime_infer_samples_per_s"]} samples/s, ratio {r["infer_ratio"]}");
+        if (r["train_samples_per_s"] is not null)
+            Console.WriteLine($"training   {r["train_samples_per_s"]} samples/s at batch {r["train_batch"]} (fp32, dropout on)");
+        foreach (var (key, title) in new[] { ("infer_profile_ms", "inference"), ("train_profile_ms", "training step") })
+        {
+            if (r[key] is not JsonObject p) continue;
+            Console.WriteLine($"{title} profile (ms, one pass)");
+            foreach (var (name, ms) in p) Console.WriteLine($"  {name,-26}{ms,10}");
+        }
+    }
+}

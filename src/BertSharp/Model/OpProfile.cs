@@ -1,0 +1,48 @@
+using System.Diagnostics;
+
+namespace BertSharp.Model;
+
+/// <summary>
+/// Wall time per encoder operation, for <c>bertsharp bench --profile</c>: off by default (one
+/// branch per operation), not thread-safe, meant for one profiled pass at a time.
+/// </summary>
+internal static class OpProfile
+{
+    internal enum Op
+    {
+        Embeddings,
+        QkvProjection,
+        Attention,
+        AttentionOutput,
+        Intermediate,
+        Output,
+        FusedTail,
+        Pooler,
+        OutputBackward,
+        IntermediateBackward,
+        AttentionOutputBackward,
+        AttentionBackward,
+        QkvBackward,
+        EmbeddingsBackward,
+    }
+
+    private static readonly long[] Ticks = new long[Enum.GetValues<Op>().Length];
+
+    public static bool Enabled { get; set; }
+
+    public static long Start() => Enabled ? Stopwatch.GetTimestamp() : 0;
+
+    public static void Stop(Op op, long start)
+    {
+        if (Enabled) Ticks[(int)op] += Stopwatch.GetTimestamp() - start;
+    }
+
+    public static void Reset() => Array.Clear(Ticks);
+
+    /// <summary>Operations that ran since <see cref="Reset"/>, with their total milliseconds.</summary>
+    public static IEnumerable<(string Name, double Milliseconds)> Milliseconds()
+    {
+        foreach (var op in Enum.GetValues<Op>())
+            if (Ticks[(int)op] > 0) yield return (op.ToString(), Ticks[(int)op] * 1000.0 / Stopwatch.Frequency);
+    }
+}

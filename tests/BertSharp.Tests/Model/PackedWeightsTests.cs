@@ -1,0 +1,74 @@
+using BertSharp.Model;
+
+namespace BertSharp.Tests.Model;
+
+/// <summary>
+/// Inference packs weights once for the GEMM. Whatever changes the weights afterwards must be
+/// seen: a model freshly loaded from the changed weights is the truth.
+/// </summary>
+public class PackedWeightsTests
+{
+    [Fact]
+    public void InferenceAfterTrainingStepsSeesTheUpdatedWeights()
+    {
+        var config = GradCheck.TinyConfig(0.1f, labels: 3);
+        var model = BertForSequenceClassification.CreateRandom(config, new SequenceClassificationOptions { Seed = 3 });
+        GradCheck.Randomize(model.Parameters, 4);
+        var input = GradCheck.TinyInput();
+        var before = model.Logits(input); // packs the weights
+        for (int step = 0; step < 2; step++)
+        {
+            model.ZeroGrad();
+            model.TrainStep(input, [2, 1], []);
+            // An optimizer writes the tensors directly, as AdamW does.
+            foreach (var p in model.Parameters)
+                for (int i = 0; i < p.Value.Length; i++) p.Value.Data[i] -= 0.5f * p.Grad[i];
+        }
+        var after = model.Logits(input);
+        var fresh = new BertForSequenceClassification(config, model.ToStateDict()).Logits(input);
+        Assert.NotEqual(before, after);
+        for (int i = 0; i < after.Length; i++) Assert.Equal(fresh[i], after[i], 1e-6);
+    }
+
+    [Fact]
+    public void InferenceAfterEditingTheStateDictSeesTheEdit()
+    {
+        var config = GradCheck.TinyConfig();
+        var model = BertModel.CreateRandom(config, seed: 5);
+        GradCheck.Randomize(model.Parameters, 6);
+        var input = GradCheck.TinyInput();
+        var before = model.Forward(input).LastHiddenState.Data; // packs the weights
+        var state = model.ToStateDict();
+        foreach (var name in new[] { "encoder.layer.0.attention.self.key.weight", "encoder.layer.1.intermediate.dense.weight", "pooler.dense.weight" })
+            for (int i = 0; i < state[name].Length; i++) state[name].Data[i] *= 1.5f;
+        var after = model.Forward(input);
+        var fresh = new BertModel(config, state).Forward(input);
+        Assert.NotEqual(before, after.LastHiddenState.Data);
+        for (int i = 0; i < before.Length; i++) Assert.Equal(fresh.LastHiddenState.Data[i], after.LastHiddenState.Data[i], 1e-6);
+        for (int i = 0; i < fresh.PoolerOutput!.Length; i++) Assert.Equal(fresh.PoolerOutput.Data[i], after.PoolerOutput!.Data[i], 1e-6);
+    }
+
+    [Fact]
+    public void PackedFusedInferenceEqualsThePlainPath()
+    {
+        // Enough rows (300 × 5) for the row-blocked layer tail on packed weights.
+        var config = GradCheck.TinyConfig();
+        var model = BertModel.CreateRandom(config, seed: 7);
+        GradCheck.Randomize(model.Parameters, 8);
+        var rng = new Random(9);
+        const int B = 300, T = 5;
+        var input = new BertInput(B, T, new int[B * T], new int[B * T], new int[B * T]);
+        for (int i = 0; i < B * T; i++)
+        {
+            input.InputIds[i] = rng.Next(1, config.VocabSize);
+            input.AttentionMask[i] = i % T < 2 + i / T % 4 ? 1 : 0;
+        }
+        Assert.True(LayerTail.Worthwhile(B * T));
+        var packed = model.Forward(input);
+        var plain = new BertModel(config, model.ToStateDict());
+        plain.MarkWeightsMutable();
+        var expected = plain.Forward(input);
+        for (int i = 0; i < expected.LastHiddenState.Length; i++) Assert.Equal(expected.LastHiddenState.Data[i], packed.LastHiddenState.Data[i], 1e-5);
+        for (int i = 0; i < expected.PoolerOutput!.Length; i++) Assert.Equal(expected.PoolerOutput.Data[i], packed.PoolerOutput!.Data[i], 1e-5);
+    }
+}

@@ -1,0 +1,31 @@
+using System.Text.Json;
+
+namespace BertSharp.Tests.Parity;
+
+public class BenchCommandTests
+{
+    [Fact]
+    public void JsonHasEveryKeyWithPositiveRates()
+    {
+        var r = CliRunner.Run("bench", "--batch", "2", "--seq", "16", "--train-batch", "2", "--iterations", "1", "--threads", "1", "--profile", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        foreach (var key in new[] { "infer_samples_per_s", "onnxruntime_infer_samples_per_s", "infer_ratio", "train_samples_per_s" })
+            Assert.True(root.GetProperty(key).GetDouble() > 0, $"{key} = {root.GetProperty(key)}");
+        Assert.Equal(1, root.GetProperty("threads").GetInt32());
+        Assert.Equal(16, root.GetProperty("seq").GetInt32());
+        Assert.StartsWith("managed-", root.GetProperty("provider").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(root.GetProperty("cpu").GetString()));
+        Assert.True(root.GetProperty("infer_profile_ms").GetProperty("Attention").GetDouble() > 0);
+        Assert.True(root.GetProperty("train_profile_ms").GetProperty("AttentionBackward").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void ADirectoryModelIsRefusedBecauseOnnxRuntimeNeedsTheEmbeddedFile()
+    {
+        var r = CliRunner.Run("bench", "--model", "/no/such/dir", "--iterations", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("built-in", r.Stderr);
+    }
+}
