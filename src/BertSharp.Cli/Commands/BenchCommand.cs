@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using BertSharp.Inference;
 using BertSharp.IO;
+using BertSharp.Text;
 using BertSharp.Model;
 using BertSharp.Tensors;
 
@@ -215,53 +216,12 @@ internal static class BenchCommand
         return input;
     }
 
-    // [CLS] wordpieces-of-all-prose [SEP]. The text is lower-case and ASCII, so splitting off
-    // punctuation and a greedy longest-match WordPiece over vocab.txt is exactly BERT's tokenization.
+    // [CLS] wordpieces-of-all-prose [SEP], through the model's own tokenizer.
     private static int[] ProseIds(PretrainedModel model)
     {
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        using (var reader = new StreamReader(model.OpenVocab()))
-        {
-            int i = 0;
-            for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine(), i++) vocab.TryAdd(line, i);
-        }
-        int Id(string token) => vocab.TryGetValue(token, out var id) ? id
-            : throw new InvalidDataException($"{model.Source}: vocab.txt has no '{token}'");
-        var ids = new List<int> { Id("[CLS]") };
-        foreach (var sentence in Prose)
-            foreach (var word in sentence.Split(' '))
-                foreach (var piece in SplitPunctuation(word))
-                    ids.AddRange(WordPiece(vocab, piece, Id("[UNK]")));
-        ids.Add(Id("[SEP]"));
-        return [.. ids];
-    }
-
-    private static IEnumerable<string> SplitPunctuation(string word)
-    {
-        int start = 0;
-        for (int i = 0; i < word.Length; i++)
-        {
-            if (char.IsLetterOrDigit(word[i])) continue;
-            if (i > start) yield return word[start..i];
-            yield return word[i].ToString();
-            start = i + 1;
-        }
-        if (start < word.Length) yield return word[start..];
-    }
-
-    private static List<int> WordPiece(Dictionary<string, int> vocab, string word, int unk)
-    {
-        var pieces = new List<int>();
-        for (int start = 0; start < word.Length;)
-        {
-            int end = word.Length, id = unk;
-            for (; end > start; end--)
-                if (vocab.TryGetValue(start == 0 ? word[start..end] : "##" + word[start..end], out id)) break;
-            if (end == start) return [unk];
-            pieces.Add(id);
-            start = end;
-        }
-        return pieces;
+        using var vocab = model.OpenVocab();
+        var tokenizer = BertTokenizer.FromVocab(vocab, new BertTokenizerOptions { DoLowerCase = model.DoLowerCase }, model.Source);
+        return tokenizer.Encode(string.Join(' ', Prose), null, new EncodeOptions { Truncation = TruncationStrategy.DoNotTruncate }).Ids;
     }
 
     private static void Print(JsonObject r)

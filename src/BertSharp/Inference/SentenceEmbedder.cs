@@ -1,9 +1,9 @@
-using System.Globalization;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
-using System.Text;
+using BertSharp.Data;
 using BertSharp.IO;
 using BertSharp.Model;
 using BertSharp.Tensors;
+using BertSharp.Text;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace BertSharp.Inference;
 
@@ -26,24 +26,16 @@ public sealed class SentenceEmbedder
     }
 
     private const int BatchSize = 32;
-    private const string Accented = "àáâãäåçèéêëìíîïñòóôõöùúûüýÿ";
-    private const string Unaccented = "aaaaaaceeeeiiiinooooouuuuyy";
 
-    private readonly Dictionary<string, int> _vocab;
-    private readonly bool _lowerCase;
-    private readonly int _cls, _sep, _unk, _pad;
+    private readonly EncodeOptions _encode;
 
-    private SentenceEmbedder(BertModel model, Dictionary<string, int> vocab, bool lowerCase, int maxLength, string source)
+    private SentenceEmbedder(BertModel model, BertTokenizer tokenizer, int maxLength, string source)
     {
         Model = model;
-        _vocab = vocab;
-        _lowerCase = lowerCase;
+        Tokenizer = tokenizer;
         MaxLength = maxLength;
         Source = source;
-        int Id(string token) => vocab.TryGetValue(token, out var id) ? id
-            : throw new InvalidDataException($"{source}: vocab.txt has no {token} token");
-        (_cls, _sep, _unk) = (Id("[CLS]"), Id("[SEP]"), Id("[UNK]"));
-        _pad = vocab.GetValueOrDefault("[PAD]", 0);
+        _encode = new EncodeOptions { MaxLength = maxLength };
     }
 
     /// <summary>Loads a built-in model by name or an HF directory (see <see cref="PretrainedModel.Load"/>).</summary>
@@ -55,15 +47,13 @@ public sealed class SentenceEmbedder
         int limit = Math.Min(pretrained.ModelMaxLength, pretrained.Config.MaxPositionEmbeddings);
         if (maxLength is int m && (m < 2 || m > limit))
             throw new ArgumentOutOfRangeException(nameof(maxLength), m, $"must be in [2, {limit}] for {pretrained.Source}");
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        using (var reader = new StreamReader(pretrained.OpenVocab()))
-        {
-            int i = 0;
-            for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine(), i++) vocab.TryAdd(line, i);
-        }
-        return new SentenceEmbedder(new BertModel(pretrained.Config, pretrained.Weights), vocab, pretrained.DoLowerCase,
-            maxLength ?? limit, pretrained.Source);
+        using var vocab = pretrained.OpenVocab();
+        var tokenizer = BertTokenizer.FromVocab(vocab, new BertTokenizerOptions { DoLowerCase = pretrained.DoLowerCase }, pretrained.Source);
+        return new SentenceEmbedder(new BertModel(pretrained.Config, pretrained.Weights), tokenizer, maxLength ?? limit, pretrained.Source);
     }
+
+    /// <summary>The model's WordPiece tokenizer.</summary>
+    public BertTokenizer Tokenizer { get; }
 
     /// <summary>The encoder.</summary>
     public BertModel Model { get; }
@@ -141,87 +131,8 @@ public sealed class SentenceEmbedder
         return TensorPrimitives.CosineSimilarity(e[0], e[1]);
     }
 
-    private BertInput Pad(int[][] sequences)
-    {
-        int b = sequences.Length, t = sequences.Max(s => s.Length);
-        var input = new BertInput(b, t, new int[b * t], new int[b * t], new int[b * t]);
-        for (int i = 0; i < b; i++)
-        {
-            input.InputIds.AsSpan(i * t, t).Fill(_pad);
-            sequences[i].CopyTo(input.InputIds, i * t);
-            input.AttentionMask.AsSpan(i * t, sequences[i].Length).Fill(1);
-        }
-        return input;
-    }
+    private BertInput Pad(int[][] sequences) => DynamicPadding.Pad(sequences, null, Tokenizer.PadId);
 
-    // [CLS] wordpieces [SEP], truncated to MaxLength. BERT's basic tokenization for the common case
-    // (lower-casing, accents stripped, punctuation split off, whitespace) then greedy longest-match
-    // WordPiece; the full BertTokenizer (CJK, control characters) replaces it when it is merged.
-    internal int[] Tokenize(string text)
-    {
-        var ids = new List<int> { _cls };
-        foreach (var word in Words(text))
-        {
-            ids.AddRange(WordPiece(word));
-            if (ids.Count >= MaxLength - 1) break;
-        }
-        if (ids.Count > MaxLength - 1) ids.RemoveRange(MaxLength - 1, ids.Count - (MaxLength - 1));
-        ids.Add(_sep);
-        return [.. ids];
-    }
-
-    private IEnumerable<string> Words(string text)
-    {
-        if (_lowerCase)
-        {
-            // BERT's uncased tokenizers lower-case and strip accents (NFD, then drop combining marks).
-            // With invariant globalization .NET does not decompose, so Latin-1's accented letters are
-            // folded from a table and combining marks dropped.
-            var sb = new StringBuilder(text.Length);
-            foreach (char ch in text.ToLowerInvariant())
-            {
-                int k = Accented.IndexOf(ch);
-                if (k >= 0) sb.Append(Unaccented[k]);
-                else if (CharUnicodeInfo.GetUnicodeCategory(ch) != UnicodeCategory.NonSpacingMark) sb.Append(ch);
-            }
-            text = sb.ToString();
-        }
-        int start = -1;
-        for (int i = 0; i <= text.Length; i++)
-        {
-            bool end = i == text.Length;
-            char ch = end ? ' ' : text[i];
-            bool space = char.IsWhiteSpace(ch) || char.IsControl(ch), punct = !end && IsPunctuation(ch);
-            if (space || punct)
-            {
-                if (start >= 0) yield return text[start..i];
-                start = -1;
-                if (punct) yield return ch.ToString();
-            }
-            else if (start < 0)
-            {
-                start = i;
-            }
-        }
-    }
-
-    // BERT counts every non-alphanumeric ASCII symbol as punctuation, plus Unicode's P* categories.
-    private static bool IsPunctuation(char ch) =>
-        ch is >= '!' and <= '/' or >= ':' and <= '@' or >= '[' and <= '`' or >= '{' and <= '~' || char.IsPunctuation(ch);
-
-    private List<int> WordPiece(string word)
-    {
-        if (word.Length > 100) return [_unk];
-        var pieces = new List<int>();
-        for (int start = 0; start < word.Length;)
-        {
-            int end = word.Length, id = _unk;
-            for (; end > start; end--)
-                if (_vocab.TryGetValue(start == 0 ? word[start..end] : "##" + word[start..end], out id)) break;
-            if (end == start) return [_unk];
-            pieces.Add(id);
-            start = end;
-        }
-        return pieces;
-    }
+    /// <summary>[CLS] wordpieces [SEP], truncated to <see cref="MaxLength"/>.</summary>
+    internal int[] Tokenize(string text) => Tokenizer.Encode(text, null, _encode).Ids;
 }
