@@ -31,6 +31,7 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seed for shuffles, splits, dropout and the head's initial weights", DefaultValueFactory = _ => 42 };
         var evalStrategy = new Option<string>("--eval-strategy") { Description = "epoch, steps or no", DefaultValueFactory = _ => "epoch" };
         var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps with --eval-strategy steps", DefaultValueFactory = _ => 500 };
+        var loggingSteps = new Option<int>("--logging-steps") { Description = "Log the mean training loss every N optimizer steps", DefaultValueFactory = _ => 10 };
         var saveSteps = new Option<int?>("--save-steps") { Description = "Also checkpoint every N optimizer steps" };
         var metric = new Option<string>("--metric") { Description = "Metric that picks the best checkpoint: accuracy, f1, f1_weighted, precision, recall, roc_auc or loss", DefaultValueFactory = _ => "accuracy" };
         var patience = new Option<int?>("--early-stopping-patience") { Description = "Stop after N evaluations without improvement" };
@@ -51,7 +52,7 @@ internal static class TrainCommand
               bertsharp train --data reviews.jsonl -o out/reviews --resume
             """);
         foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, epochs, lr, batch, evalBatch, weightDecay, warmup,
-            maxLength, accumulation, clip, dropout, seed, evalStrategy, evalSteps, saveSteps, metric, patience, classWeights, groupByLength,
+            maxLength, accumulation, clip, dropout, seed, evalStrategy, evalSteps, loggingSteps, saveSteps, metric, patience, classWeights, groupByLength,
             head, resume, overwrite, json })
         {
             command.Options.Add(o);
@@ -76,6 +77,7 @@ internal static class TrainCommand
                 EvalStrategy = parse.GetValue(evalStrategy)!,
                 EvalSteps = parse.GetValue(evalSteps),
                 SaveSteps = parse.GetValue(saveSteps),
+                LoggingSteps = parse.GetValue(loggingSteps),
                 MetricForBestModel = parse.GetValue(metric)!,
                 EarlyStoppingPatience = parse.GetValue(patience),
                 ClassWeights = parse.GetValue(classWeights),

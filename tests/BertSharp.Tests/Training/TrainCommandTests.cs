@@ -76,6 +76,38 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
     }
 
+    [Fact]
+    public void CtrlCSavesACheckpointExitsCleanlyAndResumeFinishes()
+    {
+        var model = TinyModel();
+        var output = Path.Combine(_dir, "interrupted");
+        string[] args = ["train", "--data", TrainCsv(400), "--model", model, "--validation-split", "0", "--epochs", "2", "--batch-size", "4",
+            "--max-length", "32", "--logging-steps", "1", "-o", output];
+        using var p = CliRunner.Start(args);
+        var log = Path.Combine(output, "train_log.jsonl");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!File.Exists(log) || File.ReadLines(log).Count() < 3)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "training did not start");
+            Assert.False(p.HasExited, "training ended before it could be interrupted");
+            Thread.Sleep(10);
+        }
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            kill.WaitForExit();
+        Assert.True(p.WaitForExit(60_000), "the run did not stop after SIGINT");
+        Assert.Equal(130, p.ExitCode);
+
+        var checkpoint = Assert.Single(Directory.EnumerateDirectories(output, "checkpoint-*"));
+        int step = JsonDocument.Parse(File.ReadAllText(Path.Combine(checkpoint, "trainer_state.json"))).RootElement.GetProperty("global_step").GetInt32();
+        Assert.InRange(step, 3, 199);
+        Assert.False(File.Exists(Path.Combine(output, "model.safetensors")), "an interrupted run must not publish a final model");
+
+        var resumed = CliRunner.Run([.. args, "--resume"]);
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        var steps = File.ReadLines(log).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32()).ToList();
+        Assert.Equal(Enumerable.Range(1, 200), steps.Distinct().Order());
+    }
+
     [Theory]
     [InlineData("missing.csv", "", "no such file")]
     [InlineData("train.csv", "--label-column=stars", "stars")]

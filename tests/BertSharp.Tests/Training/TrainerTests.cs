@@ -90,6 +90,34 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void ChunkedPredictionAveragesTheWindowsOfALongText()
+    {
+        var output = Path.Combine(_dir, "chunk");
+        TinyTrainer(new TrainingArguments { NumTrainEpochs = 1, LearningRate = 1e-3f, MaxLength = 32 }).Train(Polarity("train.csv", 32), null, output);
+        var classifier = TextClassifier.Load(output);
+        var review = File.ReadAllText(Directory.EnumerateFiles(TestData.Path("imdb", "train", "pos")).Order().First());
+
+        var encoding = classifier.Tokenizer.Encode(review, null, new EncodeOptions { MaxLength = 32, ReturnOverflowing = true, Stride = 8 });
+        var windows = new[] { encoding }.Concat(encoding.Overflowing).ToList();
+        Assert.True(windows.Count > 2, "the review should need several windows");
+        var expected = new double[2];
+        foreach (var w in windows)
+        {
+            var logits = classifier.Model.Logits(new BertInput(1, w.Length, w.Ids, w.TypeIds, w.AttentionMask));
+            double z = Math.Exp(logits[0]) + Math.Exp(logits[1]);
+            expected[0] += Math.Exp(logits[0]) / z / windows.Count;
+            expected[1] += Math.Exp(logits[1]) / z / windows.Count;
+        }
+        var chunked = classifier.Probabilities([review], longText: LongTextStrategy.Chunk);
+        Assert.Equal(expected[0], chunked[0], 5);
+        Assert.Equal(expected[1], chunked[1], 5);
+
+        // A text that fits in one window gets the same answer either way.
+        var shortText = "a gripping , beautifully acted film";
+        Assert.Equal(classifier.Probabilities([shortText]), classifier.Probabilities([shortText], longText: LongTextStrategy.Chunk));
+    }
+
+    [Fact]
     public void InterruptedRunResumesWithTheSameStepsLearningRateAndWeights()
     {
         var train = Polarity("train.csv", 48);
