@@ -62,6 +62,8 @@ public sealed record TrainingArguments
         Check(Dropout is null or (>= 0 and < 1), "dropout", Dropout ?? 0, "must be in [0, 1)");
         Check(EvalStrategy is "epoch" or "steps" or "no", "eval_strategy", EvalStrategy, "must be epoch, steps or no");
         Check(EvalSteps > 0, "eval_steps", EvalSteps, "must be ≥ 1");
+        Check(MetricForBestModel.Replace("eval_", "", StringComparison.Ordinal) is "accuracy" or "f1" or "f1_weighted" or "precision" or "recall"
+            or "roc_auc" or "loss", "metric_for_best_model", MetricForBestModel, "must be accuracy, f1, f1_weighted, precision, recall, roc_auc or loss");
         Check(EarlyStoppingPatience is null or > 0, "early_stopping_patience", EarlyStoppingPatience ?? 0, "must be ≥ 1");
         Check(SaveSteps is null or > 0, "save_steps", SaveSteps ?? 0, "must be ≥ 1");
         Check(LoggingSteps > 0, "logging_steps", LoggingSteps, "must be ≥ 1");

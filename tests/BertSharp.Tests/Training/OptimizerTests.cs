@@ -71,5 +71,7 @@ public class OptimizerTests
         Assert.Contains("batch size", e.Message);
         e = Assert.Throws<ArgumentException>(() => new TrainingArguments { MaxLength = 1000 }.Validate());
         Assert.Contains("max_length", e.Message);
+        e = Assert.Throws<ArgumentException>(() => new TrainingArguments { MetricForBestModel = "bleu" }.Validate());
+        Assert.Contains("metric_for_best_model", e.Message);
     }
 }
