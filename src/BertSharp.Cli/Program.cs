@@ -13,6 +13,7 @@ foreach (var command in new[]
     EvalCommand.Create(),
     PredictCommand.Create(),
     ExportOnnxCommand.Create(),
+    ServeCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
