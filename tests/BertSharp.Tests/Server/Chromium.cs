@@ -90,7 +90,8 @@ internal sealed class Chromium : IAsyncDisposable
     public async Task WaitForAsync(string condition, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
-        while (!(await EvaluateAsync($"!!({condition})"))!.GetValue<bool>())
+        // A condition that throws (the page not loaded yet) counts as not yet true.
+        while (!(await EvaluateAsync($"(() => {{ try {{ return !!({condition}); }} catch {{ return false; }} }})()"))!.GetValue<bool>())
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"the page never satisfied: {condition}");
             await Task.Delay(50);

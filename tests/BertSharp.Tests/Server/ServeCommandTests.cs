@@ -6,7 +6,8 @@ using System.Text.Json;
 namespace BertSharp.Tests.Server;
 
 /// <summary>The CLI as a user runs it: <c>bertsharp serve</c> as a child process, and <c>--runtime onnx</c> in predict and eval.</summary>
-public sealed partial class ServeCommandTests(ServedModel model) : IClassFixture<ServedModel>
+[Collection(ServedModel.Collection)]
+public sealed partial class ServeCommandTests(ServedModel model)
 {
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);

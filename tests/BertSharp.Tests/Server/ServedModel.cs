@@ -12,13 +12,16 @@ using Microsoft.AspNetCore.Builder;
 namespace BertSharp.Tests.Server;
 
 /// <summary>
-/// A classifier fine-tuned here, once per test class, on an easy real task: TREC questions
+/// A classifier fine-tuned here, once for the server tests, on an easy real task: TREC questions
 /// ("question") against sentence-polarity's movie-review snippets ("review"). The held-out examples
 /// come from other lines of the same files, so their labels are the data sets' own. The model is a
 /// small BERT over the real vocabulary (seconds to train) and is also exported to ONNX.
 /// </summary>
 public sealed class ServedModel : IDisposable
 {
+    /// <summary>The test classes that share one trained model (trained once, classes run one after another).</summary>
+    public const string Collection = "served model";
+
     private static readonly BertConfig Tiny = new()
     {
         VocabSize = 30522,
@@ -90,6 +93,9 @@ public sealed class ServedModel : IDisposable
         System.IO.Directory.Delete(_root, recursive: true);
     }
 }
+
+[CollectionDefinition(ServedModel.Collection)]
+public sealed class ServedModelCollection : ICollectionFixture<ServedModel>;
 
 /// <summary>A started server and a client for it; disposing stops the server (draining requests) and frees the port.</summary>
 public sealed class RunningServer(WebApplication app) : IAsyncDisposable

@@ -7,7 +7,8 @@ using BertSharp.Server;
 namespace BertSharp.Tests.Server;
 
 /// <summary>The HTTP API over a real loopback socket: answers, batching, and every way a request can be wrong.</summary>
-public sealed class ServerApiTests(ServedModel model) : IClassFixture<ServedModel>
+[Collection(ServedModel.Collection)]
+public sealed class ServerApiTests(ServedModel model)
 {
     private static string Json(object value) => JsonSerializer.Serialize(value);
 

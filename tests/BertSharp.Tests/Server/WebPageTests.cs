@@ -3,7 +3,8 @@ using Xunit.Abstractions;
 namespace BertSharp.Tests.Server;
 
 /// <summary>The page at / in headless Chromium: classify a sentence, pick a token, see its attention drawn.</summary>
-public sealed class WebPageTests(ServedModel model, ITestOutputHelper output) : IClassFixture<ServedModel>
+[Collection(ServedModel.Collection)]
+public sealed class WebPageTests(ServedModel model, ITestOutputHelper output)
 {
     [Fact]
     public async Task ClassifiesASentenceAndDrawsTheAttentionOfAChosenToken()
@@ -62,5 +63,29 @@ public sealed class WebPageTests(ServedModel model, ITestOutputHelper output) : 
         Directory.CreateDirectory(Path.GetDirectoryName(artefact)!);
         await File.WriteAllBytesAsync(artefact, png);
         output.WriteLine($"screenshot: {artefact}");
+    }
+
+    [Fact]
+    public async Task AsksForTheApiKeyAndOnTheOnnxRuntimeShowsThePredictionWithoutAttention()
+    {
+        await using var server = await model.StartAsync(new BertSharp.Server.ServerOptions { ApiKey = "page-key" }, model.Onnx);
+        await using var browser = await Chromium.StartAsync(1100, 900);
+        await browser.NavigateAsync(new Uri(server.Address, "/").ToString());
+        await browser.WaitForAsync("document.getElementById('model').textContent.includes('API key')", TimeSpan.FromSeconds(30));
+        Assert.True((await browser.EvaluateAsync("document.getElementById('key-row').offsetParent !== null"))!.GetValue<bool>(), "no API key box after a 401");
+
+        await browser.ClickAsync("#api-key");
+        await browser.InsertTextAsync("page-key");
+        await browser.EvaluateAsync("document.getElementById('api-key').dispatchEvent(new Event('change'))");
+        await browser.WaitForAsync("document.getElementById('model').textContent.includes('onnx runtime')", TimeSpan.FromSeconds(30));
+        await browser.ClickAsync("#classify");
+        await browser.WaitForAsync("document.body.dataset.state === 'done' || document.body.dataset.state === 'error'", TimeSpan.FromSeconds(30));
+        Assert.Equal("done", (await browser.EvaluateAsync("document.body.dataset.state"))!.GetValue<string>());
+
+        var tokens = (await browser.EvaluateAsync("[...document.querySelectorAll('#tokens .token .text')].map(e => e.textContent)"))!.AsArray().Select(n => n!.GetValue<string>());
+        Assert.Equal(model.Managed.Tokenizer.Encode("The monkey ate the banana because it was too hungry").Tokens, tokens);
+        Assert.Equal(2, (await browser.EvaluateAsync("document.querySelectorAll('.bar-label').length"))!.GetValue<int>());
+        Assert.True((await browser.EvaluateAsync("document.getElementById('attention-card').offsetParent === null && document.getElementById('no-attention').offsetParent !== null"))!.GetValue<bool>(),
+            "the ONNX runtime has no attentions to draw: the page should say so instead");
     }
 }
