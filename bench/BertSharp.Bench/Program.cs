@@ -8,6 +8,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>
     ["gemm"] = GemmBench.Run,
     ["kernels"] = KernelBench.Run,
     ["onnx"] = OnnxBench.Run,
+    ["serve-load"] = ServeLoadBench.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {

@@ -16,6 +16,7 @@ foreach (var command in new[]
     BenchCommand.Create(),
     EmbedCommand.Create(),
     SimilarityCommand.Create(),
+    ServeCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -13,6 +13,7 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = "Labelled data to score (same formats as train)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var batch = new Option<int>("--batch-size") { Description = "Examples per batch", DefaultValueFactory = _ => 32 };
+        var runtime = RuntimeOption.Create();
         var dataOptions = new DataOptions();
         var command = new Command("eval", """
             Score a fine-tuned classifier on labelled data: accuracy, per-class precision/recall/F1, averages,
@@ -25,10 +26,11 @@ internal static class EvalCommand
         command.Options.Add(data);
         command.Options.Add(json);
         command.Options.Add(batch);
+        command.Options.Add(runtime);
         dataOptions.AddTo(command);
         command.SetAction(parse =>
         {
-            var classifier = TextClassifier.Load(parse.GetValue(model)!);
+            using var classifier = TextClassifier.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
             var dataset = TextDataset.Load(parse.GetValue(data)!, dataOptions.Read(parse));
             var labels = LabelMap.FromId2Label(classifier.Labels.Select((l, i) => (i, l)).ToDictionary(p => p.i, p => p.l));
             var truth = new int[dataset.Count];

@@ -18,22 +18,24 @@ internal static class PredictCommand
         var topK = new Option<int>("--top-k") { Description = "How many labels to list per text (0 = all)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "One JSON object per line" };
         var longText = new Option<LongTextStrategy>("--long") { Description = "Texts longer than the model's maximum: Truncate or Chunk (average over overlapping windows)", DefaultValueFactory = _ => LongTextStrategy.Truncate };
+        var runtime = RuntimeOption.Create();
         var command = new Command("predict", """
             Classify texts with a fine-tuned model.
 
             Examples:
               bertsharp predict --model out/polarity "a gripping, beautifully acted film" "a dull mess"
               bertsharp predict --model out/polarity --input reviews.txt --output predictions.jsonl --json --top-k 0
+              bertsharp predict --model out/polarity --runtime onnx "runs on the exported model.onnx"
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, output, topK, json, longText }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, input, output, topK, json, longText, runtime }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var (items, pairs) = ReadInputs(parse.GetValue(texts) ?? [], parse.GetValue(input));
             if (items.Count == 0) throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE");
             int k = parse.GetValue(topK);
             if (k < 0) throw new ArgumentException($"--top-k {k}: must be ≥ 0");
-            var classifier = TextClassifier.Load(parse.GetValue(model)!);
+            using var classifier = TextClassifier.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
             var predictions = classifier.PredictBatch(items, pairs, parse.GetValue(longText));
             var text = new StringBuilder();
             for (int i = 0; i < items.Count; i++)

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using BertSharp.Inference;
+using BertSharp.IO;
+using BertSharp.Server;
+using BertSharp.Tensors;
+using Microsoft.AspNetCore.Builder;
+
+namespace BertSharp.Bench;
+
+/// <summary>
+/// Load on <c>bertsharp serve</c> over loopback: single-sentence POST /v1/classify requests from 1, 8
+/// and 64 concurrent .NET clients, on the managed runtime and on ONNX Runtime, each level bounded in
+/// requests and in seconds; requests/s, p50 and p99 latency, and the mean batch the dynamic batcher
+/// formed. The server runs in this process (Kestrel on 127.0.0.1, port chosen by the OS); the model is
+/// minilm-l6 with a seeded random two-label head (the head's weights do not change the cost), or
+/// --model DIR; sentences are sentence-polarity/dev.csv's, in order.
+/// </summary>
+internal static class ServeLoadBench
+{
+    public static int Run(string[] args)
+    {
+        string? modelDir = Arg(args, "--model");
+        int maxRequests = int.Parse(Arg(args, "--requests") ?? "3000", CultureInfo.InvariantCulture);
+        double maxSeconds = double.Parse(Arg(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
+        int[] levels = [.. (Arg(args, "--concurrency") ?? "1,8,64").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
+        string[] runtimes = (Arg(args, "--runtimes") ?? "managed,onnx").Split(',');
+        string data = Arg(args, "--data") ?? Path.Combine("..", "shared", "data");
+        var sentences = File.ReadLines(Path.Combine(data, "sentence-polarity", "dev.csv")).Skip(1).Select(l => l[..l.LastIndexOf(',')]).ToArray();
+        var bodies = sentences.Select(s => Encoding.UTF8.GetBytes($"{{\"text\": \"{s.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"}}")).ToArray();
+
+        string? temp = null;
+        try
+        {
+            if (modelDir is null)
+            {
+                temp = Directory.CreateTempSubdirectory("bertsharp-serve-bench-").FullName;
+                modelDir = MiniLmClassifier(temp);
+            }
+            else if (runtimes.Contains("onnx") && !File.Exists(Path.Combine(modelDir, OnnxRuntimeClassifier.FileName)))
+            {
+                throw new FileNotFoundException($"{modelDir}: no model.onnx for the onnx runtime; run bertsharp export-onnx --model {modelDir}");
+            }
+            Console.WriteLine($"serve-load: {modelDir}, {Environment.ProcessorCount} cores, at most {maxRequests} requests or {maxSeconds} s per level, " +
+                $"max batch {new ServerOptions().MaxBatchSize}, max wait {new ServerOptions().MaxBatchWait.TotalMilliseconds} ms");
+            Console.WriteLine("| runtime | clients | requests | requests/s | p50 ms | p99 ms | mean batch |");
+            Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var runtime in runtimes)
+            {
+                using var classifier = TextClassifier.Load(modelDir, runtime == "onnx" ? InferenceRuntime.Onnx : InferenceRuntime.Managed);
+                RunLevels(classifier, runtime, levels, bodies, maxRequests, maxSeconds).GetAwaiter().GetResult();
+            }
+            return 0;
+        }
+        finally
+        {
+            if (temp is not null) Directory.Delete(temp, recursive: true);
+        }
+    }
+
+    private static async Task RunLevels(TextClassifier classifier, string runtime, int[] levels, byte[][] bodies, int maxRequests, double maxSeconds)
+    {
+        var app = BertServer.Build(classifier, new ServerOptions { Urls = "http://127.0.0.1:0", ModelName = "bench" });
+        await app.StartAsync();
+        try
+        {
+            using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { BaseAddress = new Uri(app.Urls.First()) };
+            await Load(client, bodies, 4, 50, 30); // warm-up: JIT, connections, pooled buffers
+            foreach (int clients in levels)
+            {
+                var before = await client.GetStringAsync("/metrics");
+                var (latencies, seconds) = await Load(client, bodies, clients, maxRequests, maxSeconds);
+                var after = await client.GetStringAsync("/metrics");
+                double batches = Metric(after, "bertsharp_batch_size_count") - Metric(before, "bertsharp_batch_size_count");
+                double texts = Metric(after, "bertsharp_batch_size_sum") - Metric(before, "bertsharp_batch_size_sum");
+                latencies.Sort();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {runtime} | {clients} | {latencies.Count} | {latencies.Count / seconds:F1} | {Percentile(latencies, 0.50) * 1000:F1} | {Percentile(latencies, 0.99) * 1000:F1} | {texts / Math.Max(1, batches):F1} |"));
+            }
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    // `clients` loops, each sending its next request when the last one is answered, until the
+    // request budget or the time budget is spent.
+    private static async Task<(List<double> Latencies, double Seconds)> Load(HttpClient client, byte[][] bodies, int clients, int maxRequests, double maxSeconds)
+    {
+        int issued = -1;
+        var stop = Stopwatch.StartNew();
+        var all = new List<double>[clients];
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            var mine = all[c] = [];
+            int n;
+            while ((n = Interlocked.Increment(ref issued)) < maxRequests && stop.Elapsed.TotalSeconds < maxSeconds)
+            {
+                var content = new ByteArrayContent(bodies[n % bodies.Length]);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                long started = Stopwatch.GetTimestamp();
+                using var response = await client.PostAsync("/v1/classify", content);
+                await response.Content.ReadAsByteArrayAsync();
+                if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"request {n}: HTTP {(int)response.StatusCode}");
+                mine.Add(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            }
+        })));
+        double seconds = stop.Elapsed.TotalSeconds;
+        return ([.. all.SelectMany(l => l)], seconds);
+    }
+
+    /// <summary>minilm-l6 with a seeded random 2-label head, saved as a model directory with its ONNX export.</summary>
+    private static string MiniLmClassifier(string root)
+    {
+        var baseModel = PretrainedModel.Load("minilm-l6");
+        int h = baseModel.Config.HiddenSize;
+        var random = new Random(5);
+        var weights = new StateDict { Source = "minilm-l6 + random head" };
+        foreach (var (k, v) in baseModel.Weights) weights[k] = v;
+        weights["classifier.weight"] = new Tensor([2, h], [.. Enumerable.Range(0, 2 * h).Select(_ => (float)(random.NextDouble() - 0.5) * 0.1f)]);
+        weights["classifier.bias"] = new Tensor([2]);
+        var model = new PretrainedModel
+        {
+            Config = baseModel.Config with
+            {
+                Id2Label = new Dictionary<string, string> { ["0"] = "negative", ["1"] = "positive" },
+                Label2Id = new Dictionary<string, int> { ["negative"] = 0, ["positive"] = 1 },
+                Architectures = ["BertForSequenceClassification"],
+            },
+            Weights = weights,
+            Source = weights.Source,
+            OpenVocab = baseModel.OpenVocab,
+            DoLowerCase = baseModel.DoLowerCase,
+            ModelMaxLength = 128,
+        };
+        var dir = Path.Combine(root, "minilm-l6-classifier");
+        model.Save(dir);
+        OnnxExporter.Export(PretrainedModel.Load(dir), Path.Combine(dir, OnnxRuntimeClassifier.FileName));
+        return dir;
+    }
+
+    private static double Percentile(List<double> sorted, double q) =>
+        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
+
+    private static double Metric(string text, string series)
+    {
+        foreach (var line in text.Split('\n'))
+            if (line.StartsWith(series + " ", StringComparison.Ordinal))
+                return double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+        return 0;
+    }
+
+    private static string? Arg(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Globalization;
+using BertSharp.Inference;
+using BertSharp.Server;
+using Microsoft.AspNetCore.Builder;
+
+namespace BertSharp.Cli.Commands;
+
+internal static class ServeCommand
+{
+    public const string ApiKeyVariable = "BERTSHARP_API_KEY";
+
+    public static Command Create()
+    {
+        var defaults = new ServerOptions();
+        var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
+        var urls = new Option<string>("--urls") { Description = "Addresses to listen on, separated by ';' (port 0: any free port)", DefaultValueFactory = _ => defaults.Urls };
+        var runtime = RuntimeOption.Create();
+        var apiKey = new Option<string?>("--api-key") { Description = $"Require this key on /v1/* (Authorization: Bearer KEY or X-API-Key); default ${ApiKeyVariable}" };
+        var name = new Option<string?>("--name") { Description = "The model name in responses (default: the directory's name)" };
+        var maxBatch = new Option<int>("--max-batch-size") { Description = "Most texts per model run", DefaultValueFactory = _ => defaults.MaxBatchSize };
+        var maxWait = new Option<double>("--max-wait-ms") { Description = "How long a batch waits to fill once it has a text", DefaultValueFactory = _ => defaults.MaxBatchWait.TotalMilliseconds };
+        var queue = new Option<int>("--queue-limit") { Description = "Most texts waiting; beyond it requests get 503", DefaultValueFactory = _ => defaults.QueueLimit };
+        var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body", DefaultValueFactory = _ => defaults.MaxBodyBytes };
+        var maxTexts = new Option<int>("--max-texts") { Description = "Most texts per request", DefaultValueFactory = _ => defaults.MaxTextsPerRequest };
+        var maxChars = new Option<int>("--max-chars") { Description = "Longest text in characters", DefaultValueFactory = _ => defaults.MaxCharsPerText };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var command = new Command("serve", """
+            Serve a fine-tuned classifier over HTTP, with a web page at / that shows the prediction, the
+            WordPiece tokens and the attention of every layer and head.
+
+            Endpoints: POST /v1/classify {"text": …} or {"texts": […]} (optional "text_pair(s)", "top_k"),
+            POST /v1/embed, POST /v1/tokenize, POST /v1/attention, GET /v1/model, GET /health, GET /metrics.
+            Concurrent requests are batched together; Ctrl+C (or SIGTERM) finishes the requests in flight, then stops.
+
+            Examples:
+              bertsharp serve --model out/polarity
+              bertsharp serve --model out/polarity --runtime onnx --urls http://0.0.0.0:8080 --api-key s3cret
+              curl -s localhost:5000/v1/classify -H 'Content-Type: application/json' -d '{"text": "a gripping film"}'
+            """);
+        foreach (var o in new Option[] { model, urls, runtime, apiKey, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, threads })
+            command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var directory = parse.GetValue(model)!;
+            double waitMs = parse.GetValue(maxWait);
+            if (!double.IsFinite(waitMs) || waitMs < 0) throw new ArgumentException($"--max-wait-ms {waitMs}: must be ≥ 0");
+            int threadCount = parse.GetValue(threads);
+            if (threadCount < 0) throw new ArgumentException($"--threads {threadCount}: must be ≥ 0");
+            var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable(ApiKeyVariable);
+            var options = new ServerOptions
+            {
+                Urls = parse.GetValue(urls)!,
+                ModelName = parse.GetValue(name) ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))),
+                ApiKey = string.IsNullOrEmpty(key) ? null : key,
+                MaxBatchSize = parse.GetValue(maxBatch),
+                MaxBatchWait = TimeSpan.FromMilliseconds(waitMs),
+                QueueLimit = parse.GetValue(queue),
+                MaxBodyBytes = parse.GetValue(maxBody),
+                MaxTextsPerRequest = parse.GetValue(maxTexts),
+                MaxCharsPerText = parse.GetValue(maxChars),
+            };
+            options.Validate();
+            using var classifier = TextClassifier.Load(directory, RuntimeOption.Parse(parse.GetValue(runtime)), threadCount);
+            var app = BertServer.Build(classifier, options);
+            app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}, {classifier.Labels.Count} labels) on {string.Join(" ", app.Urls)}")));
+            app.Lifetime.ApplicationStopping.Register(() => Console.WriteLine("bertsharp: stopping; finishing the requests in flight"));
+            app.Run();
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,87 @@
+using BertSharp.Model;
+using BertSharp.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace BertSharp.Server;
+
+/// <summary>
+/// POST /v1/attention: one text (optional <c>"text_pair"</c>) → its tokens, the prediction, and every
+/// layer's attention probabilities, <c>"attentions"[layer][head][from][to]</c> (rows sum to 1), rounded
+/// to 4 decimals; the text is cut at <see cref="ServerOptions.AttentionMaxTokens"/> tokens since the
+/// answer grows with the square of the length. Managed runtime only.
+/// </summary>
+internal sealed class AttentionEndpoint(ServerState state)
+{
+    public async Task HandleAsync(HttpContext context)
+    {
+        EmbedEndpoint.RequireManaged(state, "attentions");
+        using var body = await JsonBody.ReadAsync(context, state.Options.MaxBodyBytes);
+        if (body.RootElement.TryGetProperty("texts", out _))
+            throw TextsRequest.Invalid("invalid_field", "attention takes one text: send \"text\" (and optionally \"text_pair\"), not \"texts\"");
+        var request = TextsRequest.Parse(body.RootElement, state.Options);
+        string text = request.Texts[0];
+        string? pair = request.Pairs?[0];
+        var classifier = state.Classifier;
+        int maxTokens = Math.Min(classifier.MaxLength, state.Options.AttentionMaxTokens);
+        var encoding = classifier.Tokenizer.Encode(text, pair, new EncodeOptions { MaxLength = maxTokens });
+        bool truncated = encoding.Length == maxTokens && classifier.Tokenizer.Encode(text, pair).Length > maxTokens;
+        int T = encoding.Length;
+        var mask = new int[T];
+        mask.AsSpan().Fill(1);
+        var input = new BertInput(1, T, encoding.Ids, encoding.TypeIds, mask);
+        var output = await state.Queue.RunExclusiveAsync(() => classifier.Model.Predict(input, outputAttentions: true));
+
+        await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (state, encoding, output, truncated), static (w, s) =>
+        {
+            var (state, e, output, truncated) = s;
+            var labels = state.Classifier.Labels;
+            w.WriteStartObject();
+            w.WriteString("model", state.Options.ModelName);
+            w.WritePropertyName("tokens");
+            w.WriteStartArray();
+            foreach (var t in e.Tokens) w.WriteStringValue(t);
+            w.WriteEndArray();
+            w.WritePropertyName("ids");
+            w.WriteStartArray();
+            foreach (var id in e.Ids) w.WriteNumberValue(id);
+            w.WriteEndArray();
+            w.WritePropertyName("offsets");
+            w.WriteStartArray();
+            foreach (var (start, end) in e.Offsets)
+            {
+                w.WriteStartArray();
+                w.WriteNumberValue(start);
+                w.WriteNumberValue(end);
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+            w.WriteBoolean("truncated", truncated);
+            w.WritePropertyName("prediction");
+            ClassifyEndpoint.WritePrediction(w, labels, output.Probabilities.Data, labels.Count);
+            var attentions = output.Attentions!;
+            int heads = state.Classifier.Config.NumAttentionHeads, T = e.Length;
+            w.WriteNumber("layers", attentions.Count);
+            w.WriteNumber("heads", heads);
+            w.WritePropertyName("attentions");
+            w.WriteStartArray();
+            foreach (var layer in attentions)
+            {
+                w.WriteStartArray();
+                for (int h = 0; h < heads; h++)
+                {
+                    w.WriteStartArray();
+                    for (int from = 0; from < T; from++)
+                    {
+                        w.WriteStartArray();
+                        foreach (var p in layer.Data.AsSpan((h * T + from) * T, T)) w.WriteNumberValue(MathF.Round(p, 4));
+                        w.WriteEndArray();
+                    }
+                    w.WriteEndArray();
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+}

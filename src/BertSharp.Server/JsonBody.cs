@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace BertSharp.Server;
+
+/// <summary>Reads a request's JSON object, turning each way it can be wrong into its own status.</summary>
+internal static class JsonBody
+{
+    private static readonly JsonDocumentOptions Options = new() { MaxDepth = 16 };
+
+    /// <summary>
+    /// Kestrel's own body limit: far above the API's, so that an oversize body can be read to its end
+    /// and discarded before the 413, as nginx's lingering close does — a client still sending would
+    /// otherwise see a broken pipe instead of the answer. Beyond it Kestrel drops the connection.
+    /// </summary>
+    public static long TransportLimit(long maxBytes) => Math.Max(maxBytes * 4, 64L << 20);
+
+    public static async Task<JsonDocument> ReadAsync(HttpContext context, long maxBytes)
+    {
+        var request = context.Request;
+        if (!request.HasJsonContentType())
+            throw new ApiException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
+                $"send the body as JSON with 'Content-Type: application/json' (got {(string.IsNullOrEmpty(request.ContentType) ? "no content type" : $"'{request.ContentType}'")})");
+        var ct = context.RequestAborted;
+        if (request.ContentLength > maxBytes)
+        {
+            await DiscardAsync(request.Body, ct);
+            throw TooLarge(maxBytes);
+        }
+        var buffer = new byte[request.ContentLength is { } n ? (int)n + 1 : 4096];
+        int length = 0;
+        while (true)
+        {
+            if (length == buffer.Length) Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, maxBytes + 1));
+            int read = await request.Body.ReadAsync(buffer.AsMemory(length), ct);
+            if (read == 0) break;
+            length += read;
+            if (length > maxBytes)
+            {
+                await DiscardAsync(request.Body, ct);
+                throw TooLarge(maxBytes);
+            }
+        }
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(buffer.AsMemory(0, length), Options);
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, "malformed_json", $"the body is not valid JSON: {e.Message}");
+        }
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            throw new ApiException(StatusCodes.Status400BadRequest, "malformed_json", "the body must be a JSON object, e.g. {\"text\": \"…\"}");
+        }
+        return document;
+    }
+
+    private static async Task DiscardAsync(Stream body, CancellationToken ct)
+    {
+        var scratch = new byte[16384];
+        while (await body.ReadAsync(scratch, ct) > 0)
+        {
+        }
+    }
+
+    private static ApiException TooLarge(long maxBytes) =>
+        new(StatusCodes.Status413PayloadTooLarge, "body_too_large", $"the body is larger than the server's limit of {maxBytes} bytes; send fewer or shorter texts");
+}
