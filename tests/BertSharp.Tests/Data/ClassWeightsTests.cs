@@ -12,8 +12,8 @@ public class ClassWeightsTests
         // 6 a and 2 b: a = 8 / (2 × 6) = 0.6667, b = 8 / (2 × 2) = 2 (sklearn's compute_class_weight).
         int[] ids = [0, 0, 0, 0, 0, 0, 1, 1];
         var w = ClassWeights.Parse("balanced", Map, ids);
-        Assert.Equal(8.0 / 12, w[0], 6);
-        Assert.Equal(2.0, w[1], 6);
+        Assert.Equal(8.0 / 12, w[0], 1e-6);
+        Assert.Equal(2.0, w[1], 1e-6);
     }
 
     [Fact]

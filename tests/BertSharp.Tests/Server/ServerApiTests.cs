@@ -48,10 +48,10 @@ public sealed class ServerApiTests(ServedModel model)
             Assert.Equal(a.GetProperty("label").GetString(), b.GetProperty("label").GetString());
             var pa = Scores(a, labels);
             var pb = Scores(b, labels);
-            Assert.Equal(1f, pa.Sum(), 4);
+            Assert.Equal(1f, pa.Sum(), 1e-4);
             Assert.Equal(pa.Max(), a.GetProperty("score").GetSingle());
             // Padding next to other requests' texts must not change a text's answer.
-            for (int c = 0; c < labels.Count; c++) Assert.Equal(pa[c], pb[c], 5);
+            for (int c = 0; c < labels.Count; c++) Assert.Equal(pa[c], pb[c], 1e-5);
         }
         Assert.True(correct >= 36, $"{correct}/40 held-out texts got their data set's label");
 
@@ -296,7 +296,7 @@ public sealed class ServerApiTests(ServedModel model)
             var mean = new double[C];
             for (int t = 0; t < ids.Length; t++) for (int c = 0; c < C; c++) mean[c] += hidden[t * C + c] / ids.Length;
             double norm = Math.Sqrt(mean.Sum(v => v * v));
-            for (int c = 0; c < C; c++) Assert.Equal(mean[c] / norm, got[c], 5);
+            for (int c = 0; c < C; c++) Assert.Equal(mean[c] / norm, got[c], 1e-5);
         }
     }
 
@@ -344,11 +344,11 @@ public sealed class ServerApiTests(ServedModel model)
                 {
                     var row = attentions[l][h][from].EnumerateArray().Select(v => v.GetSingle()).ToArray();
                     Assert.Equal(T, row.Length);
-                    Assert.Equal(1f, row.Sum(), 2); // rounded to 4 decimals
-                    for (int to = 0; to < T; to++) Assert.Equal(expected.Attentions![l].Data[((h * T) + from) * T + to], row[to], 4);
+                    Assert.Equal(1f, row.Sum(), 1e-2); // rounded to 4 decimals
+                    for (int to = 0; to < T; to++) Assert.Equal(expected.Attentions![l].Data[((h * T) + from) * T + to], row[to], 1e-4);
                 }
         var prediction = body.GetProperty("prediction");
-        Assert.Equal(expected.Probabilities.Data[1], prediction.GetProperty("scores").GetProperty("review").GetSingle(), 6);
+        Assert.Equal(expected.Probabilities.Data[1], prediction.GetProperty("scores").GetProperty("review").GetSingle(), 1e-6);
 
         using var many = await server.PostJsonAsync("/v1/attention", Json(new { texts = new[] { "a", "b" } }));
         await AssertError(many, 422, "invalid_field", "one text", "attention with texts");

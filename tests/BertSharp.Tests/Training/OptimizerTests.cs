@@ -14,9 +14,9 @@ public class OptimizerTests
         var m = new float[1];
         var v = new float[1];
         AdamW.Update(w, [0.5f], m, v, 0.1f, 0.01f, 0.9f, 0.999f, 1e-8f, 1 - 0.9f, 1 - 0.999f);
-        Assert.Equal(0.899f, w[0], 6);
-        Assert.Equal(0.05f, m[0], 7);
-        Assert.Equal(0.00025f, v[0], 8);
+        Assert.Equal(0.899f, w[0], 1e-6);
+        Assert.Equal(0.05f, m[0], 1e-7);
+        Assert.Equal(0.00025f, v[0], 1e-8);
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public class OptimizerTests
                 wd[i] -= lr * (md[i] / (1 - Math.Pow(b1, t))) / (Math.Sqrt(vd[i] / (1 - Math.Pow(b2, t))) + eps);
             }
         }
-        for (int i = 0; i < n; i++) Assert.Equal(wd[i], w[i], 5);
+        for (int i = 0; i < n; i++) Assert.Equal(wd[i], w[i], 1e-5);
     }
 
     [Theory]

@@ -159,7 +159,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(2, lines.Length);
         var first = JsonDocument.Parse(lines[0]).RootElement;
         var scores = first.GetProperty("scores");
-        Assert.Equal(1.0, scores.GetProperty("negative").GetDouble() + scores.GetProperty("positive").GetDouble(), 5);
+        Assert.Equal(1.0, scores.GetProperty("negative").GetDouble() + scores.GetProperty("positive").GetDouble(), 1e-5);
 
         var unknown = Path.Combine(_dir, "unknown.csv");
         File.WriteAllText(unknown, "text,label\ngood film,positive\nodd film,neutral\n");
