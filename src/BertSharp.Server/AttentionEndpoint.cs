@@ -37,24 +37,7 @@ internal sealed class AttentionEndpoint(ServerState state)
             var labels = state.Classifier.Labels;
             w.WriteStartObject();
             w.WriteString("model", state.Options.ModelName);
-            w.WritePropertyName("tokens");
-            w.WriteStartArray();
-            foreach (var t in e.Tokens) w.WriteStringValue(t);
-            w.WriteEndArray();
-            w.WritePropertyName("ids");
-            w.WriteStartArray();
-            foreach (var id in e.Ids) w.WriteNumberValue(id);
-            w.WriteEndArray();
-            w.WritePropertyName("offsets");
-            w.WriteStartArray();
-            foreach (var (start, end) in e.Offsets)
-            {
-                w.WriteStartArray();
-                w.WriteNumberValue(start);
-                w.WriteNumberValue(end);
-                w.WriteEndArray();
-            }
-            w.WriteEndArray();
+            TokenizeEndpoint.WriteTokens(w, e);
             w.WriteBoolean("truncated", truncated);
             w.WritePropertyName("prediction");
             ClassifyEndpoint.WritePrediction(w, labels, output.Probabilities.Data, labels.Count);

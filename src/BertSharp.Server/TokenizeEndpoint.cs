@@ -24,24 +24,7 @@ internal sealed class TokenizeEndpoint(ServerState state)
             foreach (var e in s.encodings)
             {
                 w.WriteStartObject();
-                w.WritePropertyName("ids");
-                w.WriteStartArray();
-                foreach (var id in e.Ids) w.WriteNumberValue(id);
-                w.WriteEndArray();
-                w.WritePropertyName("tokens");
-                w.WriteStartArray();
-                foreach (var t in e.Tokens) w.WriteStringValue(t);
-                w.WriteEndArray();
-                w.WritePropertyName("offsets");
-                w.WriteStartArray();
-                foreach (var (start, end) in e.Offsets)
-                {
-                    w.WriteStartArray();
-                    w.WriteNumberValue(start);
-                    w.WriteNumberValue(end);
-                    w.WriteEndArray();
-                }
-                w.WriteEndArray();
+                WriteTokens(w, e);
                 w.WritePropertyName("type_ids");
                 w.WriteStartArray();
                 foreach (var t in e.TypeIds) w.WriteNumberValue(t);
@@ -52,5 +35,28 @@ internal sealed class TokenizeEndpoint(ServerState state)
             w.WriteString("model", s.ModelName);
             w.WriteEndObject();
         });
+    }
+
+    /// <summary>Writes an encoding's "ids", "tokens" and "offsets" properties (shared with the attention endpoint).</summary>
+    internal static void WriteTokens(System.Text.Json.Utf8JsonWriter w, BertSharp.Text.Encoding e)
+    {
+        w.WritePropertyName("ids");
+        w.WriteStartArray();
+        foreach (var id in e.Ids) w.WriteNumberValue(id);
+        w.WriteEndArray();
+        w.WritePropertyName("tokens");
+        w.WriteStartArray();
+        foreach (var t in e.Tokens) w.WriteStringValue(t);
+        w.WriteEndArray();
+        w.WritePropertyName("offsets");
+        w.WriteStartArray();
+        foreach (var (start, end) in e.Offsets)
+        {
+            w.WriteStartArray();
+            w.WriteNumberValue(start);
+            w.WriteNumberValue(end);
+            w.WriteEndArray();
+        }
+        w.WriteEndArray();
     }
 }
