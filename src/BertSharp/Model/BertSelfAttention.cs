@@ -11,9 +11,9 @@ namespace BertSharp.Model;
 /// additive finfo.min mask there.
 /// </summary>
 /// <remarks>
-/// Without attention dropout and with right padding, the fused <see cref="Attention"/> kernel runs
-/// (inference always; training when attention_probs_dropout_prob is 0). Otherwise the same per-head
-/// steps run here with dropout on the probabilities and the additive mask for masks with holes.
+/// With right padding the fused <see cref="Attention"/> kernel runs, dropout included (its mask is
+/// rebuilt in backward from the call's key, so training stores only the probabilities). Masks with
+/// holes (and the [CLS]-only last layer) run the same per-head steps here with the additive mask.
 /// </remarks>
 internal sealed class BertSelfAttention
 {
@@ -47,7 +47,8 @@ internal sealed class BertSelfAttention
     {
         int N = B * T, C = _hidden, H = _heads, d = _headSize;
         c.Dropped = dropout is not null && _dropout > 0;
-        c.Fused = !c.Dropped && !mask.Holes;
+        c.Fused = !mask.Holes;
+        c.Key = c.Dropped ? dropout!.NextKey() : 0;
         c.Ensure(N, C, keepProbs || !c.Fused ? B * H * T * T : 0);
         long t0 = OpProfile.Start();
         ProjectQkv(x, c.QKV, N, packed);
@@ -56,12 +57,12 @@ internal sealed class BertSelfAttention
         if (c.Fused)
         {
             Attention.Forward(c.QKV, c.QKV.AsSpan(C), c.QKV.AsSpan(2 * C), 3 * C, c.Context, C,
-                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, B, T, H, d, _scale, mask.Valid);
+                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, B, T, H, d, _scale, mask.Valid,
+                c.Dropped ? _dropout : 0, c.Key);
         }
         else
         {
             var job = c.Heads.Set(this, mask, c, T, queryRows: T, c.QKV, qBatch: T * 3 * C, ldq: 3 * C, ctxBatch: T * C);
-            job.Key = c.Dropped ? dropout!.NextKey() : 0;
             WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
         }
         OpProfile.Stop(OpProfile.Op.Attention, t0);
@@ -76,7 +77,8 @@ internal sealed class BertSelfAttention
         if (c.Fused)
         {
             Attention.Backward(c.QKV, c.QKV.AsSpan(C), c.QKV.AsSpan(2 * C), 3 * C, c.Probs, dContext, C,
-                s.DQKV, s.DQKV.AsSpan(C), s.DQKV.AsSpan(2 * C), 3 * C, B, T, H, d, _scale, mask.Valid);
+                s.DQKV, s.DQKV.AsSpan(C), s.DQKV.AsSpan(2 * C), 3 * C, B, T, H, d, _scale, mask.Valid,
+                c.Dropped ? _dropout : 0, c.Key);
         }
         else
         {
@@ -114,8 +116,8 @@ internal sealed class BertSelfAttention
         t0 = OpProfile.Start();
         c.Dropped = dropout is not null && _dropout > 0;
         c.Fused = false;
+        c.Key = c.Dropped ? dropout!.NextKey() : 0;
         var job = c.Heads.Set(this, mask, c, T, queryRows: 1, c.Q, qBatch: C, ldq: C, ctxBatch: C);
-        job.Key = c.Dropped ? dropout!.NextKey() : 0;
         WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
         OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
@@ -192,6 +194,10 @@ internal sealed class BertSelfAttention
     {
         public float[] QKV = [], Q = [], Probs = [], Mask = [], DroppedProbs = [], Context = [];
         public bool Dropped, Fused;
+
+        /// <summary>The attention dropout's key for this pass (forward's mask, replayed in backward).</summary>
+        public ulong Key;
+
         public HeadJob Heads { get; } = new();
 
         public void Ensure(int n, int c, int probs)
@@ -222,7 +228,7 @@ internal sealed class BertSelfAttention
     internal sealed class HeadJob
     {
         public readonly Action<int> ForwardBody, BackwardBody;
-        public ulong Key;
+        private ulong _key;
         private float[] _q = [], _qkv = [], _probs = [], _mask = [], _dropped = [], _context = [], _add = [];
         private float[] _dContext = [], _dq = [], _dqkv = [], _dProbs = [];
         private int[] _valid = [];
@@ -242,7 +248,7 @@ internal sealed class BertSelfAttention
         {
             (_c, _h, _d, _scale, _p) = (a._hidden, a._heads, a._headSize, a._scale, a._dropout);
             (_t, _rows, _q, _qBatch, _ldq, _ctxBatch) = (T, queryRows, q, qBatch, ldq, ctxBatch);
-            (_qkv, _probs, _context, _isDropped) = (c.QKV, c.Probs, c.Context, c.Dropped);
+            (_qkv, _probs, _context, _isDropped, _key) = (c.QKV, c.Probs, c.Context, c.Dropped, c.Key);
             (_valid, _add, _holes) = (mask.Valid, mask.Add, mask.Holes);
             int n = c.Probs.Length;
             if (c.Dropped)
@@ -282,7 +288,7 @@ internal sealed class BertSelfAttention
             if (_isDropped)
             {
                 var dropped = _dropped.AsSpan(t * region, region);
-                Dropout.Forward(probs, dropped, _mask.AsSpan(t * region, region), _p, Key, (long)t * region);
+                Dropout.Forward(probs, dropped, _mask.AsSpan(t * region, region), _p, _key, (long)t * region);
                 used = dropped;
             }
             // context (rows, d) = P v
