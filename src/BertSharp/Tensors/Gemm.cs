@@ -376,14 +376,28 @@ internal static unsafe class Gemm
     /// </summary>
     internal static void PackRows(float* src, int ld, int width, int count, float* dst, int lanes)
     {
-        for (int p = 0; p < count; p++, src += ld, dst += lanes)
+        if (width == lanes && lanes == NR && Vector512.IsHardwareAccelerated)
         {
-            if (width == lanes && lanes == NR && Vector512.IsHardwareAccelerated)
+            for (int p = 0; p < count; p++, src += ld, dst += NR)
             {
                 Vector512.Load(src).Store(dst);
                 Vector512.Load(src + 16).Store(dst + 16);
-                continue;
             }
+            return;
+        }
+        // A full 12-row sliver of A read transposed (dYᵀ in dW = dYᵀ·X, Pᵀ and dSᵀ in attention):
+        // exactly 12 floats per step, so nothing past the source row is read.
+        if (width == lanes && lanes == MR && Vector256.IsHardwareAccelerated)
+        {
+            for (int p = 0; p < count; p++, src += ld, dst += MR)
+            {
+                Vector256.Load(src).Store(dst);
+                Vector128.Load(src + 8).Store(dst + 8);
+            }
+            return;
+        }
+        for (int p = 0; p < count; p++, src += ld, dst += lanes)
+        {
             int l = 0;
             for (; l < width; l++) dst[l] = src[l];
             for (; l < lanes; l++) dst[l] = 0;
