@@ -186,7 +186,7 @@ internal sealed class BertSelfAttention
             int C = _hidden;
             var weight = new float[3 * C * C];
             var bias = new float[3 * C];
-                for (int i = 0; i < 3; i++)
+            for (int i = 0; i < 3; i++)
             {
                 _parts[i].Weight.Value.Data.CopyTo(weight, i * C * C);
                 _parts[i].Bias.Value.Data.CopyTo(bias, i * C);
