@@ -121,9 +121,21 @@ internal static class BenchCommand
             Step();
             Step();
             var trainTimes = new double[s.Iterations];
-            for (int i = 0; i < s.Iterations; i++) trainTimes[i] = Seconds(Step);
+            var trainCpu = new double[s.Iterations];
+            long allocated = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < s.Iterations; i++)
+            {
+                var cpu = Environment.CpuUsage.TotalTime;
+                trainTimes[i] = Seconds(Step);
+                trainCpu[i] = (Environment.CpuUsage.TotalTime - cpu).TotalSeconds;
+            }
+            allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
             result["train_batch"] = s.TrainBatch;
             result["train_samples_per_s"] = Round(s.TrainBatch / Median(trainTimes));
+            // Process CPU time per step: on a shared machine it moves far less with other load than
+            // wall time does, so before/after comparisons use it (samples per CPU-second, all threads).
+            result["train_samples_per_cpu_s"] = Round(s.TrainBatch / Median(trainCpu));
+            result["train_allocated_bytes_per_step"] = allocated / s.Iterations;
             result["train_dropout"] = pretrained.Config.HiddenDropoutProb;
             if (s.Profile) result["train_profile_ms"] = Profile(Step);
         }
@@ -229,7 +241,7 @@ internal static class BenchCommand
         Console.WriteLine($"model {r["model"]}, batch {r["batch"]}, seq {r["seq"]}, {r["threads"]} threads, {r["provider"]} on {r["cpu"]} (load {r["load_average"]})");
         Console.WriteLine($"inference  ours {r["infer_samples_per_s"]} samples/s, ONNX Runtime {r["onnxruntime_infer_samples_per_s"]} samples/s, ratio {r["infer_ratio"]}");
         if (r["train_samples_per_s"] is not null)
-            Console.WriteLine($"training   {r["train_samples_per_s"]} samples/s at batch {r["train_batch"]} (fp32, dropout on)");
+            Console.WriteLine($"training   {r["train_samples_per_s"]} samples/s ({r["train_samples_per_cpu_s"]} per CPU-second) at batch {r["train_batch"]} (fp32, dropout on), {r["train_allocated_bytes_per_step"]} bytes allocated per step");
         foreach (var (key, title) in new[] { ("infer_profile_ms", "inference"), ("train_profile_ms", "training step") })
         {
             if (r[key] is not JsonObject p) continue;

@@ -1,3 +1,5 @@
+using BertSharp.Tensors;
+
 namespace BertSharp.Model;
 
 /// <summary>
@@ -44,13 +46,14 @@ internal sealed class BertResidualOutput
     {
         int C = _hidden;
         Norm.Backward(dOut, c.Sum, c.Mean, c.Rstd, dResidual, N);
-        ReadOnlySpan<float> dy = dResidual.AsSpan(0, N * C);
-        if (c.Dropped)
+        if (!c.Dropped)
         {
-            Dropout.Backward(dy, c.Mask, dDense.AsSpan(0, N * C));
-            dy = dDense.AsSpan(0, N * C);
+            Dense.Backward(input, Dense.In, dResidual, dInput, Dense.In, N, accumulateDx: false);
+            return;
         }
-        Dense.Backward(input, Dense.In, dy, dInput, Dense.In, N, accumulateDx: false);
+        // Dropout's backward and the bias gradient in one parallel pass.
+        Kernels.MaskBiasBackward(dResidual.AsSpan(0, N * C), c.Mask.AsSpan(0, N * C), dDense.AsSpan(0, N * C), Dense.Bias.Grad, N, C);
+        Dense.BackwardWeights(input, Dense.In, dDense, C, dInput, Dense.In, N, accumulateDx: false);
     }
 
     /// <summary>Activations saved for backward.</summary>

@@ -11,15 +11,16 @@ namespace BertSharp.Model;
 /// additive finfo.min mask there.
 /// </summary>
 /// <remarks>
-/// Without attention dropout and with right padding, the fused <see cref="Attention"/> kernel runs
-/// (inference always; training when attention_probs_dropout_prob is 0). Otherwise the same per-head
-/// steps run here with dropout on the probabilities and the additive mask for masks with holes.
+/// With right padding the fused <see cref="Attention"/> kernel runs, dropout included (its mask is
+/// rebuilt in backward from the call's key, so training stores only the probabilities). Masks with
+/// holes (and the [CLS]-only last layer) run the same per-head steps here with the additive mask.
 /// </remarks>
 internal sealed class BertSelfAttention
 {
     private readonly int _hidden, _heads, _headSize;
     private readonly float _scale, _dropout;
     private readonly WeightState _state;
+    private readonly Linear[] _parts;
     private PackedQkv? _packedQkv;
 
     public BertSelfAttention(WeightBuilder wb, BertConfig config)
@@ -33,6 +34,7 @@ internal sealed class BertSelfAttention
         Query = new Linear(wb.Push("query"), _hidden, _hidden);
         Key = new Linear(wb.Push("key"), _hidden, _hidden);
         Value = new Linear(wb.Push("value"), _hidden, _hidden);
+        _parts = [Query, Key, Value];
     }
 
     public int Heads => _heads;
@@ -47,21 +49,22 @@ internal sealed class BertSelfAttention
     {
         int N = B * T, C = _hidden, H = _heads, d = _headSize;
         c.Dropped = dropout is not null && _dropout > 0;
-        c.Fused = !c.Dropped && !mask.Holes;
+        c.Fused = !mask.Holes;
+        c.Key = c.Dropped ? dropout!.NextKey() : 0;
         c.Ensure(N, C, keepProbs || !c.Fused ? B * H * T * T : 0);
         long t0 = OpProfile.Start();
-        ProjectQkv(x, c.QKV, N, packed);
+        ProjectQkv(x, c, N, packed);
         OpProfile.Stop(OpProfile.Op.QkvProjection, t0);
         t0 = OpProfile.Start();
         if (c.Fused)
         {
             Attention.Forward(c.QKV, c.QKV.AsSpan(C), c.QKV.AsSpan(2 * C), 3 * C, c.Context, C,
-                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, B, T, H, d, _scale, mask.Valid);
+                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, B, T, H, d, _scale, mask.Valid,
+                c.Dropped ? _dropout : 0, c.Key);
         }
         else
         {
             var job = c.Heads.Set(this, mask, c, T, queryRows: T, c.QKV, qBatch: T * 3 * C, ldq: 3 * C, ctxBatch: T * C);
-            job.Key = c.Dropped ? dropout!.NextKey() : 0;
             WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
         }
         OpProfile.Stop(OpProfile.Op.Attention, t0);
@@ -76,7 +79,8 @@ internal sealed class BertSelfAttention
         if (c.Fused)
         {
             Attention.Backward(c.QKV, c.QKV.AsSpan(C), c.QKV.AsSpan(2 * C), 3 * C, c.Probs, dContext, C,
-                s.DQKV, s.DQKV.AsSpan(C), s.DQKV.AsSpan(2 * C), 3 * C, B, T, H, d, _scale, mask.Valid);
+                s.DQKV, s.DQKV.AsSpan(C), s.DQKV.AsSpan(2 * C), 3 * C, B, T, H, d, _scale, mask.Valid,
+                c.Dropped ? _dropout : 0, c.Key);
         }
         else
         {
@@ -86,15 +90,19 @@ internal sealed class BertSelfAttention
         }
         OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
         t0 = OpProfile.Start();
-        // One pass for all three biases, then each projection's weight and input gradients from its column block.
+        // The three projections as one: x is packed once for [dWq; dWk; dWv] = dQKVᵀ x, and dx
+        // gets dQKV [Wq; Wk; Wv] in one pass (k = 3C) instead of three read-modify-writes.
+        if (!c.Stacked) throw new InvalidOperationException("attention backward needs a training forward pass first (the stacked QKV weights)");
         s.DBias.AsSpan(0, 3 * C).Clear();
         Kernels.BiasBackward(s.DQKV.AsSpan(0, N * 3 * C), s.DBias, N, 3 * C);
-        Kernels.AddInto(s.DBias.AsSpan(0, C), Query.Bias.Grad);
-        Kernels.AddInto(s.DBias.AsSpan(C, C), Key.Bias.Grad);
-        Kernels.AddInto(s.DBias.AsSpan(2 * C, C), Value.Bias.Grad);
-        Query.BackwardWeights(x, C, s.DQKV, 3 * C, dx, C, N, accumulateDx: true);
-        Key.BackwardWeights(x, C, s.DQKV.AsSpan(C), 3 * C, dx, C, N, accumulateDx: true);
-        Value.BackwardWeights(x, C, s.DQKV.AsSpan(2 * C), 3 * C, dx, C, N, accumulateDx: true);
+        Buffers.Ensure(ref s.DWeights, 3 * C * C);
+        Gemm.Multiply(true, false, 3 * C, C, N, 1f, s.DQKV, 3 * C, x, C, 0f, s.DWeights, C);
+        for (int i = 0; i < 3; i++)
+        {
+            Kernels.AddInto(s.DBias.AsSpan(i * C, C), _parts[i].Bias.Grad);
+            Kernels.AddInto(s.DWeights.AsSpan(i * C * C, C * C), _parts[i].Weight.Grad);
+        }
+        Gemm.Multiply(false, false, N, C, 3 * C, 1f, s.DQKV, 3 * C, c.Weights, C, 1f, dx, C);
         OpProfile.Stop(OpProfile.Op.QkvBackward, t0);
     }
 
@@ -114,8 +122,8 @@ internal sealed class BertSelfAttention
         t0 = OpProfile.Start();
         c.Dropped = dropout is not null && _dropout > 0;
         c.Fused = false;
+        c.Key = c.Dropped ? dropout!.NextKey() : 0;
         var job = c.Heads.Set(this, mask, c, T, queryRows: 1, c.Q, qBatch: C, ldq: C, ctxBatch: C);
-        job.Key = c.Dropped ? dropout!.NextKey() : 0;
         WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
         OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
@@ -143,19 +151,26 @@ internal sealed class BertSelfAttention
         OpProfile.Stop(OpProfile.Op.QkvBackward, t0);
     }
 
-    // qkv (N,3C) = x [Wq; Wk; Wv]ᵀ + [bq; bk; bv]: one GEMM on the fused packed weight in inference,
-    // else three GEMMs writing their column blocks.
-    private void ProjectQkv(float[] x, float[] qkv, int N, bool packed)
+    // qkv (N,3C) = x [Wq; Wk; Wv]ᵀ + [bq; bk; bv]: one GEMM, on the fused packed weight in inference,
+    // else on this pass's copy of the weights stacked in the cache (which backward reuses).
+    private void ProjectQkv(float[] x, Cache c, int N, bool packed)
     {
         int C = _hidden;
         if (packed && FusedWeights() is { } w)
         {
-            Gemm.Multiply(false, N, 3 * C, C, 1f, x, C, w.Weight, w.Bias, 0f, qkv, 3 * C);
+            Gemm.Multiply(false, N, 3 * C, C, 1f, x, C, w.Weight, w.Bias, 0f, c.QKV, 3 * C);
+            c.Stacked = false;
             return;
         }
-        Query.Forward(x, C, qkv, N, ldy: 3 * C);
-        Key.Forward(x, C, qkv.AsSpan(C), N, ldy: 3 * C);
-        Value.Forward(x, C, qkv.AsSpan(2 * C), N, ldy: 3 * C);
+        Buffers.Ensure(ref c.Weights, 3 * C * C);
+        Buffers.Ensure(ref c.Biases, 3 * C);
+        for (int i = 0; i < 3; i++)
+        {
+            _parts[i].Weight.Value.Data.AsSpan(0, C * C).CopyTo(c.Weights.AsSpan(i * C * C));
+            _parts[i].Bias.Value.Data.AsSpan(0, C).CopyTo(c.Biases.AsSpan(i * C));
+        }
+        c.Stacked = true;
+        Gemm.Multiply(false, true, N, 3 * C, C, 1f, x, C, c.Weights, C, c.Biases, 0f, c.QKV, 3 * C);
     }
 
     private PackedQkv? FusedWeights()
@@ -171,11 +186,10 @@ internal sealed class BertSelfAttention
             int C = _hidden;
             var weight = new float[3 * C * C];
             var bias = new float[3 * C];
-            Linear[] parts = [Query, Key, Value];
             for (int i = 0; i < 3; i++)
             {
-                parts[i].Weight.Value.Data.CopyTo(weight, i * C * C);
-                parts[i].Bias.Value.Data.CopyTo(bias, i * C);
+                _parts[i].Weight.Value.Data.CopyTo(weight, i * C * C);
+                _parts[i].Bias.Value.Data.CopyTo(bias, i * C);
             }
             // Two threads may both build it; either copy is right.
             p = new PackedQkv(PackedMatrix.Pack(true, C, 3 * C, weight, C), bias);
@@ -191,7 +205,15 @@ internal sealed class BertSelfAttention
     internal sealed class Cache
     {
         public float[] QKV = [], Q = [], Probs = [], Mask = [], DroppedProbs = [], Context = [];
-        public bool Dropped, Fused;
+
+        /// <summary>[Wq; Wk; Wv] (3C, C) and [bq; bk; bv] as the last unpacked forward used them.</summary>
+        public float[] Weights = [], Biases = [];
+
+        public bool Dropped, Fused, Stacked;
+
+        /// <summary>The attention dropout's key for this pass (forward's mask, replayed in backward).</summary>
+        public ulong Key;
+
         public HeadJob Heads { get; } = new();
 
         public void Ensure(int n, int c, int probs)
@@ -205,7 +227,7 @@ internal sealed class BertSelfAttention
     /// <summary>Gradient buffers shared by all layers' backward passes.</summary>
     internal sealed class Scratch
     {
-        public float[] DQKV = [], DQ = [], DProbs = [], DBias = [];
+        public float[] DQKV = [], DQ = [], DProbs = [], DBias = [], DWeights = [];
 
         public void Ensure(int n, int c, int probs)
         {
@@ -222,7 +244,7 @@ internal sealed class BertSelfAttention
     internal sealed class HeadJob
     {
         public readonly Action<int> ForwardBody, BackwardBody;
-        public ulong Key;
+        private ulong _key;
         private float[] _q = [], _qkv = [], _probs = [], _mask = [], _dropped = [], _context = [], _add = [];
         private float[] _dContext = [], _dq = [], _dqkv = [], _dProbs = [];
         private int[] _valid = [];
@@ -242,7 +264,7 @@ internal sealed class BertSelfAttention
         {
             (_c, _h, _d, _scale, _p) = (a._hidden, a._heads, a._headSize, a._scale, a._dropout);
             (_t, _rows, _q, _qBatch, _ldq, _ctxBatch) = (T, queryRows, q, qBatch, ldq, ctxBatch);
-            (_qkv, _probs, _context, _isDropped) = (c.QKV, c.Probs, c.Context, c.Dropped);
+            (_qkv, _probs, _context, _isDropped, _key) = (c.QKV, c.Probs, c.Context, c.Dropped, c.Key);
             (_valid, _add, _holes) = (mask.Valid, mask.Add, mask.Holes);
             int n = c.Probs.Length;
             if (c.Dropped)
@@ -282,7 +304,7 @@ internal sealed class BertSelfAttention
             if (_isDropped)
             {
                 var dropped = _dropped.AsSpan(t * region, region);
-                Dropout.Forward(probs, dropped, _mask.AsSpan(t * region, region), _p, Key, (long)t * region);
+                Dropout.Forward(probs, dropped, _mask.AsSpan(t * region, region), _p, _key, (long)t * region);
                 used = dropped;
             }
             // context (rows, d) = P v

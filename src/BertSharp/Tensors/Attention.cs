@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace BertSharp.Tensors;
 
 /// <summary>
@@ -7,6 +9,9 @@ namespace BertSharp.Tensors;
 /// context = P · V. Keys at or past validKeys[b] (right padding) are skipped, which equals an
 /// additive mask of −∞ there: they get probability 0 and no work. Padded query rows are still
 /// computed (they attend to the real keys), as in Hugging Face's BERT.
+/// With attention dropout (training), context = (P ⊙ M) · V, where M is the <see cref="DropoutMask"/>
+/// of the call's key at index ((b·heads + h)·seq + i)·seq + j: it is built per (batch, head) block
+/// in forward and rebuilt in backward, never stored.
 /// </summary>
 /// <remarks>
 /// The (batch, head) pairs run in parallel, each with single-threaded GEMMs on packed panels.
@@ -19,13 +24,16 @@ internal static unsafe class Attention
     /// <summary>
     /// context[b·seq + i, h·headDim + d] = Σ_j P[b,h,i,j] · v[b·seq + j, h·headDim + d].
     /// probs is either empty or [batch, heads, seq, seq]; when given it receives P (zeros for
-    /// padded keys), which <see cref="Backward"/> needs and which can be shown to users.
+    /// padded keys, before dropout), which <see cref="Backward"/> needs and which can be shown to users.
+    /// dropout (in [0, 1)) and dropoutKey select the dropout mask; 0 means none.
     /// </summary>
     public static void Forward(
         ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld,
         Span<float> context, int ldContext, Span<float> probs,
-        int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys)
+        int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys,
+        float dropout = 0, ulong dropoutKey = 0)
     {
+        CheckDropout(dropout);
         Check(q.Length, k.Length, v.Length, ld, batch, seq, heads, headDim, validKeys);
         Gemm.CheckMatrix("context", context.Length, batch * seq, heads * headDim, ldContext);
         if (!probs.IsEmpty) Kernels.Need(probs.Length, batch * heads * seq, seq, nameof(probs));
@@ -47,6 +55,8 @@ internal static unsafe class Attention
                 HeadDim = headDim,
                 Scale = scale,
                 Valid = pl,
+                Dropout = dropout,
+                Key = dropoutKey,
             };
             Run(batch * heads, job, &ForwardOne);
         }
@@ -55,14 +65,16 @@ internal static unsafe class Attention
     /// <summary>
     /// Gradients of <see cref="Forward"/> given dContext and the saved probs: dq, dk and dv are
     /// written (not accumulated) at the same positions as q, k and v (row stride ldGrad); rows of
-    /// padded keys get zero dk and dv.
+    /// padded keys get zero dk and dv. dropout and dropoutKey must be those of the forward call.
     /// </summary>
     public static void Backward(
         ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld,
         ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, int ldContext,
         Span<float> dq, Span<float> dk, Span<float> dv, int ldGrad,
-        int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys)
+        int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys,
+        float dropout = 0, ulong dropoutKey = 0)
     {
+        CheckDropout(dropout);
         Check(q.Length, k.Length, v.Length, ld, batch, seq, heads, headDim, validKeys);
         Kernels.Need(probs.Length, batch * heads * seq, seq, nameof(probs));
         Gemm.CheckMatrix("dContext", dContext.Length, batch * seq, heads * headDim, ldContext);
@@ -91,6 +103,8 @@ internal static unsafe class Attention
                 HeadDim = headDim,
                 Scale = scale,
                 Valid = pl,
+                Dropout = dropout,
+                Key = dropoutKey,
             };
             Run(batch * heads, job, &BackwardOne);
         }
@@ -112,11 +126,17 @@ internal static unsafe class Attention
                 throw new ArgumentOutOfRangeException(nameof(validKeys), validKeys[b], $"validKeys[{b}] must be in [1, {seq}]");
     }
 
+    private static void CheckDropout(float dropout)
+    {
+        if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "attention dropout must be in [0, 1)");
+    }
+
     private struct Job
     {
         public float* Q, K, V, C, P, DQ, DK, DV;
         public int Ld, LdC, LdG, Seq, Heads, HeadDim;
-        public float Scale;
+        public float Scale, Dropout;
+        public ulong Key;
         public int* Valid;
     }
 
@@ -150,16 +170,21 @@ internal static unsafe class Attention
     {
         int b = t / j.Heads, h = t % j.Heads, seq = j.Seq, dh = j.HeadDim, keys = j.Valid[b];
         long at = (long)b * seq * j.Ld + (long)h * dh;
-        float* p = j.P != null ? j.P + (long)t * seq * seq : (scratch ??= new AlignedBuffer()).Get((long)seq * seq);
+        long block = (long)seq * seq;
+        float* work = (scratch ??= new AlignedBuffer()).Get(2 * block);
+        float* p = j.P != null ? j.P + t * block : work;
         Gemm.Run(false, true, seq, keys, dh, j.Scale, j.Q + at, j.Ld, j.K + at, j.Ld, null, 0, p, seq, serial: true);
+        // Dropped probabilities go to scratch while the row is in L1: P itself is what backward needs.
+        float* used = j.Dropout > 0 ? work + block : p;
         for (int i = 0; i < seq; i++)
         {
             float* row = p + (long)i * seq;
             Kernels.SoftmaxRow(row, keys, 1, null);
             new Span<float>(row + keys, seq - keys).Clear();
+            if (j.Dropout > 0) Drop(row, used + (long)i * seq, keys, j.Dropout, j.Key, t * block + (long)i * seq);
         }
         float* c = j.C + (long)b * seq * j.LdC + (long)h * dh;
-        Gemm.Run(false, false, seq, dh, keys, 1, p, seq, j.V + at, j.Ld, null, 0, c, j.LdC, serial: true);
+        Gemm.Run(false, false, seq, dh, keys, 1, used, seq, j.V + at, j.Ld, null, 0, c, j.LdC, serial: true);
     }
 
     private static void BackwardOne(ref Job j, int t)
@@ -171,13 +196,30 @@ internal static unsafe class Attention
         float* dc = j.C + (long)b * seq * j.LdC + (long)h * dh;
         float* dv = j.DV + atG, dk = j.DK + atG, dq = j.DQ + atG;
 
-        // dV = Pᵀ·dC over the real keys.
-        Gemm.Run(true, false, keys, dh, seq, 1, p, seq, dc, j.LdC, null, 0, dv, j.LdG, serial: true);
-        // dS = scale · P ⊙ (dP − rowsum(dP ⊙ P)), with dP = dC·Vᵀ.
-        float* ds = (scratch ??= new AlignedBuffer()).Get((long)seq * seq);
+        long block = (long)seq * seq;
+        float* ds = (scratch ??= new AlignedBuffer()).Get(3 * block);
+        float* mask = ds + block, used = p;
+        if (j.Dropout > 0)
+        {
+            // The forward's mask, rebuilt from its key; used = P ⊙ M as forward multiplied V by.
+            used = ds + 2 * block;
+            for (int i = 0; i < seq; i++)
+            {
+                long o = (long)i * seq;
+                DropoutMask.Fill(mask + o, keys, j.Dropout, j.Key, t * block + o);
+                Multiply(p + o, mask + o, used + o, keys);
+            }
+        }
+        // dV = (P ⊙ M)ᵀ·dC over the real keys.
+        Gemm.Run(true, false, keys, dh, seq, 1, used, seq, dc, j.LdC, null, 0, dv, j.LdG, serial: true);
+        // dS = scale · P ⊙ (dP − rowsum(dP ⊙ P)), with dP = (dC·Vᵀ) ⊙ M.
         Gemm.Run(false, true, seq, keys, dh, 1, dc, j.LdC, j.V + at, j.Ld, null, 0, ds, seq, serial: true);
         for (int i = 0; i < seq; i++)
-            Kernels.SoftmaxBackwardRow(p + (long)i * seq, ds + (long)i * seq, ds + (long)i * seq, keys, j.Scale);
+        {
+            long o = (long)i * seq;
+            if (j.Dropout > 0) Multiply(ds + o, mask + o, ds + o, keys);
+            Kernels.SoftmaxBackwardRow(p + o, ds + o, ds + o, keys, j.Scale);
+        }
         // dQ = dS·K, dK = dSᵀ·Q.
         Gemm.Run(false, false, seq, dh, keys, 1, ds, seq, j.K + at, j.Ld, null, 0, dq, j.LdG, serial: true);
         Gemm.Run(true, false, keys, dh, seq, 1, ds, seq, j.Q + at, j.Ld, null, 0, dk, j.LdG, serial: true);
@@ -186,5 +228,20 @@ internal static unsafe class Attention
             new Span<float>(dk + (long)i * j.LdG, dh).Clear();
             new Span<float>(dv + (long)i * j.LdG, dh).Clear();
         }
+    }
+
+    // y[..n] = x ⊙ M for the mask at element index `index` of the call keyed `key`.
+    private static void Drop(float* x, float* y, int n, float p, ulong key, long index)
+    {
+        DropoutMask.Fill(y, n, p, key, index);
+        Multiply(x, y, y, n);
+    }
+
+    // z = x ⊙ y over n values; z may alias x or y.
+    private static void Multiply(float* x, float* y, float* z, int n)
+    {
+        int c = 0;
+        for (; c + 16 <= n; c += 16) (Vector512.Load(x + c) * Vector512.Load(y + c)).Store(z + c);
+        for (; c < n; c++) z[c] = x[c] * y[c];
     }
 }

@@ -329,7 +329,8 @@ internal static unsafe class Gemm
         {
             int j0 = jc + s * NR, cols = Math.Min(NR, jc + nc - j0);
             float* dst = BPanel + (long)s * kc * NR;
-            if (transB) PackTransposed(b + (long)j0 * ldb + pc, ldb, cols, kc, dst, NR);
+            if (transB && cols == NR && Path == Isa.Avx512) PackTransposed32(b + (long)j0 * ldb + pc, ldb, kc, dst);
+            else if (transB) PackTransposed(b + (long)j0 * ldb + pc, ldb, cols, kc, dst, NR);
             else PackRows(b + (long)pc * ldb + j0, ldb, cols, kc, dst, NR);
         }
 
@@ -375,14 +376,28 @@ internal static unsafe class Gemm
     /// </summary>
     internal static void PackRows(float* src, int ld, int width, int count, float* dst, int lanes)
     {
-        for (int p = 0; p < count; p++, src += ld, dst += lanes)
+        if (width == lanes && lanes == NR && Vector512.IsHardwareAccelerated)
         {
-            if (width == lanes && lanes == NR && Vector512.IsHardwareAccelerated)
+            for (int p = 0; p < count; p++, src += ld, dst += NR)
             {
                 Vector512.Load(src).Store(dst);
                 Vector512.Load(src + 16).Store(dst + 16);
-                continue;
             }
+            return;
+        }
+        // A full 12-row sliver of A read transposed (dYᵀ in dW = dYᵀ·X, Pᵀ and dSᵀ in attention):
+        // exactly 12 floats per step, so nothing past the source row is read.
+        if (width == lanes && lanes == MR && Vector256.IsHardwareAccelerated)
+        {
+            for (int p = 0; p < count; p++, src += ld, dst += MR)
+            {
+                Vector256.Load(src).Store(dst);
+                Vector128.Load(src + 8).Store(dst + 8);
+            }
+            return;
+        }
+        for (int p = 0; p < count; p++, src += ld, dst += lanes)
+        {
             int l = 0;
             for (; l < width; l++) dst[l] = src[l];
             for (; l < lanes; l++) dst[l] = 0;
@@ -415,6 +430,52 @@ internal static unsafe class Gemm
             Columns(u3, u7, u11, z, dst, 3);
         }
         if (p < count) PackTransposed(src + p, ld, MR, count - p, dst, MR);
+    }
+
+    /// <summary>
+    /// <see cref="PackTransposed"/> for a full 32-lane sliver of B read transposed (Wᵀ in x·Wᵀ, Kᵀ in
+    /// attention's scores): two 16×16 register transposes per 16 values of k instead of 512 scalar moves.
+    /// </summary>
+    internal static void PackTransposed32(float* src, int ld, int count, float* dst)
+    {
+        int p = 0;
+        for (; p + 16 <= count; p += 16, dst += 16 * NR)
+        {
+            Transpose16(src + p, ld, dst, NR);
+            Transpose16(src + p + 16L * ld, ld, dst + 16, NR);
+        }
+        if (p < count) PackTransposed(src + p, ld, NR, count - p, dst, NR);
+    }
+
+    // dst[c·stride + r] = src[r·ld + c] for r, c < 16.
+    private static void Transpose16(float* s, int ld, float* dst, int stride)
+    {
+        Quad(Vector512.Load(s), Vector512.Load(s + ld), Vector512.Load(s + 2L * ld), Vector512.Load(s + 3L * ld),
+            out var u0, out var u1, out var u2, out var u3);
+        Quad(Vector512.Load(s + 4L * ld), Vector512.Load(s + 5L * ld), Vector512.Load(s + 6L * ld), Vector512.Load(s + 7L * ld),
+            out var u4, out var u5, out var u6, out var u7);
+        Quad(Vector512.Load(s + 8L * ld), Vector512.Load(s + 9L * ld), Vector512.Load(s + 10L * ld), Vector512.Load(s + 11L * ld),
+            out var u8, out var u9, out var u10, out var u11);
+        Quad(Vector512.Load(s + 12L * ld), Vector512.Load(s + 13L * ld), Vector512.Load(s + 14L * ld), Vector512.Load(s + 15L * ld),
+            out var u12, out var u13, out var u14, out var u15);
+        Columns16(u0, u4, u8, u12, dst, 0, stride);
+        Columns16(u1, u5, u9, u13, dst, 1, stride);
+        Columns16(u2, u6, u10, u14, dst, 2, stride);
+        Columns16(u3, u7, u11, u15, dst, 3, stride);
+    }
+
+    // Columns j, 4+j, 8+j and 12+j (all 16 rows) at dst + column·stride.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns16(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d, float* dst, int j, int stride)
+    {
+        var v = Avx512F.Shuffle4x128(a, b, 0x88);
+        var w = Avx512F.Shuffle4x128(a, b, 0xDD);
+        var v2 = Avx512F.Shuffle4x128(c, d, 0x88);
+        var w2 = Avx512F.Shuffle4x128(c, d, 0xDD);
+        Avx512F.Shuffle4x128(v, v2, 0x88).Store(dst + (long)j * stride);
+        Avx512F.Shuffle4x128(w, w2, 0x88).Store(dst + (long)(4 + j) * stride);
+        Avx512F.Shuffle4x128(v, v2, 0xDD).Store(dst + (long)(8 + j) * stride);
+        Avx512F.Shuffle4x128(w, w2, 0xDD).Store(dst + (long)(12 + j) * stride);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -469,8 +530,8 @@ internal static unsafe class Gemm
             for (int p = 0; p < count; p++) dst[(long)p * lanes + l] = 0;
     }
 
-    // 12x32 tile: 24 accumulators + 2 B vectors fit the 32 zmm registers; A values are broadcast
-    // straight from the packed panel (the JIT folds them into embedded-broadcast FMAs).
+    // 12x32 tile: 24 accumulators + 2 B vectors fit the 32 zmm registers; each A value is broadcast
+    // from the packed panel into one register that feeds both of its FMAs (14 loads per 24 FMAs).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile512(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {

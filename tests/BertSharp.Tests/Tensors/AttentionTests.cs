@@ -72,11 +72,85 @@ public class AttentionTests
             KernelsTests.AssertFd(grad[i], Reference.Partial(x, i, Loss), $"d(qkv)[{i / ld},{i % ld}]");
     }
 
+    [Theory]
+    [InlineData(2, 21, 2, 8, 0.3f)]   // rows not a multiple of 16: the hash's scalar tail
+    [InlineData(3, 40, 4, 16, 0.1f)]  // parallel (batch, head) pairs
+    public void DropoutForwardUsesTheCounterMaskAndKeepsUndroppedProbs(int batch, int seq, int heads, int dh, float p)
+    {
+        int ld = heads * dh;
+        var rng = new Random(seq);
+        var q = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var k = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var v = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var valid = Enumerable.Range(0, batch).Select(b => seq - 3 * b).ToArray();
+        float scale = 1 / MathF.Sqrt(dh);
+        const ulong key = 0x1234_5678_9ABCUL;
+        var ctx = new float[batch * seq * ld];
+        var probs = new float[batch * heads * seq * seq];
+        Attention.Forward(q, k, v, ld, ctx, ld, probs, batch, seq, heads, dh, scale, valid, p, key);
+        var (wantCtx, wantP) = Forward(Doubles(q), Doubles(k), Doubles(v), ld, batch, seq, heads, dh, scale, valid,
+            mask: ScalarMask(p, key));
+        for (int i = 0; i < wantP.Length; i++)
+            Assert.True(Math.Abs(probs[i] - wantP[i]) <= 1e-6, $"P[{i}] = {probs[i]}, expected {wantP[i]}");
+        for (int i = 0; i < wantCtx.Length; i++)
+            Assert.True(Math.Abs(ctx[i] - wantCtx[i]) <= 1e-5, $"context[{i / ld},{i % ld}] = {ctx[i]}, expected {wantCtx[i]}");
+        // The mask really drops something: without it the context differs.
+        var (plain, _) = Forward(Doubles(q), Doubles(k), Doubles(v), ld, batch, seq, heads, dh, scale, valid);
+        Assert.Contains(Enumerable.Range(0, ctx.Length), i => Math.Abs(ctx[i] - plain[i]) > 1e-3);
+    }
+
+    [Fact]
+    public void DropoutBackwardMatchesFiniteDifferences()
+    {
+        int batch = 2, seq = 19, heads = 2, dh = 3, ld = 3 * heads * dh;
+        var rng = new Random(5);
+        var qkv = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var valid = new[] { 19, 17 };
+        float scale = 0.6f, p = 0.25f;
+        const ulong key = 977;
+        int hidden = heads * dh;
+        var w = KernelsTests.Random(rng, batch * seq * hidden, 1); // loss = Σ w·context
+        var ctx = new float[batch * seq * hidden];
+        var probs = new float[batch * heads * seq * seq];
+        var q = qkv.AsSpan();
+        Attention.Forward(q, q[hidden..], q[(2 * hidden)..], ld, ctx, hidden, probs, batch, seq, heads, dh, scale, valid, p, key);
+        var grad = new float[qkv.Length];
+        Array.Fill(grad, float.NaN);
+        var g = grad.AsSpan();
+        Attention.Backward(q, q[hidden..], q[(2 * hidden)..], ld, probs, w, hidden,
+            g, g[hidden..], g[(2 * hidden)..], ld, batch, seq, heads, dh, scale, valid, p, key);
+
+        var x = Doubles(qkv);
+        var mask = ScalarMask(p, key);
+        double Loss(double[] a)
+        {
+            var (c, _) = Forward(a, a[hidden..], a[(2 * hidden)..], ld, batch, seq, heads, dh, scale, valid, ldOut: hidden, mask: mask);
+            return c.Select((val, i) => val * w[i]).Sum();
+        }
+        for (int i = 0; i < x.Length; i++)
+            KernelsTests.AssertFd(grad[i], Reference.Partial(x, i, Loss), $"d(qkv)[{i / ld},{i % ld}]");
+    }
+
+    [Fact]
+    public void DropoutOutsideZeroToOneIsRefused()
+    {
+        var x = new float[4];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            Attention.Forward(x, x, x, 2, x, 2, default, 1, 2, 1, 2, 1, [2], dropout: 1f));
+        Assert.Equal("dropout", e.ParamName);
+    }
+
+    // The mask's definition, one element at a time: keep element `index` when Uniform(key, index) ≥ p.
+    private static Func<long, double> ScalarMask(float p, ulong key) =>
+        index => DropoutMask.Uniform(key, index) >= p ? 1.0 / (1 - p) : 0.0;
+
     private static double[] Doubles(float[] x) => x.Select(v => (double)v).ToArray();
 
-    // Plain double attention; keys at or past valid[b] are left out of the softmax.
+    // Plain double attention; keys at or past valid[b] are left out of the softmax. mask (optional)
+    // scales probability ((b·heads + h)·seq + i)·seq + j before it multiplies v.
     private static (double[] Context, double[] Probs) Forward(
-        double[] q, double[] k, double[] v, int ld, int batch, int seq, int heads, int dh, double scale, int[] valid, int ldOut = -1)
+        double[] q, double[] k, double[] v, int ld, int batch, int seq, int heads, int dh, double scale, int[] valid, int ldOut = -1,
+        Func<long, double>? mask = null)
     {
         if (ldOut < 0) ldOut = ld;
         var ctx = new double[batch * seq * ldOut];
@@ -93,9 +167,11 @@ public class AttentionTests
                     for (int j = 0; j < valid[b]; j++)
                     {
                         double p = Math.Exp(s[j] - max) / sum;
-                        probs[((b * heads + h) * seq + i) * seq + j] = p;
+                        long at = ((long)(b * heads + h) * seq + i) * seq + j;
+                        probs[at] = p;
+                        double used = mask is null ? p : p * mask(at);
                         for (int d = 0; d < dh; d++)
-                            ctx[(b * seq + i) * ldOut + h * dh + d] += p * v[(b * seq + j) * ld + h * dh + d];
+                            ctx[(b * seq + i) * ldOut + h * dh + d] += used * v[(b * seq + j) * ld + h * dh + d];
                     }
                 }
         return (ctx, probs);

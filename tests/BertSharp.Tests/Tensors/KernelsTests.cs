@@ -105,6 +105,30 @@ public class KernelsTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
+    public void MaskBiasBackwardMatchesDoubleProductsAndSums(int rows, int cols)
+    {
+        var rng = new Random(3 * rows + cols);
+        var dy = Random(rng, rows * cols, 1);
+        var mask = Enumerable.Range(0, rows * cols).Select(_ => rng.NextDouble() < 0.2 ? 0f : 1.25f).ToArray();
+        var dBias = Random(rng, cols, 1);
+        var start = (float[])dBias.Clone();
+        var dx = new float[rows * cols];
+        Kernels.MaskBiasBackward(dy, mask, dx, dBias, rows, cols);
+        for (int i = 0; i < dx.Length; i++) Assert.Equal((float)((double)dy[i] * mask[i]), dx[i]);
+        for (int c = 0; c < cols; c++)
+        {
+            double want = start[c];
+            for (int r = 0; r < rows; r++) want += (double)dy[r * cols + c] * mask[r * cols + c];
+            Assert.True(Math.Abs(dBias[c] - want) < 1e-5 * (rows + 1), $"dBias[{c}] = {dBias[c]}, expected {want}");
+        }
+        // In place (dx aliasing dy) gives the same.
+        var inPlace = (float[])dy.Clone();
+        Kernels.MaskBiasBackward(inPlace, mask, inPlace, new float[cols], rows, cols);
+        Assert.Equal(dx, inPlace);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
     public void BiasGeluForwardSavesPreActivationAndBackwardMatchesFiniteDifferences(int rows, int cols)
     {
         var rng = new Random(rows * cols);
