@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using BertSharp.Data;
 using BertSharp.Model;
@@ -103,14 +104,17 @@ internal static class TrainCommand
             var trainer = Trainer.Create(parse.GetValue(model)!, labels, args, parse.GetValue(head));
             var outputDir = parse.GetValue(output)!;
             using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
+            // Ctrl-C (SIGINT) and a polite stop (SIGTERM: systemd, Kubernetes, `timeout`) both save a
+            // checkpoint at the next optimizer step and exit 130 instead of killing the run mid-step.
+            void OnSignal(PosixSignalContext context)
             {
-                e.Cancel = true;
+                context.Cancel = true;
+                if (cancel.IsCancellationRequested) return;
                 cancel.Cancel();
                 Console.Error.WriteLine("bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
-            };
-            Console.CancelKeyPress += onCancel;
-            try
+            }
+            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             {
                 var result = RunWithProgress(trainer, train, validation, outputDir, parse.GetValue(resume), cancel.Token, log);
                 if (asJson)
@@ -127,10 +131,6 @@ internal static class TrainCommand
                     log.WriteLine($"model saved to {outputDir} ({result.TrainSeconds:F0} s, {result.SamplesPerSecond:F1} samples/s, peak memory {result.PeakMemoryBytes / (1024 * 1024)} MiB)");
                 }
                 return result.Interrupted ? 130 : 0;
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
             }
         });
         return command;
