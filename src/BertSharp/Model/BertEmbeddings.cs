@@ -49,7 +49,7 @@ internal sealed class BertEmbeddings
     }
 
     // ids, types: (B,T). out: c.Output (N,C), N = B·T.
-    public void Forward(BertInput input, Cache c, DropoutStream? dropout)
+    public void Forward(BertInput input, NormalizedSumCache c, DropoutStream? dropout)
     {
         int T = input.SequenceLength, N = input.BatchSize * T, C = _hidden;
         c.Ensure(N, C);
@@ -73,7 +73,7 @@ internal sealed class BertEmbeddings
     }
 
     // dOut (N,C) is consumed (overwritten); dSum (N,C) is scratch. Gradients scatter-add into the three tables.
-    public void Backward(BertInput input, Cache c, float[] dOut, float[] dSum)
+    public void Backward(BertInput input, NormalizedSumCache c, float[] dOut, float[] dSum)
     {
         int T = input.SequenceLength, N = input.BatchSize * T, C = _hidden;
         if (c.Dropped) Dropout.Backward(dOut.AsSpan(0, N * C), c.Mask, dOut.AsSpan(0, N * C));
@@ -90,21 +90,6 @@ internal sealed class BertEmbeddings
             if (id != _padTokenId) VectorOps.AddInPlace(dWord.AsSpan(id * C, C), g);
             VectorOps.AddInPlace(dPos.AsSpan(n % T * C, C), g);
             VectorOps.AddInPlace(dType.AsSpan(input.TokenTypeIds[n] * C, C), g);
-        }
-    }
-
-    /// <summary>Activations saved for backward.</summary>
-    internal sealed class Cache
-    {
-        public float[] Sum = [], Output = [], Mask = [], Mean = [], Rstd = [];
-        public bool Dropped;
-
-        public void Ensure(int n, int c)
-        {
-            Buffers.Ensure(ref Sum, n * c);
-            Buffers.Ensure(ref Output, n * c);
-            Buffers.Ensure(ref Mean, n);
-            Buffers.Ensure(ref Rstd, n);
         }
     }
 }

@@ -98,9 +98,9 @@ internal sealed class BertLayer
     internal sealed class Cache
     {
         public BertSelfAttention.Cache Attention { get; } = new();
-        public BertResidualOutput.Cache AttentionOut { get; } = new();
+        public NormalizedSumCache AttentionOut { get; } = new();
         public BertIntermediate.Cache Intermediate { get; } = new();
-        public BertResidualOutput.Cache Out { get; } = new();
+        public NormalizedSumCache Out { get; } = new();
 
         /// <summary>Inference's fused row-block tail (its delegate made once).</summary>
         public LayerTail Tail => _tail ??= new LayerTail();

@@ -25,7 +25,7 @@ internal sealed class BertResidualOutput
 
     // input (N,in), residual (N,C) → c.Output (N,C). Saves the LayerNorm input c.Sum and its statistics.
     // The dense bias rides the GEMM; the residual add and LayerNorm are one pass.
-    public void Forward(float[] input, float[] residual, Cache c, int N, DropoutStream? dropout, bool packed)
+    public void Forward(float[] input, float[] residual, NormalizedSumCache c, int N, DropoutStream? dropout, bool packed)
     {
         int C = _hidden;
         c.Ensure(N, C);
@@ -42,7 +42,7 @@ internal sealed class BertResidualOutput
 
     // dOut (N,C) → dResidual (N,C) written (the gradient of the LayerNorm input, which flows to the
     // residual unchanged) and dInput (N,in) written. dDense (N,C) is scratch.
-    public void Backward(float[] input, Cache c, float[] dOut, float[] dInput, float[] dResidual, float[] dDense, int N)
+    public void Backward(float[] input, NormalizedSumCache c, float[] dOut, float[] dInput, float[] dResidual, float[] dDense, int N)
     {
         int C = _hidden;
         Norm.Backward(dOut, c.Sum, c.Mean, c.Rstd, dResidual, N);
@@ -54,20 +54,5 @@ internal sealed class BertResidualOutput
         // Dropout's backward and the bias gradient in one parallel pass.
         Kernels.MaskBiasBackward(dResidual.AsSpan(0, N * C), c.Mask.AsSpan(0, N * C), dDense.AsSpan(0, N * C), Dense.Bias.Grad, N, C);
         Dense.BackwardWeights(input, Dense.In, dDense, C, dInput, Dense.In, N, accumulateDx: false);
-    }
-
-    /// <summary>Activations saved for backward.</summary>
-    internal sealed class Cache
-    {
-        public float[] Sum = [], Mask = [], Mean = [], Rstd = [], Output = [];
-        public bool Dropped;
-
-        public void Ensure(int n, int c)
-        {
-            Buffers.Ensure(ref Sum, n * c);
-            Buffers.Ensure(ref Output, n * c);
-            Buffers.Ensure(ref Mean, n);
-            Buffers.Ensure(ref Rstd, n);
-        }
     }
 }

@@ -33,7 +33,7 @@ internal sealed class BertWorkspace
 
     public KeyMask Mask { get; } = new();
     public float[] Pooled = [];
-    public BertEmbeddings.Cache Embeddings { get; } = new();
+    public NormalizedSumCache Embeddings { get; } = new();
     public BertLayer.Cache[] Layers { get; }
 
     // Backward scratch: A and B ping-pong between layers, C is the embeddings' scratch.

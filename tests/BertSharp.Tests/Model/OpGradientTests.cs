@@ -143,7 +143,7 @@ public class OpGradientTests
         var residual = GradCheck.Uniform(rng, n * 8);
         var r = GradCheck.Uniform(rng, n * 8);
         var stream = new DropoutStream(9);
-        var cache = new BertResidualOutput.Cache();
+        var cache = new NormalizedSumCache();
         double Loss()
         {
             stream.Position = 0;
@@ -240,7 +240,7 @@ public class OpGradientTests
         const int N = 10, C = 8;
         var r = GradCheck.Uniform(new Random(12), N * C);
         var stream = new DropoutStream(13);
-        var cache = new BertEmbeddings.Cache();
+        var cache = new NormalizedSumCache();
         double Loss()
         {
             stream.Position = 0;
