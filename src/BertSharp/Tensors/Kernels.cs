@@ -21,23 +21,6 @@ internal static unsafe class Kernels
 
     private static int VectorEnd(int n) => Vector512.IsHardwareAccelerated ? n & ~15 : 0;
 
-    /// <summary>x[r, :] += bias for every row.</summary>
-    public static void AddBias(Span<float> x, ReadOnlySpan<float> bias, int rows, int cols)
-    {
-        Need(x.Length, rows, cols, nameof(x));
-        Need(bias.Length, 1, cols, nameof(bias));
-        fixed (float* px = x, pb = bias)
-        {
-            var job = new RowJob { X = px, Y = pb, Cols = cols };
-            RowParallel.For(rows, cols, ref job, &AddBiasRows);
-        }
-    }
-
-    private static void AddBiasRows(ref RowJob j, int chunk, int r0, int r1)
-    {
-        for (int r = r0; r < r1; r++) AddInto(new ReadOnlySpan<float>(j.Y, j.Cols), new Span<float>(j.X + (long)r * j.Cols, j.Cols));
-    }
-
     /// <summary>dBias += column sums of dy.</summary>
     public static void BiasBackward(ReadOnlySpan<float> dy, Span<float> dBias, int rows, int cols)
     {

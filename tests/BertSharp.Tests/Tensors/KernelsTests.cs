@@ -83,15 +83,10 @@ public class KernelsTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void BiasAddAndBackwardMatchDoubleSums(int rows, int cols)
+    public void BiasBackwardMatchesDoubleSums(int rows, int cols)
     {
         var rng = new Random(rows + cols);
         var x = Random(rng, rows * cols, 1);
-        var bias = Random(rng, cols, 1);
-        var y = (float[])x.Clone();
-        Kernels.AddBias(y, bias, rows, cols);
-        for (int i = 0; i < x.Length; i++) Assert.Equal(x[i] + bias[i % cols], y[i]);
-
         var dBias = Random(rng, cols, 1);
         var start = (float[])dBias.Clone();
         Kernels.BiasBackward(x, dBias, rows, cols);
