@@ -51,6 +51,20 @@ internal static class GemmBench
             }
         Gemm.MaxThreads = Environment.ProcessorCount;
 
+        if (ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16))
+        {
+            var bf16 = MatMul.For(ComputeProvider.OneDnnBf16);
+            Console.WriteLine();
+            Console.WriteLine($"bf16 provider ({bf16.Name}), 2 threads, fp32 in and out (rounding the operands included), against the managed fp32 GEMM:");
+            Console.WriteLine($"{"shape",-46} {"GFLOP/s",8} {"x fp32",7}");
+            foreach (var s in shapes.Where(s => s.Batch == 1 && !s.SerialOnly && s.Name.Contains(filter, StringComparison.Ordinal)))
+            {
+                double managed = Measure(s, seconds).Wall;
+                double native = Measure(s, seconds, bf16).Wall;
+                Console.WriteLine($"{s.Name,-46} {native,8:F1} {native / managed,6:F2}x");
+            }
+        }
+
         Console.WriteLine();
         Console.WriteLine("peers, 1 thread, fwd QKV/out shape [4096x384]·[384x384]ᵀ:");
         var qkv = shapes[0];
@@ -108,13 +122,23 @@ internal static class GemmBench
         throw new InvalidDataException("/proc/cpuinfo has no \"cpu MHz\" line");
     }
 
-    private static (double Wall, double Cpu) Measure(Shape s, double seconds)
+    private static (double Wall, double Cpu) Measure(Shape s, double seconds, MatMul? provider = null)
     {
         var rng = new Random(1);
         var a = Fill(rng, s.Batch * s.M * s.K);
         var b = Fill(rng, s.Batch * s.K * s.N);
         var c = new float[s.Batch * s.M * s.N];
         int lda = s.TransA ? s.M : s.K, ldb = s.TransB ? s.K : s.N;
+        if (provider is not null)
+        {
+            // A packed shape is W prepared once (inference); transB shapes store W [n, k].
+            var prepared = s.Packed && s.TransB ? provider.Prepare(b, s.N, s.K) : null;
+            return Time(2.0 * s.M * s.N * s.K, seconds, () =>
+            {
+                if (prepared is null) provider.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1, a, lda, b, ldb, default, 0, c, s.N);
+                else provider.Multiply(s.M, a, lda, prepared, default, c, s.N);
+            }, Gemm.MaxThreads);
+        }
         var packed = s.Packed ? PackedMatrix.Pack(s.TransB, s.K, s.N, b, ldb) : null;
         return Time(2.0 * s.Batch * s.M * s.N * s.K, seconds, () =>
         {

@@ -38,17 +38,18 @@ internal static class BenchCommand
         var trainBatch = new Option<int>("--train-batch") { Description = "Training batch size (0 skips training)", DefaultValueFactory = _ => 16 };
         var iterations = new Option<int>("--iterations") { Description = "Timed iterations per measurement (the median is reported)", DefaultValueFactory = _ => 5 };
         var profile = new Option<bool>("--profile") { Description = "Also time each encoder operation (inference and training)" };
+        var bf16 = ProviderOption.Create();
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var command = new Command("bench",
             "Measure inference (against ONNX Runtime on the same model, same run) and training throughput.\n\n" +
-            "Examples:\n  bertsharp bench\n  bertsharp bench --batch 32 --seq 128 --threads 2 --json")
+            "Examples:\n  bertsharp bench\n  bertsharp bench --batch 32 --seq 128 --threads 2 --json\n  bertsharp bench --bf16 --json")
         {
-            batch, seq, threads, model, trainBatch, iterations, profile, json,
+            batch, seq, threads, model, trainBatch, iterations, profile, bf16, json,
         };
         command.SetAction(parse =>
         {
             var settings = new Settings(parse.GetValue(model)!, parse.GetValue(batch), parse.GetValue(seq), parse.GetValue(threads),
-                parse.GetValue(trainBatch), parse.GetValue(iterations), parse.GetValue(profile));
+                parse.GetValue(trainBatch), parse.GetValue(iterations), parse.GetValue(profile), ProviderOption.Resolve(parse.GetValue(bf16)));
             var result = Run(settings);
             if (parse.GetValue(json)) Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             else Print(result);
@@ -57,7 +58,7 @@ internal static class BenchCommand
         return command;
     }
 
-    private sealed record Settings(string Model, int Batch, int Seq, int Threads, int TrainBatch, int Iterations, bool Profile);
+    private sealed record Settings(string Model, int Batch, int Seq, int Threads, int TrainBatch, int Iterations, bool Profile, ComputeProvider Provider);
 
     private static JsonObject Run(Settings s)
     {
@@ -73,7 +74,7 @@ internal static class BenchCommand
         var ids = ProseIds(pretrained);
         var input = Input(ids, s.Batch, s.Seq, offset: 0);
 
-        var ours = new BertModel(pretrained.Config, pretrained.Weights);
+        var ours = new BertModel(pretrained.Config, pretrained.Weights) { Provider = s.Provider };
         using var ort = new OnnxRuntimeEncoder(s.Model, s.Threads);
         // Warm-up runs tier the JIT up and size every buffer; then the two engines alternate so a
         // burst of load from other processes hits both.
@@ -98,7 +99,7 @@ internal static class BenchCommand
             ["seq"] = s.Seq,
             ["threads"] = s.Threads,
             ["iterations"] = s.Iterations,
-            ["provider"] = Provider(),
+            ["provider"] = ComputeProviders.Describe(s.Provider),
             ["cpu"] = CpuName(),
             ["load_average"] = LoadAverage(),
             ["infer_samples_per_s"] = Round(oursRate),
@@ -109,7 +110,7 @@ internal static class BenchCommand
 
         if (s.TrainBatch > 0)
         {
-            var classifier = new BertForSequenceClassification(pretrained.Config, pretrained.Weights);
+            var classifier = new BertForSequenceClassification(pretrained.Config, pretrained.Weights) { Provider = s.Provider };
             var trainInput = Input(ids, s.TrainBatch, s.Seq, offset: 7);
             var labels = new int[s.TrainBatch];
             for (int i = 0; i < labels.Length; i++) labels[i] = i % classifier.NumLabels;
@@ -176,13 +177,6 @@ internal static class BenchCommand
 
     private static double Round(double x) => Math.Round(x, 2);
 
-    private static string Provider() => Gemm.Path switch
-    {
-        Gemm.Isa.Avx512 => "managed-avx512",
-        Gemm.Isa.Avx2 => "managed-avx2",
-        _ => "managed-scalar",
-    };
-
     private static string CpuName()
     {
         try
@@ -241,7 +235,7 @@ internal static class BenchCommand
         Console.WriteLine($"model {r["model"]}, batch {r["batch"]}, seq {r["seq"]}, {r["threads"]} threads, {r["provider"]} on {r["cpu"]} (load {r["load_average"]})");
         Console.WriteLine($"inference  ours {r["infer_samples_per_s"]} samples/s, ONNX Runtime {r["onnxruntime_infer_samples_per_s"]} samples/s, ratio {r["infer_ratio"]}");
         if (r["train_samples_per_s"] is not null)
-            Console.WriteLine($"training   {r["train_samples_per_s"]} samples/s ({r["train_samples_per_cpu_s"]} per CPU-second) at batch {r["train_batch"]} (fp32, dropout on), {r["train_allocated_bytes_per_step"]} bytes allocated per step");
+            Console.WriteLine($"training   {r["train_samples_per_s"]} samples/s ({r["train_samples_per_cpu_s"]} per CPU-second) at batch {r["train_batch"]} ({r["provider"]}, dropout on), {r["train_allocated_bytes_per_step"]} bytes allocated per step");
         foreach (var (key, title) in new[] { ("infer_profile_ms", "inference"), ("train_profile_ms", "training step") })
         {
             if (r[key] is not JsonObject p) continue;

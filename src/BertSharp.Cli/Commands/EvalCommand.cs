@@ -14,6 +14,7 @@ internal static class EvalCommand
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var batch = new Option<int>("--batch-size") { Description = "Examples per batch", DefaultValueFactory = _ => 32 };
         var runtime = RuntimeOption.Create();
+        var bf16 = ProviderOption.Create();
         var dataOptions = new DataOptions();
         var command = new Command("eval", """
             Score a fine-tuned classifier on labelled data: accuracy, per-class precision/recall/F1, averages,
@@ -27,10 +28,13 @@ internal static class EvalCommand
         command.Options.Add(json);
         command.Options.Add(batch);
         command.Options.Add(runtime);
+        command.Options.Add(bf16);
         dataOptions.AddTo(command);
         command.SetAction(parse =>
         {
+            ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
             using var classifier = TextClassifier.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
+            ProviderOption.Apply(classifier, parse.GetValue(bf16));
             var dataset = TextDataset.Load(parse.GetValue(data)!, dataOptions.Read(parse));
             var labels = LabelMap.FromId2Label(classifier.Labels.Select((l, i) => (i, l)).ToDictionary(p => p.i, p => p.l));
             var truth = new int[dataset.Count];

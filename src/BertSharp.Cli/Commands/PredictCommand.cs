@@ -19,6 +19,7 @@ internal static class PredictCommand
         var json = new Option<bool>("--json") { Description = "One JSON object per line" };
         var longText = new Option<LongTextStrategy>("--long") { Description = "Texts longer than the model's maximum: Truncate or Chunk (average over overlapping windows)", DefaultValueFactory = _ => LongTextStrategy.Truncate };
         var runtime = RuntimeOption.Create();
+        var bf16 = ProviderOption.Create();
         var command = new Command("predict", """
             Classify texts with a fine-tuned model.
 
@@ -28,14 +29,16 @@ internal static class PredictCommand
               bertsharp predict --model out/polarity --runtime onnx "runs on the exported model.onnx"
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, output, topK, json, longText, runtime }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, input, output, topK, json, longText, runtime, bf16 }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var (items, pairs) = ReadInputs(parse.GetValue(texts) ?? [], parse.GetValue(input));
             if (items.Count == 0) throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE");
             int k = parse.GetValue(topK);
             if (k < 0) throw new ArgumentException($"--top-k {k}: must be ≥ 0");
+            ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
             using var classifier = TextClassifier.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
+            ProviderOption.Apply(classifier, parse.GetValue(bf16));
             var predictions = classifier.PredictBatch(items, pairs, parse.GetValue(longText));
             var text = new StringBuilder();
             for (int i = 0; i < items.Count; i++)

@@ -16,6 +16,7 @@ internal static class ServeCommand
         var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
         var urls = new Option<string>("--urls") { Description = "Addresses to listen on, separated by ';' (port 0: any free port)", DefaultValueFactory = _ => defaults.Urls };
         var runtime = RuntimeOption.Create();
+        var bf16 = ProviderOption.Create();
         var apiKey = new Option<string?>("--api-key") { Description = $"Require this key on /v1/* (Authorization: Bearer KEY or X-API-Key); default ${ApiKeyVariable}" };
         var name = new Option<string?>("--name") { Description = "The model name in responses (default: the directory's name)" };
         var maxBatch = new Option<int>("--max-batch-size") { Description = "Most texts per model run", DefaultValueFactory = _ => defaults.MaxBatchSize };
@@ -38,7 +39,7 @@ internal static class ServeCommand
               bertsharp serve --model out/polarity --runtime onnx --urls http://0.0.0.0:8080 --api-key s3cret
               curl -s localhost:5000/v1/classify -H 'Content-Type: application/json' -d '{"text": "a gripping film"}'
             """);
-        foreach (var o in new Option[] { model, urls, runtime, apiKey, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, threads })
+        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, threads })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -61,7 +62,9 @@ internal static class ServeCommand
                 MaxCharsPerText = parse.GetValue(maxChars),
             };
             options.Validate();
+            ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
             using var classifier = TextClassifier.Load(directory, RuntimeOption.Parse(parse.GetValue(runtime)), threadCount);
+            ProviderOption.Apply(classifier, parse.GetValue(bf16));
             var app = BertServer.Build(classifier, options);
             app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}, {classifier.Labels.Count} labels) on {string.Join(" ", app.Urls)}")));

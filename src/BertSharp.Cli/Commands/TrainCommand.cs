@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using BertSharp.Tensors;
 using System.Text.Json;
 using BertSharp.Data;
 using BertSharp.Model;
@@ -41,6 +42,7 @@ internal static class TrainCommand
         var head = new Option<ClassifierHeadInput>("--head-input") { Description = "What the classifier reads: PoolerOutput (as Hugging Face) or ClsHiddenState (the raw [CLS] state)", DefaultValueFactory = _ => ClassifierHeadInput.PoolerOutput };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output" };
         var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Replace a model or checkpoints already in --output" };
+        var bf16 = ProviderOption.Create();
         var json = new Option<bool>("--json") { Description = "Print the final result as JSON" };
         var dataOptions = new DataOptions();
 
@@ -51,10 +53,11 @@ internal static class TrainCommand
               bertsharp train --data ../shared/data/sentence-polarity/train.csv --eval ../shared/data/sentence-polarity/dev.csv --select 2000 -o out/polarity
               bertsharp train --data reviews.jsonl --class-weights balanced --early-stopping-patience 2 -o out/reviews
               bertsharp train --data reviews.jsonl -o out/reviews --resume
+              bertsharp train --data reviews.jsonl -o out/reviews --bf16
             """);
         foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, epochs, lr, batch, evalBatch, weightDecay, warmup,
             maxLength, accumulation, clip, dropout, seed, evalStrategy, evalSteps, loggingSteps, saveSteps, metric, patience, classWeights, groupByLength,
-            head, resume, overwrite, json })
+            head, resume, overwrite, bf16, json })
         {
             command.Options.Add(o);
         }
@@ -84,6 +87,7 @@ internal static class TrainCommand
                 ClassWeights = parse.GetValue(classWeights),
                 GroupByLength = parse.GetValue(groupByLength),
                 OverwriteOutputDir = parse.GetValue(overwrite),
+                Bf16 = ProviderOption.Resolve(parse.GetValue(bf16)) == ComputeProvider.OneDnnBf16,
             };
             args.Validate();
             var loadOptions = dataOptions.Read(parse);
@@ -93,6 +97,7 @@ internal static class TrainCommand
             bool asJson = parse.GetValue(json);
             var log = asJson ? Console.Error : Console.Out;
             log.WriteLine($"train: {train.Count} examples from {train.Source}");
+            log.WriteLine($"compute: {ComputeProviders.Describe(args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed)}");
             log.WriteLine(train.DescribeClassBalance().TrimEnd());
             if (validation is not null)
             {

@@ -1,3 +1,4 @@
+using BertSharp.Tensors;
 using System.Numerics.Tensors;
 using BertSharp.Data;
 using BertSharp.IO;
@@ -85,6 +86,21 @@ public sealed class TextClassifier : IDisposable
             throw new InvalidDataException($"{onnx.ModelPath}: the graph outputs {onnx.NumLabels} logits but {directory}/config.json has {labels.Length} labels; export the model again");
         }
         return new TextClassifier(null, onnx, config, parameters, tokenizer, labels, maxLength, directory);
+    }
+
+    /// <summary>
+    /// What runs the managed model's matrix products (<see cref="BertModel.Provider"/>); always
+    /// <see cref="ComputeProvider.Managed"/> on ONNX Runtime, where setting another is an error.
+    /// </summary>
+    public ComputeProvider Provider
+    {
+        get => _model?.Provider ?? ComputeProvider.Managed;
+        set
+        {
+            if (_model is null && value != ComputeProvider.Managed)
+                throw new InvalidOperationException($"{Source}: the {value} provider runs the managed model; this classifier runs on ONNX Runtime");
+            if (_model is not null) _model.Provider = value;
+        }
     }
 
     /// <summary>Classifies one text (or a text pair).</summary>

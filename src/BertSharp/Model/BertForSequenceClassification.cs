@@ -66,6 +66,13 @@ public sealed class BertForSequenceClassification
     /// <summary>The encoder (weights <c>bert.…</c> in <see cref="ToStateDict"/>).</summary>
     public BertModel Bert { get; }
 
+    /// <summary>What runs the matrix products, the encoder's and the head's (see <see cref="BertModel.Provider"/>).</summary>
+    public ComputeProvider Provider
+    {
+        get => Bert.Provider;
+        set => Bert.Provider = value;
+    }
+
     /// <summary>Number of classes: the size of the config's id2label, 2 when it has none.</summary>
     public int NumLabels { get; }
 

@@ -25,7 +25,7 @@ internal sealed class BertLayer
     {
         int N = B * T;
         SelfAttention.Forward(x, mask, c.Attention, B, T, dropout, mode.Packed, mode.Training || mode.KeepProbs);
-        if (mode.Packed && !mode.Training && dropout is null && LayerTail.Worthwhile(N))
+        if (mode.Packed && !mode.Training && dropout is null && LayerTail.Worthwhile(N, AttentionOutput.Dense.MatMul))
         {
             long start = OpProfile.Start();
             c.AttentionOut.Ensure(N, SelfAttention.Query.In);

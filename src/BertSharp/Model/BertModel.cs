@@ -78,6 +78,18 @@ public sealed class BertModel
     /// <summary>The shape this model was built with.</summary>
     public BertConfig Config { get; }
 
+    /// <summary>
+    /// What runs the model's matrix products: <see cref="ComputeProvider.Managed"/> fp32 (the default) or
+    /// <see cref="ComputeProvider.OneDnnBf16"/> (bf16 operands, fp32 accumulation and master weights).
+    /// A task model's head follows its encoder.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The provider cannot run on this machine (see <see cref="ComputeProviders.IsAvailable"/>).</exception>
+    public ComputeProvider Provider
+    {
+        get => _state.MatMul.Provider;
+        set => _state.MatMul = MatMul.For(value);
+    }
+
     /// <summary>Whether the model has the pooler (<c>pooler.dense</c>), so <see cref="BertOutput.PoolerOutput"/> is set.</summary>
     public bool HasPooler => _pooler is not null;
 

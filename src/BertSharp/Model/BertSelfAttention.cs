@@ -96,13 +96,12 @@ internal sealed class BertSelfAttention
         s.DBias.AsSpan(0, 3 * C).Clear();
         Kernels.BiasBackward(s.DQKV.AsSpan(0, N * 3 * C), s.DBias, N, 3 * C);
         Buffers.Ensure(ref s.DWeights, 3 * C * C);
-        Gemm.Multiply(true, false, 3 * C, C, N, 1f, s.DQKV, 3 * C, x, C, 0f, s.DWeights, C);
+        _state.MatMul.LinearBackward(N, C, 3 * C, x, C, s.DQKV, 3 * C, c.Weights, 0f, s.DWeights, dx, C, accumulateDx: true);
         for (int i = 0; i < 3; i++)
         {
             Kernels.AddInto(s.DBias.AsSpan(i * C, C), _parts[i].Bias.Grad);
             Kernels.AddInto(s.DWeights.AsSpan(i * C * C, C * C), _parts[i].Weight.Grad);
         }
-        Gemm.Multiply(false, false, N, C, 3 * C, 1f, s.DQKV, 3 * C, c.Weights, C, 1f, dx, C);
         OpProfile.Stop(OpProfile.Op.QkvBackward, t0);
     }
 
@@ -156,9 +155,10 @@ internal sealed class BertSelfAttention
     private void ProjectQkv(float[] x, Cache c, int N, bool packed)
     {
         int C = _hidden;
-        if (packed && FusedWeights() is { } w)
+        var mm = _state.MatMul;
+        if (packed && FusedWeights(mm) is { } w)
         {
-            Gemm.Multiply(false, N, 3 * C, C, 1f, x, C, w.Weight, w.Bias, 0f, c.QKV, 3 * C);
+            mm.Multiply(N, x, C, w.Weight, w.Bias, c.QKV, 3 * C);
             c.Stacked = false;
             return;
         }
@@ -170,10 +170,10 @@ internal sealed class BertSelfAttention
             _parts[i].Bias.Value.Data.AsSpan(0, C).CopyTo(c.Biases.AsSpan(i * C));
         }
         c.Stacked = true;
-        Gemm.Multiply(false, true, N, 3 * C, C, 1f, x, C, c.Weights, C, c.Biases, 0f, c.QKV, 3 * C);
+        mm.Multiply(false, true, N, 3 * C, C, 1f, x, C, c.Weights, C, c.Biases, 0f, c.QKV, 3 * C);
     }
 
-    private PackedQkv? FusedWeights()
+    private PackedQkv? FusedWeights(MatMul mm)
     {
         if (_state.Mutable)
         {
@@ -181,7 +181,7 @@ internal sealed class BertSelfAttention
             return null;
         }
         var p = Volatile.Read(ref _packedQkv);
-        if (p is null)
+        if (p is null || p.Weight.Owner != mm)
         {
             int C = _hidden;
             var weight = new float[3 * C * C];
@@ -192,14 +192,14 @@ internal sealed class BertSelfAttention
                 _parts[i].Bias.Value.Data.CopyTo(bias, i * C);
             }
             // Two threads may both build it; either copy is right.
-            p = new PackedQkv(PackedMatrix.Pack(true, C, 3 * C, weight, C), bias);
+            p = new PackedQkv(mm.Prepare(weight, 3 * C, C), bias);
             Volatile.Write(ref _packedQkv, p);
         }
         return _state.Mutable ? null : p;
     }
 
     /// <summary>[Wq; Wk; Wv] packed for one GEMM, and [bq; bk; bv]; one object, so threads see both or neither.</summary>
-    private sealed record PackedQkv(PackedMatrix Weight, float[] Bias);
+    private sealed record PackedQkv(PreparedWeight Weight, float[] Bias);
 
     /// <summary>Activations saved for backward.</summary>
     internal sealed class Cache

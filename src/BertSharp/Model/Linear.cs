@@ -9,7 +9,7 @@ namespace BertSharp.Model;
 internal sealed class Linear
 {
     private readonly WeightState _state;
-    private PackedMatrix? _packed;
+    private PreparedWeight? _prepared;
 
     public Linear(WeightBuilder wb, int inFeatures, int outFeatures)
     {
@@ -25,15 +25,19 @@ internal sealed class Linear
     public Parameter Weight { get; }
     public Parameter Bias { get; }
 
+    /// <summary>The model's provider, which runs this layer's products.</summary>
+    public MatMul MatMul => _state.MatMul;
+
     // x is (rows, In) with row stride ldx; y is (rows, Out) with row stride ldy (Out when 0). The bias
     // is added as the GEMM writes y. packed: inference may use W packed once (see WeightState).
     public void Forward(ReadOnlySpan<float> x, int ldx, Span<float> y, int rows, bool packed = false, int ldy = 0)
     {
         if (ldy == 0) ldy = Out;
-        if (packed && Packed() is { } w)
-            Gemm.Multiply(false, rows, Out, In, 1f, x, ldx, w, Bias.Value.Data, 0f, y, ldy);
+        var mm = _state.MatMul;
+        if (packed && Prepared(mm) is { } w)
+            mm.Multiply(rows, x, ldx, w, Bias.Value.Data, y, ldy);
         else
-            Gemm.Multiply(false, true, rows, Out, In, 1f, x, ldx, Weight.Value.Data, In, Bias.Value.Data, 0f, y, ldy);
+            mm.Multiply(false, true, rows, Out, In, 1f, x, ldx, Weight.Value.Data, In, Bias.Value.Data, 0f, y, ldy);
     }
 
     // dW += dyᵀ x (Out, In); db += Σrows dy; dx (rows, In, stride lddx) = dy W, or += when accumulateDx.
@@ -48,25 +52,23 @@ internal sealed class Linear
     // over a wider buffer); dy has row stride lddy.
     public void BackwardWeights(ReadOnlySpan<float> x, int ldx, ReadOnlySpan<float> dy, int lddy, Span<float> dx, int lddx, int rows, bool accumulateDx)
     {
-        Gemm.Multiply(true, false, Out, In, rows, 1f, dy, lddy, x, ldx, 1f, Weight.Grad, In);
-        if (!dx.IsEmpty)
-            Gemm.Multiply(false, false, rows, In, Out, 1f, dy, lddy, Weight.Value.Data, In, accumulateDx ? 1f : 0f, dx, lddx);
+        _state.MatMul.LinearBackward(rows, In, Out, x, ldx, dy, lddy, Weight.Value.Data, 1f, Weight.Grad, dx, lddx, accumulateDx);
     }
 
-    // W packed for y = x·Wᵀ, built on first use; null once the weights may change.
-    private PackedMatrix? Packed()
+    // W prepared for y = x·Wᵀ by the model's provider, built on first use; null once the weights may change.
+    private PreparedWeight? Prepared(MatMul mm)
     {
         if (_state.Mutable)
         {
-            _packed = null;
+            _prepared = null;
             return null;
         }
-        var p = Volatile.Read(ref _packed);
-        if (p is null)
+        var p = Volatile.Read(ref _prepared);
+        if (p is null || p.Owner != mm)
         {
-            // Two threads may both pack; either copy is right.
-            p = PackedMatrix.Pack(true, In, Out, Weight.Value.Data, In);
-            Volatile.Write(ref _packed, p);
+            // Two threads may both prepare; either copy is right.
+            p = mm.Prepare(Weight.Value.Data, Out, In);
+            Volatile.Write(ref _prepared, p);
         }
         return _state.Mutable ? null : p;
     }

@@ -17,7 +17,10 @@ internal static class WorkerPool
     private static Action<int>? job;
     private static int jobCount, next, pending;
     private static Exception? error;
-    [ThreadStatic] private static bool isWorker;
+    [ThreadStatic] private static bool isWorker, inLoop;
+
+    /// <summary>Whether the calling thread is running a task of a loop (so anything it starts runs serially).</summary>
+    public static bool InLoop => isWorker || inLoop;
 
     static WorkerPool()
     {
@@ -29,11 +32,21 @@ internal static class WorkerPool
     public static void For(int count, int maxThreads, Action<int> body)
     {
         int helpers = Math.Min(Math.Min(maxThreads, count) - 1, WorkerCount);
+        bool outer = !inLoop;
         if (helpers <= 0 || isWorker || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
         {
-            for (int i = 0; i < count; i++) body(i);
+            inLoop = true;
+            try
+            {
+                for (int i = 0; i < count; i++) body(i);
+            }
+            finally
+            {
+                if (outer) inLoop = false;
+            }
             return;
         }
+        inLoop = true;
         try
         {
             job = body;
@@ -50,6 +63,7 @@ internal static class WorkerPool
         }
         finally
         {
+            inLoop = false;
             job = null;
             Volatile.Write(ref busy, 0);
         }

@@ -1,3 +1,4 @@
+using BertSharp.Tensors;
 using System.Diagnostics;
 using System.Text.Json;
 using BertSharp.Data;
@@ -29,6 +30,9 @@ public sealed class Trainer
         args.Validate();
         if (labels.Count != model.NumLabels)
             throw new ArgumentException($"the label map has {labels.Count} labels but the model has {model.NumLabels} outputs");
+        if (args.Bf16 && !ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16))
+            throw new InvalidOperationException($"bf16 needs the oneDNN provider: {ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16)}");
+        model.Provider = args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed;
         Model = model;
         Config = config;
         Tokenizer = tokenizer;

@@ -43,6 +43,12 @@ public sealed record TrainingArguments
     /// <summary>Order each epoch's batches by length within shuffled pools, so padding costs little.</summary>
     [JsonPropertyName("group_by_length")] public bool GroupByLength { get; init; }
 
+    /// <summary>
+    /// Run the matrix products in bf16 on oneDNN (<see cref="Tensors.ComputeProvider.OneDnnBf16"/>, PyTorch's bf16
+    /// autocast): fp32 master weights and optimizer, bf16 operands. The trainer refuses it where oneDNN is absent.
+    /// </summary>
+    [JsonPropertyName("bf16")] public bool Bf16 { get; init; }
+
     /// <summary>Throws an ArgumentException naming the first setting that cannot work.</summary>
     public void Validate()
     {

@@ -1,4 +1,5 @@
 using BertSharp.Model;
+using BertSharp.Tensors;
 
 namespace BertSharp.Tests.Model;
 
@@ -63,7 +64,7 @@ public class PackedWeightsTests
             input.InputIds[i] = rng.Next(1, config.VocabSize);
             input.AttentionMask[i] = i % T < 2 + i / T % 4 ? 1 : 0;
         }
-        Assert.True(LayerTail.Worthwhile(B * T));
+        Assert.True(LayerTail.Worthwhile(B * T, MatMul.Managed));
         var packed = model.Forward(input);
         var plain = new BertModel(config, model.ToStateDict());
         plain.MarkWeightsMutable();

@@ -1,0 +1,55 @@
+namespace BertSharp.Tensors;
+
+/// <summary>
+/// A <see cref="ComputeProvider"/>'s matrix products, with <see cref="Gemm"/>'s semantics: the model's
+/// layers call these rather than <see cref="Gemm"/> so that one switch moves every large product
+/// of a model to another engine.
+/// </summary>
+internal abstract class MatMul
+{
+    public static MatMul Managed { get; } = new ManagedMatMul();
+
+    public static MatMul For(ComputeProvider provider) => provider switch
+    {
+        ComputeProvider.Managed => Managed,
+        ComputeProvider.OneDnnBf16 => Native.OneDnnMatMul.Instance
+            ?? throw new InvalidOperationException($"the {provider} provider cannot run here: {ComputeProviders.UnavailableReason(provider)}"),
+        _ => throw new ArgumentOutOfRangeException(nameof(provider), provider, "unknown compute provider"),
+    };
+
+    public abstract ComputeProvider Provider { get; }
+
+    public abstract string Name { get; }
+
+    /// <summary>C = alpha·op(A)·op(B) + bias + beta·C, as <see cref="Gemm.Multiply(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, float, Span{float}, int)"/>.</summary>
+    public abstract void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, ReadOnlySpan<float> bias,
+        float beta, Span<float> c, int ldc);
+
+    /// <summary>
+    /// A Linear layer's two backward products: dW = dyᵀ·x + dwBeta·dW (out × in, row stride in) and, unless dx
+    /// is empty, dx = dy·W (rows × in, row stride lddx), added to dx when accumulateDx. A provider that
+    /// converts its operands converts dy once for both.
+    /// </summary>
+    public virtual void LinearBackward(int rows, int inFeatures, int outFeatures, ReadOnlySpan<float> x, int ldx,
+        ReadOnlySpan<float> dy, int lddy, ReadOnlySpan<float> w, float dwBeta, Span<float> dW, Span<float> dx, int lddx, bool accumulateDx)
+    {
+        Multiply(true, false, outFeatures, inFeatures, rows, 1f, dy, lddy, x, ldx, default, dwBeta, dW, inFeatures);
+        if (!dx.IsEmpty)
+            Multiply(false, false, rows, inFeatures, outFeatures, 1f, dy, lddy, w, inFeatures, default, accumulateDx ? 1f : 0f, dx, lddx);
+    }
+
+    /// <summary>W stored [n, k] (a Linear weight), made ready once for many y = x·Wᵀ products.</summary>
+    public abstract PreparedWeight Prepare(ReadOnlySpan<float> w, int n, int k);
+
+    /// <summary>y (m × n, row stride ldy) = x (m × k, row stride ldx) · Wᵀ + bias, with W from <see cref="Prepare"/>.</summary>
+    public abstract void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy);
+}
+
+/// <summary>A weight in the layout one <see cref="MatMul"/> reads fastest; only that provider can use it.</summary>
+internal abstract class PreparedWeight(MatMul owner, int n, int k)
+{
+    public MatMul Owner { get; } = owner;
+    public int N { get; } = n;
+    public int K { get; } = k;
+}

@@ -1,0 +1,209 @@
+using System.Collections.Concurrent;
+
+namespace BertSharp.Tensors.Native;
+
+/// <summary>
+/// The bf16 provider: each product's operands are rounded to bfloat16 (<see cref="Bf16"/>) and
+/// multiplied by a oneDNN matmul primitive that accumulates and writes fp32, on AMX tiles where the
+/// CPU has them. Weights prepared for inference are rounded once. Small products (the pooler, the
+/// classifier, per-head attention) stay on the managed kernels, where oneDNN's per-call cost and the
+/// conversions would outweigh the faster multiply.
+/// </summary>
+/// <remarks>
+/// oneDNN compiles a kernel per shape, so primitives are cached per (shape, layout, bias, beta); a
+/// run with dynamic padding meets one shape per distinct padded length, each compiled once (about a
+/// millisecond). The cache lives as long as the process.
+/// </remarks>
+internal sealed unsafe class OneDnnMatMul : MatMul
+{
+    private const long MinFlops = 1L << 22;
+    private const int MinRows = 32;
+
+    private static readonly Lazy<OneDnnMatMul?> Shared = new(() => Dnnl.Library is { } api ? new OneDnnMatMul(api) : null);
+
+    [ThreadStatic] private static AlignedBuffer? threadA, threadB, threadW;
+
+    private readonly Dnnl.Api _api;
+    private readonly ConcurrentDictionary<Key, Entry> _primitives = new();
+
+    private OneDnnMatMul(Dnnl.Api api)
+    {
+        _api = api;
+        Name = api.UsesAmx ? "onednn-bf16-amx" : "onednn-bf16";
+    }
+
+    /// <summary>The provider, or null where oneDNN is not installed.</summary>
+    public static OneDnnMatMul? Instance => Shared.Value;
+
+    public override ComputeProvider Provider => ComputeProvider.OneDnnBf16;
+
+    public override string Name { get; }
+
+    /// <summary>Primitives compiled so far (one per distinct product shape).</summary>
+    internal int CachedPrimitives => _primitives.Count;
+
+    public override void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, ReadOnlySpan<float> bias,
+        float beta, Span<float> c, int ldc)
+    {
+        if (!Offloads(m, n, k, alpha))
+        {
+            Gemm.Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, beta, c, ldc);
+            return;
+        }
+        CheckOutput(m, n, bias.Length, c.Length, ldc);
+        int threads = Threads;
+        ushort* pa = Scratch(ref threadA, (long)m * k);
+        ushort* pb = Scratch(ref threadB, (long)k * n);
+        // Stored as given (A is [k, m] when transA): the descriptor's strides do the transposing.
+        Bf16.Convert(a, transA ? k : m, transA ? m : k, lda, pa, threads);
+        Bf16.Convert(b, transB ? n : k, transB ? k : n, ldb, pb, threads);
+        Run(new Key(m, n, k, transA, transB, ldc, !bias.IsEmpty, beta), pa, pb, bias, c, threads);
+    }
+
+    public override void LinearBackward(int rows, int inFeatures, int outFeatures, ReadOnlySpan<float> x, int ldx,
+        ReadOnlySpan<float> dy, int lddy, ReadOnlySpan<float> w, float dwBeta, Span<float> dW, Span<float> dx, int lddx, bool accumulateDx)
+    {
+        int m = rows, n = inFeatures, k = outFeatures;
+        if (!Offloads(m, n, k, 1f) || !Offloads(k, n, m, 1f))
+        {
+            base.LinearBackward(rows, inFeatures, outFeatures, x, ldx, dy, lddy, w, dwBeta, dW, dx, lddx, accumulateDx);
+            return;
+        }
+        CheckOutput(k, n, 0, dW.Length, n);
+        if (!dx.IsEmpty) CheckOutput(m, n, 0, dx.Length, lddx);
+        int threads = Threads;
+        ushort* pdy = Scratch(ref threadA, (long)m * k);
+        ushort* px = Scratch(ref threadB, (long)m * n);
+        Bf16.Convert(dy, m, k, lddy, pdy, threads);
+        Bf16.Convert(x, m, n, ldx, px, threads);
+        // dW (out × in) = dyᵀ x: dy [rows, out] read transposed.
+        Run(new Key(k, n, m, true, false, n, false, dwBeta), pdy, px, default, dW, threads);
+        if (dx.IsEmpty) return;
+        ushort* pw = Scratch(ref threadW, (long)k * n);
+        Bf16.Convert(w, k, n, n, pw, threads);
+        Run(new Key(m, n, k, false, false, lddx, false, accumulateDx ? 1f : 0f), pdy, pw, default, dx, threads);
+    }
+
+    public override PreparedWeight Prepare(ReadOnlySpan<float> w, int n, int k)
+    {
+        var prepared = new Rounded(this, n, k);
+        fixed (ushort* dst = prepared.Data) Bf16.Convert(w, n, k, k, dst, Gemm.MaxThreads);
+        return prepared;
+    }
+
+    public override void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy)
+    {
+        if (w is not Rounded rounded || rounded.Owner != this)
+            throw new ArgumentException("the weight was prepared by another provider", nameof(w));
+        int n = w.N, k = w.K;
+        if (!Offloads(m, n, k, 1f))
+        {
+            // The fp32 weight is gone; the rounded one multiplies the same in fp32 on the managed kernels.
+            Managed.Multiply(false, true, m, n, k, 1f, x, ldx, rounded.Widened(), k, bias, 0f, y, ldy);
+            return;
+        }
+        CheckOutput(m, n, bias.Length, y.Length, ldy);
+        int threads = Threads;
+        ushort* pa = Scratch(ref threadA, (long)m * k);
+        Bf16.Convert(x, m, k, ldx, pa, threads);
+        fixed (ushort* pb = rounded.Data)
+            Run(new Key(m, n, k, false, true, ldy, !bias.IsEmpty, 0f), pa, pb, bias, y, threads);
+    }
+
+    // Inside a loop's task (a block of rows) the call gets one thread: the loop has the others.
+    private static int Threads => WorkerPool.InLoop ? 1 : Gemm.MaxThreads;
+
+    private static bool Offloads(int m, int n, int k, float alpha) =>
+        alpha == 1f && m >= MinRows && 2L * m * n * k >= MinFlops;
+
+    private static void CheckOutput(int m, int n, int biasLength, int cLength, int ldc)
+    {
+        Gemm.CheckMatrix("C", cLength, m, n, ldc);
+        if (biasLength != 0 && biasLength != n) throw new ArgumentException($"bias has {biasLength} values, expected {n}");
+    }
+
+    private static ushort* Scratch(ref AlignedBuffer? buffer, long elements) =>
+        (ushort*)(buffer ??= new AlignedBuffer()).Get((elements + 1) / 2);
+
+    private void Run(Key key, ushort* a, ushort* b, ReadOnlySpan<float> bias, Span<float> c, int threads)
+    {
+        var entry = _primitives.GetOrAdd(key, static (k, api) => new Entry(api, k), _api);
+        fixed (float* pc = c)
+        fixed (float* pbias = bias)
+        {
+            lock (entry)
+            {
+                var args = stackalloc Dnnl.ExecArg[4];
+                int count = 0;
+                args[count++] = entry.Bind(Dnnl.ArgSrc, entry.Src, a);
+                args[count++] = entry.Bind(Dnnl.ArgWeights, entry.Weights, b);
+                args[count++] = entry.Bind(Dnnl.ArgDst, entry.Dst, pc);
+                if (key.Bias) args[count++] = entry.Bind(Dnnl.ArgBias, entry.BiasMemory, pbias);
+                _api.Execute(entry.Primitive, args, count, threads);
+            }
+        }
+    }
+
+    private readonly record struct Key(int M, int N, int K, bool TransA, bool TransB, int Ldc, bool Bias, float Beta);
+
+    // One compiled primitive and the memory objects its calls point at their buffers; the lock
+    // serialises calls from several threads through them.
+    private sealed class Entry
+    {
+        private readonly Dnnl.Api _api;
+
+        public Entry(Dnnl.Api api, Key key)
+        {
+            _api = api;
+            byte* src = stackalloc byte[Dnnl.MemoryDescBytes];
+            byte* weights = stackalloc byte[Dnnl.MemoryDescBytes];
+            byte* bias = stackalloc byte[Dnnl.MemoryDescBytes];
+            byte* dst = stackalloc byte[Dnnl.MemoryDescBytes];
+            api.MemoryDesc(src, key.M, key.K, Dnnl.Bf16, key.TransA ? 1 : key.K, key.TransA ? key.M : 1);
+            api.MemoryDesc(weights, key.K, key.N, Dnnl.Bf16, key.TransB ? 1 : key.N, key.TransB ? key.K : 1);
+            api.MemoryDesc(dst, key.M, key.N, Dnnl.F32, key.Ldc, 1);
+            if (key.Bias) api.MemoryDesc(bias, 1, key.N, Dnnl.F32, key.N, 1);
+            Primitive = api.CreateMatMul(src, weights, key.Bias ? bias : null, dst, 1f, key.Beta, out var implementation);
+            Implementation = implementation;
+            Src = api.Memory(src);
+            Weights = api.Memory(weights);
+            Dst = api.Memory(dst);
+            BiasMemory = key.Bias ? api.Memory(bias) : 0;
+        }
+
+        public nint Primitive { get; }
+        public string Implementation { get; }
+        public nint Src { get; }
+        public nint Weights { get; }
+        public nint Dst { get; }
+        public nint BiasMemory { get; }
+
+        public Dnnl.ExecArg Bind(int arg, nint memory, void* data)
+        {
+            _api.SetHandle(memory, data);
+            return new Dnnl.ExecArg { Arg = arg, Memory = memory };
+        }
+    }
+
+    // W [n, k] rounded to bf16 once; read as op(B) = Wᵀ through the descriptor's strides.
+    private sealed class Rounded(MatMul owner, int n, int k) : PreparedWeight(owner, n, k)
+    {
+        private float[]? _widened;
+
+        public ushort[] Data { get; } = GC.AllocateUninitializedArray<ushort>(checked(n * k), pinned: true);
+
+        // fp32 copy of the rounded values, for the few products too small to offload.
+        public float[] Widened()
+        {
+            var w = Volatile.Read(ref _widened);
+            if (w is null)
+            {
+                w = new float[Data.Length];
+                for (int i = 0; i < w.Length; i++) w[i] = Bf16.ToSingle(Data[i]);
+                Volatile.Write(ref _widened, w);
+            }
+            return w;
+        }
+    }
+}

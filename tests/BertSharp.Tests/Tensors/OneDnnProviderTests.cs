@@ -1,0 +1,172 @@
+using BertSharp.Tensors;
+using BertSharp.Tensors.Native;
+
+namespace BertSharp.Tests.Tensors;
+
+/// <summary>
+/// The bf16 provider's products against a double-precision product of the same bf16-rounded
+/// operands: oneDNN accumulates in fp32, so only the summation order may differ. Skipped where
+/// oneDNN is not installed (CI installs libdnnl2, so they run there).
+/// </summary>
+public class OneDnnProviderTests
+{
+    internal static MatMul Bf16Provider()
+    {
+        Skip.IfNot(ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16), ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16));
+        return MatMul.For(ComputeProvider.OneDnnBf16);
+    }
+
+    [Fact]
+    public void RoundingIsToNearestEvenAndKeepsNaN()
+    {
+        Assert.Equal(0x3F80, Bf16.Round(1f));
+        Assert.Equal(0xBF80, Bf16.Round(-1f));
+        // 1 + 2⁻⁸ lies halfway between 1 and 1 + 2⁻⁷: ties go to the even mantissa (1).
+        Assert.Equal(0x3F80, Bf16.Round(1f + MathF.Pow(2, -8)));
+        // 1 + 3·2⁻⁸ lies halfway between 1 + 2⁻⁷ (odd) and 1 + 2·2⁻⁷ (even).
+        Assert.Equal(0x3F82, Bf16.Round(1f + 3 * MathF.Pow(2, -8)));
+        Assert.Equal(0x3F81, Bf16.Round(1f + MathF.Pow(2, -8) + MathF.Pow(2, -20)));
+        Assert.Equal(0x7F80, Bf16.Round(float.PositiveInfinity));
+        Assert.True(float.IsNaN(Bf16.ToSingle(Bf16.Round(float.NaN))));
+        Assert.True(float.IsNaN(Bf16.ToSingle(Bf16.Round(BitConverter.UInt32BitsToSingle(0x7F80_0001)))), "a NaN with a low payload must not round to infinity");
+        Assert.Equal(3.140625f, Bf16.ToSingle(Bf16.Round(MathF.PI)));
+    }
+
+    [Fact]
+    public unsafe void VectorConversionEqualsTheScalarRuleOnAStridedBlock()
+    {
+        var rng = new Random(3);
+        int rows = 300, cols = 333, ld = 340;
+        var src = new float[rows * ld];
+        for (int i = 0; i < src.Length; i++)
+            src[i] = i % 97 == 0 ? BitConverter.UInt32BitsToSingle(0x3F80_8000u + (uint)(i % 3 << 16)) : (float)(rng.NextDouble() * 8 - 4) * MathF.Pow(2, rng.Next(-30, 30));
+        src[5] = float.NaN;
+        var dst = new ushort[rows * cols];
+        fixed (ushort* d = dst) Bf16.Convert(src, rows, cols, ld, d, maxThreads: 2);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                Assert.Equal(Bf16.Round(src[r * ld + c]), dst[r * cols + c]);
+    }
+
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 64, 96, 384 },      // a small Linear
+        { 257, 130, 200 },    // odd sizes everywhere
+        { 512, 1152, 384 },   // the fused query/key/value projection
+    };
+
+    [SkippableTheory]
+    [MemberData(nameof(Shapes))]
+    public void ProductsMatchADoubleProductOfTheRoundedOperands(int m, int n, int k)
+    {
+        var provider = Bf16Provider();
+        foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
+        {
+            Check(provider, ta, tb, m, n, k, bias: false, beta: 0, pad: 0);
+            Check(provider, ta, tb, m, n, k, bias: true, beta: 1, pad: 5);
+        }
+    }
+
+    [SkippableFact]
+    public void APreparedWeightGivesTheSameProductAsThePlainCall()
+    {
+        var provider = Bf16Provider();
+        int m = 200, n = 384, k = 384;
+        var rng = new Random(5);
+        var x = Random(rng, m * k);
+        var w = Random(rng, n * k);
+        var bias = Random(rng, n);
+        var plain = new float[m * n];
+        var prepared = new float[m * n];
+        provider.Multiply(false, true, m, n, k, 1, x, k, w, k, bias, 0, plain, n);
+        provider.Multiply(m, x, k, provider.Prepare(w, n, k), bias, prepared, n);
+        Assert.Equal(plain, prepared);
+        // Too few rows to offload: the managed kernels multiply fp32 x by the rounded weight.
+        var few = new float[4 * n];
+        provider.Multiply(4, x, k, provider.Prepare(w, n, k), bias, few, n);
+        var expected = RoundedProduct(false, true, 4, n, k, x, k, w, k, bias, roundA: false);
+        for (int i = 0; i < few.Length; i++) Assert.True(Math.Abs(few[i] - expected[i].Value) <= 1e-5 * (1 + expected[i].Scale), $"few rows [{i}]");
+    }
+
+    [SkippableFact]
+    public void LinearBackwardEqualsItsTwoProducts()
+    {
+        var provider = Bf16Provider();
+        int rows = 256, inF = 384, outF = 192;
+        var rng = new Random(9);
+        var x = Random(rng, rows * inF);
+        var dy = Random(rng, rows * outF);
+        var w = Random(rng, outF * inF);
+        var dW = Random(rng, outF * inF);
+        var dx = Random(rng, rows * inF);
+        var dWExpected = (float[])dW.Clone();
+        var dxExpected = (float[])dx.Clone();
+        provider.Multiply(true, false, outF, inF, rows, 1, dy, outF, x, inF, default, 1, dWExpected, inF);
+        provider.Multiply(false, false, rows, inF, outF, 1, dy, outF, w, inF, default, 1, dxExpected, inF);
+        provider.LinearBackward(rows, inF, outF, x, inF, dy, outF, w, 1, dW, dx, inF, accumulateDx: true);
+        Assert.Equal(dWExpected, dW);
+        Assert.Equal(dxExpected, dx);
+    }
+
+    [SkippableFact]
+    public void ReportsAmxWhereTheCpuHasIt()
+    {
+        var provider = Bf16Provider();
+        bool amx = File.ReadAllText("/proc/cpuinfo").Contains(" amx_bf16", StringComparison.Ordinal);
+        Assert.Equal(amx ? "onednn-bf16-amx" : "onednn-bf16", provider.Name);
+        Assert.Equal(ComputeProvider.OneDnnBf16, provider.Provider);
+    }
+
+    private static void Check(MatMul provider, bool ta, bool tb, int m, int n, int k, bool bias, float beta, int pad)
+    {
+        var rng = new Random(m * 31 + n * 7 + k + (ta ? 1 : 0) + (tb ? 2 : 0));
+        int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+        var a = Random(rng, (ta ? k : m) * lda);
+        var b = Random(rng, (tb ? n : k) * ldb);
+        var bv = bias ? Random(rng, n) : null;
+        var c = Random(rng, m * ldc);
+        var c0 = (float[])c.Clone();
+        provider.Multiply(ta, tb, m, n, k, 1, a, lda, b, ldb, bv, beta, c, ldc);
+        var expected = RoundedProduct(ta, tb, m, n, k, a, lda, b, ldb, bv);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                var (value, scale) = expected[i * n + j];
+                double want = value + beta * c0[i * ldc + j];
+                double got = c[i * ldc + j];
+                Assert.True(Math.Abs(got - want) <= 1e-5 * (scale + Math.Abs(c0[i * ldc + j])) + 1e-6,
+                    $"ta={ta} tb={tb} {m}x{n}x{k} beta={beta}: C[{i},{j}] = {got}, expected {want}");
+            }
+        if (pad > 0)
+            for (int i = 0; i < m; i++)
+                for (int j = n; j < ldc && i * ldc + j < c.Length; j++)
+                    Assert.Equal(c0[i * ldc + j], c[i * ldc + j]);
+    }
+
+    // Σ round(a)·round(b) + bias in double (a unrounded when !roundA), with Σ|terms| for the tolerance.
+    private static (double Value, double Scale)[] RoundedProduct(bool ta, bool tb, int m, int n, int k, float[] a, int lda, float[] b, int ldb, float[]? bias, bool roundA = true)
+    {
+        float A(float v) => roundA ? Bf16.ToSingle(Bf16.Round(v)) : v;
+        var result = new (double, double)[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = bias?[j] ?? 0, scale = Math.Abs(bias?[j] ?? 0);
+                for (int p = 0; p < k; p++)
+                {
+                    double term = (double)A(ta ? a[p * lda + i] : a[i * lda + p]) * Bf16.ToSingle(Bf16.Round(tb ? b[j * ldb + p] : b[p * ldb + j]));
+                    sum += term;
+                    scale += Math.Abs(term);
+                }
+                result[i * n + j] = (sum, scale);
+            }
+        return result;
+    }
+
+    private static float[] Random(Random rng, int count)
+    {
+        var x = new float[count];
+        for (int i = 0; i < count; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+}
