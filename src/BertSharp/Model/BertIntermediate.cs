@@ -16,7 +16,7 @@ internal sealed class BertIntermediate
 
     // x (N,C) → c.Output (N,I), the bias added by the GEMM. keepPreActivation (training) saves the
     // GEMM's output for GELU's backward; inference applies GELU in place.
-    public void Forward(float[] x, Cache c, int N, bool packed, bool keepPreActivation)
+    public void Forward(ReadOnlySpan<float> x, Cache c, int N, bool packed, bool keepPreActivation)
     {
         int I = Dense.Out;
         c.Ensure(N * I, keepPreActivation);
@@ -26,22 +26,22 @@ internal sealed class BertIntermediate
     }
 
     // dOut (N,I) → dx (N,C) += . dPre (N,I) is scratch. GELU's and the bias's backward are one pass.
-    public void Backward(float[] x, Cache c, float[] dOut, float[] dx, float[] dPre, int N)
+    public void Backward(ReadOnlySpan<float> x, Cache c, ReadOnlySpan<float> dOut, Span<float> dx, Span<float> dPre, int N)
     {
         int I = Dense.Out;
-        Kernels.BiasGeluBackward(c.PreActivation.AsSpan(0, N * I), dOut.AsSpan(0, N * I), dPre.AsSpan(0, N * I), Dense.Bias.Grad, N, I);
+        Kernels.BiasGeluBackward(c.PreActivation.AsSpan(0, N * I), dOut[..(N * I)], dPre[..(N * I)], Dense.Bias.Grad, N, I);
         Dense.BackwardWeights(x, Dense.In, dPre, I, dx, Dense.In, N, accumulateDx: true);
     }
 
     /// <summary>Activations saved for backward.</summary>
     internal sealed class Cache
     {
-        public float[] PreActivation = [], Output = [];
+        public readonly AlignedArray PreActivation = new(), Output = new();
 
         public void Ensure(int length, bool preActivation)
         {
-            if (preActivation) Buffers.Ensure(ref PreActivation, length);
-            Buffers.Ensure(ref Output, length);
+            if (preActivation) PreActivation.Ensure(length);
+            Output.Ensure(length);
         }
     }
 }

@@ -1,3 +1,5 @@
+using BertSharp.Tensors;
+
 namespace BertSharp.Model;
 
 /// <summary>
@@ -114,7 +116,10 @@ internal sealed class BertLayer
     /// <summary>Gradient buffers shared by all layers.</summary>
     internal sealed class Scratch
     {
-        public float[] DA1 = [], DContext = [], DHidden = [], DIntermediate = [], DPre = [], DCls = [];
+        public float[] DA1 = [], DContext = [], DHidden = [], DPre = [], DCls = [];
+
+        // The output layer's backward writes it as oneDNN's wide dx output (see AlignedArray).
+        public readonly AlignedArray DIntermediate = new();
 
         public BertSelfAttention.Scratch Attention { get; } = new();
 
@@ -123,7 +128,7 @@ internal sealed class BertLayer
             Buffers.Ensure(ref DA1, n * c);
             Buffers.Ensure(ref DContext, n * c);
             Buffers.Ensure(ref DHidden, n * c);
-            Buffers.Ensure(ref DIntermediate, n * intermediate);
+            DIntermediate.Ensure(n * intermediate);
             Buffers.Ensure(ref DPre, n * intermediate);
         }
     }

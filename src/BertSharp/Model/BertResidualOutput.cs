@@ -25,7 +25,7 @@ internal sealed class BertResidualOutput
 
     // input (N,in), residual (N,C) → c.Output (N,C). Saves the LayerNorm input c.Sum and its statistics.
     // The dense bias rides the GEMM; the residual add and LayerNorm are one pass.
-    public void Forward(float[] input, float[] residual, NormalizedSumCache c, int N, DropoutStream? dropout, bool packed)
+    public void Forward(ReadOnlySpan<float> input, float[] residual, NormalizedSumCache c, int N, DropoutStream? dropout, bool packed)
     {
         int C = _hidden;
         c.Ensure(N, C);
@@ -42,7 +42,7 @@ internal sealed class BertResidualOutput
 
     // dOut (N,C) → dResidual (N,C) written (the gradient of the LayerNorm input, which flows to the
     // residual unchanged) and dInput (N,in) written. dDense (N,C) is scratch.
-    public void Backward(float[] input, NormalizedSumCache c, float[] dOut, float[] dInput, float[] dResidual, float[] dDense, int N)
+    public void Backward(ReadOnlySpan<float> input, NormalizedSumCache c, float[] dOut, Span<float> dInput, float[] dResidual, float[] dDense, int N)
     {
         int C = _hidden;
         Norm.Backward(dOut, c.Sum, c.Mean, c.Rstd, dResidual, N);

@@ -112,7 +112,7 @@ internal sealed class BertSelfAttention
     {
         int N = B * T, C = _hidden, H = _heads;
         c.Ensure(N, C, B * H * T);
-        Buffers.Ensure(ref c.Q, B * C);
+        c.Q.Ensure(B * C);
         long t0 = OpProfile.Start();
         Query.Forward(x, T * C, c.Q, B, packed);
         Key.Forward(x, C, c.QKV.AsSpan(C), N, packed, ldy: 3 * C);
@@ -204,7 +204,10 @@ internal sealed class BertSelfAttention
     /// <summary>Activations saved for backward.</summary>
     internal sealed class Cache
     {
-        public float[] QKV = [], Q = [], Probs = [], Mask = [], DroppedProbs = [], Context = [];
+        public float[] Probs = [], Mask = [], DroppedProbs = [], Context = [];
+
+        // Outputs of the query/key/value projection (oneDNN writes them fastest cache-line aligned).
+        public readonly AlignedArray QKV = new(), Q = new();
 
         /// <summary>[Wq; Wk; Wv] (3C, C) and [bq; bk; bv] as the last unpacked forward used them.</summary>
         public float[] Weights = [], Biases = [];
@@ -218,7 +221,7 @@ internal sealed class BertSelfAttention
 
         public void Ensure(int n, int c, int probs)
         {
-            Buffers.Ensure(ref QKV, n * 3 * c);
+            QKV.Ensure(n * 3 * c);
             Buffers.Ensure(ref Context, n * c);
             Buffers.Ensure(ref Probs, probs);
         }
@@ -245,7 +248,8 @@ internal sealed class BertSelfAttention
     {
         public readonly Action<int> ForwardBody, BackwardBody;
         private ulong _key;
-        private float[] _q = [], _qkv = [], _probs = [], _mask = [], _dropped = [], _context = [], _add = [];
+        private AlignedArray _q = null!, _qkv = null!;
+        private float[] _probs = [], _mask = [], _dropped = [], _context = [], _add = [];
         private float[] _dContext = [], _dq = [], _dqkv = [], _dProbs = [];
         private int[] _valid = [];
         private bool _holes, _isDropped;
@@ -260,7 +264,7 @@ internal sealed class BertSelfAttention
 
         // q: the queries (queryRows per sequence, sequence b at b·qBatch, row stride ldq); keys and
         // values from the cache's QKV; context (and dContext) sequence b at b·ctxBatch, stride C.
-        public HeadJob Set(BertSelfAttention a, KeyMask mask, Cache c, int T, int queryRows, float[] q, int qBatch, int ldq, int ctxBatch)
+        public HeadJob Set(BertSelfAttention a, KeyMask mask, Cache c, int T, int queryRows, AlignedArray q, int qBatch, int ldq, int ctxBatch)
         {
             (_c, _h, _d, _scale, _p) = (a._hidden, a._heads, a._headSize, a._scale, a._dropout);
             (_t, _rows, _q, _qBatch, _ldq, _ctxBatch) = (T, queryRows, q, qBatch, ldq, ctxBatch);

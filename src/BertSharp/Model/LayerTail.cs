@@ -51,7 +51,7 @@ internal sealed class LayerTail
         var layer = _layer;
         int C = layer.Output.Dense.Out, I = layer.Intermediate.Dense.Out;
         var buffers = scratch ??= new Scratch();
-        Buffers.Ensure(ref buffers.Intermediate, rowsPerBlock * I);
+        buffers.Intermediate.Ensure(rowsPerBlock * I);
         Buffers.Ensure(ref buffers.Sum, rowsPerBlock * C);
         Buffers.Ensure(ref buffers.Stats, 2 * rowsPerBlock);
         var inter = buffers.Intermediate.AsSpan(0, n * I);
@@ -73,6 +73,7 @@ internal sealed class LayerTail
     // Per thread, so that a block's activations stay in the cache of the core that made them.
     private sealed class Scratch
     {
-        public float[] Intermediate = [], Sum = [], Stats = [];
+        public float[] Sum = [], Stats = [];
+        public readonly AlignedArray Intermediate = new();
     }
 }
