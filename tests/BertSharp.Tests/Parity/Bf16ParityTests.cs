@@ -82,6 +82,55 @@ public class Bf16ParityTests(ITestOutputHelper log)
         Assert.True(worst >= 0.999, $"{worstName}: bf16 gradient has cosine {worst} with the fp32 gradient");
     }
 
+    [SkippableFact]
+    public void Bf16TrainingIsDeterministicAndLearns()
+    {
+        OneDnnProviderTests.Bf16Provider();
+        var pretrained = PretrainedModel.Load("minilm-l6");
+        var vocab = PolaritySentences.Vocab("minilm-l6");
+        var ids = PolaritySentences.Texts(16).Select(s => PolaritySentences.Ids(vocab, s, 40)).ToArray();
+        var input = PolaritySentences.Pad(ids);
+        var labels = Enumerable.Range(0, ids.Length).Select(i => i % 2).ToArray();
+        float[] Losses()
+        {
+            var model = new BertForSequenceClassification(pretrained.Config, pretrained.Weights, new SequenceClassificationOptions { Seed = 3 })
+            {
+                Provider = ComputeProvider.OneDnnBf16,
+            };
+            var optimizer = new BertSharp.Training.AdamW(model.Parameters, 0.9f, 0.999f, 1e-8f, 0.01f);
+            var losses = new float[8];
+            for (int step = 0; step < losses.Length; step++)
+            {
+                losses[step] = model.TrainStep(input, labels, []);
+                optimizer.Step(1e-4f);
+                model.ZeroGrad();
+            }
+            return losses;
+        }
+        var first = Losses();
+        log.WriteLine("losses: " + string.Join(", ", first.Select(l => l.ToString("F4"))));
+        Assert.Equal(first, Losses());
+        Assert.True(first[^1] < 0.7 * first[0], $"eight steps on one batch took the loss from {first[0]} to {first[^1]}");
+    }
+
+    [SkippableFact]
+    public void WeightsPreparedOnceGiveWhatPerCallRoundingGives()
+    {
+        OneDnnProviderTests.Bf16Provider();
+        var pretrained = PretrainedModel.Load("minilm-l6");
+        var vocab = PolaritySentences.Vocab("minilm-l6");
+        var input = PolaritySentences.Pad(PolaritySentences.Texts(64).Select(s => PolaritySentences.Ids(vocab, s, 48)).ToArray());
+        var prepared = new BertModel(pretrained.Config, pretrained.Weights) { Provider = ComputeProvider.OneDnnBf16 };
+        var perCall = new BertModel(pretrained.Config, pretrained.Weights) { Provider = ComputeProvider.OneDnnBf16 };
+        perCall.MarkWeightsMutable();
+        var a = prepared.Forward(input).LastHiddenState.Data;
+        var b = perCall.Forward(input).LastHiddenState.Data;
+        double worst = 0;
+        for (int i = 0; i < a.Length; i++) worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
+        log.WriteLine($"prepared (row-blocked tail) vs per-call rounding: max |Δ| {worst:E2}");
+        Assert.True(worst <= 1e-5, $"prepared weights changed the hidden states by {worst}");
+    }
+
     private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         double dot = 0, na = 0, nb = 0;
