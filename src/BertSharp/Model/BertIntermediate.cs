@@ -20,6 +20,11 @@ internal sealed class BertIntermediate
     {
         int I = Dense.Out;
         c.Ensure(N * I, keepPreActivation);
+        if (!keepPreActivation && packed)
+        {
+            Dense.ForwardGelu(x, Dense.In, c.Output.AsSpan(0, N * I), N);
+            return;
+        }
         var pre = keepPreActivation ? c.PreActivation : c.Output;
         Dense.Forward(x, Dense.In, pre, N, packed);
         Kernels.Gelu(pre.AsSpan(0, N * I), c.Output.AsSpan(0, N * I));

@@ -26,6 +26,14 @@ internal sealed class BertLayer
     public void Forward(float[] x, KeyMask mask, Cache c, int B, int T, DropoutStream? dropout, PassMode mode)
     {
         int N = B * T;
+        if (mode.Packed && !mode.Training && !mode.KeepProbs && dropout is null && LayerTail.WholeLayerWorthwhile(B, T, mask, AttentionOutput.Dense.MatMul))
+        {
+            long t = OpProfile.Start();
+            c.Out.Ensure(N, SelfAttention.Query.In);
+            c.Tail.RunLayer(this, x, mask, c.Out.Output, B, T);
+            OpProfile.Stop(OpProfile.Op.BlockedLayer, t);
+            return;
+        }
         SelfAttention.Forward(x, mask, c.Attention, B, T, dropout, mode.Packed, mode.Training || mode.KeepProbs);
         if (mode.Packed && !mode.Training && dropout is null && LayerTail.Worthwhile(N, AttentionOutput.Dense.MatMul))
         {

@@ -105,6 +105,23 @@ internal sealed class BertSelfAttention
         OpProfile.Stop(OpProfile.Op.QkvBackward, t0);
     }
 
+    // Inference on a block of whole right-padded sequences already sliced out, on the calling thread:
+    // x (n,C) with n = B·T → qkv (n,3C) → context (n,C).
+    public void ForwardBlock(ReadOnlySpan<float> x, Span<float> qkv, Span<float> context, ReadOnlySpan<int> valid, int B, int T)
+    {
+        int N = B * T, C = _hidden;
+        var mm = _state.MatMul;
+        if (FusedWeights(mm) is { } w)
+        {
+            mm.Multiply(N, x, C, w.Weight, w.Bias, qkv, 3 * C);
+        }
+        else
+        {
+            for (int i = 0; i < 3; i++) _parts[i].Forward(x, C, qkv[(i * C)..], N, packed: true, ldy: 3 * C);
+        }
+        Attention.Forward(qkv, qkv[C..], qkv[(2 * C)..], 3 * C, context, C, default, B, T, _heads, _headSize, _scale, valid);
+    }
+
     // [CLS]-only variant for a last layer whose other rows nobody reads (classification): keys and
     // values for all N rows, the query for each sequence's row 0 only. x (N,C) → c.Context (B,C);
     // c.Q (B,C), probs (B,H,1,T).

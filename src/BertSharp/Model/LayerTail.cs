@@ -3,11 +3,13 @@ using BertSharp.Tensors;
 namespace BertSharp.Model;
 
 /// <summary>
-/// Inference's fused layer tail: everything after attention is row-local, so each task takes a block
-/// of rows through attention-output projection, residual LayerNorm, intermediate GEMM, GELU, output
-/// projection and residual LayerNorm while the block's (rows × intermediate) activations stay in
-/// the core's L2 cache; the threads split rows, not GEMMs, so there is one fork/join per layer
-/// instead of one per operation.
+/// Inference's blocked layer. Everything after attention is row-local, so each task takes a block of
+/// rows through attention-output projection, residual LayerNorm, intermediate GEMM, GELU, output
+/// projection and residual LayerNorm while the block's (rows × intermediate) activations stay in the
+/// core's L2 cache; the threads split rows, not GEMMs, so there is one fork/join per layer instead of
+/// one per operation. On a native provider whole sequences are independent too, so each block also
+/// runs their query/key/value projection and attention (<see cref="RunLayer"/>): the layer never
+/// leaves the cache, and every native call is single-threaded on a block tall enough for AMX.
 /// </summary>
 /// <remarks>Needs packed weights (a block's GEMM re-packing its weight each time would cost more than it saves).</remarks>
 internal sealed class LayerTail
@@ -18,17 +20,31 @@ internal sealed class LayerTail
 
     [ThreadStatic] private static Scratch? scratch;
 
-    public readonly Action<int> Body;
+    public readonly Action<int> Body, LayerBody;
     private BertLayer _layer = null!;
     private float[] _context = [], _x = [], _a1 = [], _out = [];
-    private int _rows, _blockRows;
+    private int[] _valid = [];
+    private int _rows, _blockRows, _batch, _seq, _sequencesPerBlock;
 
-    public LayerTail() => Body = Block;
+    public LayerTail()
+    {
+        Body = Block;
+        LayerBody = LayerBlock;
+    }
 
     /// <summary>Whether blocking pays: enough rows to give every thread several blocks.</summary>
     public static bool Worthwhile(int rows, MatMul matMul) => rows >= 4 * RowsPerBlock(matMul) * Gemm.MaxThreads;
 
+    /// <summary>
+    /// Whether <see cref="RunLayer"/> applies: a native provider, right padding (the fused attention
+    /// kernel), and at least two blocks of whole sequences per thread.
+    /// </summary>
+    public static bool WholeLayerWorthwhile(int batch, int seq, KeyMask mask, MatMul matMul) =>
+        matMul.Provider != ComputeProvider.Managed && !mask.Holes && batch >= 2 * Gemm.MaxThreads * SequencesPerBlock(seq);
+
     private static int RowsPerBlock(MatMul matMul) => matMul.Provider == ComputeProvider.Managed ? BlockRows : NativeBlockRows;
+
+    private static int SequencesPerBlock(int seq) => Math.Max(1, NativeBlockRows / Math.Max(1, seq));
 
     // context, x (N,C) → a1 (N,C), output (N,C).
     public void Run(BertLayer layer, float[] context, float[] x, float[] a1, float[] output, int rows)
@@ -45,35 +61,68 @@ internal sealed class LayerTail
         }
     }
 
+    // The whole layer, x (B·T, C) → output (B·T, C), blocks of whole sequences per task.
+    public void RunLayer(BertLayer layer, float[] x, KeyMask mask, float[] output, int batch, int seq)
+    {
+        (_layer, _x, _out, _valid, _batch, _seq) = (layer, x, output, mask.Valid, batch, seq);
+        _sequencesPerBlock = SequencesPerBlock(seq);
+        try
+        {
+            WorkerPool.For((batch + _sequencesPerBlock - 1) / _sequencesPerBlock, Gemm.MaxThreads, LayerBody);
+        }
+        finally
+        {
+            (_x, _out, _valid) = ([], [], []);
+        }
+    }
+
     private void Block(int block)
     {
-        int rowsPerBlock = _blockRows, r0 = block * rowsPerBlock, n = Math.Min(rowsPerBlock, _rows - r0);
+        int r0 = block * _blockRows, n = Math.Min(_blockRows, _rows - r0), C = _layer.Output.Dense.Out;
+        Tail(_layer, _context.AsSpan(r0 * C, n * C), _x.AsSpan(r0 * C, n * C), _a1.AsSpan(r0 * C, n * C), _out.AsSpan(r0 * C, n * C), n);
+    }
+
+    private void LayerBlock(int block)
+    {
         var layer = _layer;
+        int T = _seq, b0 = block * _sequencesPerBlock, sequences = Math.Min(_sequencesPerBlock, _batch - b0);
+        int n = sequences * T, r0 = b0 * T, C = layer.Output.Dense.Out;
+        var buffers = scratch ??= new Scratch();
+        buffers.Qkv.Ensure(n * 3 * C);
+        Buffers.Ensure(ref buffers.Context, n * C);
+        Buffers.Ensure(ref buffers.A1, n * C);
+        var x = _x.AsSpan(r0 * C, n * C);
+        var context = buffers.Context.AsSpan(0, n * C);
+        layer.SelfAttention.ForwardBlock(x, buffers.Qkv.AsSpan(0, n * 3 * C), context, _valid.AsSpan(b0, sequences), sequences, T);
+        Tail(layer, context, x, buffers.A1.AsSpan(0, n * C), _out.AsSpan(r0 * C, n * C), n);
+    }
+
+    // context, x (n,C) → a1 (n,C), output (n,C) for one block of rows, on the calling thread.
+    private static void Tail(BertLayer layer, ReadOnlySpan<float> context, ReadOnlySpan<float> x, Span<float> a1, Span<float> output, int n)
+    {
         int C = layer.Output.Dense.Out, I = layer.Intermediate.Dense.Out;
         var buffers = scratch ??= new Scratch();
-        buffers.Intermediate.Ensure(rowsPerBlock * I);
-        Buffers.Ensure(ref buffers.Sum, rowsPerBlock * C);
-        Buffers.Ensure(ref buffers.Stats, 2 * rowsPerBlock);
+        buffers.Intermediate.Ensure(n * I);
+        Buffers.Ensure(ref buffers.Sum, n * C);
+        Buffers.Ensure(ref buffers.Stats, 2 * n);
         var inter = buffers.Intermediate.AsSpan(0, n * I);
         var s = buffers.Sum.AsSpan(0, n * C);
         var mean = buffers.Stats.AsSpan(0, n);
-        var rstd = buffers.Stats.AsSpan(rowsPerBlock, n);
-        var a1 = _a1.AsSpan(r0 * C, n * C);
+        var rstd = buffers.Stats.AsSpan(n, n);
         // a1 = LN(context Wo + bo + x)
-        layer.AttentionOutput.Dense.Forward(_context.AsSpan(r0 * C, n * C), C, s, n, packed: true);
-        layer.AttentionOutput.Norm.AddForward(s, _x.AsSpan(r0 * C, n * C), s, a1, mean, rstd, n);
+        layer.AttentionOutput.Dense.Forward(context, C, s, n, packed: true);
+        layer.AttentionOutput.Norm.AddForward(s, x, s, a1, mean, rstd, n);
         // g = gelu(a1 Wi + bi)
-        layer.Intermediate.Dense.Forward(a1, C, inter, n, packed: true);
-        Kernels.Gelu(inter, inter);
+        layer.Intermediate.Dense.ForwardGelu(a1, C, inter, n);
         // h = LN(g Wo2 + bo2 + a1)
         layer.Output.Dense.Forward(inter, I, s, n, packed: true);
-        layer.Output.Norm.AddForward(s, a1, s, _out.AsSpan(r0 * C, n * C), mean, rstd, n);
+        layer.Output.Norm.AddForward(s, a1, s, output, mean, rstd, n);
     }
 
     // Per thread, so that a block's activations stay in the cache of the core that made them.
     private sealed class Scratch
     {
-        public float[] Sum = [], Stats = [];
-        public readonly AlignedArray Intermediate = new();
+        public float[] Sum = [], Stats = [], Context = [], A1 = [];
+        public readonly AlignedArray Intermediate = new(), Qkv = new();
     }
 }

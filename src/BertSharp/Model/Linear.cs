@@ -40,6 +40,19 @@ internal sealed class Linear
             mm.Multiply(false, true, rows, Out, In, 1f, x, ldx, Weight.Value.Data, In, Bias.Value.Data, 0f, y, ldy);
     }
 
+    // Inference's y = gelu(x Wᵀ + b) (y dense, rows × Out): on prepared weights the provider may fuse GELU into the product.
+    public void ForwardGelu(ReadOnlySpan<float> x, int ldx, Span<float> y, int rows)
+    {
+        var mm = _state.MatMul;
+        if (Prepared(mm) is { } w)
+        {
+            mm.Multiply(rows, x, ldx, w, Bias.Value.Data, y, Out, gelu: true);
+            return;
+        }
+        Forward(x, ldx, y, rows);
+        Kernels.Gelu(y[..(rows * Out)], y[..(rows * Out)]);
+    }
+
     // dW += dyᵀ x (Out, In); db += Σrows dy; dx (rows, In, stride lddx) = dy W, or += when accumulateDx.
     // An empty dx skips the input gradient (nothing upstream needs it).
     public void Backward(ReadOnlySpan<float> x, int ldx, ReadOnlySpan<float> dy, Span<float> dx, int lddx, int rows, bool accumulateDx)

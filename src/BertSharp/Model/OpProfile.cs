@@ -17,6 +17,7 @@ internal static class OpProfile
         Intermediate,
         Output,
         FusedTail,
+        BlockedLayer,
         Pooler,
         OutputBackward,
         IntermediateBackward,

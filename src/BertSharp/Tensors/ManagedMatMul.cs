@@ -20,8 +20,11 @@ internal sealed class ManagedMatMul : MatMul
     public override PreparedWeight Prepare(ReadOnlySpan<float> w, int n, int k) =>
         new Packed(this, PackedMatrix.Pack(true, k, n, w, k));
 
-    public override void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy) =>
+    public override void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy, bool gelu = false)
+    {
         Gemm.Multiply(false, m, w.N, w.K, 1f, x, ldx, Panels(w), bias, 0f, y, ldy);
+        if (gelu) GeluRows(y, m, w.N, ldy);
+    }
 
     private PackedMatrix Panels(PreparedWeight w) =>
         w is Packed p && p.Owner == this ? p.Matrix : throw new ArgumentException("the weight was prepared by another provider", nameof(w));

@@ -42,8 +42,22 @@ internal abstract class MatMul
     /// <summary>W stored [n, k] (a Linear weight), made ready once for many y = x·Wᵀ products.</summary>
     public abstract PreparedWeight Prepare(ReadOnlySpan<float> w, int n, int k);
 
-    /// <summary>y (m × n, row stride ldy) = x (m × k, row stride ldx) · Wᵀ + bias, with W from <see cref="Prepare"/>.</summary>
-    public abstract void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy);
+    /// <summary>
+    /// y (m × n, row stride ldy) = x (m × k, row stride ldx) · Wᵀ + bias, with W from <see cref="Prepare"/>;
+    /// then GELU (erf) on y when gelu, which a provider may apply as the product writes y.
+    /// </summary>
+    public abstract void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy, bool gelu = false);
+
+    /// <summary>GELU in place on an m × n block of y with row stride ldy.</summary>
+    protected static void GeluRows(Span<float> y, int m, int n, int ldy)
+    {
+        if (ldy == n)
+        {
+            Kernels.Gelu(y[..(m * n)], y[..(m * n)]);
+            return;
+        }
+        for (int i = 0; i < m; i++) Kernels.Gelu(y.Slice(i * ldy, n), y.Slice(i * ldy, n));
+    }
 }
 
 /// <summary>A weight in the layout one <see cref="MatMul"/> reads fastest; only that provider can use it.</summary>

@@ -114,21 +114,28 @@ public class Bf16ParityTests(ITestOutputHelper log)
     }
 
     [SkippableFact]
-    public void WeightsPreparedOnceGiveWhatPerCallRoundingGives()
+    public void TheBlockedInferenceLayerFollowsThePerOperationPass()
     {
+        // Prepared weights take inference's blocked layer (whole sequences per block, GELU fused into
+        // the product); mutable ones the per-operation pass that training's forward uses. Both round
+        // to bf16, but not at the same points, so they agree as bf16 results do, not bit for bit.
         OneDnnProviderTests.Bf16Provider();
         var pretrained = PretrainedModel.Load("minilm-l6");
         var vocab = PolaritySentences.Vocab("minilm-l6");
-        var input = PolaritySentences.Pad(PolaritySentences.Texts(64).Select(s => PolaritySentences.Ids(vocab, s, 48)).ToArray());
+        var ids = PolaritySentences.Texts(64).Select(s => PolaritySentences.Ids(vocab, s, 48)).ToArray();
+        var input = PolaritySentences.Pad(ids);
         var prepared = new BertModel(pretrained.Config, pretrained.Weights) { Provider = ComputeProvider.OneDnnBf16 };
         var perCall = new BertModel(pretrained.Config, pretrained.Weights) { Provider = ComputeProvider.OneDnnBf16 };
         perCall.MarkWeightsMutable();
         var a = prepared.Forward(input).LastHiddenState.Data;
         var b = perCall.Forward(input).LastHiddenState.Data;
-        double worst = 0;
-        for (int i = 0; i < a.Length; i++) worst = Math.Max(worst, Math.Abs(a[i] - b[i]));
-        log.WriteLine($"prepared (row-blocked tail) vs per-call rounding: max |Δ| {worst:E2}");
-        Assert.True(worst <= 1e-5, $"prepared weights changed the hidden states by {worst}");
+        int h = pretrained.Config.HiddenSize, t = input.SequenceLength;
+        double worst = 1;
+        for (int s = 0; s < ids.Length; s++)
+            for (int i = 0; i < ids[s].Length; i++)
+                worst = Math.Min(worst, Cosine(a.AsSpan((s * t + i) * h, h), b.AsSpan((s * t + i) * h, h)));
+        log.WriteLine($"blocked vs per-operation pass: worst token cosine {worst:F6}");
+        Assert.True(worst >= 0.9999, $"a token's hidden state has cosine {worst} between the two passes");
     }
 
     private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)

@@ -21,7 +21,7 @@ internal static unsafe class Dnnl
 
     internal const int F32 = 3, Bf16 = 2;
     internal const int ArgSrc = 1, ArgDst = 17, ArgWeights = 33, ArgBias = 41;
-    private const int CpuEngine = 1, QueryImplInfoStr = 8;
+    private const int CpuEngine = 1, QueryImplInfoStr = 8, EltwiseGeluErf = 0x30;
     private const int AmxIsa = 999;
 
     private static readonly Lazy<Api?> Loaded = new(Load);
@@ -117,11 +117,11 @@ internal static unsafe class Dnnl
         private readonly delegate* unmanaged<byte*, byte*, byte*, byte*, byte*, int> matmulDescInit;
         private readonly delegate* unmanaged<nint*, int> attrCreate;
         private readonly delegate* unmanaged<nint, int> attrDestroy;
-        private readonly delegate* unmanaged<nint, long, int, float*, int> attrSetOutputScales;
         private readonly delegate* unmanaged<nint, nint, int> attrSetPostOps;
         private readonly delegate* unmanaged<nint*, int> postOpsCreate;
         private readonly delegate* unmanaged<nint, int> postOpsDestroy;
         private readonly delegate* unmanaged<nint, float, int> postOpsAppendSum;
+        private readonly delegate* unmanaged<nint, float, int, float, float, int> postOpsAppendEltwise;
         private readonly delegate* unmanaged<nint*, byte*, nint, nint, nint, int> primitiveDescCreate;
         private readonly delegate* unmanaged<nint, int, int, void*, int> primitiveDescQuery;
         private readonly delegate* unmanaged<nint, int> primitiveDescDestroy;
@@ -143,7 +143,7 @@ internal static unsafe class Dnnl
             matmulDescInit = (delegate* unmanaged<byte*, byte*, byte*, byte*, byte*, int>)F("dnnl_matmul_desc_init");
             attrCreate = (delegate* unmanaged<nint*, int>)F("dnnl_primitive_attr_create");
             attrDestroy = (delegate* unmanaged<nint, int>)F("dnnl_primitive_attr_destroy");
-            attrSetOutputScales = (delegate* unmanaged<nint, long, int, float*, int>)F("dnnl_primitive_attr_set_output_scales");
+            postOpsAppendEltwise = (delegate* unmanaged<nint, float, int, float, float, int>)F("dnnl_post_ops_append_eltwise");
             attrSetPostOps = (delegate* unmanaged<nint, nint, int>)F("dnnl_primitive_attr_set_post_ops");
             postOpsCreate = (delegate* unmanaged<nint*, int>)F("dnnl_post_ops_create");
             postOpsDestroy = (delegate* unmanaged<nint, int>)F("dnnl_post_ops_destroy");
@@ -193,8 +193,9 @@ internal static unsafe class Dnnl
             Check(memoryDescInitByStrides(md, 2, dims, dataType, strides), "memory_desc_init_by_strides");
         }
 
-        // A matmul primitive for the descriptors (bias may be null), with c = scale·(a·b + bias) + sum·c.
-        public nint CreateMatMul(byte* src, byte* weights, byte* bias, byte* dst, float scale, float sum, out string implementation)
+        // A matmul primitive for the descriptors (bias may be null): c = a·b + bias + sum·c, then GELU
+        // (erf) on c when gelu.
+        public nint CreateMatMul(byte* src, byte* weights, byte* bias, byte* dst, float sum, bool gelu, out string implementation)
         {
             byte* desc = stackalloc byte[MatMulDescBytes];
             Check(matmulDescInit(desc, src, weights, bias, dst), "matmul_desc_init");
@@ -202,11 +203,11 @@ internal static unsafe class Dnnl
             Check(attrCreate(&attr), "primitive_attr_create");
             try
             {
-                if (scale != 1f) Check(attrSetOutputScales(attr, 1, 0, &scale), "primitive_attr_set_output_scales");
-                if (sum != 0f)
+                if (sum != 0f || gelu)
                 {
                     Check(postOpsCreate(&postOps), "post_ops_create");
-                    Check(postOpsAppendSum(postOps, sum), "post_ops_append_sum");
+                    if (sum != 0f) Check(postOpsAppendSum(postOps, sum), "post_ops_append_sum");
+                    if (gelu) Check(postOpsAppendEltwise(postOps, 1f, EltwiseGeluErf, 0f, 0f), "post_ops_append_eltwise");
                     Check(attrSetPostOps(attr, postOps), "primitive_attr_set_post_ops");
                 }
                 Check(primitiveDescCreate(&pd, desc, attr, Engine, 0), "primitive_desc_create (matmul)");

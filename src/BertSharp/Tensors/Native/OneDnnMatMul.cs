@@ -92,7 +92,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         return prepared;
     }
 
-    public override void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy)
+    public override void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy, bool gelu = false)
     {
         if (w is not Rounded rounded || rounded.Owner != this)
             throw new ArgumentException("the weight was prepared by another provider", nameof(w));
@@ -101,6 +101,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         {
             // The fp32 weight is gone; the rounded one multiplies the same in fp32 on the managed kernels.
             Managed.Multiply(false, true, m, n, k, 1f, x, ldx, rounded.Widened(), k, bias, 0f, y, ldy);
+            if (gelu) GeluRows(y, m, n, ldy);
             return;
         }
         CheckOutput(m, n, bias.Length, y.Length, ldy);
@@ -108,7 +109,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         ushort* pa = Scratch(ref threadA, (long)m * k);
         Bf16.Convert(x, m, k, ldx, pa, threads);
         fixed (ushort* pb = rounded.Data)
-            Run(new Key(m, n, k, false, true, ldy, !bias.IsEmpty, 0f), pa, pb, bias, y, threads);
+            Run(new Key(m, n, k, false, true, ldy, !bias.IsEmpty, 0f, gelu), pa, pb, bias, y, threads);
     }
 
     // Inside a loop's task (a block of rows) the call gets one thread: the loop has the others.
@@ -145,7 +146,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         }
     }
 
-    private readonly record struct Key(int M, int N, int K, bool TransA, bool TransB, int Ldc, bool Bias, float Beta);
+    private readonly record struct Key(int M, int N, int K, bool TransA, bool TransB, int Ldc, bool Bias, float Beta, bool Gelu = false);
 
     // One compiled primitive and the memory objects its calls point at their buffers; the lock
     // serialises calls from several threads through them.
@@ -164,7 +165,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             api.MemoryDesc(weights, key.K, key.N, Dnnl.Bf16, key.TransB ? 1 : key.N, key.TransB ? key.K : 1);
             api.MemoryDesc(dst, key.M, key.N, Dnnl.F32, key.Ldc, 1);
             if (key.Bias) api.MemoryDesc(bias, 1, key.N, Dnnl.F32, key.N, 1);
-            Primitive = api.CreateMatMul(src, weights, key.Bias ? bias : null, dst, 1f, key.Beta, out var implementation);
+            Primitive = api.CreateMatMul(src, weights, key.Bias ? bias : null, dst, key.Beta, key.Gelu, out var implementation);
             Implementation = implementation;
             Src = api.Memory(src);
             Weights = api.Memory(weights);
