@@ -112,10 +112,18 @@ internal sealed class LayerTail
         // a1 = LN(context Wo + bo + x)
         layer.AttentionOutput.Dense.Forward(context, C, s, n, packed: true);
         layer.AttentionOutput.Norm.AddForward(s, x, s, a1, mean, rstd, n);
-        // g = gelu(a1 Wi + bi)
-        layer.Intermediate.Dense.ForwardGelu(a1, C, inter, n);
-        // h = LN(g Wo2 + bo2 + a1)
-        layer.Output.Dense.Forward(inter, I, s, n, packed: true);
+        // h = LN(gelu(a1 Wi + bi) Wo2 + bo2 + a1)
+        Linear up = layer.Intermediate.Dense, down = layer.Output.Dense;
+        var mm = up.MatMul;
+        if (up.Prepared(mm) is { } wi && down.Prepared(mm) is { } wo)
+        {
+            mm.FeedForward(n, a1, C, wi, up.Bias.Value.Data, wo, down.Bias.Value.Data, s, inter);
+        }
+        else
+        {
+            up.ForwardGelu(a1, C, inter, n);
+            down.Forward(inter, I, s, n, packed: true);
+        }
         layer.Output.Norm.AddForward(s, a1, s, output, mean, rstd, n);
     }
 

@@ -69,7 +69,7 @@ internal sealed class Linear
     }
 
     // W prepared for y = x·Wᵀ by the model's provider, built on first use; null once the weights may change.
-    private PreparedWeight? Prepared(MatMul mm)
+    public PreparedWeight? Prepared(MatMul mm)
     {
         if (_state.Mutable)
         {

@@ -48,6 +48,18 @@ internal abstract class MatMul
     /// </summary>
     public abstract void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy, bool gelu = false);
 
+    /// <summary>
+    /// Inference's feed-forward on prepared weights, y (m × w2.N, dense) = gelu(x·W1ᵀ + b1)·W2ᵀ + b2.
+    /// activations (m × w1.N) is fp32 scratch for the GELU output; a provider may keep that in its own
+    /// form instead (oneDNN: bf16, the next product's operand, never written in fp32).
+    /// </summary>
+    public virtual void FeedForward(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w1, ReadOnlySpan<float> b1,
+        PreparedWeight w2, ReadOnlySpan<float> b2, Span<float> y, Span<float> activations)
+    {
+        Multiply(m, x, ldx, w1, b1, activations, w1.N, gelu: true);
+        Multiply(m, activations, w1.N, w2, b2, y, w2.N);
+    }
+
     /// <summary>GELU in place on an m × n block of y with row stride ldy.</summary>
     protected static void GeluRows(Span<float> y, int m, int n, int ldy)
     {

@@ -109,6 +109,28 @@ public class OneDnnProviderTests
     }
 
     [SkippableFact]
+    public void FeedForwardKeepsItsGeluActivationsInBf16()
+    {
+        var provider = Bf16Provider();
+        int m = 128, k = 128, hidden = 512, n = 128;   // large enough for both products to be offloaded
+        var rng = new Random(13);
+        var x = Random(rng, m * k);
+        var w1 = Random(rng, hidden * k);
+        var b1 = Random(rng, hidden);
+        var w2 = Random(rng, n * hidden);
+        var b2 = Random(rng, n);
+        var y = new float[m * n];
+        provider.FeedForward(m, x, k, provider.Prepare(w1, hidden, k), b1, provider.Prepare(w2, n, hidden), b2, y, new float[m * hidden]);
+        // Reference in double: GELU(erf) of the first product, rounded to bf16 as the second product reads it.
+        var up = RoundedProduct(false, true, m, hidden, k, x, k, w1, k, b1);
+        var g = new float[m * hidden];
+        for (int i = 0; i < g.Length; i++) g[i] = (float)Reference.Gelu(up[i].Value);
+        var down = RoundedProduct(false, true, m, n, hidden, g, hidden, w2, hidden, b2);
+        for (int i = 0; i < y.Length; i++)
+            Assert.True(Math.Abs(y[i] - down[i].Value) <= 2e-3 * down[i].Scale + 1e-4, $"y[{i}] = {y[i]}, expected {down[i].Value}");
+    }
+
+    [SkippableFact]
     public void ReportsAmxWhereTheCpuHasIt()
     {
         var provider = Bf16Provider();

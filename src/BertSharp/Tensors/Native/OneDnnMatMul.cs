@@ -112,6 +112,32 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             Run(new Key(m, n, k, false, true, ldy, !bias.IsEmpty, 0f, gelu), pa, pb, bias, y, threads);
     }
 
+    public override void FeedForward(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w1, ReadOnlySpan<float> b1,
+        PreparedWeight w2, ReadOnlySpan<float> b2, Span<float> y, Span<float> activations)
+    {
+        if (w1 is not Rounded r1 || r1.Owner != this || w2 is not Rounded r2 || r2.Owner != this)
+            throw new ArgumentException("the weights were prepared by another provider");
+        int k = w1.K, hidden = w1.N, n = w2.N;
+        if (w2.K != hidden) throw new ArgumentException($"W2 takes {w2.K} inputs but W1 gives {hidden}");
+        if (!Offloads(m, hidden, k, 1f) || !Offloads(m, n, hidden, 1f))
+        {
+            base.FeedForward(m, x, ldx, w1, b1, w2, b2, y, activations);
+            return;
+        }
+        if (!b1.IsEmpty && b1.Length != hidden) throw new ArgumentException($"b1 has {b1.Length} values, expected {hidden}", nameof(b1));
+        CheckOutput(m, n, b2.Length, y.Length, n);
+        int threads = Threads;
+        ushort* px = Scratch(ref threadA, (long)m * k);
+        ushort* pg = Scratch(ref threadB, (long)m * hidden);
+        Bf16.Convert(x, m, k, ldx, px, threads);
+        fixed (ushort* pw1 = r1.Data, pw2 = r2.Data)
+        fixed (float* pb1 = b1, pb2 = b2, py = y)
+        {
+            Run(new Key(m, hidden, k, false, true, hidden, !b1.IsEmpty, 0f, Gelu: true, DstBf16: true), px, pw1, pb1, pg, threads);
+            Run(new Key(m, n, hidden, false, true, n, !b2.IsEmpty, 0f), pg, pw2, pb2, py, threads);
+        }
+    }
+
     // Inside a loop's task (a block of rows) the call gets one thread: the loop has the others.
     private static int Threads => WorkerPool.InLoop ? 1 : Gemm.MaxThreads;
 
@@ -129,24 +155,28 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
     private void Run(Key key, ushort* a, ushort* b, ReadOnlySpan<float> bias, Span<float> c, int threads)
     {
-        var entry = _primitives.GetOrAdd(key, static (k, api) => new Entry(api, k), _api);
         fixed (float* pc = c)
         fixed (float* pbias = bias)
+            Run(key, a, b, pbias, pc, threads);
+    }
+
+    private void Run(Key key, ushort* a, ushort* b, float* bias, void* c, int threads)
+    {
+        var entry = _primitives.GetOrAdd(key, static (k, api) => new Entry(api, k), _api);
+        lock (entry)
         {
-            lock (entry)
-            {
-                var args = stackalloc Dnnl.ExecArg[4];
-                int count = 0;
-                args[count++] = entry.Bind(Dnnl.ArgSrc, entry.Src, a);
-                args[count++] = entry.Bind(Dnnl.ArgWeights, entry.Weights, b);
-                args[count++] = entry.Bind(Dnnl.ArgDst, entry.Dst, pc);
-                if (key.Bias) args[count++] = entry.Bind(Dnnl.ArgBias, entry.BiasMemory, pbias);
-                _api.Execute(entry.Primitive, args, count, threads);
-            }
+            var args = stackalloc Dnnl.ExecArg[4];
+            int count = 0;
+            args[count++] = entry.Bind(Dnnl.ArgSrc, entry.Src, a);
+            args[count++] = entry.Bind(Dnnl.ArgWeights, entry.Weights, b);
+            args[count++] = entry.Bind(Dnnl.ArgDst, entry.Dst, c);
+            if (key.Bias) args[count++] = entry.Bind(Dnnl.ArgBias, entry.BiasMemory, bias);
+            _api.Execute(entry.Primitive, args, count, threads);
         }
     }
 
-    private readonly record struct Key(int M, int N, int K, bool TransA, bool TransB, int Ldc, bool Bias, float Beta, bool Gelu = false);
+    // DstBf16: C is written as bf16 (dense, row stride Ldc), for a product that only feeds another.
+    private readonly record struct Key(int M, int N, int K, bool TransA, bool TransB, int Ldc, bool Bias, float Beta, bool Gelu = false, bool DstBf16 = false);
 
     // One compiled primitive and the memory objects its calls point at their buffers; the lock
     // serialises calls from several threads through them.
@@ -163,7 +193,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             byte* dst = stackalloc byte[Dnnl.MemoryDescBytes];
             api.MemoryDesc(src, key.M, key.K, Dnnl.Bf16, key.TransA ? 1 : key.K, key.TransA ? key.M : 1);
             api.MemoryDesc(weights, key.K, key.N, Dnnl.Bf16, key.TransB ? 1 : key.N, key.TransB ? key.K : 1);
-            api.MemoryDesc(dst, key.M, key.N, Dnnl.F32, key.Ldc, 1);
+            api.MemoryDesc(dst, key.M, key.N, key.DstBf16 ? Dnnl.Bf16 : Dnnl.F32, key.Ldc, 1);
             if (key.Bias) api.MemoryDesc(bias, 1, key.N, Dnnl.F32, key.N, 1);
             Primitive = api.CreateMatMul(src, weights, key.Bias ? bias : null, dst, key.Beta, key.Gelu, out var implementation);
             Implementation = implementation;
