@@ -12,7 +12,7 @@ namespace BertSharp.Bench;
 
 /// <summary>
 /// Load on <c>bertsharp serve</c> over loopback: single-sentence POST /v1/classify requests from 1, 8
-/// and 64 concurrent .NET clients, on the managed runtime and on ONNX Runtime, each level bounded in
+/// and 64 concurrent .NET clients, on the managed runtime (fp32, and bf16 where oneDNN is installed) and on ONNX Runtime, each level bounded in
 /// requests and in seconds; requests/s, p50 and p99 latency, and the mean batch the dynamic batcher
 /// formed. The server runs in this process (Kestrel on 127.0.0.1, port chosen by the OS); the model is
 /// minilm-l6 with a seeded random two-label head (the head's weights do not change the cost), or
@@ -26,7 +26,8 @@ internal static class ServeLoadBench
         int maxRequests = int.Parse(Arg(args, "--requests") ?? "3000", CultureInfo.InvariantCulture);
         double maxSeconds = double.Parse(Arg(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
         int[] levels = [.. (Arg(args, "--concurrency") ?? "1,8,64").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
-        string[] runtimes = (Arg(args, "--runtimes") ?? "managed,onnx").Split(',');
+        // managed-bf16: the managed model on the oneDNN bf16 provider (where libdnnl2 is installed).
+        string[] runtimes = (Arg(args, "--runtimes") ?? (ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16) ? "managed,managed-bf16,onnx" : "managed,onnx")).Split(',');
         string data = Arg(args, "--data") ?? Path.Combine("..", "shared", "data");
         var sentences = File.ReadLines(Path.Combine(data, "sentence-polarity", "dev.csv")).Skip(1).Select(l => l[..l.LastIndexOf(',')]).ToArray();
         var bodies = sentences.Select(s => Encoding.UTF8.GetBytes($"{{\"text\": \"{s.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"}}")).ToArray();
@@ -50,6 +51,7 @@ internal static class ServeLoadBench
             foreach (var runtime in runtimes)
             {
                 using var classifier = TextClassifier.Load(modelDir, runtime == "onnx" ? InferenceRuntime.Onnx : InferenceRuntime.Managed);
+                if (runtime == "managed-bf16") classifier.Provider = ComputeProvider.OneDnnBf16;
                 RunLevels(classifier, runtime, levels, bodies, maxRequests, maxSeconds).GetAwaiter().GetResult();
             }
             return 0;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using BertSharp.Inference;
+using BertSharp.Tensors;
 using BertSharp.Server;
 using Microsoft.AspNetCore.Builder;
 
@@ -67,7 +68,7 @@ internal static class ServeCommand
             ProviderOption.Apply(classifier, parse.GetValue(bf16));
             var app = BertServer.Build(classifier, options);
             app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}, {classifier.Labels.Count} labels) on {string.Join(" ", app.Urls)}")));
+                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Labels.Count} labels) on {string.Join(" ", app.Urls)}")));
             app.Lifetime.ApplicationStopping.Register(() => Console.WriteLine("bertsharp: stopping; finishing the requests in flight"));
             app.Run();
             return 0;
