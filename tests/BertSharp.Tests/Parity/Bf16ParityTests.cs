@@ -55,10 +55,7 @@ public class Bf16ParityTests(ITestOutputHelper log)
     {
         OneDnnProviderTests.Bf16Provider();
         var pretrained = PretrainedModel.Load("minilm-l6");
-        var vocab = PolaritySentences.Vocab("minilm-l6");
-        var ids = PolaritySentences.Texts(16).Select(s => PolaritySentences.Ids(vocab, s, 40)).ToArray();
-        var input = PolaritySentences.Pad(ids);
-        var labels = Enumerable.Range(0, ids.Length).Select(i => i % 2).ToArray();
+        var (input, labels) = LabelledBatch();
         var options = new SequenceClassificationOptions { Seed = 7 };
         var config = pretrained.Config with { HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0 };
         var fp32 = new BertForSequenceClassification(config, pretrained.Weights, options);
@@ -87,10 +84,7 @@ public class Bf16ParityTests(ITestOutputHelper log)
     {
         OneDnnProviderTests.Bf16Provider();
         var pretrained = PretrainedModel.Load("minilm-l6");
-        var vocab = PolaritySentences.Vocab("minilm-l6");
-        var ids = PolaritySentences.Texts(16).Select(s => PolaritySentences.Ids(vocab, s, 40)).ToArray();
-        var input = PolaritySentences.Pad(ids);
-        var labels = Enumerable.Range(0, ids.Length).Select(i => i % 2).ToArray();
+        var (input, labels) = LabelledBatch();
         float[] Losses()
         {
             var model = new BertForSequenceClassification(pretrained.Config, pretrained.Weights, new SequenceClassificationOptions { Seed = 3 })
@@ -136,6 +130,14 @@ public class Bf16ParityTests(ITestOutputHelper log)
                 worst = Math.Min(worst, Cosine(a.AsSpan((s * t + i) * h, h), b.AsSpan((s * t + i) * h, h)));
         log.WriteLine($"blocked vs per-operation pass: worst token cosine {worst:F6}");
         Assert.True(worst >= 0.9999, $"a token's hidden state has cosine {worst} between the two passes");
+    }
+
+    // 16 real sentences of up to 40 tokens, labels alternating.
+    private static (BertInput Input, int[] Labels) LabelledBatch()
+    {
+        var vocab = PolaritySentences.Vocab("minilm-l6");
+        var ids = PolaritySentences.Texts(16).Select(s => PolaritySentences.Ids(vocab, s, 40)).ToArray();
+        return (PolaritySentences.Pad(ids), [.. Enumerable.Range(0, ids.Length).Select(i => i % 2)]);
     }
 
     private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
