@@ -39,8 +39,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
     public override string Name { get; }
 
-    /// <summary>Primitives compiled so far (one per distinct product shape).</summary>
-    internal int CachedPrimitives => _primitives.Count;
+    /// <summary>The oneDNN implementation of each primitive compiled so far (ONEDNN_VERBOSE's names, e.g. brg:avx512_core_amx_bf16).</summary>
+    internal IEnumerable<string> Implementations => _primitives.Values.Select(e => e.Implementation);
 
     public override void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, ReadOnlySpan<float> bias,
