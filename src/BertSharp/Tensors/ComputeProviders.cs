@@ -31,5 +31,6 @@ public static class ComputeProviders
     }
 
     /// <summary>A short name for logs and benchmark output, e.g. "managed-avx512" or "onednn-bf16-amx".</summary>
-    public static string Describe(ComputeProvider provider) => MatMul.For(provider).Name;
+    public static string Describe(ComputeProvider provider) =>
+        IsAvailable(provider) ? MatMul.For(provider).Name : $"{provider} (unavailable: {UnavailableReason(provider)})";
 }
