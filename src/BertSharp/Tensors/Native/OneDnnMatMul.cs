@@ -22,6 +22,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     private static readonly Lazy<OneDnnMatMul?> Shared = new(() => Dnnl.Library is { } api ? new OneDnnMatMul(api) : null);
 
     [ThreadStatic] private static AlignedBuffer? threadA, threadB, threadW;
+    [ThreadStatic] private static string? lastImplementation;
 
     private readonly Dnnl.Api _api;
     private readonly ConcurrentDictionary<Key, Entry> _primitives = new();
@@ -39,8 +40,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
     public override string Name { get; }
 
-    /// <summary>The oneDNN implementation of each primitive compiled so far (ONEDNN_VERBOSE's names, e.g. brg:avx512_core_amx_bf16).</summary>
-    internal IEnumerable<string> Implementations => _primitives.Values.Select(e => e.Implementation);
+    /// <summary>The oneDNN implementation that ran this thread's last product (ONEDNN_VERBOSE's name, e.g. brg:avx512_core_amx_bf16).</summary>
+    internal static string? LastImplementation => lastImplementation;
 
     public override void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, ReadOnlySpan<float> bias,
@@ -172,6 +173,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             args[count++] = entry.Bind(Dnnl.ArgDst, entry.Dst, c);
             if (key.Bias) args[count++] = entry.Bind(Dnnl.ArgBias, entry.BiasMemory, bias);
             _api.Execute(entry.Primitive, args, count, threads);
+            lastImplementation = entry.Implementation;
         }
     }
 
