@@ -50,6 +50,18 @@ public sealed class Bf16CommandTests : IDisposable
         Assert.Contains("--bf16", onnx.Stderr);
     }
 
+    [SkippableFact]
+    public void ACpuWithoutNativeBf16GetsTheManagedKernels()
+    {
+        // oneDNN would emulate bf16 there, slower than fp32; ONEDNN_MAX_CPU_ISA stands in for such a CPU.
+        Skip.IfNot(ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16), ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16));
+        var env = new Dictionary<string, string> { ["ONEDNN_MAX_CPU_ISA"] = "AVX512_CORE" };
+        var bench = CliRunner.RunWithEnvironment(env, "bench", "--batch", "2", "--seq", "16", "--train-batch", "0", "--iterations", "1", "--bf16", "--json");
+        Assert.True(bench.ExitCode == 0, bench.Stderr);
+        Assert.Contains("no native bf16", bench.Stderr);
+        Assert.StartsWith("managed", JsonDocument.Parse(bench.Stdout).RootElement.GetProperty("provider").GetString());
+    }
+
     [Fact]
     public void WithoutOneDnnBf16FallsBackToFp32WithAWarning()
     {

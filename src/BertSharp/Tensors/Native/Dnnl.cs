@@ -22,7 +22,8 @@ internal static unsafe class Dnnl
     internal const int F32 = 3, Bf16 = 2;
     internal const int ArgSrc = 1, ArgDst = 17, ArgWeights = 33, ArgBias = 41;
     private const int CpuEngine = 1, QueryImplInfoStr = 8, EltwiseGeluErf = 0x30;
-    private const int AmxIsa = 999;
+    // dnnl_cpu_isa_t: AVX-512 with the bf16 dot-product instructions, and with AMX tiles.
+    private const int Avx512Bf16Isa = 231, AmxIsa = 999;
 
     private static readonly Lazy<Api?> Loaded = new(Load);
     [ThreadStatic] private static nint threadStream;
@@ -67,6 +68,12 @@ internal static unsafe class Dnnl
             if (version.Major != 2)
             {
                 LoadError = $"{name} is oneDNN {version.Major}.{version.Minor}; the provider needs 2.x";
+                return null;
+            }
+            // Without native bf16 oneDNN emulates it, slower than the managed fp32 kernels.
+            if (!api.HasNativeBf16)
+            {
+                LoadError = "this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 would run slower than fp32";
                 return null;
             }
             return api;
@@ -185,6 +192,9 @@ internal static unsafe class Dnnl
 
         /// <summary>Whether oneDNN will run bf16 matmuls on AMX tiles (else AVX-512 bf16 or emulation).</summary>
         public bool UsesAmx => effectiveIsa() >= AmxIsa;
+
+        /// <summary>Whether oneDNN may use the CPU's own bf16 instructions (ONEDNN_MAX_CPU_ISA can forbid them).</summary>
+        public bool HasNativeBf16 => effectiveIsa() >= Avx512Bf16Isa;
 
         public void MemoryDesc(byte* md, long rows, long cols, int dataType, long rowStride, long colStride)
         {
