@@ -29,7 +29,7 @@ internal sealed class Linear
     public MatMul MatMul => _state.MatMul;
 
     // x is (rows, In) with row stride ldx; y is (rows, Out) with row stride ldy (Out when 0). The bias
-    // is added as the GEMM writes y. packed: inference may use W packed once (see WeightState).
+    // is added as the GEMM writes y. packed: inference may use W prepared once by the provider (see WeightState).
     public void Forward(ReadOnlySpan<float> x, int ldx, Span<float> y, int rows, bool packed = false, int ldy = 0)
     {
         if (ldy == 0) ldy = Out;
