@@ -5,9 +5,10 @@ namespace BertSharp.Tensors.Native;
 /// <summary>
 /// The bf16 provider: each product's operands are rounded to bfloat16 (<see cref="Bf16"/>) and
 /// multiplied by a oneDNN matmul primitive that accumulates and writes fp32, on AMX tiles where the
-/// CPU has them. Weights prepared for inference are rounded once. Small products (the pooler, the
-/// classifier, per-head attention) stay on the managed kernels, where oneDNN's per-call cost and the
-/// conversions would outweigh the faster multiply.
+/// CPU has them. Weights prepared for inference are rounded once, and inference's feed-forward hands
+/// its GELU activations from one product to the next in bf16. Small products (the pooler, the
+/// classifier) stay on the managed kernels, where oneDNN's per-call cost and the conversions would
+/// outweigh the faster multiply; attention stays on the managed fused kernel.
 /// </summary>
 /// <remarks>
 /// oneDNN compiles a kernel per shape, so primitives are cached per (shape, layout, bias, beta); a
@@ -33,7 +34,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         Name = api.UsesAmx ? "onednn-bf16-amx" : "onednn-bf16";
     }
 
-    /// <summary>The provider, or null where oneDNN is not installed.</summary>
+    /// <summary>The provider, or null where oneDNN is not installed or the CPU has no native bf16.</summary>
     public static OneDnnMatMul? Instance => Shared.Value;
 
     public override ComputeProvider Provider => ComputeProvider.OneDnnBf16;
