@@ -16,5 +16,8 @@ public class CliTests
         var r = CliRunner.Run("version");
         Assert.Equal(0, r.ExitCode);
         Assert.StartsWith("bertsharp ", r.Stdout);
+        Assert.Contains("compute: managed", r.Stdout);
+        var hidden = CliRunner.RunWithEnvironment(new Dictionary<string, string> { ["BERTSHARP_DNNL"] = "none" }, "version");
+        Assert.Contains("--bf16: OneDnnBf16 (unavailable: oneDNN disabled by BERTSHARP_DNNL=none)", hidden.Stdout);
     }
 }
