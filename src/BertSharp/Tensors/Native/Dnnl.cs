@@ -21,7 +21,7 @@ internal static unsafe class Dnnl
 
     internal const int F32 = 3, Bf16 = 2;
     internal const int ArgSrc = 1, ArgDst = 17, ArgWeights = 33, ArgBias = 41;
-    private const int CpuEngine = 1, QueryImplInfoStr = 8, EltwiseGeluErf = 0x30;
+    private const int CpuEngine = 1, QueryImplInfoStr = 8, QueryWeightsMd = 131, FormatTagAny = 1, EltwiseGeluErf = 0x30;
     // dnnl_cpu_isa_t: AVX-512 with the bf16 dot-product instructions, and with AMX tiles.
     private const int Avx512Bf16Isa = 231, AmxIsa = 999;
 
@@ -137,6 +137,12 @@ internal static unsafe class Dnnl
         private readonly delegate* unmanaged<nint*, byte*, nint, void*, int> memoryCreate;
         private readonly delegate* unmanaged<nint, void*, int> memorySetDataHandle;
         private readonly delegate* unmanaged<nint, int> streamWait;
+        private readonly delegate* unmanaged<byte*, int, long*, int, int, int> memoryDescInitByTag;
+        private readonly delegate* unmanaged<nint, int, int, byte*> primitiveDescQueryMd;
+        private readonly delegate* unmanaged<nint*, byte*, nint, byte*, nint, nint, int> reorderPrimitiveDescCreate;
+        private readonly delegate* unmanaged<byte*, nuint> memoryDescGetSize;
+        private readonly delegate* unmanaged<nint, int> memoryDestroy;
+        private readonly delegate* unmanaged<nint, int> primitiveDestroy;
         private readonly delegate* unmanaged<int, void> ompSetNumThreads;
 
         public Api(nint lib)
@@ -163,6 +169,12 @@ internal static unsafe class Dnnl
             memoryCreate = (delegate* unmanaged<nint*, byte*, nint, void*, int>)F("dnnl_memory_create");
             memorySetDataHandle = (delegate* unmanaged<nint, void*, int>)F("dnnl_memory_set_data_handle");
             streamWait = (delegate* unmanaged<nint, int>)F("dnnl_stream_wait");
+            memoryDescInitByTag = (delegate* unmanaged<byte*, int, long*, int, int, int>)F("dnnl_memory_desc_init_by_tag");
+            primitiveDescQueryMd = (delegate* unmanaged<nint, int, int, byte*>)F("dnnl_primitive_desc_query_md");
+            reorderPrimitiveDescCreate = (delegate* unmanaged<nint*, byte*, nint, byte*, nint, nint, int>)F("dnnl_reorder_primitive_desc_create");
+            memoryDescGetSize = (delegate* unmanaged<byte*, nuint>)F("dnnl_memory_desc_get_size");
+            memoryDestroy = (delegate* unmanaged<nint, int>)F("dnnl_memory_destroy");
+            primitiveDestroy = (delegate* unmanaged<nint, int>)F("dnnl_primitive_destroy");
             // OpenMP (libgomp, loaded with oneDNN) keeps the team size per calling thread.
             ompSetNumThreads = NativeLibrary.TryGetExport(lib, "omp_set_num_threads", out var omp) ? (delegate* unmanaged<int, void>)omp : null;
 
@@ -238,6 +250,57 @@ internal static unsafe class Dnnl
                 primitiveDescDestroy(pd);
             }
             return primitive;
+        }
+
+        // The layout a bf16 matmul with (rows × k) inputs prefers for a (k × n) weight: the primitive
+        // descriptor that owns it (the md pointer lives as long as it) and the descriptor itself.
+        public nint PreferredWeights(long rows, long k, long n, out byte* md)
+        {
+            byte* src = stackalloc byte[MemoryDescBytes];
+            byte* weights = stackalloc byte[MemoryDescBytes];
+            byte* dst = stackalloc byte[MemoryDescBytes];
+            byte* desc = stackalloc byte[MatMulDescBytes];
+            MemoryDesc(src, rows, k, Bf16, k, 1);
+            long* dims = stackalloc long[] { k, n };
+            Check(memoryDescInitByTag(weights, 2, dims, Bf16, FormatTagAny), "memory_desc_init_by_tag");
+            MemoryDesc(dst, rows, n, F32, n, 1);
+            Check(matmulDescInit(desc, src, weights, null, dst), "matmul_desc_init");
+            nint pd;
+            Check(primitiveDescCreate(&pd, desc, 0, Engine, 0), "primitive_desc_create (matmul)");
+            md = primitiveDescQueryMd(pd, QueryWeightsMd, 0);
+            return pd;
+        }
+
+        public void DestroyPrimitiveDesc(nint pd) => primitiveDescDestroy(pd);
+
+        public long Size(byte* md) => (long)memoryDescGetSize(md);
+
+        // Copies src (layout srcMd) into dst (layout dstMd) with a one-off reorder primitive.
+        public void Reorder(byte* srcMd, void* src, byte* dstMd, void* dst)
+        {
+            nint pd, primitive, from, to;
+            Check(reorderPrimitiveDescCreate(&pd, srcMd, Engine, dstMd, Engine, 0), "reorder_primitive_desc_create");
+            try
+            {
+                Check(primitiveCreate(&primitive, pd), "primitive_create (reorder)");
+            }
+            finally
+            {
+                primitiveDescDestroy(pd);
+            }
+            Check(memoryCreate(&from, srcMd, Engine, src), "memory_create");
+            Check(memoryCreate(&to, dstMd, Engine, dst), "memory_create");
+            try
+            {
+                var args = stackalloc ExecArg[] { new() { Arg = ArgSrc, Memory = from }, new() { Arg = ArgDst, Memory = to } };
+                Execute(primitive, args, 2, Gemm.MaxThreads);
+            }
+            finally
+            {
+                memoryDestroy(from);
+                memoryDestroy(to);
+                primitiveDestroy(primitive);
+            }
         }
 
         // A memory object for md whose buffer each call points at its own data.

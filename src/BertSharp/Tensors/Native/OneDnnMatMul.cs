@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Collections.Concurrent;
 
 namespace BertSharp.Tensors.Native;
@@ -91,6 +92,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     {
         var prepared = new Rounded(this, n, k);
         fixed (ushort* dst = prepared.Data) Bf16.Convert(w, n, k, k, dst, Gemm.MaxThreads);
+        prepared.Block(_api);
         return prepared;
     }
 
@@ -110,8 +112,9 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         int threads = Threads;
         ushort* pa = Scratch(ref threadA, (long)m * k);
         Bf16.Convert(x, m, k, ldx, pa, threads);
-        fixed (ushort* pb = rounded.Data)
-            Run(new Key(m, n, k, false, true, ldy, !bias.IsEmpty, 0f, gelu), pa, pb, bias, y, threads);
+        fixed (ushort* plain = rounded.Data)
+        fixed (float* pbias = bias, py = y)
+            Run(rounded.Key(m, ldy, !bias.IsEmpty, gelu, false), pa, rounded.Operand(plain), pbias, py, threads, rounded.BlockedLayout);
     }
 
     public override void FeedForward(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w1, ReadOnlySpan<float> b1,
@@ -132,11 +135,11 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         ushort* px = Scratch(ref threadA, (long)m * k);
         ushort* pg = Scratch(ref threadB, (long)m * hidden);
         Bf16.Convert(x, m, k, ldx, px, threads);
-        fixed (ushort* pw1 = r1.Data, pw2 = r2.Data)
+        fixed (ushort* plain1 = r1.Data, plain2 = r2.Data)
         fixed (float* pb1 = b1, pb2 = b2, py = y)
         {
-            Run(new Key(m, hidden, k, false, true, hidden, !b1.IsEmpty, 0f, Gelu: true, DstBf16: true), px, pw1, pb1, pg, threads);
-            Run(new Key(m, n, hidden, false, true, n, !b2.IsEmpty, 0f), pg, pw2, pb2, py, threads);
+            Run(r1.Key(m, hidden, !b1.IsEmpty, gelu: true, dstBf16: true), px, r1.Operand(plain1), pb1, pg, threads, r1.BlockedLayout);
+            Run(r2.Key(m, n, !b2.IsEmpty, gelu: false, dstBf16: false), pg, r2.Operand(plain2), pb2, py, threads, r2.BlockedLayout);
         }
     }
 
@@ -162,9 +165,11 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             Run(key, a, b, pbias, pc, threads);
     }
 
-    private void Run(Key key, ushort* a, ushort* b, float* bias, void* c, int threads)
+    // blockedLayout: with key.Blocked, the layout B is in (one prepared weight's; all weights of one
+    // shape share it).
+    private void Run(Key key, ushort* a, ushort* b, float* bias, void* c, int threads, byte* blockedLayout = null)
     {
-        var entry = _primitives.GetOrAdd(key, static (k, api) => new Entry(api, k), _api);
+        var entry = _primitives.GetOrAdd(key, static (k, s) => new Entry(s.Api, k, (byte*)s.Layout), (Api: _api, Layout: (nint)blockedLayout));
         lock (entry)
         {
             var args = stackalloc Dnnl.ExecArg[4];
@@ -179,7 +184,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     }
 
     // DstBf16: C is written as bf16 (dense, row stride Ldc), for a product that only feeds another.
-    private readonly record struct Key(int M, int N, int K, bool TransA, bool TransB, int Ldc, bool Bias, float Beta, bool Gelu = false, bool DstBf16 = false);
+    // Blocked: B is a prepared weight in the layout oneDNN chose for it (see Rounded.Block).
+    private readonly record struct Key(int M, int N, int K, bool TransA, bool TransB, int Ldc, bool Bias, float Beta, bool Gelu = false, bool DstBf16 = false, bool Blocked = false);
 
     // One compiled primitive and the memory objects its calls point at their buffers; the lock
     // serialises calls from several threads through them.
@@ -187,15 +193,17 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     {
         private readonly Dnnl.Api _api;
 
-        public Entry(Dnnl.Api api, Key key)
+        public Entry(Dnnl.Api api, Key key, byte* blockedLayout)
         {
             _api = api;
             byte* src = stackalloc byte[Dnnl.MemoryDescBytes];
-            byte* weights = stackalloc byte[Dnnl.MemoryDescBytes];
+            byte* plainWeights = stackalloc byte[Dnnl.MemoryDescBytes];
             byte* bias = stackalloc byte[Dnnl.MemoryDescBytes];
             byte* dst = stackalloc byte[Dnnl.MemoryDescBytes];
             api.MemoryDesc(src, key.M, key.K, Dnnl.Bf16, key.TransA ? 1 : key.K, key.TransA ? key.M : 1);
-            api.MemoryDesc(weights, key.K, key.N, Dnnl.Bf16, key.TransB ? 1 : key.N, key.TransB ? key.K : 1);
+            // oneDNN copies descriptors it is given, so the prepared weight's own layout serves as is.
+            byte* weights = key.Blocked ? blockedLayout : plainWeights;
+            if (!key.Blocked) api.MemoryDesc(weights, key.K, key.N, Dnnl.Bf16, key.TransB ? 1 : key.N, key.TransB ? key.K : 1);
             api.MemoryDesc(dst, key.M, key.N, key.DstBf16 ? Dnnl.Bf16 : Dnnl.F32, key.Ldc, 1);
             if (key.Bias) api.MemoryDesc(bias, 1, key.N, Dnnl.F32, key.N, 1);
             Primitive = api.CreateMatMul(src, weights, key.Bias ? bias : null, dst, key.Beta, key.Gelu, out var implementation);
@@ -220,9 +228,49 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         }
     }
 
-    // W [n, k] rounded to bf16 once; read as op(B) = Wᵀ through the descriptor's strides.
+    // W [n, k] rounded to bf16 once; read as op(B) = Wᵀ through the descriptor's strides, and copied
+    // once more into the blocked layout oneDNN's AMX kernels read without re-packing it on every call
+    // (which costs as much as the product itself for a 256-row block).
     private sealed class Rounded(MatMul owner, int n, int k) : PreparedWeight(owner, n, k)
     {
+        private Dnnl.Api? _api;
+        private nint _layoutOwner;
+
+        public ushort* Blocked { get; private set; }
+
+        public byte* BlockedLayout { get; private set; }
+
+        // Makes the blocked copy; where oneDNN cannot, the plain one serves (products re-pack it per call).
+        public void Block(Dnnl.Api api)
+        {
+            _api = api;
+            try
+            {
+                _layoutOwner = api.PreferredWeights(256, K, N, out var layout);
+                Blocked = (ushort*)NativeMemory.AlignedAlloc((nuint)api.Size(layout), 64);
+                byte* plain = stackalloc byte[Dnnl.MemoryDescBytes];
+                api.MemoryDesc(plain, K, N, Dnnl.Bf16, 1, K);
+                fixed (ushort* data = Data) api.Reorder(plain, data, layout, Blocked);
+                BlockedLayout = layout;
+            }
+            catch (InvalidOperationException)
+            {
+                BlockedLayout = null;
+            }
+        }
+
+        // The product y (m × N, row stride ldy) = x·Wᵀ on this weight, blocked where it has the copy.
+        public Key Key(int m, int ldy, bool bias, bool gelu, bool dstBf16) =>
+            new(m, N, K, false, true, ldy, bias, 0f, gelu, dstBf16, Blocked: BlockedLayout != null);
+
+        public ushort* Operand(ushort* plain) => BlockedLayout != null ? Blocked : plain;
+
+        ~Rounded()
+        {
+            NativeMemory.AlignedFree(Blocked);
+            if (_layoutOwner != 0) _api!.DestroyPrimitiveDesc(_layoutOwner);
+        }
+
         private float[]? _widened;
 
         public ushort[] Data { get; } = GC.AllocateUninitializedArray<ushort>(checked(n * k), pinned: true);
