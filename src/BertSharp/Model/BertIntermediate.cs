@@ -20,14 +20,14 @@ internal sealed class BertIntermediate
     {
         int I = Dense.Out;
         c.Ensure(N * I, keepPreActivation);
-        if (!keepPreActivation && packed)
+        if (!keepPreActivation)
         {
+            // Prepared weights where the model has them (packed), else the plain product then GELU in place.
             Dense.ForwardGelu(x, Dense.In, c.Output.AsSpan(0, N * I), N);
             return;
         }
-        var pre = keepPreActivation ? c.PreActivation : c.Output;
-        Dense.Forward(x, Dense.In, pre, N, packed);
-        Kernels.Gelu(pre.AsSpan(0, N * I), c.Output.AsSpan(0, N * I));
+        Dense.Forward(x, Dense.In, c.PreActivation, N, packed);
+        Kernels.Gelu(c.PreActivation.AsSpan(0, N * I), c.Output.AsSpan(0, N * I));
     }
 
     // dOut (N,I) → dx (N,C) += . dPre (N,I) is scratch. GELU's and the bias's backward are one pass.
