@@ -111,6 +111,7 @@ internal sealed class BertSelfAttention
     {
         int N = B * T, C = _hidden;
         var mm = _state.MatMul;
+        long t0 = OpProfile.Start();
         if (FusedWeights(mm) is { } w)
         {
             mm.Multiply(N, x, C, w.Weight, w.Bias, qkv, 3 * C);
@@ -119,7 +120,10 @@ internal sealed class BertSelfAttention
         {
             for (int i = 0; i < 3; i++) _parts[i].Forward(x, C, qkv[(i * C)..], N, packed: true, ldy: 3 * C);
         }
-        Attention.Forward(qkv, qkv[C..], qkv[(2 * C)..], 3 * C, context, C, default, B, T, _heads, _headSize, _scale, valid);
+        OpProfile.Stop(OpProfile.Op.QkvProjection, t0);
+        t0 = OpProfile.Start();
+        mm.SelfAttention(qkv, context, valid, B, T, _heads, _headSize, _scale);
+        OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
 
     // [CLS]-only variant for a last layer whose other rows nobody reads (classification): keys and

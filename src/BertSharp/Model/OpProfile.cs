@@ -4,7 +4,9 @@ namespace BertSharp.Model;
 
 /// <summary>
 /// Wall time per encoder operation, for <c>bertsharp bench --profile</c>: off by default (one
-/// branch per operation), not thread-safe, meant for one profiled pass at a time.
+/// branch per operation), meant for one profiled pass at a time. Operations that run inside a
+/// parallel loop (the blocked inference layer's) add up every thread's time, so they can sum to
+/// more than the loop's own wall time.
 /// </summary>
 internal static class OpProfile
 {
@@ -35,7 +37,7 @@ internal static class OpProfile
 
     public static void Stop(Op op, long start)
     {
-        if (Enabled) Ticks[(int)op] += Stopwatch.GetTimestamp() - start;
+        if (Enabled) Interlocked.Add(ref Ticks[(int)op], Stopwatch.GetTimestamp() - start);
     }
 
     public static void Reset() => Array.Clear(Ticks);

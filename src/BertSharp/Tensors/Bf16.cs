@@ -42,31 +42,49 @@ internal static unsafe class Bf16
         }
     }
 
-    private static void ConvertRows(float* src, int from, int to, int cols, int ld, ushort* dst)
+    // Rows [from, to) of src (row stride ld) to dense rows of dst, on the calling thread.
+    internal static void ConvertRows(float* src, int from, int to, int cols, int ld, ushort* dst)
     {
-        for (int r = from; r < to; r++)
+        for (int r = from; r < to; r++) ConvertRow(src + (long)r * ld, cols, dst + (long)r * cols);
+    }
+
+    /// <summary>
+    /// A (rows × 3·heads·headDim) block of fused query/key/value rows, dense, to head-major bf16:
+    /// head h of part p (0 query, 1 key, 2 value) becomes the dense (rows × headDim) matrix at
+    /// dst + (p·heads + h)·rows·headDim, the operand layout of per-head batched products. Key and
+    /// value rows from validRows on (padding) are written as zeros, so that whatever they held
+    /// (even NaN) cannot reach a product whose probabilities there are 0.
+    /// </summary>
+    internal static void SplitHeads(float* qkv, int rows, int validRows, int heads, int headDim, ushort* dst)
+    {
+        int blocks = 3 * heads, width = blocks * headDim;
+        long plane = (long)rows * headDim;
+        for (int r = 0; r < rows; r++)
         {
-            float* s = src + (long)r * ld;
-            ushort* d = dst + (long)r * cols;
-            int j = 0;
-            if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
-            {
-                var half = Vector512.Create(0x7FFFu);
-                var one = Vector512.Create(1u);
-                var absMask = Vector512.Create(0x7FFF_FFFFu);
-                var inf = Vector512.Create(0x7F80_0000u);
-                var quiet = Vector512.Create(0x40u);
-                for (; j + 16 <= cols; j += 16)
-                {
-                    var v = Vector512.Load((uint*)(s + j));
-                    var rounded = Vector512.ShiftRightLogical(v + half + (Vector512.ShiftRightLogical(v, 16) & one), 16);
-                    var nan = Vector512.GreaterThan(v & absMask, inf);
-                    var result = Vector512.ConditionalSelect(nan, Vector512.ShiftRightLogical(v, 16) | quiet, rounded);
-                    Avx512F.ConvertToVector256UInt16(result).Store(d + j);
-                }
-            }
-            for (; j < cols; j++) d[j] = Round(s[j]);
+            float* src = qkv + (long)r * width;
+            int converted = r < validRows ? blocks : heads;
+            for (int j = 0; j < converted; j++) ConvertRow(src + j * headDim, headDim, dst + j * plane + (long)r * headDim);
+            for (int j = converted; j < blocks; j++) new Span<ushort>(dst + j * plane + (long)r * headDim, headDim).Clear();
         }
+    }
+
+    // n values of src to dst.
+    internal static void ConvertRow(float* src, int n, ushort* dst)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
+            for (; j + 16 <= n; j += 16) Round(Vector512.Load(src + j)).Store(dst + j);
+        for (; j < n; j++) dst[j] = Round(src[j]);
+    }
+
+    /// <summary><see cref="Round(float)"/> on 16 lanes (AVX-512 only).</summary>
+    internal static Vector256<ushort> Round(Vector512<float> value)
+    {
+        var v = value.AsUInt32();
+        var rounded = Vector512.ShiftRightLogical(v + Vector512.Create(0x7FFFu) + (Vector512.ShiftRightLogical(v, 16) & Vector512<uint>.One), 16);
+        var nan = Vector512.GreaterThan(v & Vector512.Create(0x7FFF_FFFFu), Vector512.Create(0x7F80_0000u));
+        var result = Vector512.ConditionalSelect(nan, Vector512.ShiftRightLogical(v, 16) | Vector512.Create(0x40u), rounded);
+        return Avx512F.ConvertToVector256UInt16(result);
     }
 
     private sealed class RowsJob

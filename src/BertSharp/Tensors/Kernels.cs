@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace BertSharp.Tensors;
 
@@ -332,6 +333,72 @@ internal static unsafe class Kernels
         for (int r = r0; r < r1; r++) SoftmaxRow(j.X + (long)r * j.Cols, j.Cols, j.F0, j.Y);
     }
 
+    /// <summary>
+    /// Attention's softmax with bf16 output (the next product's operand), for rows × n scores with
+    /// keys real keys per row: dst[r, ..keys] = softmax(scale·x[r, ..keys]) rounded to bf16, and
+    /// dst[r, keys..n] = 0 (padded keys); x is overwritten. scale must be positive (it is 1/√headDim),
+    /// so a row's maximum is taken unscaled.
+    /// </summary>
+    /// <remarks>
+    /// Runs in phases over 32 rows at a time (maxima, exponentials and sums, normalise and round), so
+    /// that one row's chain of reductions overlaps the next row's work instead of stalling on it; the
+    /// exponential is <see cref="ExpCoarse"/>, whose error is a sixtieth of the bf16 rounding step after it.
+    /// </remarks>
+    internal static void SoftmaxRowsToBf16(float* x, int rows, int keys, int n, float scale, ushort* dst)
+    {
+        const int Chunk = 32;
+        float* stat = stackalloc float[Chunk];
+        int end = VectorEnd(keys);
+        var vs = Vector512.Create(scale);
+        for (int r0 = 0; r0 < rows; r0 += Chunk)
+        {
+            int count = Math.Min(Chunk, rows - r0);
+            for (int i = 0; i < count; i++)
+            {
+                float* row = x + (long)(r0 + i) * n;
+                var vmax = Vector512.Create(float.NegativeInfinity);
+                int c = 0;
+                for (; c < end; c += 16) vmax = Vector512.Max(vmax, Vector512.Load(row + c));
+                float max = end > 0 ? HorizontalMax(vmax) : float.NegativeInfinity;
+                for (; c < keys; c++) max = Math.Max(max, row[c]);
+                stat[i] = -scale * max;
+            }
+            for (int i = 0; i < count; i++)
+            {
+                float* row = x + (long)(r0 + i) * n;
+                float shift = stat[i];
+                var vshift = Vector512.Create(shift);
+                var acc = Vector512<float>.Zero;
+                int c = 0;
+                for (; c < end; c += 16)
+                {
+                    var e = ExpCoarse(Vector512.FusedMultiplyAdd(Vector512.Load(row + c), vs, vshift));
+                    e.Store(row + c);
+                    acc += e;
+                }
+                float sum = Vector512.Sum(acc);
+                for (; c < keys; c++)
+                {
+                    row[c] = MathF.Exp(MathF.FusedMultiplyAdd(row[c], scale, shift));
+                    sum += row[c];
+                }
+                stat[i] = 1 / sum;
+            }
+            for (int i = 0; i < count; i++)
+            {
+                long at = (long)(r0 + i) * n;
+                float* row = x + at;
+                ushort* d = dst + at;
+                float inv = stat[i];
+                var vinv = Vector512.Create(inv);
+                int c = 0;
+                for (; c < end; c += 16) Bf16.Round(Vector512.Load(row + c) * vinv).Store(d + c);
+                for (; c < keys; c++) d[c] = Bf16.Round(row[c] * inv);
+                new Span<ushort>(d + keys, n - keys).Clear();
+            }
+        }
+    }
+
     /// <summary>row ← softmax(scale·row + mask) over n values; mask may be null.</summary>
     internal static void SoftmaxRow(float* row, int n, float scale, float* mask)
     {
@@ -379,9 +446,8 @@ internal static unsafe class Kernels
     {
         var m = Vector256.Max(v.GetLower(), v.GetUpper());
         var q = Vector128.Max(m.GetLower(), m.GetUpper());
-        float r = q[0];
-        for (int i = 1; i < 4; i++) r = Math.Max(r, q[i]);
-        return r;
+        q = Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(2, 3, 0, 1)));
+        return Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(1, 0, 3, 2))).ToScalar();
     }
 
     /// <summary>dx = y ⊙ (dy − Σ dy·y) per row, from the softmax output y. dx may alias dy.</summary>
@@ -528,15 +594,16 @@ internal static unsafe class Kernels
 
     /// <summary>
     /// e^x in fp32 within about 2 ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-7 Taylor
-    /// polynomial (truncation below 6e-9), 2^n put into the exponent bits. Below −87.3 it returns 0
-    /// (so masked scores vanish exactly), above 88.7 +∞, in between 88.38 and 88.72 e^88.38
-    /// (arguments there never occur in softmax or GELU); NaN passes through.
+    /// polynomial (truncation below 6e-9), times 2^n (vscalefps, which also overflows to +∞ above
+    /// 88.72). Below −87.3 it returns 0 (so masked scores vanish exactly, and no denormal result
+    /// costs a microcode assist); NaN passes through.
     /// </summary>
     /// <remarks>Used instead of Vector512.Exp, which measured several times slower here.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Exp(Vector512<float> x)
     {
-        var xc = Vector512.Min(Vector512.Max(x, Vector512.Create(-87.33654f)), Vector512.Create(88.37626f));
+        const float Low = -87.33654f;
+        var xc = Vector512.Min(Vector512.Max(x, Vector512.Create(Low)), Vector512.Create(89f));
         var n = Vector512.Round(xc * Vector512.Create(1.44269504f));
         // ln2 split in two so that n·ln2Hi is exact.
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), xc);
@@ -549,11 +616,37 @@ internal static unsafe class Kernels
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
-        var e = p * scale;
-        e = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-87.33654f)), Vector512<float>.Zero, e);
-        e = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(88.72283f)), Vector512.Create(float.PositiveInfinity), e);
+        Vector512<float> e;
+        if (Avx512F.IsSupported)
+        {
+            e = Avx512F.Scale(p, n);
+        }
+        else
+        {
+            e = p * Vector512.ShiftLeft(Vector512.ConvertToInt32(Vector512.Min(n, Vector512.Create(127f))) + Vector512.Create(127), 23).AsSingle();
+            e = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(88.72283f)), Vector512.Create(float.PositiveInfinity), e);
+        }
+        e = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(Low)), Vector512<float>.Zero, e);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), e, x);
+    }
+
+    /// <summary>
+    /// e^x for x ≤ 0 to a relative error below 6e-5 (degree-4 Taylor polynomial of e^r, |r| ≤ ln2/2,
+    /// times 2^n), for probabilities that are rounded to bf16 (relative step 2^-8) next, at half the
+    /// instructions of <see cref="Exp"/>. Below −87.3 it returns e^−87.3 ≈ 1.2e-38 (negligible beside
+    /// a softmax row's maximum, 1, and never a denormal). AVX-512 only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> ExpCoarse(Vector512<float> x)
+    {
+        var xc = Vector512.Max(x, Vector512.Create(-87.33654f));
+        var n = Vector512.Round(xc * Vector512.Create(1.44269504f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693147181f), xc);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(1f / 24), r, Vector512.Create(1f / 6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        return Avx512F.Scale(p, n);
     }
 
     /// <summary>dst += src.</summary>

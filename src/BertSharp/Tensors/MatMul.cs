@@ -60,6 +60,19 @@ internal abstract class MatMul
         Multiply(m, activations, w1.N, w2, b2, y, w2.N);
     }
 
+    /// <summary>
+    /// Inference's attention on whole right-padded sequences, as <see cref="Attention.Forward"/> without
+    /// dropout or saved probabilities: qkv (batch·seq × 3·heads·headDim) holds q, k and v side by side,
+    /// context (batch·seq × heads·headDim) receives the heads' outputs, and validKeys[b] is the number
+    /// of real tokens of sequence b. Runs on the calling thread when called inside a worker loop.
+    /// </summary>
+    public virtual void SelfAttention(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> validKeys,
+        int batch, int seq, int heads, int headDim, float scale)
+    {
+        int c = heads * headDim;
+        Attention.Forward(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, context, c, default, batch, seq, heads, headDim, scale, validKeys);
+    }
+
     /// <summary>GELU in place on an m × n block of y with row stride ldy.</summary>
     protected static void GeluRows(Span<float> y, int m, int n, int ldy)
     {

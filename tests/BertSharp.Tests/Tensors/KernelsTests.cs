@@ -283,6 +283,51 @@ public class KernelsTests
     }
 
     [Fact]
+    public void CoarseExpIsWithinItsBoundForSoftmaxArguments()
+    {
+        var y = new float[16];
+        for (int i = 0; i < 20000; i += 16)
+        {
+            var x = new float[16];
+            for (int l = 0; l < 16; l++) x[l] = -(i + l) * 4.3e-3f;   // 0 down to −86
+            System.Runtime.Intrinsics.Vector512.CopyTo(Kernels.ExpCoarse(System.Runtime.Intrinsics.Vector512.Create(x)), y);
+            for (int l = 0; l < 16; l++)
+            {
+                double want = Math.Exp(x[l]);
+                Assert.True(Math.Abs(y[l] - want) <= 6e-5 * want, $"exp({x[l]}) = {y[l]}, expected {want}");
+            }
+        }
+        System.Runtime.Intrinsics.Vector512.CopyTo(Kernels.ExpCoarse(System.Runtime.Intrinsics.Vector512.Create(-1000f)), y);
+        Assert.True(y[0] > 0 && y[0] < 1.2e-38f && float.IsNormal(y[0]));
+    }
+
+    [Theory]
+    [InlineData(40, 48, 37)]   // more rows than one phase's 32, keys with a scalar tail, padded keys
+    [InlineData(3, 32, 32)]
+    [InlineData(2, 20, 0)]     // no real keys: all zeros
+    public unsafe void SoftmaxToBf16MatchesDoubleReference(int rows, int n, int keys)
+    {
+        var rng = new Random(rows + keys);
+        var x = Random(rng, rows * n, 8);
+        var copy = (float[])x.Clone();
+        var y = new ushort[rows * n];
+        float scale = 0.35f;
+        fixed (float* px = x)
+        fixed (ushort* py = y)
+            Kernels.SoftmaxRowsToBf16(px, rows, keys, n, scale, py);
+        for (int r = 0; r < rows; r++)
+        {
+            var want = keys > 0 ? Reference.Softmax(copy.Skip(r * n).Take(keys).ToArray(), 1, keys, scale, null) : [];
+            for (int c = 0; c < n; c++)
+            {
+                float got = Bf16.ToSingle(y[r * n + c]);
+                if (c >= keys) Assert.Equal(0f, got);
+                else Assert.True(Math.Abs(got - want[c]) <= want[c] * (1.0 / 256), $"P[{r},{c}] = {got}, expected {want[c]}");
+            }
+        }
+    }
+
+    [Fact]
     public void SoftmaxBackwardMatchesFiniteDifferences()
     {
         int rows = 3, cols = 19;

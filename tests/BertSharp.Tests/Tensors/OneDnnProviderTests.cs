@@ -130,6 +130,66 @@ public class OneDnnProviderTests
             Assert.True(Math.Abs(y[i] - down[i].Value) <= 2e-3 * down[i].Scale + 1e-4, $"y[{i}] = {y[i]}, expected {down[i].Value}");
     }
 
+    [SkippableTheory]
+    [InlineData(3, 40, 4, 16)]    // one product per sequence for all heads
+    [InlineData(2, 192, 12, 32)]  // long enough to split the heads into groups of 7 and 5
+    [InlineData(2, 16, 2, 8)]     // too short to offload: the managed kernel runs
+    public void SelfAttentionMatchesTheManagedKernelOnRoundedOperands(int batch, int seq, int heads, int headDim)
+    {
+        var provider = Bf16Provider();
+        int c = heads * headDim;
+        var rng = new Random(seq);
+        var qkv = Random(rng, batch * seq * 3 * c);
+        int[] valid = [.. Enumerable.Range(0, batch).Select(b => seq - 7 * b - (b > 1 ? seq / 2 : 0))];
+        // Padded key and value rows must not matter, whatever they hold.
+        for (int b = 0; b < batch; b++)
+            for (int t = valid[b]; t < seq; t++)
+                for (int j = c; j < 3 * c; j++) qkv[(b * seq + t) * 3 * c + j] = float.NaN;
+        var rounded = qkv.Select(v => float.IsNaN(v) ? 0 : Bf16.ToSingle(Bf16.Round(v))).ToArray();
+        float scale = 1 / MathF.Sqrt(headDim);
+        var want = new float[batch * seq * c];
+        Attention.Forward(rounded, rounded.AsSpan(c), rounded.AsSpan(2 * c), 3 * c, want, c, default, batch, seq, heads, headDim, scale, valid);
+        var got = new float[batch * seq * c];
+        provider.SelfAttention(qkv, got, valid, batch, seq, heads, headDim, scale);
+        // The probabilities are rounded to bf16 too (relative 2^-9), and the context sums
+        // probability-weighted values of magnitude <= 1.
+        for (int i = 0; i < got.Length; i++)
+            Assert.True(Math.Abs(got[i] - want[i]) <= 4e-3, $"context[{i / c},{i % c}] = {got[i]}, expected {want[i]}");
+    }
+
+    [SkippableFact]
+    public void ConcurrentCallsOfOneShapeGiveTheSameResultsAsSerialOnes()
+    {
+        // oneDNN 2.6 corrupts results when two threads execute one primitive object at once; the
+        // provider must give each concurrent caller its own.
+        var provider = Bf16Provider();
+        int m = 256, n = 384, k = 384, calls = 8;
+        var rng = new Random(5);
+        var w = provider.Prepare(Random(rng, n * k), n, k);
+        var inputs = Enumerable.Range(0, calls).Select(_ => Random(rng, m * k)).ToArray();
+        var serial = inputs.Select(x =>
+        {
+            var y = new float[m * n];
+            provider.Multiply(m, x, k, w, default, y, n);
+            return y;
+        }).ToArray();
+        for (int round = 0; round < 5; round++)
+        {
+            var parallel = new float[calls][];
+            using var start = new Barrier(calls);
+            var threads = Enumerable.Range(0, calls).Select(i => new Thread(() =>
+            {
+                var y = new float[m * n];
+                start.SignalAndWait();
+                for (int r = 0; r < 4; r++) provider.Multiply(m, inputs[i], k, w, default, y, n);
+                parallel[i] = y;
+            })).ToArray();
+            foreach (var t in threads) t.Start();
+            foreach (var t in threads) t.Join();
+            for (int i = 0; i < calls; i++) Assert.Equal(serial[i], parallel[i]);
+        }
+    }
+
     [SkippableFact]
     public void ReportsAndUsesAmxWhereTheCpuHasIt()
     {

@@ -136,6 +136,7 @@ internal static unsafe class Dnnl
         private readonly delegate* unmanaged<nint, nint, int, ExecArg*, int> primitiveExecute;
         private readonly delegate* unmanaged<nint*, byte*, nint, void*, int> memoryCreate;
         private readonly delegate* unmanaged<nint, void*, int> memorySetDataHandle;
+        private readonly delegate* unmanaged<nint, byte**, int> memoryGetMemoryDesc;
         private readonly delegate* unmanaged<nint, int> streamWait;
         private readonly delegate* unmanaged<byte*, int, long*, int, int, int> memoryDescInitByTag;
         private readonly delegate* unmanaged<nint, int, int, byte*> primitiveDescQueryMd;
@@ -168,6 +169,7 @@ internal static unsafe class Dnnl
             primitiveExecute = (delegate* unmanaged<nint, nint, int, ExecArg*, int>)F("dnnl_primitive_execute");
             memoryCreate = (delegate* unmanaged<nint*, byte*, nint, void*, int>)F("dnnl_memory_create");
             memorySetDataHandle = (delegate* unmanaged<nint, void*, int>)F("dnnl_memory_set_data_handle");
+            memoryGetMemoryDesc = (delegate* unmanaged<nint, byte**, int>)F("dnnl_memory_get_memory_desc");
             streamWait = (delegate* unmanaged<nint, int>)F("dnnl_stream_wait");
             memoryDescInitByTag = (delegate* unmanaged<byte*, int, long*, int, int, int>)F("dnnl_memory_desc_init_by_tag");
             primitiveDescQueryMd = (delegate* unmanaged<nint, int, int, byte*>)F("dnnl_primitive_desc_query_md");
@@ -208,11 +210,16 @@ internal static unsafe class Dnnl
         /// <summary>Whether oneDNN may use the CPU's own bf16 instructions (ONEDNN_MAX_CPU_ISA can forbid them).</summary>
         public bool HasNativeBf16 => effectiveIsa() >= Avx512Bf16Isa;
 
-        public void MemoryDesc(byte* md, long rows, long cols, int dataType, long rowStride, long colStride)
+        public void MemoryDesc(byte* md, long rows, long cols, int dataType, long rowStride, long colStride) =>
+            MemoryDesc(md, [rows, cols], [rowStride, colStride], dataType);
+
+        // A tensor of dims.Length dimensions (a matmul takes up to 12: batch dimensions, then rows
+        // and columns), element i at Σ index·stride.
+        public void MemoryDesc(byte* md, ReadOnlySpan<long> dims, ReadOnlySpan<long> strides, int dataType)
         {
-            long* dims = stackalloc long[] { rows, cols };
-            long* strides = stackalloc long[] { rowStride, colStride };
-            Check(memoryDescInitByStrides(md, 2, dims, dataType, strides), "memory_desc_init_by_strides");
+            if (dims.Length != strides.Length) throw new ArgumentException("one stride per dimension", nameof(strides));
+            fixed (long* d = dims, s = strides)
+                Check(memoryDescInitByStrides(md, dims.Length, d, dataType, s), "memory_desc_init_by_strides");
         }
 
         // A matmul primitive for the descriptors (bias may be null): c = a·b + bias + sum·c, then GELU
@@ -309,6 +316,14 @@ internal static unsafe class Dnnl
             nint memory;
             Check(memoryCreate(&memory, md, Engine, null), "memory_create");
             return memory;
+        }
+
+        // The descriptor of a memory object (valid as long as the object).
+        public byte* DescriptorOf(nint memory)
+        {
+            byte* md;
+            Check(memoryGetMemoryDesc(memory, &md), "memory_get_memory_desc");
+            return md;
         }
 
         public void SetHandle(nint memory, void* data) => Check(memorySetDataHandle(memory, data), "memory_set_data_handle");

@@ -9,7 +9,9 @@ namespace BertSharp.Tensors.Native;
 /// CPU has them. Weights prepared for inference are rounded once, and inference's feed-forward hands
 /// its GELU activations from one product to the next in bf16. Small products (the pooler, the
 /// classifier) stay on the managed kernels, where oneDNN's per-call cost and the conversions would
-/// outweigh the faster multiply; attention stays on the managed fused kernel.
+/// outweigh the faster multiply. Inference's attention runs its two per-head products here too,
+/// batched over heads, with the softmax between them on the managed kernels; training's attention
+/// (dropout, saved probabilities, backward) stays on the managed fused kernel.
 /// </summary>
 /// <remarks>
 /// oneDNN compiles a kernel per shape, so primitives are cached per (shape, layout, bias, beta); a
@@ -20,6 +22,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 {
     private const long MinFlops = 1L << 22;
     private const int MinRows = 32;
+    // Shorter sequences' head products are too small to pay for a native call each.
+    private const int MinAttentionSeq = 32;
 
     private static readonly Lazy<OneDnnMatMul?> Shared = new(() => Dnnl.Library is { } api ? new OneDnnMatMul(api) : null);
 
@@ -28,6 +32,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
     private readonly Dnnl.Api _api;
     private readonly ConcurrentDictionary<Key, Entry> _primitives = new();
+    private readonly ConcurrentDictionary<AttentionKey, Entry> _attention = new();
 
     private OneDnnMatMul(Dnnl.Api api)
     {
@@ -143,6 +148,47 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         }
     }
 
+    public override void SelfAttention(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> validKeys,
+        int batch, int seq, int heads, int headDim, float scale)
+    {
+        int c = heads * headDim, t = seq, d = headDim;
+        if (seq < MinAttentionSeq || !(scale > 0))
+        {
+            base.SelfAttention(qkv, context, validKeys, batch, seq, heads, headDim, scale);
+            return;
+        }
+        Gemm.CheckMatrix("qkv", qkv.Length, batch * seq, 3 * c, 3 * c);
+        Gemm.CheckMatrix("context", context.Length, batch * seq, c, c);
+        if (validKeys.Length < batch) throw new ArgumentException($"validKeys has {validKeys.Length} entries for {batch} sequences", nameof(validKeys));
+        int threads = Threads;
+        // Heads per product: a group's fp32 scores stay within about a megabyte (L2) however long the sequence.
+        int group = Math.Clamp((1 << 18) / (t * t), 1, heads);
+        long headBlock = (long)t * d, scoreBlock = (long)t * t;
+        ushort* q = Scratch(ref threadA, 3L * heads * headBlock);
+        ushort* k = q + heads * headBlock, v = k + heads * headBlock;
+        float* scores = (float*)(threadW ??= new AlignedBuffer()).Get(group * scoreBlock);
+        ushort* probs = Scratch(ref threadB, group * scoreBlock);
+        fixed (float* pqkv = qkv, pc = context)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                int keys = validKeys[b];
+                if ((uint)keys > (uint)t) throw new ArgumentOutOfRangeException(nameof(validKeys), $"sequence {b} has {keys} valid keys, more than {t}");
+                // q, k and v of sequence b, head-major: head h is a dense (t × d) bf16 block.
+                Bf16.SplitHeads(pqkv + (long)b * t * 3 * c, t, keys, heads, d, q);
+                for (int h0 = 0; h0 < heads; h0 += group)
+                {
+                    int g = Math.Min(group, heads - h0);
+                    Execute(AttentionEntry(new AttentionKey(true, g, t, d, c)), q + h0 * headBlock, k + h0 * headBlock, null, scores, threads);
+                    Kernels.SoftmaxRowsToBf16(scores, g * t, keys, t, scale, probs);
+                    Execute(AttentionEntry(new AttentionKey(false, g, t, d, c)), probs, v + h0 * headBlock, null, pc + (long)b * t * c + h0 * d, threads);
+                }
+            }
+        }
+    }
+
+    private Entry AttentionEntry(AttentionKey key) => _attention.GetOrAdd(key, static (k, api) => Entry.For(api, k), _api);
+
     // Inside a loop's task (a block of rows) the call gets one thread: the loop has the others.
     private static int Threads => WorkerPool.InLoop ? 1 : Gemm.MaxThreads;
 
@@ -167,35 +213,69 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
     // blockedLayout: with key.Blocked, the layout B is in (one prepared weight's; all weights of one
     // shape share it).
-    private void Run(Key key, ushort* a, ushort* b, float* bias, void* c, int threads, byte* blockedLayout = null)
+    private void Run(Key key, ushort* a, ushort* b, float* bias, void* c, int threads, byte* blockedLayout = null) =>
+        Execute(_primitives.GetOrAdd(key, static (k, s) => Entry.For(s.Api, k, (byte*)s.Layout), (Api: _api, Layout: (nint)blockedLayout)),
+            a, b, bias, c, threads);
+
+    private void Execute(Entry entry, void* a, void* b, float* bias, void* c, int threads)
     {
-        var entry = _primitives.GetOrAdd(key, static (k, s) => new Entry(s.Api, k, (byte*)s.Layout), (Api: _api, Layout: (nint)blockedLayout));
-        lock (entry)
+        var instance = entry.Rent();
+        try
         {
             var args = stackalloc Dnnl.ExecArg[4];
             int count = 0;
-            args[count++] = entry.Bind(Dnnl.ArgSrc, entry.Src, a);
-            args[count++] = entry.Bind(Dnnl.ArgWeights, entry.Weights, b);
-            args[count++] = entry.Bind(Dnnl.ArgDst, entry.Dst, c);
-            if (key.Bias) args[count++] = entry.Bind(Dnnl.ArgBias, entry.BiasMemory, bias);
-            _api.Execute(entry.Primitive, args, count, threads);
-            lastImplementation = entry.Implementation;
+            args[count++] = Bind(Dnnl.ArgSrc, instance.Src, a);
+            args[count++] = Bind(Dnnl.ArgWeights, instance.Weights, b);
+            args[count++] = Bind(Dnnl.ArgDst, instance.Dst, c);
+            if (instance.Bias != 0) args[count++] = Bind(Dnnl.ArgBias, instance.Bias, bias);
+            _api.Execute(instance.Primitive, args, count, threads);
         }
+        finally
+        {
+            entry.Return(instance);
+        }
+        lastImplementation = entry.Implementation;
+    }
+
+    private Dnnl.ExecArg Bind(int arg, nint memory, void* data)
+    {
+        _api.SetHandle(memory, data);
+        return new Dnnl.ExecArg { Arg = arg, Memory = memory };
     }
 
     // DstBf16: C is written as bf16 (dense, row stride Ldc), for a product that only feeds another.
     // Blocked: B is a prepared weight in the layout oneDNN chose for it (see Rounded.Block).
     private readonly record struct Key(int M, int N, int K, bool TransA, bool TransB, int Ldc, bool Bias, float Beta, bool Gelu = false, bool DstBf16 = false, bool Blocked = false);
 
-    // One compiled primitive and the memory objects its calls point at their buffers; the lock
-    // serialises calls from several threads through them.
+    // One sequence's attention products for a group of heads, batched over the heads: scores
+    // (heads, seq, seq) fp32 = Q·Kᵀ from head-major bf16 q and k, or the context = P·V from bf16
+    // probabilities and head-major v, written in place into the (seq, ldContext) context rows.
+    private readonly record struct AttentionKey(bool Scores, int Heads, int Seq, int HeadDim, int LdContext);
+
+    // A compiled product and its instances. oneDNN 2.6 gives wrong results when two threads execute
+    // one primitive object at once, so each concurrent caller takes an instance of its own (a
+    // primitive compiled from the same descriptors, and the memory objects its calls point at their
+    // buffers); there are as many as calls ever overlapped, usually one per worker thread.
     private sealed class Entry
     {
         private readonly Dnnl.Api _api;
+        private readonly Compiled _first;
+        private readonly float _sum;
+        private readonly bool _gelu;
+        private readonly ConcurrentBag<Compiled> _idle = [];
 
-        public Entry(Dnnl.Api api, Key key, byte* blockedLayout)
+        // src, weights, bias (null for none) and dst describe the operands; oneDNN copies them.
+        public Entry(Dnnl.Api api, byte* src, byte* weights, byte* bias, byte* dst, float sum, bool gelu)
         {
             _api = api;
+            (_sum, _gelu) = (sum, gelu);
+            _first = Compile(src, weights, bias, dst, out var implementation);
+            Implementation = implementation;
+            _idle.Add(_first);
+        }
+
+        public static Entry For(Dnnl.Api api, Key key, byte* blockedLayout)
+        {
             byte* src = stackalloc byte[Dnnl.MemoryDescBytes];
             byte* plainWeights = stackalloc byte[Dnnl.MemoryDescBytes];
             byte* bias = stackalloc byte[Dnnl.MemoryDescBytes];
@@ -206,27 +286,51 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             if (!key.Blocked) api.MemoryDesc(weights, key.K, key.N, Dnnl.Bf16, key.TransB ? 1 : key.N, key.TransB ? key.K : 1);
             api.MemoryDesc(dst, key.M, key.N, key.DstBf16 ? Dnnl.Bf16 : Dnnl.F32, key.Ldc, 1);
             if (key.Bias) api.MemoryDesc(bias, 1, key.N, Dnnl.F32, key.N, 1);
-            Primitive = api.CreateMatMul(src, weights, key.Bias ? bias : null, dst, key.Beta, key.Gelu, out var implementation);
-            Implementation = implementation;
-            Src = api.Memory(src);
-            Weights = api.Memory(weights);
-            Dst = api.Memory(dst);
-            BiasMemory = key.Bias ? api.Memory(bias) : 0;
+            return new Entry(api, src, weights, key.Bias ? bias : null, dst, key.Beta, key.Gelu);
         }
 
-        public nint Primitive { get; }
-        public string Implementation { get; }
-        public nint Src { get; }
-        public nint Weights { get; }
-        public nint Dst { get; }
-        public nint BiasMemory { get; }
-
-        public Dnnl.ExecArg Bind(int arg, nint memory, void* data)
+        public static Entry For(Dnnl.Api api, AttentionKey key)
         {
-            _api.SetHandle(memory, data);
-            return new Dnnl.ExecArg { Arg = arg, Memory = memory };
+            byte* src = stackalloc byte[Dnnl.MemoryDescBytes];
+            byte* weights = stackalloc byte[Dnnl.MemoryDescBytes];
+            byte* dst = stackalloc byte[Dnnl.MemoryDescBytes];
+            long g = key.Heads, t = key.Seq, d = key.HeadDim;
+            if (key.Scores)
+            {
+                api.MemoryDesc(src, [g, t, d], [t * d, d, 1], Dnnl.Bf16);
+                // Kᵀ: k's (t × d) blocks read column-wise.
+                api.MemoryDesc(weights, [g, d, t], [t * d, 1, d], Dnnl.Bf16);
+                api.MemoryDesc(dst, [g, t, t], [t * t, t, 1], Dnnl.F32);
+            }
+            else
+            {
+                // Head h's context is the column block h·d of the sequence's rows. oneDNN 2.6 runs that
+                // strided output on AMX only with a fourth (unit) dimension in front; as (g, t, d) it
+                // falls back to gemm:jit at less than half the speed.
+                api.MemoryDesc(src, [1, g, t, t], [g * t * t, t * t, t, 1], Dnnl.Bf16);
+                api.MemoryDesc(weights, [1, g, t, d], [g * t * d, t * d, d, 1], Dnnl.Bf16);
+                api.MemoryDesc(dst, [1, g, t, d], [t * key.LdContext, d, key.LdContext, 1], Dnnl.F32);
+            }
+            return new Entry(api, src, weights, null, dst, 0f, false);
         }
+
+        public string Implementation { get; }
+
+        public Compiled Rent()
+        {
+            if (_idle.TryTake(out var instance)) return instance;
+            var (f, api) = (_first, _api);
+            return Compile(api.DescriptorOf(f.Src), api.DescriptorOf(f.Weights), f.Bias != 0 ? api.DescriptorOf(f.Bias) : null, api.DescriptorOf(f.Dst), out _);
+        }
+
+        public void Return(Compiled instance) => _idle.Add(instance);
+
+        private Compiled Compile(byte* src, byte* weights, byte* bias, byte* dst, out string implementation) =>
+            new(_api.CreateMatMul(src, weights, bias, dst, _sum, _gelu, out implementation),
+                _api.Memory(src), _api.Memory(weights), _api.Memory(dst), bias != null ? _api.Memory(bias) : 0);
     }
+
+    private sealed record Compiled(nint Primitive, nint Src, nint Weights, nint Dst, nint Bias);
 
     // W [n, k] rounded to bf16 once; read as op(B) = Wᵀ through the descriptor's strides, and copied
     // once more into the blocked layout oneDNN's AMX kernels read without re-packing it on every call
