@@ -27,4 +27,22 @@ public class DropoutTests
         Dropout.Forward(x, x, new float[length], p, key, offset);
         Assert.Equal(y, x);
     }
+
+    [Fact]
+    public void MasksKeepOneMinusPAndAreIndependentAcrossKeysAndNeighbours()
+    {
+        const float p = 0.1f;
+        const int n = 1 << 20;
+        var a = new float[n];
+        var b = new float[n];
+        BertSharp.Tensors.DropoutMask.Fill(a, p, 41, 0);
+        BertSharp.Tensors.DropoutMask.Fill(b, p, 42, 0);   // the next call's key
+        double kept = a.Count(v => v != 0) / (double)n;
+        Assert.InRange(kept, 0.9 - 0.002, 0.9 + 0.002);   // binomial sd 0.0003
+        // Independent masks agree with probability p² + (1 − p)² = 0.82; neighbours likewise.
+        double sameKeyPair = Enumerable.Range(0, n).Count(i => (a[i] != 0) == (b[i] != 0)) / (double)n;
+        double neighbours = Enumerable.Range(1, n - 1).Count(i => (a[i] != 0) == (a[i - 1] != 0)) / (double)(n - 1);
+        Assert.InRange(sameKeyPair, 0.82 - 0.003, 0.82 + 0.003);
+        Assert.InRange(neighbours, 0.82 - 0.003, 0.82 + 0.003);
+    }
 }
