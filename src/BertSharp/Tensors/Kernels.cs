@@ -42,7 +42,8 @@ internal static unsafe class Kernels
 
     /// <summary>
     /// Dropout's and the bias's backward in one pass: dx = dy ⊙ mask, dBias += column sums of dx.
-    /// dx may alias dy.
+    /// dx may alias dy. With GELU′ as the mask (<see cref="GeluWithDerivative"/>) it is GELU's and
+    /// the bias's backward.
     /// </summary>
     public static void MaskBiasBackward(ReadOnlySpan<float> dy, ReadOnlySpan<float> mask, Span<float> dx, Span<float> dBias, int rows, int cols)
     {
@@ -95,73 +96,39 @@ internal static unsafe class Kernels
 
     private static void GeluRange(ref RowJob j, int chunk, int i0, int i1) => GeluSpan(j.X + i0, j.Y + i0, i1 - i0);
 
-    /// <summary>dx = dy · (Φ(x) + x φ(x)), from the pre-activation x. dx may alias dy or x.</summary>
-    public static void GeluBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
-    {
-        Need(dy.Length, 1, x.Length, nameof(dy));
-        Need(dx.Length, 1, x.Length, nameof(dx));
-        fixed (float* px = x, pdy = dy, pdx = dx)
-        {
-            var job = new RowJob { X = px, Y = pdy, Z = pdx, Cols = 1 };
-            RowParallel.For(x.Length, 1, ref job, &GeluBackwardRange);
-        }
-    }
-
-    private static void GeluBackwardRange(ref RowJob j, int chunk, int i0, int i1) =>
-        GeluGradSpan(j.X + i0, j.Y + i0, j.Z + i0, i1 - i0);
-
     /// <summary>
-    /// Fused bias + GELU forward for a Linear's output: x[r, :] += bias (x then holds the
-    /// pre-activation that <see cref="BiasGeluBackward"/> needs), and y = GELU(x). y must not alias x.
+    /// Training's GELU: y = GELU(x), and x is replaced by GELU′(x) = Φ(x) + x·φ(x), all that backward
+    /// needs (dx = dy ⊙ GELU′, <see cref="MaskBiasBackward"/>). Computing the derivative here, where
+    /// Φ(x) is at hand, costs one more exponential; recomputing it in backward cost a second erf.
+    /// y must not alias x.
     /// </summary>
-    public static void BiasGelu(Span<float> x, ReadOnlySpan<float> bias, Span<float> y, int rows, int cols)
+    public static void GeluWithDerivative(Span<float> x, Span<float> y)
     {
-        Need(x.Length, rows, cols, nameof(x));
-        Need(bias.Length, 1, cols, nameof(bias));
-        Need(y.Length, rows, cols, nameof(y));
-        fixed (float* px = x, pb = bias, py = y)
+        Need(y.Length, 1, x.Length, nameof(y));
+        fixed (float* px = x, py = y)
         {
-            var job = new RowJob { X = px, Y = pb, Z = py, Cols = cols };
-            RowParallel.For(rows, cols, ref job, &BiasGeluRows);
+            var job = new RowJob { X = px, Y = py, Cols = 1 };
+            RowParallel.For(x.Length, 1, ref job, &GeluWithDerivativeRange);
         }
     }
 
-    private static void BiasGeluRows(ref RowJob j, int chunk, int r0, int r1)
+    private static void GeluWithDerivativeRange(ref RowJob j, int chunk, int i0, int i1)
     {
-        for (int r = r0; r < r1; r++)
+        float* x = j.X + i0, y = j.Y + i0;
+        int n = i1 - i0, end = VectorEnd(n), i = 0;
+        for (; i < end; i += 16)
         {
-            float* x = j.X + (long)r * j.Cols;
-            AddInto(new ReadOnlySpan<float>(j.Y, j.Cols), new Span<float>(x, j.Cols));
-            GeluSpan(x, j.Z + (long)r * j.Cols, j.Cols);
+            var v = Vector512.Load(x + i);
+            var cdf = Cdf(v);
+            var pdf = Exp(v * v * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi);
+            (v * cdf).Store(y + i);
+            Vector512.FusedMultiplyAdd(v, pdf, cdf).Store(x + i);
         }
-    }
-
-    /// <summary>
-    /// Backward of <see cref="BiasGelu"/>: dx = dy · GELU′(pre) and dBias += column sums of dx.
-    /// dx may alias dy.
-    /// </summary>
-    public static void BiasGeluBackward(
-        ReadOnlySpan<float> pre, ReadOnlySpan<float> dy, Span<float> dx, Span<float> dBias, int rows, int cols)
-    {
-        Need(pre.Length, rows, cols, nameof(pre));
-        Need(dy.Length, rows, cols, nameof(dy));
-        Need(dx.Length, rows, cols, nameof(dx));
-        Need(dBias.Length, 1, cols, nameof(dBias));
-        fixed (float* pp = pre, pdy = dy, pdx = dx, pdb = dBias)
+        for (; i < n; i++)
         {
-            var job = new RowJob { X = pp, Y = pdy, Z = pdx, G0 = pdb, Cols = cols };
-            RowParallel.ForAccumulating(rows, cols, ref job, &BiasGeluBackwardRows);
-        }
-    }
-
-    private static void BiasGeluBackwardRows(ref RowJob j, int chunk, int r0, int r1)
-    {
-        var target = new Span<float>(j.G0 + chunk * j.GStride, j.Cols);
-        for (int r = r0; r < r1; r++)
-        {
-            long o = (long)r * j.Cols;
-            GeluGradSpan(j.X + o, j.Y + o, j.Z + o, j.Cols);
-            AddInto(new ReadOnlySpan<float>(j.Z + o, j.Cols), target);
+            float v = x[i], cdf = Cdf(v);
+            y[i] = v * cdf;
+            x[i] = cdf + v * MathF.Exp(-0.5f * v * v) * InvSqrt2Pi;
         }
     }
 
@@ -576,21 +543,6 @@ internal static unsafe class Kernels
         for (; i < n; i++) y[i] = x[i] * Cdf(x[i]);
     }
 
-    private static void GeluGradSpan(float* x, float* dy, float* dx, int n)
-    {
-        int end = VectorEnd(n), i = 0;
-        for (; i < end; i += 16)
-        {
-            var v = Vector512.Load(x + i);
-            var pdf = Exp(v * v * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi);
-            (Vector512.Load(dy + i) * Vector512.FusedMultiplyAdd(v, pdf, Cdf(v))).Store(dx + i);
-        }
-        for (; i < n; i++)
-        {
-            float v = x[i];
-            dx[i] = dy[i] * (Cdf(v) + v * MathF.Exp(-0.5f * v * v) * InvSqrt2Pi);
-        }
-    }
 
     /// <summary>
     /// e^x in fp32 within about 2 ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-7 Taylor

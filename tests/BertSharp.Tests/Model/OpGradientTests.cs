@@ -70,7 +70,7 @@ public class OpGradientTests
         var cache = new BertIntermediate.Cache();
         double Loss()
         {
-            intermediate.Forward(x, cache, n, packed: false, keepPreActivation: true);
+            intermediate.Forward(x, cache, n, packed: false, keepDerivative: true);
             return GradCheck.Dot(r, cache.Output.AsSpan(0, n * 16));
         }
         Loss();

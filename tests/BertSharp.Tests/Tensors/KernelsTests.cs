@@ -65,20 +65,22 @@ public class KernelsTests
     }
 
     [Fact]
-    public void GeluBackwardMatchesFiniteDifferences()
+    public void GeluWithDerivativeGivesGeluAndItsFiniteDifferenceDerivative()
     {
         var rng = new Random(1);
-        var x = Random(rng, 53, 4);
-        var dy = Random(rng, 53, 1);
-        var dx = new float[53];
-        Kernels.GeluBackward(x, dy, dx);
+        var x0 = Random(rng, 53, 4);   // a vector body and a scalar tail
+        x0[0] = -9; x0[1] = 9; x0[2] = 0;
+        var x = (float[])x0.Clone();
+        var y = new float[x.Length];
+        Kernels.GeluWithDerivative(x, y);
+        var gelu = new float[x.Length];
+        Kernels.Gelu(x0, gelu);
+        Assert.Equal(gelu, y);
         for (int i = 0; i < x.Length; i++)
         {
-            double fd = Reference.Derivative(t => Reference.Gelu(t), x[i]) * dy[i];
-            Assert.True(Math.Abs(dx[i] - fd) <= 2e-6 + 1e-5 * Math.Abs(fd), $"dx[{i}] = {dx[i]}, finite difference {fd}");
+            double fd = Reference.Derivative(t => Reference.Gelu(t), x0[i]);
+            Assert.True(Math.Abs(x[i] - fd) <= 2e-6 + 1e-5 * Math.Abs(fd), $"GELU'({x0[i]}) = {x[i]}, finite difference {fd}");
         }
-        Kernels.GeluBackward(x, dy, dy); // dx aliasing dy
-        Assert.Equal(dx, dy);
     }
 
     [Theory]
@@ -120,38 +122,6 @@ public class KernelsTests
         var inPlace = (float[])dy.Clone();
         Kernels.MaskBiasBackward(inPlace, mask, inPlace, new float[cols], rows, cols);
         Assert.Equal(dx, inPlace);
-    }
-
-    [Theory]
-    [MemberData(nameof(Shapes))]
-    public void BiasGeluForwardSavesPreActivationAndBackwardMatchesFiniteDifferences(int rows, int cols)
-    {
-        var rng = new Random(rows * cols);
-        var x0 = Random(rng, rows * cols, 3);
-        var bias = Random(rng, cols, 1);
-        var w = Random(rng, rows * cols, 1); // loss = Σ w·GELU(x + bias)
-        var x = (float[])x0.Clone();
-        var y = new float[rows * cols];
-        Kernels.BiasGelu(x, bias, y, rows, cols);
-        for (int i = 0; i < x.Length; i++)
-        {
-            Assert.Equal(x0[i] + bias[i % cols], x[i]);
-            Assert.True(Math.Abs(y[i] - Reference.Gelu(x[i])) <= 3e-7 * (Math.Abs(x[i]) + 1));
-        }
-
-        var dBias = Random(rng, cols, 1);
-        var start = (float[])dBias.Clone();
-        var dx = (float[])w.Clone();
-        Kernels.BiasGeluBackward(x, dx, dx, dBias, rows, cols); // dx aliases dy
-        var sums = new double[cols];
-        for (int i = 0; i < x.Length; i++)
-        {
-            double fd = w[i] * Reference.Derivative(t => Reference.Gelu(t), x[i]);
-            Assert.True(Math.Abs(dx[i] - fd) <= 2e-6 + 1e-5 * Math.Abs(fd), $"dx[{i}] = {dx[i]}, finite difference {fd}");
-            sums[i % cols] += fd;
-        }
-        for (int c = 0; c < cols; c++)
-            Assert.True(Math.Abs(dBias[c] - start[c] - sums[c]) <= 1e-5 * (rows + 1), $"dBias[{c}]");
     }
 
     [Theory]
@@ -361,7 +331,7 @@ public class KernelsTests
         {
             Kernels.LayerNorm(x, gamma, gamma, y, mean, rstd, rows, cols, 1e-5f);
             Kernels.LayerNormBackward(dy, x, mean, rstd, gamma, dx, dGamma, dBeta, rows, cols);
-            Kernels.BiasGelu(y, gamma, dx, rows, cols);
+            Kernels.GeluWithDerivative(y, dx);
             Kernels.SoftmaxRows(y, rows, cols);
         }
         Step();
