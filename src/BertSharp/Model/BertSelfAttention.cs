@@ -58,9 +58,8 @@ internal sealed class BertSelfAttention
         t0 = OpProfile.Start();
         if (c.Fused)
         {
-            Attention.Forward(c.QKV, c.QKV.AsSpan(C), c.QKV.AsSpan(2 * C), 3 * C, c.Context, C,
-                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, B, T, H, d, _scale, mask.Valid,
-                c.Dropped ? _dropout : 0, c.Key);
+            _state.MatMul.SelfAttention(c.QKV, c.Context, mask.Valid, B, T, H, d, _scale,
+                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, c.Dropped ? _dropout : 0, c.Key);
         }
         else
         {
@@ -78,8 +77,7 @@ internal sealed class BertSelfAttention
         long t0 = OpProfile.Start();
         if (c.Fused)
         {
-            Attention.Backward(c.QKV, c.QKV.AsSpan(C), c.QKV.AsSpan(2 * C), 3 * C, c.Probs, dContext, C,
-                s.DQKV, s.DQKV.AsSpan(C), s.DQKV.AsSpan(2 * C), 3 * C, B, T, H, d, _scale, mask.Valid,
+            _state.MatMul.SelfAttentionBackward(c.QKV, c.Probs, dContext, s.DQKV, mask.Valid, B, T, H, d, _scale,
                 c.Dropped ? _dropout : 0, c.Key);
         }
         else

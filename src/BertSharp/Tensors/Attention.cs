@@ -238,7 +238,7 @@ internal static unsafe class Attention
     }
 
     // z = x ⊙ y over n values; z may alias x or y.
-    private static void Multiply(float* x, float* y, float* z, int n)
+    internal static void Multiply(float* x, float* y, float* z, int n)
     {
         int c = 0;
         for (; c + 16 <= n; c += 16) (Vector512.Load(x + c) * Vector512.Load(y + c)).Store(z + c);

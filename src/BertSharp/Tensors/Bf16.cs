@@ -49,21 +49,21 @@ internal static unsafe class Bf16
     }
 
     /// <summary>
-    /// A (rows × 3·heads·headDim) block of fused query/key/value rows, dense, to head-major bf16:
-    /// head h of part p (0 query, 1 key, 2 value) becomes the dense (rows × headDim) matrix at
-    /// dst + (p·heads + h)·rows·headDim, the operand layout of per-head batched products. Key and
-    /// value rows from validRows on (padding) are written as zeros, so that whatever they held
-    /// (even NaN) cannot reach a product whose probabilities there are 0.
+    /// A dense (rows × parts·heads·headDim) block of fused rows (query/key/value, or one part) to
+    /// head-major bf16: head h of part p becomes the dense (rows × headDim) matrix at
+    /// dst + (p·heads + h)·rows·headDim, the operand layout of per-head batched products. Rows from
+    /// validRows on of every part after the first (keys and values of padding) are written as zeros,
+    /// so that whatever they held (even NaN) cannot reach a product whose probabilities there are 0.
     /// </summary>
-    internal static void SplitHeads(float* qkv, int rows, int validRows, int heads, int headDim, ushort* dst)
+    internal static void SplitHeads(float* src, int rows, int validRows, int parts, int heads, int headDim, ushort* dst)
     {
-        int blocks = 3 * heads, width = blocks * headDim;
+        int blocks = parts * heads, width = blocks * headDim;
         long plane = (long)rows * headDim;
         for (int r = 0; r < rows; r++)
         {
-            float* src = qkv + (long)r * width;
+            float* row = src + (long)r * width;
             int converted = r < validRows ? blocks : heads;
-            for (int j = 0; j < converted; j++) ConvertRow(src + j * headDim, headDim, dst + j * plane + (long)r * headDim);
+            for (int j = 0; j < converted; j++) ConvertRow(row + j * headDim, headDim, dst + j * plane + (long)r * headDim);
             for (int j = converted; j < blocks; j++) new Span<ushort>(dst + j * plane + (long)r * headDim, headDim).Clear();
         }
     }

@@ -61,16 +61,29 @@ internal abstract class MatMul
     }
 
     /// <summary>
-    /// Inference's attention on whole right-padded sequences, as <see cref="Attention.Forward"/> without
-    /// dropout or saved probabilities: qkv (batch·seq × 3·heads·headDim) holds q, k and v side by side,
-    /// context (batch·seq × heads·headDim) receives the heads' outputs, and validKeys[b] is the number
-    /// of real tokens of sequence b. Runs on the calling thread when called inside a worker loop.
+    /// <see cref="Attention.Forward"/> on whole right-padded sequences: qkv (batch·seq × 3·heads·headDim)
+    /// holds q, k and v side by side, context (batch·seq × heads·headDim) receives the heads' outputs,
+    /// validKeys[b] is the number of real tokens of sequence b, probs (batch, heads, seq, seq) receives
+    /// the probabilities when given, and dropout/dropoutKey select the dropout mask. Inside a worker
+    /// loop's task it runs on the calling thread.
     /// </summary>
     public virtual void SelfAttention(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> validKeys,
-        int batch, int seq, int heads, int headDim, float scale)
+        int batch, int seq, int heads, int headDim, float scale, Span<float> probs = default, float dropout = 0, ulong dropoutKey = 0)
     {
         int c = heads * headDim;
-        Attention.Forward(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, context, c, default, batch, seq, heads, headDim, scale, validKeys);
+        Attention.Forward(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, context, c, probs, batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey);
+    }
+
+    /// <summary>
+    /// <see cref="Attention.Backward"/> for <see cref="SelfAttention"/>: dQkv (the layout of qkv) receives
+    /// dq, dk and dv, written, not accumulated.
+    /// </summary>
+    public virtual void SelfAttentionBackward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, Span<float> dQkv,
+        ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float scale, float dropout = 0, ulong dropoutKey = 0)
+    {
+        int c = heads * headDim;
+        Attention.Backward(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, probs, dContext, c, dQkv, dQkv[c..], dQkv[(2 * c)..], 3 * c,
+            batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey);
     }
 
     /// <summary>GELU in place on an m × n block of y with row stride ldy.</summary>

@@ -157,6 +157,51 @@ public class OneDnnProviderTests
             Assert.True(Math.Abs(got[i] - want[i]) <= 4e-3, $"context[{i / c},{i % c}] = {got[i]}, expected {want[i]}");
     }
 
+    [SkippableTheory]
+    [InlineData(3, 40, 4, 16, 0f)]
+    [InlineData(3, 40, 4, 16, 0.1f)]   // dropout: the mask must be the managed kernel's, in both passes
+    [InlineData(2, 192, 12, 32, 0.1f)] // head groups of 7 and 5
+    public void TrainingAttentionFollowsTheManagedKernel(int batch, int seq, int heads, int headDim, float dropout)
+    {
+        var provider = Bf16Provider();
+        int c = heads * headDim, n = batch * seq;
+        var rng = new Random(seq + (int)(dropout * 100));
+        var qkv = Random(rng, n * 3 * c);
+        var dContext = Random(rng, n * c);
+        int[] valid = [.. Enumerable.Range(0, batch).Select(b => seq - 9 * b)];
+        float scale = 1 / MathF.Sqrt(headDim);
+        const ulong key = 1234;
+        var rounded = qkv.Select(v => Bf16.ToSingle(Bf16.Round(v))).ToArray();
+        var wantContext = new float[n * c];
+        var wantProbs = new float[batch * heads * seq * seq];
+        MatMul.Managed.SelfAttention(rounded, wantContext, valid, batch, seq, heads, headDim, scale, wantProbs, dropout, key);
+        var context = new float[n * c];
+        var probs = new float[wantProbs.Length];
+        provider.SelfAttention(qkv, context, valid, batch, seq, heads, headDim, scale, probs, dropout, key);
+        // Probabilities in fp32 from bf16 scores' operands; the context from bf16 (P ⊙ M) and v.
+        for (int i = 0; i < probs.Length; i++)
+            Assert.True(Math.Abs(probs[i] - wantProbs[i]) <= 1e-4 + 1e-3 * wantProbs[i], $"P[{i}] = {probs[i]}, expected {wantProbs[i]}");
+        AssertClose(wantContext, context, 1e-2, "context");
+
+        var wantGrad = new float[n * 3 * c];
+        MatMul.Managed.SelfAttentionBackward(rounded, wantProbs, dContext, wantGrad, valid, batch, seq, heads, headDim, scale, dropout, key);
+        var grad = new float[n * 3 * c];
+        Array.Fill(grad, float.NaN);   // every element must be written
+        provider.SelfAttentionBackward(qkv, probs, dContext, grad, valid, batch, seq, heads, headDim, scale, dropout, key);
+        AssertClose(wantGrad, grad, 2e-2, "dQKV");
+        for (int b = 0; b < batch; b++)
+            for (int t = valid[b]; t < seq; t++)
+                for (int j = c; j < 3 * c; j++) Assert.Equal(0f, grad[(b * seq + t) * 3 * c + j]);   // padded keys and values
+    }
+
+    // |got − want| within tolerance × the largest |want|, elementwise (bf16 operands: relative 2^-9 each).
+    private static void AssertClose(float[] want, float[] got, double tolerance, string name)
+    {
+        double scale = want.Max(Math.Abs);
+        for (int i = 0; i < want.Length; i++)
+            Assert.True(Math.Abs(got[i] - want[i]) <= tolerance * scale, $"{name}[{i}] = {got[i]}, expected {want[i]} (scale {scale})");
+    }
+
     [SkippableFact]
     public void ConcurrentCallsOfOneShapeGiveTheSameResultsAsSerialOnes()
     {

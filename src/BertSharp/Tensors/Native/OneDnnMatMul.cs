@@ -9,9 +9,7 @@ namespace BertSharp.Tensors.Native;
 /// CPU has them. Weights prepared for inference are rounded once, and inference's feed-forward hands
 /// its GELU activations from one product to the next in bf16. Small products (the pooler, the
 /// classifier) stay on the managed kernels, where oneDNN's per-call cost and the conversions would
-/// outweigh the faster multiply. Inference's attention runs its two per-head products here too,
-/// batched over heads, with the softmax between them on the managed kernels; training's attention
-/// (dropout, saved probabilities, backward) stays on the managed fused kernel.
+/// outweigh the faster multiply. Attention's per-head products run here too (<see cref="OneDnnAttention"/>).
 /// </summary>
 /// <remarks>
 /// oneDNN compiles a kernel per shape, so primitives are cached per (shape, layout, bias, beta); a
@@ -33,11 +31,13 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     private readonly Dnnl.Api _api;
     private readonly ConcurrentDictionary<Key, Entry> _primitives = new();
     private readonly ConcurrentDictionary<AttentionKey, Entry> _attention = new();
+    private readonly OneDnnAttention _attentionKernels;
 
     private OneDnnMatMul(Dnnl.Api api)
     {
         _api = api;
         Name = api.UsesAmx ? "onednn-bf16-amx" : "onednn-bf16";
+        _attentionKernels = new OneDnnAttention(this);
     }
 
     /// <summary>The provider, or null where oneDNN is not installed or the CPU has no native bf16.</summary>
@@ -149,45 +149,52 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     }
 
     public override void SelfAttention(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> validKeys,
-        int batch, int seq, int heads, int headDim, float scale)
+        int batch, int seq, int heads, int headDim, float scale, Span<float> probs = default, float dropout = 0, ulong dropoutKey = 0)
     {
-        int c = heads * headDim, t = seq, d = headDim;
         if (seq < MinAttentionSeq || !(scale > 0))
         {
-            base.SelfAttention(qkv, context, validKeys, batch, seq, heads, headDim, scale);
+            base.SelfAttention(qkv, context, validKeys, batch, seq, heads, headDim, scale, probs, dropout, dropoutKey);
             return;
         }
-        Gemm.CheckMatrix("qkv", qkv.Length, batch * seq, 3 * c, 3 * c);
-        Gemm.CheckMatrix("context", context.Length, batch * seq, c, c);
-        if (validKeys.Length < batch) throw new ArgumentException($"validKeys has {validKeys.Length} entries for {batch} sequences", nameof(validKeys));
-        int threads = Threads;
-        // Heads per product: a group's fp32 scores stay within about a megabyte (L2) however long the sequence.
-        int group = Math.Clamp((1 << 18) / (t * t), 1, heads);
-        long headBlock = (long)t * d, scoreBlock = (long)t * t;
-        ushort* q = Scratch(ref threadA, 3L * heads * headBlock);
-        ushort* k = q + heads * headBlock, v = k + heads * headBlock;
-        float* scores = (float*)(threadW ??= new AlignedBuffer()).Get(group * scoreBlock);
-        ushort* probs = Scratch(ref threadB, group * scoreBlock);
-        fixed (float* pqkv = qkv, pc = context)
-        {
-            for (int b = 0; b < batch; b++)
-            {
-                int keys = validKeys[b];
-                if ((uint)keys > (uint)t) throw new ArgumentOutOfRangeException(nameof(validKeys), $"sequence {b} has {keys} valid keys, more than {t}");
-                // q, k and v of sequence b, head-major: head h is a dense (t × d) bf16 block.
-                Bf16.SplitHeads(pqkv + (long)b * t * 3 * c, t, keys, heads, d, q);
-                for (int h0 = 0; h0 < heads; h0 += group)
-                {
-                    int g = Math.Min(group, heads - h0);
-                    Execute(AttentionEntry(new AttentionKey(true, g, t, d, c)), q + h0 * headBlock, k + h0 * headBlock, null, scores, threads);
-                    Kernels.SoftmaxRowsToBf16(scores, g * t, keys, t, scale, probs);
-                    Execute(AttentionEntry(new AttentionKey(false, g, t, d, c)), probs, v + h0 * headBlock, null, pc + (long)b * t * c + h0 * d, threads);
-                }
-            }
-        }
+        CheckAttention(qkv.Length, context.Length, probs.Length, validKeys, batch, seq, heads, headDim, dropout);
+        fixed (float* pqkv = qkv, pc = context, pp = probs)
+        fixed (int* pv = validKeys)
+            _attentionKernels.Forward(pqkv, pc, probs.IsEmpty ? null : pp, pv, batch, seq, heads, headDim, scale, dropout, dropoutKey);
     }
 
-    private Entry AttentionEntry(AttentionKey key) => _attention.GetOrAdd(key, static (k, api) => Entry.For(api, k), _api);
+    public override void SelfAttentionBackward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, Span<float> dQkv,
+        ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float scale, float dropout = 0, ulong dropoutKey = 0)
+    {
+        if (seq < MinAttentionSeq)
+        {
+            base.SelfAttentionBackward(qkv, probs, dContext, dQkv, validKeys, batch, seq, heads, headDim, scale, dropout, dropoutKey);
+            return;
+        }
+        CheckAttention(qkv.Length, dContext.Length, probs.Length, validKeys, batch, seq, heads, headDim, dropout);
+        Kernels.Need(probs.Length, batch * heads * seq, seq, nameof(probs));
+        Gemm.CheckMatrix("dQkv", dQkv.Length, batch * seq, 3 * heads * headDim, 3 * heads * headDim);
+        fixed (float* pqkv = qkv, pp = probs, pdc = dContext, pd = dQkv)
+        fixed (int* pv = validKeys)
+            _attentionKernels.Backward(pqkv, pp, pdc, pd, pv, batch, seq, heads, headDim, scale, dropout, dropoutKey);
+    }
+
+    private static void CheckAttention(int qkv, int context, int probs, ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float dropout)
+    {
+        int c = heads * headDim;
+        Gemm.CheckMatrix("qkv", qkv, batch * seq, 3 * c, 3 * c);
+        Gemm.CheckMatrix("context", context, batch * seq, c, c);
+        if (probs != 0) Kernels.Need(probs, batch * heads * seq, seq, nameof(probs));
+        if (!(dropout >= 0 && dropout < 1)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1)");
+        if (validKeys.Length < batch) throw new ArgumentException($"validKeys has {validKeys.Length} entries for {batch} sequences", nameof(validKeys));
+        for (int b = 0; b < batch; b++)
+            if ((uint)validKeys[b] > (uint)seq)
+                throw new ArgumentOutOfRangeException(nameof(validKeys), $"sequence {b} has {validKeys[b]} valid keys, more than {seq}");
+    }
+
+    // One batched per-head product of the attention kernels (see OneDnnAttention.Kind), on this thread's share of cores.
+    internal void Attention(OneDnnAttention.Kind kind, int heads, int seq, int headDim, int ldContext, void* a, void* b, float* dst) =>
+        Execute(_attention.GetOrAdd(new AttentionKey(kind, heads, seq, headDim, ldContext), static (k, api) => Entry.For(api, k), _api),
+            a, b, null, dst, Threads);
 
     // Inside a loop's task (a block of rows) the call gets one thread: the loop has the others.
     private static int Threads => WorkerPool.InLoop ? 1 : Gemm.MaxThreads;
@@ -247,10 +254,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     // Blocked: B is a prepared weight in the layout oneDNN chose for it (see Rounded.Block).
     private readonly record struct Key(int M, int N, int K, bool TransA, bool TransB, int Ldc, bool Bias, float Beta, bool Gelu = false, bool DstBf16 = false, bool Blocked = false);
 
-    // One sequence's attention products for a group of heads, batched over the heads: scores
-    // (heads, seq, seq) fp32 = Q·Kᵀ from head-major bf16 q and k, or the context = P·V from bf16
-    // probabilities and head-major v, written in place into the (seq, ldContext) context rows.
-    private readonly record struct AttentionKey(bool Scores, int Heads, int Seq, int HeadDim, int LdContext);
+    // One sequence's attention product for a group of heads, batched over the heads.
+    private readonly record struct AttentionKey(OneDnnAttention.Kind Kind, int Heads, int Seq, int HeadDim, int LdContext);
 
     // A compiled product and its instances. oneDNN 2.6 gives wrong results when two threads execute
     // one primitive object at once, so each concurrent caller takes an instance of its own (a
@@ -295,21 +300,29 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             byte* weights = stackalloc byte[Dnnl.MemoryDescBytes];
             byte* dst = stackalloc byte[Dnnl.MemoryDescBytes];
             long g = key.Heads, t = key.Seq, d = key.HeadDim;
-            if (key.Scores)
+            switch (key.Kind)
             {
-                api.MemoryDesc(src, [g, t, d], [t * d, d, 1], Dnnl.Bf16);
-                // Kᵀ: k's (t × d) blocks read column-wise.
-                api.MemoryDesc(weights, [g, d, t], [t * d, 1, d], Dnnl.Bf16);
-                api.MemoryDesc(dst, [g, t, t], [t * t, t, 1], Dnnl.F32);
-            }
-            else
-            {
-                // Head h's context is the column block h·d of the sequence's rows. oneDNN 2.6 runs that
-                // strided output on AMX only with a fourth (unit) dimension in front; as (g, t, d) it
-                // falls back to gemm:jit at less than half the speed.
-                api.MemoryDesc(src, [1, g, t, t], [g * t * t, t * t, t, 1], Dnnl.Bf16);
-                api.MemoryDesc(weights, [1, g, t, d], [g * t * d, t * d, d, 1], Dnnl.Bf16);
-                api.MemoryDesc(dst, [1, g, t, d], [t * key.LdContext, d, key.LdContext, 1], Dnnl.F32);
+                case OneDnnAttention.Kind.Scores:
+                    api.MemoryDesc(src, [g, t, d], [t * d, d, 1], Dnnl.Bf16);
+                    // Bᵀ: the second operand's (t × d) blocks read column-wise.
+                    api.MemoryDesc(weights, [g, d, t], [t * d, 1, d], Dnnl.Bf16);
+                    api.MemoryDesc(dst, [g, t, t], [t * t, t, 1], Dnnl.F32);
+                    break;
+                case OneDnnAttention.Kind.Context:
+                    // Head h's context is the column block h·d of the sequence's rows. oneDNN 2.6 runs that
+                    // strided output on AMX only with a fourth (unit) dimension in front; as (g, t, d) it
+                    // falls back to gemm:jit at less than half the speed.
+                    api.MemoryDesc(src, [1, g, t, t], [g * t * t, t * t, t, 1], Dnnl.Bf16);
+                    api.MemoryDesc(weights, [1, g, t, d], [g * t * d, t * d, d, 1], Dnnl.Bf16);
+                    api.MemoryDesc(dst, [1, g, t, d], [t * key.LdContext, d, key.LdContext, 1], Dnnl.F32);
+                    break;
+                default:
+                    // Aᵀ for the transposed product: the first operand's (t × t) blocks read column-wise.
+                    bool transposed = key.Kind == OneDnnAttention.Kind.TransposedProduct;
+                    api.MemoryDesc(src, [g, t, t], transposed ? [t * t, 1, t] : [t * t, t, 1], Dnnl.Bf16);
+                    api.MemoryDesc(weights, [g, t, d], [t * d, d, 1], Dnnl.Bf16);
+                    api.MemoryDesc(dst, [g, t, d], [t * d, d, 1], Dnnl.F32);
+                    break;
             }
             return new Entry(api, src, weights, null, dst, 0f, false);
         }
