@@ -88,6 +88,28 @@ public class OneDnnProviderTests
         for (int i = 0; i < few.Length; i++) Assert.True(Math.Abs(few[i] - expected[i].Value) <= 1e-5 * (1 + expected[i].Scale), $"few rows [{i}]");
     }
 
+    [SkippableTheory]
+    [InlineData(50, 384)]      // a [CLS]-only last layer's keys for one 50-token sentence, written into (N, 3C) rows
+    [InlineData(256, 384)]
+    [InlineData(50, 0)]
+    public void PreparedWeightsNeverFallToOneDnnsReferenceKernel(int m, int extraColumns)
+    {
+        // oneDNN 2.6 has no fast kernel for its blocked weight layout with some strided outputs; its
+        // reference kernel took 150-1,300 ms for products that take 0.1 ms (serving fell to 6 requests/s).
+        var provider = Bf16Provider();
+        int n = 384, k = 384, ldy = n + extraColumns;
+        var rng = new Random(m + extraColumns);
+        var x = Random(rng, m * k);
+        var w = Random(rng, n * k);
+        var bias = Random(rng, n);
+        var y = new float[m * ldy];
+        provider.Multiply(m, x, k, provider.Prepare(w, n, k), bias, y, ldy);
+        Assert.DoesNotContain("ref", OneDnnMatMul.LastImplementation, StringComparison.Ordinal);
+        var plain = new float[m * ldy];
+        provider.Multiply(false, true, m, n, k, 1, x, k, w, k, bias, 0, plain, ldy);
+        Assert.Equal(plain, y);
+    }
+
     [SkippableFact]
     public void LinearBackwardEqualsItsTwoProducts()
     {

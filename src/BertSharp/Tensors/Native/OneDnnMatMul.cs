@@ -119,7 +119,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         Bf16.Convert(x, m, k, ldx, pa, threads);
         fixed (ushort* plain = rounded.Data)
         fixed (float* pbias = bias, py = y)
-            Run(rounded.Key(m, ldy, !bias.IsEmpty, gelu, false), pa, rounded.Operand(plain), pbias, py, threads, rounded.BlockedLayout);
+            RunPrepared(rounded, plain, rounded.Key(m, ldy, !bias.IsEmpty, gelu, false), pa, pbias, py, threads);
     }
 
     public override void FeedForward(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w1, ReadOnlySpan<float> b1,
@@ -143,8 +143,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         fixed (ushort* plain1 = r1.Data, plain2 = r2.Data)
         fixed (float* pb1 = b1, pb2 = b2, py = y)
         {
-            Run(r1.Key(m, hidden, !b1.IsEmpty, gelu: true, dstBf16: true), px, r1.Operand(plain1), pb1, pg, threads, r1.BlockedLayout);
-            Run(r2.Key(m, n, !b2.IsEmpty, gelu: false, dstBf16: false), pg, r2.Operand(plain2), pb2, py, threads, r2.BlockedLayout);
+            RunPrepared(r1, plain1, r1.Key(m, hidden, !b1.IsEmpty, gelu: true, dstBf16: true), px, pb1, pg, threads);
+            RunPrepared(r2, plain2, r2.Key(m, n, !b2.IsEmpty, gelu: false, dstBf16: false), pg, pb2, py, threads);
         }
     }
 
@@ -218,11 +218,32 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             Run(key, a, b, pbias, pc, threads);
     }
 
+    private void Run(Key key, ushort* a, ushort* b, float* bias, void* c, int threads) => Execute(EntryFor(key), a, b, bias, c, threads);
+
     // blockedLayout: with key.Blocked, the layout B is in (one prepared weight's; all weights of one
     // shape share it).
-    private void Run(Key key, ushort* a, ushort* b, float* bias, void* c, int threads, byte* blockedLayout = null) =>
-        Execute(_primitives.GetOrAdd(key, static (k, s) => Entry.For(s.Api, k, (byte*)s.Layout), (Api: _api, Layout: (nint)blockedLayout)),
-            a, b, bias, c, threads);
+    private Entry EntryFor(Key key, byte* blockedLayout = null) =>
+        _primitives.GetOrAdd(key, static (k, s) => Entry.For(s.Api, k, (byte*)s.Layout), (Api: _api, Layout: (nint)blockedLayout));
+
+    // A product on a prepared weight: on its blocked copy where oneDNN has a real kernel for the shape,
+    // else on the plain one. oneDNN 2.6 has neither an AMX nor a jit kernel for the blocked layout with
+    // some outputs (a row stride wider than the row, as the [CLS]-only last layer's keys and values
+    // are written), and its reference kernel there is hundreds of times slower than gemm:jit on the
+    // plain layout.
+    private void RunPrepared(Rounded w, ushort* plain, Key key, ushort* a, float* bias, void* c, int threads)
+    {
+        if (key.Blocked)
+        {
+            var blocked = EntryFor(key, w.BlockedLayout);
+            if (!blocked.IsReference)
+            {
+                Execute(blocked, a, w.Blocked, bias, c, threads);
+                return;
+            }
+            key = key with { Blocked = false };
+        }
+        Run(key, a, plain, bias, c, threads);
+    }
 
     private void Execute(Entry entry, void* a, void* b, float* bias, void* c, int threads)
     {
@@ -329,6 +350,9 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
         public string Implementation { get; }
 
+        /// <summary>Whether oneDNN fell back to its reference kernel (correct, but far too slow to use).</summary>
+        public bool IsReference => Implementation.StartsWith("ref", StringComparison.Ordinal);
+
         public Compiled Rent()
         {
             if (_idle.TryTake(out var instance)) return instance;
@@ -379,8 +403,6 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         // The product y (m × N, row stride ldy) = x·Wᵀ on this weight, blocked where it has the copy.
         public Key Key(int m, int ldy, bool bias, bool gelu, bool dstBf16) =>
             new(m, N, K, false, true, ldy, bias, 0f, gelu, dstBf16, Blocked: BlockedLayout != null);
-
-        public ushort* Operand(ushort* plain) => BlockedLayout != null ? Blocked : plain;
 
         ~Rounded()
         {
