@@ -183,6 +183,7 @@ public class OneDnnProviderTests
     [InlineData(3, 40, 4, 16, 0f)]
     [InlineData(3, 40, 4, 16, 0.1f)]   // dropout: the mask must be the managed kernel's, in both passes
     [InlineData(2, 192, 12, 32, 0.1f)] // head groups of 7 and 5
+    [InlineData(1, 96, 12, 64, 0.1f)]  // BERT-base's head size
     public void TrainingAttentionFollowsTheManagedKernel(int batch, int seq, int heads, int headDim, float dropout)
     {
         var provider = Bf16Provider();

@@ -136,7 +136,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
     }
 
     // Heads per product: a group's fp32 scores stay within about a megabyte (L2) however long the sequence.
-    private static int Group(int seq, int heads) => Math.Clamp((1 << 18) / (seq * seq), 1, heads);
+    internal static int Group(int seq, int heads) => Math.Clamp((1 << 18) / (seq * seq), 1, heads);
 
     // dst = bf16(row ⊙ mask) over the keys, 0 past them (bf16(row) without a mask; row is 0 there).
     // A mask is overwritten.

@@ -31,6 +31,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     private readonly Dnnl.Api _api;
     private readonly ConcurrentDictionary<Key, Entry> _primitives = new();
     private readonly ConcurrentDictionary<AttentionKey, Entry> _attention = new();
+    private readonly ConcurrentDictionary<(int Seq, int Heads, int HeadDim, bool Training), bool> _attentionShapes = new();
     private readonly OneDnnAttention _attentionKernels;
 
     private OneDnnMatMul(Dnnl.Api api)
@@ -151,7 +152,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     public override void SelfAttention(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> validKeys,
         int batch, int seq, int heads, int headDim, float scale, Span<float> probs = default, float dropout = 0, ulong dropoutKey = 0)
     {
-        if (seq < MinAttentionSeq || !(scale > 0))
+        if (seq < MinAttentionSeq || !(scale > 0) || !AttentionRunsNatively(seq, heads, headDim, training: !probs.IsEmpty || dropout > 0))
         {
             base.SelfAttention(qkv, context, validKeys, batch, seq, heads, headDim, scale, probs, dropout, dropoutKey);
             return;
@@ -165,7 +166,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     public override void SelfAttentionBackward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, Span<float> dQkv,
         ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float scale, float dropout = 0, ulong dropoutKey = 0)
     {
-        if (seq < MinAttentionSeq)
+        if (seq < MinAttentionSeq || !AttentionRunsNatively(seq, heads, headDim, training: true))
         {
             base.SelfAttentionBackward(qkv, probs, dContext, dQkv, validKeys, batch, seq, heads, headDim, scale, dropout, dropoutKey);
             return;
@@ -193,8 +194,25 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
     // One batched per-head product of the attention kernels (see OneDnnAttention.Kind), on this thread's share of cores.
     internal void Attention(OneDnnAttention.Kind kind, int heads, int seq, int headDim, int ldContext, void* a, void* b, float* dst) =>
-        Execute(_attention.GetOrAdd(new AttentionKey(kind, heads, seq, headDim, ldContext), static (k, api) => Entry.For(api, k), _api),
-            a, b, null, dst, Threads);
+        Execute(AttentionEntry(new AttentionKey(kind, heads, seq, headDim, ldContext)), a, b, null, dst, Threads);
+
+    private Entry AttentionEntry(AttentionKey key) => _attention.GetOrAdd(key, static (k, api) => Entry.For(api, k), _api);
+
+    // Whether every product the attention kernels need for this shape has a real oneDNN kernel (where
+    // one would fall to the reference kernel, the managed fused kernel runs the whole attention instead).
+    private bool AttentionRunsNatively(int seq, int heads, int headDim, bool training) =>
+        _attentionShapes.GetOrAdd((seq, heads, headDim, training), static (shape, self) =>
+        {
+            var (t, h, d, train) = shape;
+            int group = OneDnnAttention.Group(t, h);
+            OneDnnAttention.Kind[] kinds = train
+                ? [OneDnnAttention.Kind.Scores, OneDnnAttention.Kind.Context, OneDnnAttention.Kind.Product, OneDnnAttention.Kind.TransposedProduct]
+                : [OneDnnAttention.Kind.Scores, OneDnnAttention.Kind.Context];
+            foreach (int g in h % group == 0 ? [group] : (int[])[group, h % group])
+                foreach (var kind in kinds)
+                    if (self.AttentionEntry(new AttentionKey(kind, g, t, d, kind == OneDnnAttention.Kind.Context ? h * d : 0)).IsReference) return false;
+            return true;
+        }, this);
 
     // Inside a loop's task (a block of rows) the call gets one thread: the loop has the others.
     private static int Threads => WorkerPool.InLoop ? 1 : Gemm.MaxThreads;
