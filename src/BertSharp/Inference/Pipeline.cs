@@ -107,6 +107,34 @@ public abstract class Pipeline : IDisposable
         return result;
     }
 
+    /// <summary>The engine that runs the model, for code that batches on its own (evaluation).</summary>
+    internal IModelRuntime Engine => _runtime;
+
+    /// <summary>
+    /// Loads a fine-tuned model directory as the pipeline of its task (its config's <c>architectures</c>): a
+    /// <see cref="TextClassifier"/> for a sequence classifier.
+    /// </summary>
+    /// <param name="directory">The model directory; <see cref="InferenceRuntime.Onnx"/> also needs its <c>model.onnx</c>.</param>
+    /// <param name="runtime">The engine for the forward pass.</param>
+    /// <param name="threads">ONNX Runtime's intra-op threads (0: one per core); the managed encoder uses every core.</param>
+    public static Pipeline Load(string directory, InferenceRuntime runtime = InferenceRuntime.Managed, int threads = 0)
+    {
+        var (pretrained, engine) = Open(directory, runtime, threads);
+        try
+        {
+            return TaskModels.ArchitectureOf(pretrained.Config, pretrained.Weights) switch
+            {
+                nameof(BertForSequenceClassification) => new TextClassifier(pretrained, engine),
+                var other => throw new NotSupportedException($"{directory}: BertSharp has no pipeline for a {other}"),
+            };
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Releases the ONNX Runtime session, when there is one.</summary>
     public void Dispose()
     {

@@ -13,7 +13,7 @@ namespace BertSharp.Inference;
 /// </summary>
 public sealed class TextClassifier : Pipeline
 {
-    private TextClassifier(PretrainedModel pretrained, IModelRuntime runtime) : base(pretrained, runtime)
+    internal TextClassifier(PretrainedModel pretrained, IModelRuntime runtime) : base(pretrained, runtime)
     {
         var config = BertForSequenceClassification.Resolve(Config, options: null);
         ProblemType = config.ProblemType!.Value;
@@ -40,21 +40,12 @@ public sealed class TextClassifier : Pipeline
     /// <param name="directory">The model directory; <see cref="InferenceRuntime.Onnx"/> also needs its <c>model.onnx</c>.</param>
     /// <param name="runtime">The engine for the forward pass.</param>
     /// <param name="threads">ONNX Runtime's intra-op threads (0: one per core); the managed encoder uses every core.</param>
-    public static TextClassifier Load(string directory, InferenceRuntime runtime, int threads = 0)
+    public static new TextClassifier Load(string directory, InferenceRuntime runtime, int threads = 0)
     {
-        var (pretrained, engine) = Open(directory, runtime, threads);
-        try
-        {
-            var architecture = TaskModels.ArchitectureOf(pretrained.Config, pretrained.Weights);
-            if (architecture != nameof(BertForSequenceClassification))
-                throw new InvalidDataException($"{directory}: the model is a {architecture}, not a text classifier");
-            return new TextClassifier(pretrained, engine);
-        }
-        catch
-        {
-            engine.Dispose();
-            throw;
-        }
+        var pipeline = Pipeline.Load(directory, runtime, threads);
+        if (pipeline is TextClassifier classifier) return classifier;
+        pipeline.Dispose();
+        throw new InvalidDataException($"{directory}: the model is a {pipeline.Config.Architectures?.FirstOrDefault()}, not a text classifier");
     }
 
     /// <summary>Classifies one text (or a text pair).</summary>
@@ -111,7 +102,7 @@ public sealed class TextClassifier : Pipeline
         foreach (var (input, rows) in Batches(windows, batchSize))
         {
             var logits = Run(input);
-            Scores(logits, rows.Length);
+            Training.SequenceClassificationTask.Scores(ProblemType, logits, rows.Length, k);
             for (int r = 0; r < rows.Length; r++)
             {
                 int text = owner[rows[r]];
@@ -121,16 +112,6 @@ public sealed class TextClassifier : Pipeline
         }
         for (int i = 0; i < encodings.Count; i++) TensorPrimitives.Divide(sums.AsSpan(i * k, k), counts[i], sums.AsSpan(i * k, k));
         return sums;
-    }
-
-    // The problem type's output function, on the runtime's logits (ONNX exports logits, as HF's do).
-    private void Scores(Span<float> logits, int rows)
-    {
-        int k = Labels.Count;
-        if (ProblemType == ProblemType.SingleLabelClassification)
-            for (int r = 0; r < rows; r++) TensorPrimitives.SoftMax(logits.Slice(r * k, k), logits.Slice(r * k, k));
-        else if (ProblemType == ProblemType.MultiLabelClassification)
-            TensorPrimitives.Sigmoid(logits[..(rows * k)], logits[..(rows * k)]);
     }
 
     // Single-label and regression: the top label. Multi-label: every label at or above the threshold (the

@@ -81,13 +81,7 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
     }
 
     /// <summary>Turns logits [rows × labels] into the problem type's scores, in place.</summary>
-    public void Scores(Span<float> logits, int rows)
-    {
-        var values = logits[..(rows * NumLabels)];
-        if (ProblemType == ProblemType.SingleLabelClassification) Kernels.SoftmaxRows(values, rows, NumLabels);
-        else if (ProblemType == ProblemType.MultiLabelClassification)
-            for (int i = 0; i < values.Length; i++) values[i] = (float)BceWithLogits.Sigmoid(values[i]);
-    }
+    public void Scores(Span<float> logits, int rows) => Training.SequenceClassificationTask.Scores(ProblemType, logits, rows, NumLabels);
 
     /// <summary>
     /// One single-label training step (see <see cref="BertPreTrainedModel"/>): cross-entropy weighted by

@@ -1,6 +1,7 @@
 using System.Globalization;
 using BertSharp.Data;
 using BertSharp.Evaluation;
+using BertSharp.Inference;
 using BertSharp.Model;
 using BertSharp.Text;
 
@@ -69,17 +70,16 @@ internal sealed class SequenceClassificationTask(ProblemType problemType, LabelM
             : ClassWeights.Parse(args.ClassWeights, Labels, ids);
     }
 
-    public override (IEvaluationReport Report, double Loss) Evaluate(BertPreTrainedModel model, IReadOnlyList<EncodedExample> data, int batchSize, int padId)
+    public override (IEvaluationReport Report, double Loss) Evaluate(IModelRuntime model, IReadOnlyList<EncodedExample> data, int batchSize, int padId)
     {
-        var classifier = (BertForSequenceClassification)model;
-        int n = data.Count, k = classifier.NumLabels;
+        int n = data.Count, k = ProblemType == ProblemType.Regression ? 1 : Labels.Count;
         var order = ByLength(data);
         var logits = new float[n * k];
         for (int start = 0; start < n; start += batchSize)
         {
             int count = Math.Min(batchSize, n - start);
             var batch = Collate(data, order.AsSpan(start, count), padId);
-            var rows = classifier.Logits(batch.Input);
+            var rows = model.Run(batch.Input);
             for (int r = 0; r < count; r++) rows.AsSpan(r * k, k).CopyTo(logits.AsSpan(order[start + r] * k, k));
         }
         int[] labels = [.. data.SelectMany(e => e.Labels)];
@@ -91,8 +91,17 @@ internal sealed class SequenceClassificationTask(ProblemType problemType, LabelM
             ProblemType.MultiLabelClassification => BceWithLogits.Compute(logits, targets, default, 1f),
             _ => MeanSquaredError.Compute(logits, targets, default, 1f),
         };
-        classifier.Scores(logits, n);
+        Scores(ProblemType, logits, n, k);
         return (Report(logits, labels, targets, n, k), loss);
+    }
+
+    /// <summary>The problem type's output function, in place on logits [rows × k]: softmax, sigmoid, or none (regression).</summary>
+    public static void Scores(ProblemType problemType, Span<float> logits, int rows, int k)
+    {
+        if (problemType == ProblemType.SingleLabelClassification)
+            for (int r = 0; r < rows; r++) System.Numerics.Tensors.TensorPrimitives.SoftMax(logits.Slice(r * k, k), logits.Slice(r * k, k));
+        else if (problemType == ProblemType.MultiLabelClassification)
+            System.Numerics.Tensors.TensorPrimitives.Sigmoid(logits[..(rows * k)], logits[..(rows * k)]);
     }
 
     private IEvaluationReport Report(float[] scores, int[] labels, float[] targets, int n, int k)

@@ -1,5 +1,6 @@
 using BertSharp.Data;
 using BertSharp.Evaluation;
+using BertSharp.Inference;
 using BertSharp.Model;
 using BertSharp.Text;
 
@@ -19,6 +20,9 @@ internal abstract class TaskAdapter
 
     /// <summary>Whether a smaller value of the metric is better (losses and errors).</summary>
     public virtual bool LowerIsBetter(string metric) => metric is "loss" or "mse" or "mae" or "hamming_loss";
+
+    /// <summary>Reads a data file of this task's kind (labelled texts by default); errors name the file and line.</summary>
+    public virtual ITaskDataset Load(string path, DatasetLoadOptions options) => TextDataset.Load(path, options);
 
     /// <summary>Tokenizes a data set and attaches the targets; errors name the example's file and line.</summary>
     public abstract IReadOnlyList<EncodedExample> Encode(ITaskDataset data, BertTokenizer tokenizer, int maxLength);
@@ -46,8 +50,8 @@ internal abstract class TaskAdapter
         return new TaskBatch { Input = DynamicPadding.Pad(ids, types, padId), Labels = [.. labels], Targets = [.. targets] };
     }
 
-    /// <summary>Scores the model (evaluation mode) on encoded examples: the task's report and the mean loss.</summary>
-    public abstract (IEvaluationReport Report, double Loss) Evaluate(BertPreTrainedModel model, IReadOnlyList<EncodedExample> data, int batchSize, int padId);
+    /// <summary>Scores a model (evaluation mode, on either runtime) on encoded examples: the task's report and the mean loss.</summary>
+    public abstract (IEvaluationReport Report, double Loss) Evaluate(IModelRuntime model, IReadOnlyList<EncodedExample> data, int batchSize, int padId);
 
     /// <summary>The indices of <paramref name="data"/> ordered by length, so evaluation batches pad little.</summary>
     protected static int[] ByLength(IReadOnlyList<EncodedExample> data) =>

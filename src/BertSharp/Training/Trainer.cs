@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using BertSharp.Data;
 using BertSharp.Evaluation;
+using BertSharp.Inference;
 using BertSharp.IO;
 using BertSharp.Model;
 using BertSharp.Tensors;
@@ -232,7 +233,7 @@ public sealed class Trainer
             HfDirectory.Save(outputDirectory, Model.Config, Model.ToStateDict(), _openVocab, _doLowerCase, _args.MaxLength);
             if (evalSet is not null)
             {
-                report = _task.Evaluate(Model, evalSet, _args.EvalBatchSize, Tokenizer.PadId).Report;
+                report = _task.Evaluate(new ManagedRuntime(Model), evalSet, _args.EvalBatchSize, Tokenizer.PadId).Report;
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.json"), report.ToJson());
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.txt"), report.ToText(4));
             }
@@ -257,12 +258,12 @@ public sealed class Trainer
     public (IEvaluationReport Report, double Loss) Evaluate(ITaskDataset data)
     {
         ArgumentNullException.ThrowIfNull(data);
-        return _task.Evaluate(Model, _task.Encode(data, Tokenizer, _args.MaxLength), _args.EvalBatchSize, Tokenizer.PadId);
+        return _task.Evaluate(new ManagedRuntime(Model), _task.Encode(data, Tokenizer, _args.MaxLength), _args.EvalBatchSize, Tokenizer.PadId);
     }
 
     private bool EvaluateAndCheckpoint(IReadOnlyList<EncodedExample> evalSet, TrainerState state, string outputDirectory, string logPath, double epoch)
     {
-        var (report, loss) = _task.Evaluate(Model, evalSet, _args.EvalBatchSize, Tokenizer.PadId);
+        var (report, loss) = _task.Evaluate(new ManagedRuntime(Model), evalSet, _args.EvalBatchSize, Tokenizer.PadId);
         var metrics = new Dictionary<string, double> { ["eval_loss"] = loss };
         foreach (var (name, v) in report.Metrics) metrics["eval_" + name] = v;
         Log(state, logPath, new TrainingLogEntry { Kind = "eval", Step = state.GlobalStep, Epoch = Math.Round(epoch, 4), Metrics = metrics });
