@@ -6,7 +6,6 @@ using BertSharp.Inference;
 using BertSharp.IO;
 using BertSharp.Server;
 using BertSharp.Tensors;
-using Microsoft.AspNetCore.Builder;
 
 namespace BertSharp.Bench;
 

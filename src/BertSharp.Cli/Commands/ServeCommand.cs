@@ -3,7 +3,6 @@ using System.Globalization;
 using BertSharp.Inference;
 using BertSharp.Tensors;
 using BertSharp.Server;
-using Microsoft.AspNetCore.Builder;
 
 namespace BertSharp.Cli.Commands;
 

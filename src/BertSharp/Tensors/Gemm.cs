@@ -286,7 +286,7 @@ internal static unsafe class Gemm
         public float* BPanel;
         public int Slivers, Tasks;
         private bool transA, transB;
-        private int m, n, k, lda, ldb, ldc, threads;
+        private int m, lda, ldb, ldc, threads;
         private float alpha, betaNow;
         private float* a, b, c, bias;
         private int jc, nc, pc, kc, nParts, sliversPerPart;
@@ -301,7 +301,7 @@ internal static unsafe class Gemm
             float* b, int ldb, float* c, int ldc, float* bias, int threads)
         {
             this.bias = bias;
-            (this.transA, this.transB, this.m, this.n, this.k, this.alpha) = (transA, transB, m, n, k, alpha);
+            (this.transA, this.transB, this.m, this.alpha) = (transA, transB, m, alpha);
             this.a = a;
             this.b = b;
             this.c = c;
