@@ -64,7 +64,7 @@ internal sealed class BertSelfAttention
         else
         {
             var job = c.Heads.Set(this, mask, c, T, queryRows: T, c.QKV, qBatch: T * 3 * C, ldq: 3 * C, ctxBatch: T * C);
-            WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
+            WorkerPool.For(B * H, WorkerPool.Threads(B * H * Attention.PairFlops(T, d), Gemm.ParallelGrainFlops), job.ForwardBody);
         }
         OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
@@ -84,7 +84,7 @@ internal sealed class BertSelfAttention
         {
             var job = c.Heads.Set(this, mask, c, T, queryRows: T, c.QKV, qBatch: T * 3 * C, ldq: 3 * C, ctxBatch: T * C);
             job.SetBackward(dContext, s.DQKV, s.DQKV, s.DProbs);
-            WorkerPool.For(B * H, Gemm.MaxThreads, job.BackwardBody);
+            WorkerPool.For(B * H, WorkerPool.Threads(2 * B * H * Attention.PairFlops(T, d), Gemm.ParallelGrainFlops), job.BackwardBody);
         }
         OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
         t0 = OpProfile.Start();
@@ -142,7 +142,7 @@ internal sealed class BertSelfAttention
         c.Fused = false;
         c.Key = c.Dropped ? dropout!.NextKey() : 0;
         var job = c.Heads.Set(this, mask, c, T, queryRows: 1, c.Q, qBatch: C, ldq: C, ctxBatch: C);
-        WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
+        WorkerPool.For(B * H, WorkerPool.Threads(B * H * Attention.PairFlops(T, _headSize) / T, Gemm.ParallelGrainFlops), job.ForwardBody);
         OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
 
@@ -155,7 +155,7 @@ internal sealed class BertSelfAttention
         long t0 = OpProfile.Start();
         var job = c.Heads.Set(this, mask, c, T, queryRows: 1, c.Q, qBatch: C, ldq: C, ctxBatch: C);
         job.SetBackward(dContext, s.DQ, s.DQKV, s.DProbs);
-        WorkerPool.For(B * H, Gemm.MaxThreads, job.BackwardBody);
+        WorkerPool.For(B * H, WorkerPool.Threads(2 * B * H * Attention.PairFlops(T, _headSize) / T, Gemm.ParallelGrainFlops), job.BackwardBody);
         OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
         t0 = OpProfile.Start();
         // The query block of DQKV is not written here: only the key and value biases come from it.

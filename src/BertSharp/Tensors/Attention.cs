@@ -147,8 +147,11 @@ internal static unsafe class Attention
         var r = runner ??= new Runner();
         r.Job = job;
         r.Fn = (nint)one;
-        WorkerPool.For(count, Gemm.MaxThreads, r.Body);
+        WorkerPool.For(count, WorkerPool.Threads(count * PairFlops(job.Seq, job.HeadDim), Gemm.ParallelGrainFlops), r.Body);
     }
+
+    /// <summary>Flops of one (sequence, head) pair's two products, seq² · headDim multiply-adds each.</summary>
+    internal static long PairFlops(int seq, int headDim) => 4L * seq * seq * headDim;
 
     // Per calling thread, so concurrent callers never share one.
     private sealed class Runner

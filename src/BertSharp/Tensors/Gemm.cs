@@ -28,8 +28,11 @@ internal static unsafe class Gemm
     // block of A (192 KiB) stays in the 2 MiB L2; an NC-wide B panel (3 MiB) lives in L3.
     internal const int KC = 256, MC = 192, NC = 3072;
 
-    // Below this many flops, fork/join costs more than the second core gains.
-    private const long SerialFlops = 1L << 22;
+    /// <summary>
+    /// The cost model's grain for products: a thread's share should be at least this many flops
+    /// (about 50 µs here) to repay waking it, so a product under twice this runs on its caller.
+    /// </summary>
+    internal const long ParallelGrainFlops = 1L << 21;
 
     internal enum Isa { Scalar, Avx2, Avx512 }
 
@@ -244,24 +247,26 @@ internal static unsafe class Gemm
             return;
         }
         var x = threadContext ??= new Context();
-        int threads = serial || 2L * m * n * k < SerialFlops ? 1 : maxThreads;
+        int threads = serial ? 1 : WorkerPool.Threads(2L * m * n * k, ParallelGrainFlops);
         x.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, threads);
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
+            if (packed is not null)
+            {
+                // A packed weight needs no shared packing step per KC block, so each task runs its
+                // columns through all of k: one fork/join per product instead of one per KC block
+                // (six for a 1536-deep FFN product), which is most of a small batch's cost.
+                x.Block(jc, nc, 0, k, beta, packed);
+                WorkerPool.For(x.Tasks, threads, x.RunTaskBody);
+                continue;
+            }
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                x.Block(jc, nc, pc, kc, pc == 0 ? beta : 1f);
-                if (packed is not null)
-                {
-                    x.BPanel = packed.Pointer + (long)pc * packed.PaddedN + (long)(jc / NR) * kc * NR;
-                }
-                else
-                {
-                    x.BPanel = x.PackB.Get(x.Slivers * kc * NR);
-                    WorkerPool.For(x.Slivers, (long)kc * nc >= 1 << 15 ? threads : 1, x.PackBSliverBody);
-                }
+                x.Block(jc, nc, pc, kc, pc == 0 ? beta : 1f, null);
+                x.BPanel = x.PackB.Get(x.Slivers * kc * NR);
+                WorkerPool.For(x.Slivers, (long)kc * nc >= 1 << 15 ? threads : 1, x.PackBSliverBody);
                 WorkerPool.For(x.Tasks, threads, x.RunTaskBody);
             }
         }
@@ -290,6 +295,7 @@ internal static unsafe class Gemm
         private float alpha, betaNow;
         private float* a, b, c, bias;
         private int jc, nc, pc, kc, nParts, sliversPerPart;
+        private PackedMatrix? packed;
 
         public Context()
         {
@@ -311,11 +317,14 @@ internal static unsafe class Gemm
         public void Clear()
         {
             a = b = c = bias = BPanel = null;
+            packed = null;
         }
 
-        public void Block(int jc, int nc, int pc, int kc, float beta)
+        // packed: the weight's panels, walked through all of [pc, pc + kc) by each task; null when
+        // BPanel holds this KC block's freshly packed B.
+        public void Block(int jc, int nc, int pc, int kc, float beta, PackedMatrix? packed)
         {
-            (this.jc, this.nc, this.pc, this.kc, betaNow) = (jc, nc, pc, kc, beta);
+            (this.jc, this.nc, this.pc, this.kc, betaNow, this.packed) = (jc, nc, pc, kc, beta, packed);
             Slivers = (nc + NR - 1) / NR;
             int mBlocks = (m + MC - 1) / MC;
             // Enough tasks for every thread to get two, splitting along n when m is short (dW = dYᵀ·X).
@@ -335,6 +344,21 @@ internal static unsafe class Gemm
         }
 
         public void RunTask(int t)
+        {
+            if (packed is null)
+            {
+                RunTask(t, pc, kc, betaNow, BPanel);
+                return;
+            }
+            for (int p = pc; p < pc + kc; p += KC)
+            {
+                int depth = Math.Min(KC, pc + kc - p);
+                RunTask(t, p, depth, p == pc ? betaNow : 1f, packed.Pointer + (long)p * packed.PaddedN + (long)(jc / NR) * depth * NR);
+            }
+        }
+
+        // Task t's tiles for the KC block [pc, pc + kc) of B, whose slivers start at panel.
+        private void RunTask(int t, int pc, int kc, float betaNow, float* panel)
         {
             int ib = t / nParts, part = t % nParts;
             int i0 = ib * MC, mc = Math.Min(MC, m - i0);
@@ -358,7 +382,7 @@ internal static unsafe class Gemm
             for (int s = s0; s < s1; s++)
             {
                 int j = jc + s * NR, nr = Math.Min(NR, jc + nc - j);
-                float* bs = BPanel + (long)s * kc * NR;
+                float* bs = panel + (long)s * kc * NR;
                 // The bias goes in with the first KC block, when C is first written.
                 float* biasNow = bias != null && pc == 0 ? bias + j : null;
                 for (int q = 0; q < aSlivers; q++)
