@@ -57,11 +57,14 @@ internal static class BenchCommand
             using var load = new BusyThreads(parse.GetValue(contend));
             if (parse.GetValue(grid))
             {
+                bool asJson = parse.GetValue(json);
+                if (!asJson)
+                    BenchGrid.PrintHeader(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(contend), parse.GetValue(iterations),
+                        ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16));
                 var cells = BenchGrid.Run(parse.GetValue(model)!, BenchGrid.Sizes(parse.GetValue(gridBatches)!, "--grid-batches"),
                     BenchGrid.Sizes(parse.GetValue(gridTokens)!, "--grid-tokens"), parse.GetValue(threads), parse.GetValue(iterations),
-                    parse.GetValue(contend));
-                if (parse.GetValue(json)) Console.WriteLine(cells.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                else BenchGrid.Print(cells);
+                    parse.GetValue(contend), asJson ? null : BenchGrid.PrintRow);
+                if (asJson) Console.WriteLine(cells.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
             var settings = new Settings(parse.GetValue(model)!, parse.GetValue(batch), parse.GetValue(seq), parse.GetValue(threads),

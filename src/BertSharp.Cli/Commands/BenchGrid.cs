@@ -23,7 +23,8 @@ internal static class BenchGrid
         return sizes.Length > 0 ? sizes : throw new ArgumentException($"{option} is empty");
     }
 
-    public static JsonObject Run(string model, int[] batches, int[] tokens, int threads, int iterations, int contend)
+    /// <summary>Measures every cell; onCell (when given) sees each cell as soon as it is measured.</summary>
+    public static JsonObject Run(string model, int[] batches, int[] tokens, int threads, int iterations, int contend, Action<JsonObject>? onCell = null)
     {
         if (threads <= 0 || iterations <= 0) throw new ArgumentException($"--threads ({threads}) and --iterations ({iterations}) must be positive");
         if (!BuiltInModels.IsBuiltIn(model))
@@ -63,6 +64,7 @@ internal static class BenchGrid
                     cell["bf16_ratio"] = Math.Round(rates[2] / rates[1], 3);
                 }
                 cells.Add(cell);
+                onCell?.Invoke(cell);
             }
         }
         return new JsonObject
@@ -98,20 +100,23 @@ internal static class BenchGrid
         return [.. times.Select(t => batch / BenchCommand.Median(t))];
     }
 
-    public static void Print(JsonObject r)
+    // A table row per cell as it is measured (a 512-token cell takes minutes on a busy machine),
+    // after a header naming the run.
+    public static void PrintHeader(string model, int threads, int contend, int iterations, bool bf16)
     {
-        bool bf16 = r["cells"]!.AsArray().Any(c => c!["bf16_samples_per_s"] is not null);
-        Console.WriteLine($"model {r["model"]}, {r["threads"]} threads, {r["contend"]} competing busy threads, median of {r["iterations"]}, " +
-            $"on {r["cpu"]} (load {r["load_average"]}); bf16: {r["bf16"]}");
+        Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, median of {iterations}, " +
+            $"on {BenchCommand.CpuName()} (load {BenchCommand.LoadAverage()}); bf16: " +
+            (bf16 ? ComputeProviders.Describe(ComputeProvider.OneDnnBf16) : ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16)));
         Console.WriteLine(bf16
             ? "| batch × tokens | fp32 samples/s | ONNX Runtime samples/s | fp32 ratio | bf16 samples/s | bf16 ratio |\n| --- | ---: | ---: | ---: | ---: | ---: |"
             : "| batch × tokens | fp32 samples/s | ONNX Runtime samples/s | fp32 ratio |\n| --- | ---: | ---: | ---: |");
-        foreach (var c in r["cells"]!.AsArray())
-        {
-            var line = $"| {c!["batch"]} × {c["tokens"]} | {c["fp32_samples_per_s"]} | {c["onnxruntime_samples_per_s"]} | {c["fp32_ratio"]} |";
-            if (bf16) line += $" {c["bf16_samples_per_s"]} | {c["bf16_ratio"]} |";
-            Console.WriteLine(line);
-        }
+    }
+
+    public static void PrintRow(JsonObject c)
+    {
+        var line = $"| {c["batch"]} × {c["tokens"]} | {c["fp32_samples_per_s"]} | {c["onnxruntime_samples_per_s"]} | {c["fp32_ratio"]} |";
+        if (c["bf16_samples_per_s"] is not null) line += $" {c["bf16_samples_per_s"]} | {c["bf16_ratio"]} |";
+        Console.WriteLine(line);
     }
 }
 
