@@ -17,6 +17,7 @@ foreach (var command in new[]
     EmbedCommand.Create(),
     SimilarityCommand.Create(),
     ServeCommand.Create(),
+    DistributedCheckCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
