@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text;
 using BertSharp.Distributed;
 using BertSharp.Tensors;
 
@@ -39,5 +40,26 @@ internal static class DistributedOption
         }
         communicator.Dispose();
         return code;
+    }
+
+    /// <summary>
+    /// Which items of <paramref name="count"/> this process handles: part i of N with <c>--shard i/N</c>,
+    /// this rank's contiguous share under MPI, else all.
+    /// </summary>
+    public static (int Start, int Length) Part(string? shard, ICommunicator communicator, int count)
+    {
+        if (shard is null) return DataParallel.Even(count, communicator.Rank, communicator.Size);
+        var spec = ShardSpec.Parse(shard);
+        if (communicator.Size > 1)
+            throw new ArgumentException($"--shard {spec} under an MPI job of {communicator.Size} ranks: the ranks already split the input; give one or the other");
+        return spec.Of(count);
+    }
+
+    /// <summary>Every rank's <paramref name="text"/> joined in rank order on rank 0; null on the other ranks.</summary>
+    public static string? GatherOnRoot(ICommunicator communicator, string text)
+    {
+        if (communicator.Size == 1) return text;
+        var parts = communicator.Gather(Encoding.UTF8.GetBytes(text));
+        return parts is null ? null : string.Concat(parts.Select(p => Encoding.UTF8.GetString(p)));
     }
 }
