@@ -14,8 +14,9 @@ SECONDS_OF_LOAD=${SECONDS_OF_LOAD:-45}
 CLIENTS=${CLIENTS:-8}
 PORT_LB=18080 PORT_A=18081 PORT_B=18082
 
-dotnet build src/BertSharp.Cli -c Release -v q -nologo >/dev/null
-dotnet build bench/BertSharp.Bench -c Release -v q -nologo >/dev/null
+for project in src/BertSharp.Cli bench/BertSharp.Bench; do
+  build_log=$(dotnet build "$project" -c Release -v q -nologo 2>&1) || { echo "$build_log" >&2; exit 1; }
+done
 cli=(dotnet src/BertSharp.Cli/bin/Release/net10.0/BertSharp.Cli.dll)
 bench=(dotnet bench/BertSharp.Bench/bin/Release/net10.0/BertSharp.Bench.dll)
 
