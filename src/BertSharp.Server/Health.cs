@@ -60,7 +60,7 @@ internal sealed class Health
 /// <see cref="ServerOptions.DrainDelay"/> while still serving, before the web server stops accepting
 /// and finishes the requests in flight (within <see cref="ServerOptions.ShutdownTimeout"/>).
 /// </summary>
-internal sealed class HealthLifecycle(Health health, TextClassifier classifier, InferenceQueue queue, ServerOptions options, ILogger<HealthLifecycle> logger)
+internal sealed class HealthLifecycle(Health health, Pipeline pipeline, ModelGate gate, ServerOptions options, ILogger<HealthLifecycle> logger)
     : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -74,7 +74,8 @@ internal sealed class HealthLifecycle(Health health, TextClassifier classifier, 
         {
             try
             {
-                await queue.RunExclusiveAsync(() => classifier.Predict("warm up"));
+                // The encoder is what every task runs; its first pass is the slow one.
+                await gate.RunExclusiveAsync(() => pipeline.Embed(["warm up"]));
                 health.MarkReady();
             }
             catch (Exception e)

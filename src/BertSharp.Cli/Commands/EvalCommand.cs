@@ -1,8 +1,7 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
-using BertSharp.Data;
-using BertSharp.Evaluation;
+using BertSharp.Distributed;
 using BertSharp.Inference;
+using BertSharp.Training;
 
 namespace BertSharp.Cli.Commands;
 
@@ -11,22 +10,21 @@ internal static class EvalCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
-        var data = new Option<string>("--data") { Description = "Labelled data to score (same formats as train)", Required = true };
+        var data = new Option<string>("--data") { Description = "Labelled data to score (the formats train reads for the model's task)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var batch = new Option<int>("--batch-size") { Description = "Examples per batch", DefaultValueFactory = _ => 32 };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var shard = new Option<string?>("--shard") { Description = "Score only part i of N (0-based, e.g. 0/4) of the data; the report covers that part" };
-        var distributed = DistributedOption.Create();
         var dataOptions = new DataOptions();
         var command = new Command("eval", """
-            Score a fine-tuned classifier on labelled data: accuracy, per-class precision/recall/F1, averages,
-            confusion matrix and (two classes) ROC-AUC. Under mpirun the examples are split across the
-            ranks and rank 0 reports on all of them.
+            Score a fine-tuned model on labelled data with its task's metrics: a classifier's accuracy, per-class
+            precision/recall/F1, averages, confusion matrix and (two classes) ROC-AUC; a multi-label classifier's
+            micro/macro F1 and subset accuracy; a regressor's MSE, MAE, Pearson and Spearman.
 
             Examples:
               bertsharp eval --model out/polarity --data ../shared/data/sentence-polarity/dev.csv
-              mpirun -np 2 -x DOTNET_PROCESSOR_COUNT=1 bertsharp eval --model out/polarity --data dev.csv
+              bertsharp eval --model out/polarity --data dev.csv --shard 0/4 --json
             """);
         command.Options.Add(model);
         command.Options.Add(data);
@@ -35,44 +33,28 @@ internal static class EvalCommand
         command.Options.Add(runtime);
         command.Options.Add(bf16);
         command.Options.Add(shard);
-        command.Options.Add(distributed);
         dataOptions.AddTo(command);
-        command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
+        command.SetAction(parse =>
         {
-            ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
-            using var classifier = TextClassifier.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
-            ProviderOption.Apply(classifier, parse.GetValue(bf16));
-            var dataset = TextDataset.Load(parse.GetValue(data)!, dataOptions.Read(parse));
-            var labels = LabelMap.FromId2Label(classifier.Labels.Select((l, i) => (i, l)).ToDictionary(p => p.i, p => p.l));
-            var truth = new int[dataset.Count];
-            for (int i = 0; i < dataset.Count; i++)
-            {
-                if (!labels.TryGetId(dataset[i].Label, out truth[i]))
-                    throw new InvalidDataException($"{dataset[i].Location}: label '{dataset[i].Label}' is not one the model knows ({string.Join(", ", classifier.Labels)})");
-            }
-            var (start, length) = DistributedOption.Part(parse.GetValue(shard), communicator, dataset.Count);
-            var texts = dataset.Skip(start).Take(length).Select(e => e.Text).ToArray();
-            var pairs = dataset.TextPairColumn is null ? null : dataset.Skip(start).Take(length).Select(e => e.TextPair).ToArray();
-            // A rank can get no example when there are fewer than ranks; it still takes part in the gather.
-            var local = length == 0 ? [] : classifier.Probabilities(texts, pairs, batchSize: parse.GetValue(batch));
-            var probabilities = local;
-            if (communicator.Size > 1)
-            {
-                var parts = communicator.Gather(MemoryMarshal.AsBytes(local.AsSpan()));
-                if (parts is null) return 0;
-                // Rank r scored a contiguous run of the examples, so rank order is the data's order.
-                probabilities = [.. parts.SelectMany(p => MemoryMarshal.Cast<byte, float>(p).ToArray())];
-                (start, length) = (0, dataset.Count);
-            }
-            truth = truth[start..(start + length)];
-            int k = classifier.Labels.Count;
-            var predicted = new int[length];
-            for (int i = 0; i < predicted.Length; i++) predicted[i] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(probabilities.AsSpan(i * k, k));
-            double[] positive = k == 2 ? Enumerable.Range(0, length).Select(i => (double)probabilities[i * k + 1]).ToArray() : [];
-            var report = ClassificationReport.Create(truth, predicted, classifier.Labels, positive);
+            // Every rank would score everything and print the same report: refuse rather than repeat the work.
+            if (MpiEnvironment.Current is { Size: > 1 } job)
+                throw new NotSupportedException($"eval under mpirun ({job.Size} ranks) does not split its data yet: run it as one process, or give each job --shard i/N");
+            var engine = RuntimeOption.Parse(parse.GetValue(runtime));
+            ProviderOption.Validate(parse.GetValue(bf16), engine);
+            int batchSize = parse.GetValue(batch);
+            if (batchSize < 1) throw new ArgumentException($"--batch-size {batchSize}: must be ≥ 1");
+            using var pipeline = Pipeline.Load(parse.GetValue(model)!, engine);
+            ProviderOption.Apply(pipeline, parse.GetValue(bf16));
+            var task = TaskAdapters.For(pipeline);
+            var dataset = task.Load(parse.GetValue(data)!, dataOptions.Read(parse));
+            var all = task.Encode(dataset, pipeline.Tokenizer, pipeline.MaxLength);
+            var (start, length) = parse.GetValue(shard) is { } part ? ShardSpec.Parse(part).Of(all.Count) : (0, all.Count);
+            if (length == 0) throw new ArgumentException($"--shard {parse.GetValue(shard)}: this part of {all.Count} examples is empty");
+            var encoded = all.Skip(start).Take(length).ToList();
+            var (report, _) = task.Evaluate(pipeline.Engine, encoded, batchSize, pipeline.Tokenizer.PadId);
             Console.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText(4));
             return 0;
-        }));
+        });
         return command;
     }
 }

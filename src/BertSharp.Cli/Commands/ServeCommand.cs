@@ -75,11 +75,11 @@ internal static class ServeCommand
             };
             options.Validate();
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
-            using var classifier = TextClassifier.Load(directory, RuntimeOption.Parse(parse.GetValue(runtime)), threadCount);
+            using var classifier = Pipeline.Load(directory, RuntimeOption.Parse(parse.GetValue(runtime)), threadCount);
             ProviderOption.Apply(classifier, parse.GetValue(bf16));
             var app = BertServer.Build(classifier, options);
             app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Labels.Count} labels) on {string.Join(" ", app.Urls)}")));
+                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Config.Architectures?.FirstOrDefault()}{(classifier is TextClassifier c ? $", {c.Labels.Count} labels" : "")}) on {string.Join(" ", app.Urls)}")));
             app.Lifetime.ApplicationStopping.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"bertsharp: stopping; not ready, serving for {options.DrainDelay.TotalSeconds:0.#} s more, then finishing the requests in flight")));
             app.Run();

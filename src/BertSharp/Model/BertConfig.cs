@@ -24,10 +24,40 @@ public sealed record BertConfig
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "bert";
     [JsonPropertyName("architectures")] public IReadOnlyList<string>? Architectures { get; init; }
     [JsonPropertyName("classifier_dropout")] public float? ClassifierDropout { get; init; }
-    [JsonPropertyName("problem_type")] public string? ProblemType { get; init; }
+    [JsonPropertyName("problem_type")] public ProblemType? ProblemType { get; init; }
+
+    /// <summary>What a sequence classifier's head reads (BertSharp's key; absent means the pooler, as in Hugging Face).</summary>
+    [JsonPropertyName("classifier_input")] public ClassifierHeadInput? ClassifierInput { get; init; }
     [JsonPropertyName("id2label")] public IReadOnlyDictionary<string, string>? Id2Label { get; init; }
     [JsonPropertyName("label2id")] public IReadOnlyDictionary<string, int>? Label2Id { get; init; }
 
     /// <summary>Width of one attention head.</summary>
     [JsonIgnore] public int HeadSize => HiddenSize / NumAttentionHeads;
+
+    /// <summary>
+    /// The one check of a config, for every way one arrives (a config.json, an ONNX import, code): throws an
+    /// <see cref="InvalidDataException"/> naming <paramref name="source"/> and the first key that cannot work.
+    /// Zero layers is allowed (the embeddings alone); a token-type table needs at least one row because every
+    /// input has type ids.
+    /// </summary>
+    internal void Validate(string source)
+    {
+        void Require(bool ok, string key, object value, string rule)
+        {
+            if (!ok) throw new InvalidDataException($"{source}: {key} = {value}: {rule}");
+        }
+        Require(VocabSize > 0, "vocab_size", VocabSize, "must be positive");
+        Require(HiddenSize > 0, "hidden_size", HiddenSize, "must be positive");
+        Require(NumHiddenLayers >= 0, "num_hidden_layers", NumHiddenLayers, "must be 0 or more");
+        Require(NumAttentionHeads > 0, "num_attention_heads", NumAttentionHeads, "must be positive");
+        Require(IntermediateSize > 0, "intermediate_size", IntermediateSize, "must be positive");
+        Require(MaxPositionEmbeddings > 0, "max_position_embeddings", MaxPositionEmbeddings, "must be positive");
+        Require(TypeVocabSize > 0, "type_vocab_size", TypeVocabSize, "must be positive");
+        Require(HiddenSize % NumAttentionHeads == 0, "hidden_size", HiddenSize, $"is not a multiple of num_attention_heads ({NumAttentionHeads})");
+        Require(LayerNormEps > 0, "layer_norm_eps", LayerNormEps, "must be positive");
+        Require(ModelType == "bert", "model_type", ModelType, "is not supported (only 'bert')");
+        Require(HiddenDropoutProb is >= 0 and < 1, "hidden_dropout_prob", HiddenDropoutProb, "must be in [0, 1)");
+        Require(AttentionProbsDropoutProb is >= 0 and < 1, "attention_probs_dropout_prob", AttentionProbsDropoutProb, "must be in [0, 1)");
+        Require(ClassifierDropout is null or (>= 0 and < 1), "classifier_dropout", ClassifierDropout ?? 0, "must be in [0, 1)");
+    }
 }

@@ -12,7 +12,7 @@ public sealed record TrainResult
     public string? BestCheckpoint { get; init; }
 
     /// <summary>The report of the kept model on the evaluation data, when there was any.</summary>
-    public ClassificationReport? EvalReport { get; init; }
+    public IEvaluationReport? EvalReport { get; init; }
     public double TrainSeconds { get; init; }
     public double SamplesPerSecond { get; init; }
     public long PeakMemoryBytes { get; init; }

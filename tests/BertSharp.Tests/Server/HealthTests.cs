@@ -34,7 +34,7 @@ public sealed class HealthTests(ServedModel model)
         Task<bool>? holding = null;
         // Occupy the model before the server starts: the warm-up pass has to wait behind it.
         await using var server = await model.StartAsync(configure: app =>
-            holding = app.Services.GetRequiredService<InferenceQueue>().RunExclusiveAsync(() => hold.Wait(TimeSpan.FromSeconds(30))));
+            holding = app.Services.GetRequiredService<ModelGate>().RunExclusiveAsync(() => hold.Wait(TimeSpan.FromSeconds(30))));
         using (var live = await server.Client.GetAsync("/health/live")) Assert.Equal(HttpStatusCode.OK, live.StatusCode);
         await Task.Delay(300);
         Assert.Equal((HttpStatusCode.ServiceUnavailable, "starting"), await ReadyAsync(server.Client));
