@@ -70,6 +70,39 @@ internal static class BertWeights
         }
     }
 
+    /// <summary>
+    /// The checks only loading needs: every weight finite (a NaN or infinity makes every answer NaN,
+    /// which the model would otherwise serve), and no encoder layer beyond the config's
+    /// num_hidden_layers (those weights would silently go unused).
+    /// </summary>
+    public static void ValidateLoaded(BertConfig config, StateDict weights)
+    {
+        const string layerPrefix = "encoder.layer.";
+        var extra = new SortedSet<int>();
+        foreach (var (name, t) in weights)
+        {
+            int bad = FirstNonFinite(t.Data);
+            if (bad >= 0)
+                throw new InvalidDataException($"{weights.Source}: tensor '{name}' holds {t.Data[bad]} at element {bad}; the weights are not finite (a diverged training run?)");
+            if (name.StartsWith(layerPrefix, StringComparison.Ordinal))
+            {
+                var rest = name.AsSpan(layerPrefix.Length);
+                int dot = rest.IndexOf('.');
+                if (dot > 0 && int.TryParse(rest[..dot], out int layer) && layer >= config.NumHiddenLayers) extra.Add(layer);
+            }
+        }
+        if (extra.Count > 0)
+            throw new InvalidDataException($"{weights.Source}: holds weights for encoder layer{(extra.Count > 1 ? "s" : "")} {string.Join(", ", extra)} " +
+                $"but config.json's num_hidden_layers is {config.NumHiddenLayers}; the config does not match the weights");
+    }
+
+    private static int FirstNonFinite(float[] values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) return i;
+        return -1;
+    }
+
     public static void ValidateConfig(BertConfig c, string source)
     {
         void Positive(int v, string key)
@@ -84,6 +117,15 @@ internal static class BertWeights
         Positive(c.MaxPositionEmbeddings, "max_position_embeddings");
         if (c.HiddenSize % c.NumAttentionHeads != 0)
             throw new InvalidDataException($"{source}: hidden_size {c.HiddenSize} is not a multiple of num_attention_heads {c.NumAttentionHeads}");
+        if (c.Id2Label is { } id2label)
+        {
+            // Labels are looked up by id 0..n-1: a gap or a stray key would silently rename a class.
+            for (int i = 0; i < id2label.Count; i++)
+            {
+                if (!id2label.ContainsKey(i.ToString(System.Globalization.CultureInfo.InvariantCulture)))
+                    throw new InvalidDataException($"{source}: id2label has {id2label.Count} labels but no id {i} (its ids are {string.Join(", ", id2label.Keys)}); ids must run 0 to {id2label.Count - 1}");
+            }
+        }
         if (c.ModelType != "bert")
             throw new InvalidDataException($"{source}: model_type '{c.ModelType}' is not supported (only 'bert')");
     }

@@ -71,6 +71,7 @@ internal static class HfDirectory
             weights[n] = t;
         }
         BertWeights.Validate(config, weights);
+        BertWeights.ValidateLoaded(config, weights);
         return weights;
     }
 

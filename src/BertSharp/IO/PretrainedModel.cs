@@ -66,6 +66,7 @@ public sealed class PretrainedModel
         if (!File.Exists(vocab)) throw new FileNotFoundException($"{path}: an ONNX model needs a vocab.txt beside it", vocab);
         var (config, weights) = OnnxBertImporter.Import(path);
         BertWeights.Validate(config, weights);
+        BertWeights.ValidateLoaded(config, weights);
         return WithTokenizerFiles(directory, path, config, weights);
     }
 
@@ -82,6 +83,10 @@ public sealed class PretrainedModel
     private static PretrainedModel WithTokenizerFiles(string directory, string source, BertConfig config, StateDict weights)
     {
         var vocab = Path.Combine(directory, HfDirectory.VocabFile);
+        // A token id at or past vocab_size has no embedding row: refuse here rather than fail every request that uses it.
+        int tokens = File.ReadLines(vocab).Count();
+        if (tokens > config.VocabSize)
+            throw new InvalidDataException($"{vocab}: has {tokens} tokens but config.json's vocab_size is {config.VocabSize}; the vocabulary does not match the model");
         var (lower, max) = HfDirectory.ReadTokenizerConfig(directory);
         return new PretrainedModel
         {
