@@ -35,6 +35,7 @@ internal static class ExportOnnxCommand
             var path = parse.GetValue(output)
                 ?? (Directory.Exists(source) ? Path.Combine(source, OnnxRuntimeClassifier.FileName)
                     : throw new ArgumentException("--output is required when --model is not a directory"));
+            OutputGuard.RefuseInputs(path, "--output", source);
             var loaded = PretrainedModel.Load(source);
             OnnxExporter.Export(loaded, path, o, q);
             bool classifier = loaded.Weights.ContainsKey("classifier.weight");

@@ -32,6 +32,8 @@ internal static class PredictCommand
         foreach (var o in new Option[] { model, input, output, topK, json, longText, runtime, bf16 }) command.Options.Add(o);
         command.SetAction(parse =>
         {
+            var path = parse.GetValue(output);
+            if (path is not null) OutputGuard.RefuseInputs(path, "--output", parse.GetValue(model)!, parse.GetValue(input));
             var (items, pairs) = ReadInputs(parse.GetValue(texts) ?? [], parse.GetValue(input));
             if (items.Count == 0) throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE");
             int k = parse.GetValue(topK);
@@ -44,6 +46,9 @@ internal static class PredictCommand
             for (int i = 0; i < items.Count; i++)
             {
                 var p = predictions[i];
+                // NaN has no JSON form and no meaning as a score: name the text instead of failing in the serializer.
+                if (p.Scores.Any(s => !float.IsFinite(s.Value)))
+                    throw new InvalidDataException($"text {i + 1}: the model's scores are not finite ({p.Label}: {p.Score}); its weights or activations overflowed");
                 var scores = k == 0 ? p.Scores : p.Scores.Take(k).ToList();
                 if (parse.GetValue(json))
                 {
@@ -61,7 +66,6 @@ internal static class PredictCommand
                         .Append('\t').Append(items[i].ReplaceLineEndings(" ")).Append('\n');
                 }
             }
-            var path = parse.GetValue(output);
             if (path is null) Console.Write(text.ToString());
             else AtomicFile.WriteAllText(path, text.ToString());
             return 0;

@@ -19,6 +19,7 @@ internal static class ServeCommand
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var apiKey = new Option<string?>("--api-key") { Description = $"Require this key on /v1/* (Authorization: Bearer KEY or X-API-Key); default ${ApiKeyVariable}" };
+        var metricsPublic = new Option<bool>("--metrics-public") { Description = "Serve /metrics without the API key (by default it needs the key too)" };
         var name = new Option<string?>("--name") { Description = "The model name in responses (default: the directory's name)" };
         var maxBatch = new Option<int>("--max-batch-size") { Description = "Most texts per model run", DefaultValueFactory = _ => defaults.MaxBatchSize };
         var maxWait = new Option<double>("--max-wait-ms") { Description = "How long a batch waits to fill once it has a text", DefaultValueFactory = _ => defaults.MaxBatchWait.TotalMilliseconds };
@@ -40,7 +41,7 @@ internal static class ServeCommand
               bertsharp serve --model out/polarity --runtime onnx --urls http://0.0.0.0:8080 --api-key s3cret
               curl -s localhost:5000/v1/classify -H 'Content-Type: application/json' -d '{"text": "a gripping film"}'
             """);
-        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, threads })
+        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, metricsPublic, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, threads })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -49,12 +50,14 @@ internal static class ServeCommand
             if (!double.IsFinite(waitMs) || waitMs < 0) throw new ArgumentException($"--max-wait-ms {waitMs}: must be ≥ 0");
             int threadCount = parse.GetValue(threads);
             if (threadCount < 0) throw new ArgumentException($"--threads {threadCount}: must be ≥ 0");
+            // Set but empty (--api-key "" or an empty variable) is refused by Validate, never read as "no key".
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable(ApiKeyVariable);
             var options = new ServerOptions
             {
                 Urls = parse.GetValue(urls)!,
                 ModelName = parse.GetValue(name) ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))),
-                ApiKey = string.IsNullOrEmpty(key) ? null : key,
+                ApiKey = key,
+                MetricsPublic = parse.GetValue(metricsPublic),
                 MaxBatchSize = parse.GetValue(maxBatch),
                 MaxBatchWait = TimeSpan.FromMilliseconds(waitMs),
                 QueueLimit = parse.GetValue(queue),
@@ -67,8 +70,10 @@ internal static class ServeCommand
             using var classifier = TextClassifier.Load(directory, RuntimeOption.Parse(parse.GetValue(runtime)), threadCount);
             ProviderOption.Apply(classifier, parse.GetValue(bf16));
             var app = BertServer.Build(classifier, options);
+            var authentication = options.ApiKey is null ? "authentication off: no API key"
+                : $"authentication on: API key required on /v1/*{(options.MetricsPublic ? "" : " and /metrics")}";
             app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Labels.Count} labels) on {string.Join(" ", app.Urls)}")));
+                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Labels.Count} labels) on {string.Join(" ", app.Urls)} ({authentication})")));
             app.Lifetime.ApplicationStopping.Register(() => Console.WriteLine("bertsharp: stopping; finishing the requests in flight"));
             app.Run();
             return 0;

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using BertSharp.Tensors;
 using System.Text.Json;
 using BertSharp.Data;
+using BertSharp.IO;
 using BertSharp.Model;
 using BertSharp.Training;
 using Spectre.Console;
@@ -108,6 +109,7 @@ internal static class TrainCommand
 
             var trainer = Trainer.Create(parse.GetValue(model)!, labels, args, parse.GetValue(head));
             var outputDir = parse.GetValue(output)!;
+            AtomicFile.RemoveStale(outputDir);
             using var cancel = new CancellationTokenSource();
             // Ctrl-C (SIGINT) and a polite stop (SIGTERM: systemd, Kubernetes, `timeout`) both save a
             // checkpoint at the next optimizer step and exit 130 instead of killing the run mid-step.
@@ -144,6 +146,8 @@ internal static class TrainCommand
     internal static (TextDataset Train, TextDataset? Validation) LoadSplits(string dataPath, string? evalPath, DatasetLoadOptions options,
         int? select, double validationSplit, int seed)
     {
+        // Checked before any data is read, and even with --eval: a wrong value is a mistake either way.
+        if (!(validationSplit is >= 0 and < 1)) throw new ArgumentException($"--validation-split {validationSplit}: must be in [0, 1)");
         var train = TextDataset.Load(dataPath, options);
         if (select is int n)
         {
@@ -151,8 +155,7 @@ internal static class TrainCommand
             train = train.Shuffle(seed).Select(Math.Min(n, train.Count));
         }
         if (evalPath is not null) return (train, TextDataset.Load(evalPath, options));
-        if (validationSplit <= 0) return (train, null);
-        if (validationSplit >= 1) throw new ArgumentException($"--validation-split {validationSplit}: must be in [0, 1)");
+        if (validationSplit == 0) return (train, null);
         var split = train.TrainTestSplit(validationSplit, seed, stratify: true);
         return (split["train"], split["test"]);
     }
