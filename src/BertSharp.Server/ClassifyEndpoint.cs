@@ -19,7 +19,7 @@ internal sealed class ClassifyEndpoint(ServerState state)
         // Tokenize here, on the request's thread, so the batcher's thread only runs the model.
         var encodings = new Encoding[request.Texts.Length];
         for (int i = 0; i < encodings.Length; i++) encodings[i] = state.Classifier.Encode(request.Texts[i], request.Pairs?[i]);
-        var probabilities = await state.Queue.ClassifyAsync(encodings);
+        var probabilities = await state.Queue.ClassifyAsync(encodings, context.RequestAborted);
         await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (state, probabilities, encodings.Length, topK), static (w, s) =>
         {
             w.WriteStartObject();

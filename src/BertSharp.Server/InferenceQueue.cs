@@ -15,7 +15,7 @@ namespace BertSharp.Server;
 /// </summary>
 internal sealed class InferenceQueue : IAsyncDisposable
 {
-    private sealed record Job(IReadOnlyList<Encoding> Encodings, TaskCompletionSource<float[]> Done);
+    private sealed record Job(IReadOnlyList<Encoding> Encodings, TaskCompletionSource<float[]> Done, CancellationToken Abandoned);
 
     private readonly TextClassifier _classifier;
     private readonly ServerOptions _options;
@@ -39,7 +39,9 @@ internal sealed class InferenceQueue : IAsyncDisposable
     internal Func<Task>? BeforeBatch { get; set; }
 
     /// <summary>Probabilities [texts × labels] for the encodings, computed with whatever else is waiting.</summary>
-    public Task<float[]> ClassifyAsync(IReadOnlyList<Encoding> encodings)
+    /// <param name="encodings">The texts to classify.</param>
+    /// <param name="abandoned">Signalled when the client has gone: a job still waiting is then dropped, not computed.</param>
+    public Task<float[]> ClassifyAsync(IReadOnlyList<Encoding> encodings, CancellationToken abandoned = default)
     {
         if (_closed) throw ShuttingDown();
         int n = encodings.Count;
@@ -49,7 +51,7 @@ internal sealed class InferenceQueue : IAsyncDisposable
             throw new ApiException(StatusCodes.Status503ServiceUnavailable, "queue_full",
                 $"the server is at capacity ({_options.QueueLimit} texts waiting); retry shortly");
         }
-        var job = new Job(encodings, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var job = new Job(encodings, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), abandoned);
         if (!_channel.Writer.TryWrite(job))
         {
             Interlocked.Add(ref _pending, -n);
@@ -78,6 +80,7 @@ internal sealed class InferenceQueue : IAsyncDisposable
             if (texts < _options.MaxBatchSize && _options.MaxBatchWait > TimeSpan.Zero)
                 texts = await WaitForMoreAsync(reader, batch, texts);
             Interlocked.Add(ref _pending, -texts);
+            if (batch.Count == 0) continue; // every job taken had been abandoned
 
             await _gate.WaitAsync();
             try
@@ -98,9 +101,19 @@ internal sealed class InferenceQueue : IAsyncDisposable
                     offset += length;
                 }
             }
+            catch (Exception) when (batch.Count > 1)
+            {
+                // One request the model cannot run must not fail the others batched with it: each
+                // runs alone and gets its own answer or error.
+                foreach (var job in batch)
+                {
+                    try { job.Done.TrySetResult(_classifier.Probabilities(job.Encodings, _options.MaxBatchSize)); }
+                    catch (Exception e) { job.Done.TrySetException(e); }
+                }
+            }
             catch (Exception e)
             {
-                foreach (var job in batch) job.Done.TrySetException(e);
+                batch[0].Done.TrySetException(e);
             }
             finally
             {
@@ -115,6 +128,13 @@ internal sealed class InferenceQueue : IAsyncDisposable
     {
         while (reader.TryPeek(out var next) && (texts == 0 || texts + next.Encodings.Count <= _options.MaxBatchSize) && reader.TryRead(out next))
         {
+            if (next.Abandoned.IsCancellationRequested)
+            {
+                // Its client has gone: computing it would only delay the requests behind it.
+                Interlocked.Add(ref _pending, -next.Encodings.Count);
+                next.Done.TrySetCanceled(next.Abandoned);
+                continue;
+            }
             batch.Add(next);
             texts += next.Encodings.Count;
         }

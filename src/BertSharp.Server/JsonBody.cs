@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 
 namespace BertSharp.Server;
@@ -41,6 +42,13 @@ internal static class JsonBody
                 throw TooLarge(maxBytes);
             }
         }
+        // JSON text is UTF-8 (RFC 8259); the parser leaves string contents to be decoded later, where a
+        // bad byte would surface as an internal error, so the whole body is checked here, once.
+        if (!Utf8.IsValid(buffer.AsSpan(0, length)))
+        {
+            int at = FirstInvalidUtf8(buffer.AsSpan(0, length));
+            throw new ApiException(StatusCodes.Status400BadRequest, "invalid_utf8", $"the body is not valid UTF-8 (bad byte 0x{buffer[at]:X2} at offset {at}); send JSON as UTF-8");
+        }
         JsonDocument document;
         try
         {
@@ -56,6 +64,12 @@ internal static class JsonBody
             throw new ApiException(StatusCodes.Status400BadRequest, "malformed_json", "the body must be a JSON object, e.g. {\"text\": \"…\"}");
         }
         return document;
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        Utf8.ToUtf16(bytes, new char[bytes.Length], out int valid, out _, replaceInvalidSequences: false);
+        return valid;
     }
 
     private static async Task DiscardAsync(Stream body, CancellationToken ct)
