@@ -9,6 +9,8 @@ var benchmarks = new Dictionary<string, Func<string[], int>>
     ["kernels"] = KernelBench.Run,
     ["onnx"] = OnnxBench.Run,
     ["serve-load"] = ServeLoadBench.Run,
+    ["serve-mixed-load"] = ServeMixedLoadBench.Run,
+    ["fuzz"] = FuzzBench.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {

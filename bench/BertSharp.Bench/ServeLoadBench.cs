@@ -116,7 +116,7 @@ internal static class ServeLoadBench
     }
 
     /// <summary>minilm-l6 with a seeded random 2-label head, saved as a model directory with its ONNX export.</summary>
-    private static string MiniLmClassifier(string root)
+    internal static string MiniLmClassifier(string root)
     {
         var baseModel = PretrainedModel.Load("minilm-l6");
         int h = baseModel.Config.HiddenSize;
@@ -148,7 +148,7 @@ internal static class ServeLoadBench
     private static double Percentile(List<double> sorted, double q) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 
-    private static double Metric(string text, string series)
+    internal static double Metric(string text, string series)
     {
         foreach (var line in text.Split('\n'))
             if (line.StartsWith(series + " ", StringComparison.Ordinal))
@@ -156,7 +156,7 @@ internal static class ServeLoadBench
         return 0;
     }
 
-    private static string? Arg(string[] args, string name)
+    internal static string? Arg(string[] args, string name)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;

@@ -63,7 +63,41 @@ internal static class JsonBody
             document.Dispose();
             throw new ApiException(StatusCodes.Status400BadRequest, "malformed_json", "the body must be a JSON object, e.g. {\"text\": \"…\"}");
         }
+        if (FirstBadName(document.RootElement) is { } bad)
+        {
+            document.Dispose();
+            throw new ApiException(StatusCodes.Status400BadRequest, "invalid_text", $"a property name in the body is not valid Unicode text ({bad})");
+        }
         return document;
+    }
+
+    // Escaped names ("te\\ud800xt") are decoded when a field is looked up, where a lone surrogate
+    // would throw inside an endpoint: every name is decoded once here instead (string values are
+    // decoded, with their own error, where they are read).
+    private static string? FirstBadName(JsonElement element)
+    {
+        try
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var p in element.EnumerateObject())
+                    {
+                        _ = p.Name;
+                        if (FirstBadName(p.Value) is { } bad) return bad;
+                    }
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray())
+                        if (FirstBadName(item) is { } bad) return bad;
+                    break;
+            }
+            return null;
+        }
+        catch (InvalidOperationException e)
+        {
+            return e.Message;
+        }
     }
 
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)

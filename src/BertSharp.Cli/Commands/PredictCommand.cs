@@ -96,8 +96,16 @@ internal static class PredictCommand
                 catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: not valid JSON ({e.Message})"); }
                 if (row.ValueKind != JsonValueKind.Object || !row.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
                     throw new InvalidDataException($"{path}:{line}: expected an object with a string field \"text\"");
-                texts.Add(t.GetString()!);
-                pairs!.Add(row.TryGetProperty("text_pair", out var tp) && tp.ValueKind == JsonValueKind.String ? tp.GetString() : null);
+                try
+                {
+                    texts.Add(t.GetString()!);
+                    pairs!.Add(row.TryGetProperty("text_pair", out var tp) && tp.ValueKind == JsonValueKind.String ? tp.GetString() : null);
+                }
+                catch (InvalidOperationException e)
+                {
+                    // Valid JSON that is not valid text: an escaped lone surrogate.
+                    throw new InvalidDataException($"{path}:{line}: {e.Message}");
+                }
             }
         }
         catch (DecoderFallbackException)

@@ -93,6 +93,11 @@ internal static class TokenizeCommand
             {
                 throw new InvalidDataException($"{name}:{lineNumber}: not valid JSON: {e.Message}", e);
             }
+            catch (InvalidOperationException e)
+            {
+                // Valid JSON that is not valid text: an escaped lone surrogate.
+                throw new InvalidDataException($"{name}:{lineNumber}: {e.Message}", e);
+            }
             WriteJson(output, tokenizer.Encode(text, textPair, options));
         }
         output.Flush();

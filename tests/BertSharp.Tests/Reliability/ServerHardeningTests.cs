@@ -29,6 +29,7 @@ public sealed class ServerHardeningTests(ServedModel model)
             [.. "{\"texts\": [\"ok\", \""u8, 0xC0, 0xAF, .. "\"]}"u8], // overlong encoding
             "{\"text\": \"a \\ud800 b\"}"u8.ToArray(),                // escaped lone high surrogate
             "{\"texts\": [\"ok\", \"\\udc00\"]}"u8.ToArray(),          // escaped lone low surrogate
+            "{\"text\": \"ok\", \"text\\ud800_pair\": \"b\"}"u8.ToArray(),  // in a property name (found by the fuzz pass)
         ];
         foreach (var path in PostEndpoints)
         {
