@@ -34,6 +34,8 @@ internal static class FuzzBench
         [0xC3], [0xFF], [0xED, 0xA0, 0x80], [0],
     ];
 
+    private static readonly TimeSpan HangAfter = TimeSpan.FromSeconds(10);
+
     private sealed record Target(string Name, byte[][] Seeds, Action<byte[]> Parse, Func<Exception, bool> Refusal);
 
     public static int Run(string[] args)
@@ -45,13 +47,14 @@ internal static class FuzzBench
         {
             var targets = Targets(root).Where(t => only is null || t.Name == only).ToArray();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"fuzz: {secondsEach} s per parser, {Environment.ProcessorCount} cores, CsCheck, seed files mutated"));
-            Console.WriteLine("| parser | executions | executions/s | accepted | refused | crashes |");
-            Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+            Console.WriteLine("| parser | executions | executions/s | accepted | refused | crashes | hangs |");
+            Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
             int failures = 0;
             foreach (var target in targets)
             {
                 foreach (var seed in target.Seeds) target.Parse(seed); // a seed that does not parse is a broken harness
-                long executions = 0, accepted = 0, refused = 0;
+                long executions = 0, accepted = 0, refused = 0, hangs = 0;
+                byte[]? firstHang = null;
                 string? crash = null;
                 var clock = Stopwatch.StartNew();
                 try
@@ -59,9 +62,17 @@ internal static class FuzzBench
                     Mutations(target.Seeds).Sample(input =>
                     {
                         Interlocked.Increment(ref executions);
+                        // A parser that never returns is a finding too; it is counted and left
+                        // behind (its thread keeps running) rather than shrunk, which would hang again.
+                        var run = Task.Run(() => target.Parse(input));
+                        if (Task.WaitAny([run], HangAfter) < 0)
+                        {
+                            if (Interlocked.Increment(ref hangs) == 1) firstHang = input;
+                            return;
+                        }
                         try
                         {
-                            target.Parse(input);
+                            run.GetAwaiter().GetResult();
                             Interlocked.Increment(ref accepted);
                         }
                         catch (Exception e) when (target.Refusal(e))
@@ -77,8 +88,15 @@ internal static class FuzzBench
                     failures++;
                 }
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {target.Name} | {executions} | {executions / clock.Elapsed.TotalSeconds:F0} | {accepted} | {refused} | {(crash is null ? 0 : 1)} |"));
+                    $"| {target.Name} | {executions} | {executions / clock.Elapsed.TotalSeconds:F0} | {accepted} | {refused} | {(crash is null ? 0 : 1)} | {hangs} |"));
                 if (crash is not null) Console.WriteLine($"crash in {target.Name}:\n{crash}");
+                if (firstHang is not null)
+                {
+                    var saved = Path.GetFullPath($"fuzz-hang-{target.Name}.bin");
+                    System.IO.File.WriteAllBytes(saved, firstHang);
+                    Console.WriteLine($"hang in {target.Name} (no answer in {HangAfter.TotalSeconds} s), input saved to {saved}: {Show(firstHang)}");
+                }
+                failures += hangs > 0 ? 1 : 0;
             }
             return failures == 0 ? 0 : 1;
         }
@@ -121,7 +139,12 @@ internal static class FuzzBench
 
         var config = new BertConfig
         {
-            VocabSize = 12, HiddenSize = 4, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 8, MaxPositionEmbeddings = 8,
+            VocabSize = 12,
+            HiddenSize = 4,
+            NumHiddenLayers = 1,
+            NumAttentionHeads = 2,
+            IntermediateSize = 8,
+            MaxPositionEmbeddings = 8,
             Id2Label = new Dictionary<string, string> { ["0"] = "neg", ["1"] = "pos" },
             Label2Id = new Dictionary<string, int> { ["neg"] = 0, ["pos"] = 1 },
         };
