@@ -149,12 +149,12 @@ internal static class FuzzBench
             Label2Id = new Dictionary<string, int> { ["neg"] = 0, ["pos"] = 1 },
         };
         string[] vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "film", "good", "bad", "##s", "é"];
+        // Names and shapes from the module tree (a random encoder's state dict), plus a two-label head.
         var weights = new StateDict();
-        var random = new Random(1);
-        foreach (var e in BertWeights.For(config))
-            weights[e.Name] = new Tensor(e.Shape, [.. Enumerable.Range(0, e.Shape.Aggregate(1, (a, b) => a * b)).Select(_ => (float)random.NextDouble())]);
+        foreach (var (name, t) in BertModel.CreateRandom(config with { Id2Label = null, Label2Id = null }, 1).ToStateDict()) weights[name] = t;
         weights["classifier.weight"] = new Tensor([2, 4]);
         weights["classifier.bias"] = new Tensor([2]);
+        weights = weights.WithCheckpointNames();
         var model = File("model");
         HfDirectory.Save(model, config, weights, () => new MemoryStream(Encoding.UTF8.GetBytes(string.Join("\n", vocab) + "\n")), true, 8);
         // A second, small safetensors file so that most edits land in the header rather than the data.

@@ -40,7 +40,7 @@ internal static class ServeLoadBench
                 temp = Directory.CreateTempSubdirectory("bertsharp-serve-bench-").FullName;
                 modelDir = MiniLmClassifier(temp);
             }
-            else if (runtimes.Contains("onnx") && !File.Exists(Path.Combine(modelDir, OnnxRuntimeClassifier.FileName)))
+            else if (runtimes.Contains("onnx") && !File.Exists(Path.Combine(modelDir, OnnxRuntimeModel.FileName)))
             {
                 throw new FileNotFoundException($"{modelDir}: no model.onnx for the onnx runtime; run bertsharp export-onnx --model {modelDir}");
             }
@@ -141,7 +141,7 @@ internal static class ServeLoadBench
         };
         var dir = Path.Combine(root, "minilm-l6-classifier");
         model.Save(dir);
-        OnnxExporter.Export(PretrainedModel.Load(dir), Path.Combine(dir, OnnxRuntimeClassifier.FileName));
+        OnnxExporter.Export(PretrainedModel.Load(dir), Path.Combine(dir, OnnxRuntimeModel.FileName));
         return dir;
     }
 

@@ -83,12 +83,11 @@ internal static class ServeMixedLoadBench
         try
         {
             using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(120) };
-            client.DefaultRequestHeaders.Add("X-API-Key", Key);
             var statuses = new ConcurrentDictionary<(string Kind, int Status), int>();
             var unexpected = new ConcurrentDictionary<string, int>();
             int goodFailed = 0, serverErrors = 0, abandoned = 0;
             var goodLatencies = new ConcurrentBag<double>();
-            int metricsBefore = (await client.GetStringAsync("/metrics")).Length;
+            int metricsBefore = (await MetricsAsync(client)).Length;
             using var process = Process.GetCurrentProcess();
             var memory = new List<(double At, long WorkingSet, long Heap)>();
             var stop = Stopwatch.StartNew();
@@ -146,7 +145,7 @@ internal static class ServeMixedLoadBench
             await sampler;
             process.Refresh();
             memory.Add((elapsed, process.WorkingSet64, GC.GetTotalMemory(false)));
-            var metrics = await client.GetStringAsync("/metrics");
+            var metrics = await MetricsAsync(client);
 
             var latencies = goodLatencies.Order().ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -170,6 +169,15 @@ internal static class ServeMixedLoadBench
             await app.StopAsync();
             await app.DisposeAsync();
         }
+    }
+
+    private static async Task<string> MetricsAsync(HttpClient client)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Add("X-API-Key", Key);
+        using var response = await client.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsStringAsync();
     }
 
     private static double Quantile(List<double> sorted, double q) =>

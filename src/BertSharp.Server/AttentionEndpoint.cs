@@ -1,3 +1,4 @@
+using BertSharp.Inference;
 using BertSharp.Model;
 using BertSharp.Text;
 using Microsoft.AspNetCore.Http;
@@ -21,28 +22,33 @@ internal sealed class AttentionEndpoint(ServerState state)
         var request = TextsRequest.Parse(body.RootElement, state.Options);
         string text = request.Texts[0];
         string? pair = request.Pairs?[0];
-        var classifier = state.Classifier;
-        int maxTokens = Math.Min(classifier.MaxLength, state.Options.AttentionMaxTokens);
-        var encoding = classifier.Tokenizer.Encode(text, pair, new EncodeOptions { MaxLength = maxTokens });
-        bool truncated = encoding.Length == maxTokens && classifier.Tokenizer.Encode(text, pair).Length > maxTokens;
+        var pipeline = state.Pipeline;
+        int maxTokens = Math.Min(pipeline.MaxLength, state.Options.AttentionMaxTokens);
+        var encoding = pipeline.Tokenizer.Encode(text, pair, new EncodeOptions { MaxLength = maxTokens });
+        bool truncated = encoding.Length == maxTokens && pipeline.Tokenizer.Encode(text, pair).Length > maxTokens;
         int T = encoding.Length;
         var mask = new int[T];
         mask.AsSpan().Fill(1);
         var input = new BertInput(1, T, encoding.Ids, encoding.TypeIds, mask);
-        var output = await state.Queue.RunExclusiveAsync(() => classifier.Model.Predict(input, outputAttentions: true));
+        var output = await state.Gate.RunExclusiveAsync(() => pipeline.Model.Forward(input, outputAttentions: true));
 
         await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (state, encoding, output, truncated), static (w, s) =>
         {
             var (state, e, output, truncated) = s;
-            var labels = state.Classifier.Labels;
             w.WriteStartObject();
             w.WriteString("model", state.Options.ModelName);
             TokenizeEndpoint.WriteTokens(w, e);
             w.WriteBoolean("truncated", truncated);
-            w.WritePropertyName("prediction");
-            ClassifyEndpoint.WritePrediction(w, labels, output.Probabilities.Data, labels.Count);
+            if (state.Pipeline is TextClassifier classifier)
+            {
+                // The page shows the label beside the attentions: the same scores /v1/classify gives.
+                var scores = (float[])output.Logits.Data.Clone();
+                ((BertForSequenceClassification)classifier.Model).Scores(scores, 1);
+                w.WritePropertyName("prediction");
+                ClassifyEndpoint.WritePrediction(w, classifier, scores, classifier.Labels.Count);
+            }
             var attentions = output.Attentions!;
-            int heads = state.Classifier.Config.NumAttentionHeads, T = e.Length;
+            int heads = state.Pipeline.Config.NumAttentionHeads, T = e.Length;
             w.WriteNumber("layers", attentions.Count);
             w.WriteNumber("heads", heads);
             w.WritePropertyName("attentions");

@@ -9,19 +9,19 @@ using Microsoft.Extensions.Logging;
 namespace BertSharp.Server;
 
 /// <summary>
-/// The HTTP service over a <see cref="TextClassifier"/>: POST /v1/classify, /v1/embed, /v1/tokenize,
-/// /v1/attention; GET /v1/model, /health, /metrics (Prometheus) and the web page at /. Single-text
-/// requests that arrive together are classified in one batch.
+/// The HTTP service over a pipeline: its task's endpoints (a <see cref="TextClassifier"/>: POST /v1/classify), and
+/// for every task POST /v1/embed, /v1/tokenize, /v1/attention; GET /v1/model, /health, /metrics (Prometheus) and
+/// the web page at /. Single-text requests that arrive together run in one batch.
 /// </summary>
 public static class BertServer
 {
     /// <summary>Builds the server; start it with <c>StartAsync</c>/<c>RunAsync</c>. Stopping drains the requests in flight.</summary>
-    /// <param name="classifier">The model to serve; the caller keeps ownership (dispose it after the server).</param>
+    /// <param name="pipeline">The model to serve; the caller keeps ownership (dispose it after the server).</param>
     /// <param name="options">Addresses, batching and limits.</param>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
-    public static WebApplication Build(TextClassifier classifier, ServerOptions options)
+    public static WebApplication Build(Pipeline pipeline, ServerOptions options)
     {
-        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
@@ -45,17 +45,17 @@ public static class BertServer
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(metrics);
         // Created (and so disposed) by the container: disposal comes after the web server has drained.
-        builder.Services.AddSingleton(_ => new InferenceQueue(classifier, options, metrics));
+        builder.Services.AddSingleton<ModelGate>();
         builder.Services.AddSingleton<RequestPipeline>();
         var app = builder.Build();
 
-        var state = new ServerState(classifier, options, app.Services.GetRequiredService<InferenceQueue>(), metrics);
-        var pipeline = app.Services.GetRequiredService<RequestPipeline>();
-        app.Use(pipeline.InvokeAsync);
-        app.UseStatusCodePages(c => pipeline.StatusCodePageAsync(c.HttpContext));
+        var state = new ServerState(pipeline, options, app.Services.GetRequiredService<ModelGate>(), metrics);
+        var requests = app.Services.GetRequiredService<RequestPipeline>();
+        app.Use(requests.InvokeAsync);
+        app.UseStatusCodePages(c => requests.StatusCodePageAsync(c.HttpContext));
         app.UseRouting();
 
-        app.MapPost("/v1/classify", new ClassifyEndpoint(state).HandleAsync);
+        TaskEndpoints.Map(app, state);
         app.MapPost("/v1/embed", new EmbedEndpoint(state).HandleAsync);
         app.MapPost("/v1/tokenize", new TokenizeEndpoint(state).HandleAsync);
         app.MapPost("/v1/attention", new AttentionEndpoint(state).HandleAsync);
@@ -67,7 +67,7 @@ public static class BertServer
             w.WriteStartObject();
             w.WriteString("status", "ok");
             w.WriteString("model", s.Options.ModelName);
-            w.WriteString("runtime", s.Classifier.Runtime.ToString().ToLowerInvariant());
+            w.WriteString("runtime", s.Pipeline.Runtime.ToString().ToLowerInvariant());
             w.WriteEndObject();
         }));
         app.MapGet("/metrics", context =>

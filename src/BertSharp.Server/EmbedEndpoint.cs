@@ -16,9 +16,9 @@ internal sealed class EmbedEndpoint(ServerState state)
         using var body = await JsonBody.ReadAsync(context, state.Options.MaxBodyBytes);
         var request = TextsRequest.Parse(body.RootElement, state.Options);
         var encodings = new Encoding[request.Texts.Length];
-        for (int i = 0; i < encodings.Length; i++) encodings[i] = state.Classifier.Encode(request.Texts[i], request.Pairs?[i]);
-        var embeddings = await state.Queue.RunExclusiveAsync(() => state.Classifier.Embed(encodings, state.Options.MaxBatchSize));
-        int dimensions = state.Classifier.Config.HiddenSize;
+        for (int i = 0; i < encodings.Length; i++) encodings[i] = state.Pipeline.Encode(request.Texts[i], request.Pairs?[i]);
+        var embeddings = await state.Gate.RunExclusiveAsync(() => state.Pipeline.Embed(encodings, state.Options.MaxBatchSize));
+        int dimensions = state.Pipeline.Config.HiddenSize;
         await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (embeddings, dimensions, state.Options.ModelName), static (w, s) =>
         {
             w.WriteStartObject();
@@ -40,7 +40,7 @@ internal sealed class EmbedEndpoint(ServerState state)
     /// <summary>Refuses work that needs the managed encoder's internals when the server runs the ONNX graph (logits only).</summary>
     internal static void RequireManaged(ServerState state, string what)
     {
-        if (state.Classifier.Runtime != InferenceRuntime.Managed)
+        if (state.Pipeline.Runtime != InferenceRuntime.Managed)
             throw TextsRequest.Invalid("unsupported_on_runtime",
                 $"{what} need the managed runtime: the server runs the exported ONNX graph, which outputs logits only; start it with --runtime managed");
     }

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json;
+using BertSharp.Inference;
 using Microsoft.AspNetCore.Http;
 
 namespace BertSharp.Server;
@@ -13,7 +15,7 @@ internal sealed class ModelEndpoint(ServerState state)
         return JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (state, workingSet), static (w, s) =>
         {
             var (state, workingSet) = s;
-            var c = state.Classifier;
+            var c = state.Pipeline;
             var config = c.Config;
             var o = state.Options;
             w.WriteStartObject();
@@ -21,10 +23,15 @@ internal sealed class ModelEndpoint(ServerState state)
             // The name only: the absolute path would tell any client about the server's file system.
             w.WriteString("source", Path.GetFileName(Path.TrimEndingDirectorySeparator(c.Source)));
             w.WriteString("runtime", c.Runtime.ToString().ToLowerInvariant());
-            w.WritePropertyName("labels");
-            w.WriteStartArray();
-            foreach (var l in c.Labels) w.WriteStringValue(l);
-            w.WriteEndArray();
+            w.WriteString("architecture", config.Architectures?.FirstOrDefault());
+            if (c is TextClassifier classifier)
+            {
+                w.WriteString("problem_type", JsonNamingPolicy.SnakeCaseLower.ConvertName(classifier.ProblemType.ToString()));
+                w.WritePropertyName("labels");
+                w.WriteStartArray();
+                foreach (var l in classifier.Labels) w.WriteStringValue(l);
+                w.WriteEndArray();
+            }
             w.WriteNumber("parameters", c.ParameterCount);
             w.WriteNumber("max_length", c.MaxLength);
             w.WriteStartObject("config");

@@ -25,7 +25,18 @@ internal sealed class ServerMetrics
     public Histogram BatchSeconds { get; } = new(LatencyBounds);
 
     /// <summary>Texts waiting for the model, read when /metrics is scraped.</summary>
-    public Func<long> QueueLength { get; set; } = () => 0;
+    private readonly List<Func<long>> _queues = [];
+
+    /// <summary>Counts a task queue's waiting texts into <c>bertsharp_queue_length</c>.</summary>
+    public void AddQueue(Func<long> length)
+    {
+        lock (_queues) _queues.Add(length);
+    }
+
+    private long QueueLength()
+    {
+        lock (_queues) return _queues.Sum(q => q());
+    }
 
     /// <summary>
     /// The method as a label value from a closed set: a client can send any token as a method, and

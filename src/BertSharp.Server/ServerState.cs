@@ -2,5 +2,5 @@ using BertSharp.Inference;
 
 namespace BertSharp.Server;
 
-/// <summary>What the endpoints share: the model, the limits, the batcher and the counters.</summary>
-internal sealed record ServerState(TextClassifier Classifier, ServerOptions Options, InferenceQueue Queue, ServerMetrics Metrics);
+/// <summary>What the endpoints share: the pipeline, the limits, the model's gate and the counters.</summary>
+internal sealed record ServerState(Pipeline Pipeline, ServerOptions Options, ModelGate Gate, ServerMetrics Metrics);

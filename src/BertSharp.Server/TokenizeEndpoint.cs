@@ -15,7 +15,7 @@ internal sealed class TokenizeEndpoint(ServerState state)
         using var body = await JsonBody.ReadAsync(context, state.Options.MaxBodyBytes);
         var request = TextsRequest.Parse(body.RootElement, state.Options);
         var encodings = new Encoding[request.Texts.Length];
-        for (int i = 0; i < encodings.Length; i++) encodings[i] = state.Classifier.Encode(request.Texts[i], request.Pairs?[i]);
+        for (int i = 0; i < encodings.Length; i++) encodings[i] = state.Pipeline.Encode(request.Texts[i], request.Pairs?[i]);
         await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (encodings, state.Options.ModelName), static (w, s) =>
         {
             w.WriteStartObject();

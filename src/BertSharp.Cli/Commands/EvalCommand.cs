@@ -1,7 +1,6 @@
 using System.CommandLine;
-using BertSharp.Data;
-using BertSharp.Evaluation;
 using BertSharp.Inference;
+using BertSharp.Training;
 
 namespace BertSharp.Cli.Commands;
 
@@ -10,15 +9,16 @@ internal static class EvalCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
-        var data = new Option<string>("--data") { Description = "Labelled data to score (same formats as train)", Required = true };
+        var data = new Option<string>("--data") { Description = "Labelled data to score (the formats train reads for the model's task)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var batch = new Option<int>("--batch-size") { Description = "Examples per batch", DefaultValueFactory = _ => 32 };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var dataOptions = new DataOptions();
         var command = new Command("eval", """
-            Score a fine-tuned classifier on labelled data: accuracy, per-class precision/recall/F1, averages,
-            confusion matrix and (two classes) ROC-AUC.
+            Score a fine-tuned model on labelled data with its task's metrics: a classifier's accuracy, per-class
+            precision/recall/F1, averages, confusion matrix and (two classes) ROC-AUC; a multi-label classifier's
+            micro/macro F1 and subset accuracy; a regressor's MSE, MAE, Pearson and Spearman.
 
             Example:
               bertsharp eval --model out/polarity --data ../shared/data/sentence-polarity/dev.csv
@@ -32,25 +32,16 @@ internal static class EvalCommand
         dataOptions.AddTo(command);
         command.SetAction(parse =>
         {
-            ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
-            using var classifier = TextClassifier.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
-            ProviderOption.Apply(classifier, parse.GetValue(bf16));
-            var dataset = TextDataset.Load(parse.GetValue(data)!, dataOptions.Read(parse));
-            var labels = LabelMap.FromId2Label(classifier.Labels.Select((l, i) => (i, l)).ToDictionary(p => p.i, p => p.l));
-            var truth = new int[dataset.Count];
-            for (int i = 0; i < dataset.Count; i++)
-            {
-                if (!labels.TryGetId(dataset[i].Label, out truth[i]))
-                    throw new InvalidDataException($"{dataset[i].Location}: label '{dataset[i].Label}' is not one the model knows ({string.Join(", ", classifier.Labels)})");
-            }
-            var texts = dataset.Select(e => e.Text).ToArray();
-            var pairs = dataset.TextPairColumn is null ? null : dataset.Select(e => e.TextPair).ToArray();
-            var probabilities = classifier.Probabilities(texts, pairs, batchSize: parse.GetValue(batch));
-            int k = classifier.Labels.Count;
-            var predicted = new int[dataset.Count];
-            for (int i = 0; i < predicted.Length; i++) predicted[i] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(probabilities.AsSpan(i * k, k));
-            double[] positive = k == 2 ? Enumerable.Range(0, dataset.Count).Select(i => (double)probabilities[i * k + 1]).ToArray() : [];
-            var report = ClassificationReport.Create(truth, predicted, classifier.Labels, positive);
+            var engine = RuntimeOption.Parse(parse.GetValue(runtime));
+            ProviderOption.Validate(parse.GetValue(bf16), engine);
+            int batchSize = parse.GetValue(batch);
+            if (batchSize < 1) throw new ArgumentException($"--batch-size {batchSize}: must be ≥ 1");
+            using var pipeline = Pipeline.Load(parse.GetValue(model)!, engine);
+            ProviderOption.Apply(pipeline, parse.GetValue(bf16));
+            var task = TaskAdapters.For(pipeline);
+            var dataset = task.Load(parse.GetValue(data)!, dataOptions.Read(parse));
+            var encoded = task.Encode(dataset, pipeline.Tokenizer, pipeline.MaxLength);
+            var (report, _) = task.Evaluate(pipeline.Engine, encoded, batchSize, pipeline.Tokenizer.PadId);
             Console.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText(4));
             return 0;
         });

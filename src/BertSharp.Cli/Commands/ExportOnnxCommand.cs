@@ -1,6 +1,7 @@
 using System.CommandLine;
 using BertSharp.Inference;
 using BertSharp.IO;
+using BertSharp.Model;
 
 namespace BertSharp.Cli.Commands;
 
@@ -8,13 +9,13 @@ internal static class ExportOnnxCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model directory (a fine-tuned classifier exports logits), built-in name or hub id", Required = true };
-        var output = new Option<string?>("--output") { Description = $"The .onnx file to write (default: {OnnxRuntimeClassifier.FileName} inside the model directory)" };
+        var model = new Option<string>("--model") { Description = "Model directory (a fine-tuned model exports its head's logits), built-in name or hub id", Required = true };
+        var output = new Option<string?>("--output") { Description = $"The .onnx file to write (default: {OnnxRuntimeModel.FileName} inside the model directory)" };
         var opset = new Option<int>("--opset") { Description = $"ONNX opset, {OnnxExporter.MinOpset} to {OnnxExporter.MaxOpset}", DefaultValueFactory = _ => OnnxExporter.DefaultOpset };
         var quantize = new Option<string?>("--quantize") { Description = "int8: dynamic quantisation (int8 weights per output channel, activations quantised at run time)" };
         var command = new Command("export-onnx",
-            "Export a BERT as an ONNX graph for ONNX Runtime: a classifier (output logits) when the model has a\n" +
-            "classification head, else the encoder (last_hidden_state, pooler_output).\n\n" +
+            "Export a BERT as an ONNX graph for ONNX Runtime: a fine-tuned model with its head (output logits),\n" +
+            "else the encoder (last_hidden_state, pooler_output).\n\n" +
             "Examples:\n  bertsharp export-onnx --model runs/sst2\n" +
             "  bertsharp export-onnx --model minilm-l6 --output minilm.onnx --quantize int8")
         {
@@ -33,14 +34,14 @@ internal static class ExportOnnxCommand
             if (o is < OnnxExporter.MinOpset or > OnnxExporter.MaxOpset)
                 throw new ArgumentException($"--opset {o} is not supported; use {OnnxExporter.MinOpset} to {OnnxExporter.MaxOpset}");
             var path = parse.GetValue(output)
-                ?? (Directory.Exists(source) ? Path.Combine(source, OnnxRuntimeClassifier.FileName)
+                ?? (Directory.Exists(source) ? Path.Combine(source, OnnxRuntimeModel.FileName)
                     : throw new ArgumentException("--output is required when --model is not a directory"));
             OutputGuard.RefuseInputs(path, "--output", source);
             var loaded = PretrainedModel.Load(source);
             OnnxExporter.Export(loaded, path, o, q);
-            bool classifier = loaded.Weights.ContainsKey("classifier.weight");
+            string? head = TaskModels.HasHead(loaded.Config, loaded.Weights) ? TaskModels.ArchitectureOf(loaded.Config, loaded.Weights) : null;
             Console.WriteLine($"wrote {path} ({(new FileInfo(path).Length / 1e6).ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} MB): " +
-                $"{(classifier ? "classifier, output logits" : "encoder")}, opset {o}{(q == OnnxQuantization.Int8 ? ", int8 dynamic quantisation" : "")}");
+                $"{(head is null ? "encoder" : head + ", output logits")}, opset {o}{(q == OnnxQuantization.Int8 ? ", int8 dynamic quantisation" : "")}");
             return 0;
         });
         return command;

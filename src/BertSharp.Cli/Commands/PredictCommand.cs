@@ -39,38 +39,47 @@ internal static class PredictCommand
             int k = parse.GetValue(topK);
             if (k < 0) throw new ArgumentException($"--top-k {k}: must be ≥ 0");
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
-            using var classifier = TextClassifier.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
-            ProviderOption.Apply(classifier, parse.GetValue(bf16));
-            var predictions = classifier.PredictBatch(items, pairs, parse.GetValue(longText));
-            var text = new StringBuilder();
-            for (int i = 0; i < items.Count; i++)
+            using var pipeline = Pipeline.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
+            ProviderOption.Apply(pipeline, parse.GetValue(bf16));
+            // Each task writes its own lines; a new task's pipeline adds its case here.
+            var text = pipeline switch
             {
-                var p = predictions[i];
-                // NaN has no JSON form and no meaning as a score: name the text instead of failing in the serializer.
-                if (p.Scores.Any(s => !float.IsFinite(s.Value)))
-                    throw new InvalidDataException($"text {i + 1}: the model's scores are not finite ({p.Label}: {p.Score}); its weights or activations overflowed");
-                var scores = k == 0 ? p.Scores : p.Scores.Take(k).ToList();
-                if (parse.GetValue(json))
-                {
-                    text.Append(JsonSerializer.Serialize(new Dictionary<string, object>
-                    {
-                        ["text"] = items[i],
-                        ["label"] = p.Label,
-                        ["score"] = p.Score,
-                        ["scores"] = scores.ToDictionary(s => s.Key, s => s.Value),
-                    })).Append('\n');
-                }
-                else
-                {
-                    text.Append(string.Join(" ", scores.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Key}:{s.Value:F4}"))))
-                        .Append('\t').Append(items[i].ReplaceLineEndings(" ")).Append('\n');
-                }
-            }
+                TextClassifier classifier => Classify(classifier, items, pairs, k, parse.GetValue(json), parse.GetValue(longText)),
+                _ => throw new NotSupportedException($"{pipeline.Source}: predict does not know the task of a {pipeline.GetType().Name}"),
+            };
             if (path is null) Console.Write(text.ToString());
             else AtomicFile.WriteAllText(path, text.ToString());
             return 0;
         });
         return command;
+    }
+
+    private static StringBuilder Classify(TextClassifier classifier, List<string> items, List<string?>? pairs, int k, bool json, LongTextStrategy longText)
+    {
+        var predictions = classifier.PredictBatch(items, pairs, longText);
+        var text = new StringBuilder();
+        for (int i = 0; i < items.Count; i++)
+        {
+            var p = predictions[i];
+            // NaN has no JSON form and no meaning as a score: name the text instead of failing in the serializer.
+            if (p.Scores.Any(s => !float.IsFinite(s.Value)))
+                throw new InvalidDataException($"text {i + 1}: the model's scores are not finite ({p.Label}: {p.Score}); its weights or activations overflowed");
+            var scores = k == 0 ? p.Scores : p.Scores.Take(k).ToList();
+            if (json)
+            {
+                var row = new Dictionary<string, object> { ["text"] = items[i], ["label"] = p.Label, ["score"] = p.Score };
+                if (classifier.ProblemType == BertSharp.Model.ProblemType.MultiLabelClassification) row["labels"] = p.Labels;
+                row["scores"] = scores.ToDictionary(s => s.Key, s => s.Value);
+                text.Append(JsonSerializer.Serialize(row)).Append('\n');
+            }
+            else
+            {
+                var shown = classifier.ProblemType == BertSharp.Model.ProblemType.MultiLabelClassification ? $"[{string.Join(",", p.Labels)}] " : "";
+                text.Append(shown).Append(string.Join(" ", scores.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Key}:{s.Value:F4}"))))
+                    .Append('\t').Append(items[i].ReplaceLineEndings(" ")).Append('\n');
+            }
+        }
+        return text;
     }
 
     private static (List<string> Texts, List<string?>? Pairs) ReadInputs(string[] arguments, string? path)

@@ -21,7 +21,7 @@ internal static class ProviderOption
     }
 
     /// <summary>Moves a loaded classifier to bf16 when asked.</summary>
-    public static void Apply(TextClassifier classifier, bool bf16)
+    public static void Apply(Pipeline classifier, bool bf16)
     {
         if (bf16) classifier.Provider = Resolve(bf16);
     }

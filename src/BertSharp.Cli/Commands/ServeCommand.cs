@@ -67,13 +67,13 @@ internal static class ServeCommand
             };
             options.Validate();
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
-            using var classifier = TextClassifier.Load(directory, RuntimeOption.Parse(parse.GetValue(runtime)), threadCount);
+            using var classifier = Pipeline.Load(directory, RuntimeOption.Parse(parse.GetValue(runtime)), threadCount);
             ProviderOption.Apply(classifier, parse.GetValue(bf16));
             var app = BertServer.Build(classifier, options);
             var authentication = options.ApiKey is null ? "authentication off: no API key"
                 : $"authentication on: API key required on /v1/*{(options.MetricsPublic ? "" : " and /metrics")}";
             app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Labels.Count} labels) on {string.Join(" ", app.Urls)} ({authentication})")));
+                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Config.Architectures?.FirstOrDefault()}{(classifier is TextClassifier c ? $", {c.Labels.Count} labels" : "")}) on {string.Join(" ", app.Urls)} ({authentication})")));
             app.Lifetime.ApplicationStopping.Register(() => Console.WriteLine("bertsharp: stopping; finishing the requests in flight"));
             app.Run();
             return 0;

@@ -36,10 +36,22 @@ internal static class TrainCommand
         var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps with --eval-strategy steps", DefaultValueFactory = _ => 500 };
         var loggingSteps = new Option<int>("--logging-steps") { Description = "Log the mean training loss every N optimizer steps", DefaultValueFactory = _ => 10 };
         var saveSteps = new Option<int?>("--save-steps") { Description = "Also checkpoint every N optimizer steps" };
-        var metric = new Option<string>("--metric") { Description = "Metric that picks the best checkpoint: accuracy, f1, f1_weighted, precision, recall, roc_auc or loss", DefaultValueFactory = _ => "accuracy" };
+        var metric = new Option<string?>("--metric")
+        {
+            Description = "Metric that picks the best checkpoint (default: accuracy; micro_f1 for multi-label; mse for regression): " +
+                "accuracy, f1, f1_weighted, precision, recall, roc_auc; micro_f1, macro_f1, subset_accuracy, hamming_loss; mse, mae, pearson, spearman; or loss",
+        };
         var patience = new Option<int?>("--early-stopping-patience") { Description = "Stop after N evaluations without improvement" };
         var classWeights = new Option<string?>("--class-weights") { Description = "balanced, or one weight per label in label order (w1,w2,…)" };
         var groupByLength = new Option<bool>("--group-by-length") { Description = "Batch examples of similar length together (faster, less padding)" };
+        var task = new Option<string>("--task") { Description = "The task: text-classification", DefaultValueFactory = _ => "text-classification" };
+        var problemType = new Option<string>("--problem-type")
+        {
+            Description = "text-classification: single_label_classification (one label per text), multi_label_classification " +
+                "(several names in the label column, a JSON list or joined by --label-separator) or regression (a number)",
+            DefaultValueFactory = _ => "single_label_classification",
+        };
+        var separator = new Option<string>("--label-separator") { Description = "How a multi-label column joins its label names", DefaultValueFactory = _ => MultiLabels.DefaultSeparator };
         var head = new Option<ClassifierHeadInput>("--head-input") { Description = "What the classifier reads: PoolerOutput (as Hugging Face) or ClsHiddenState (the raw [CLS] state)", DefaultValueFactory = _ => ClassifierHeadInput.PoolerOutput };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output" };
         var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Replace a model or checkpoints already in --output" };
@@ -48,17 +60,19 @@ internal static class TrainCommand
         var dataOptions = new DataOptions();
 
         var command = new Command("train", """
-            Fine-tune a BERT classifier on labelled text and evaluate it every epoch.
+            Fine-tune a BERT on labelled data and evaluate it every epoch.
 
             Examples:
               bertsharp train --data ../shared/data/sentence-polarity/train.csv --eval ../shared/data/sentence-polarity/dev.csv --select 2000 -o out/polarity
+              bertsharp train --data ../shared/data/conll2003/eng.train --eval ../shared/data/conll2003/eng.testa --problem-type multi_label_classification -o out/entity-types
+              bertsharp train --data ../shared/data/imdb/train --label-column rating --problem-type regression --max-length 256 --select 2000 -o out/rating
               bertsharp train --data reviews.jsonl --class-weights balanced --early-stopping-patience 2 -o out/reviews
               bertsharp train --data reviews.jsonl -o out/reviews --resume
               bertsharp train --data reviews.jsonl -o out/reviews --bf16
             """);
         foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, epochs, lr, batch, evalBatch, weightDecay, warmup,
             maxLength, accumulation, clip, dropout, seed, evalStrategy, evalSteps, loggingSteps, saveSteps, metric, patience, classWeights, groupByLength,
-            head, resume, overwrite, bf16, json })
+            task, problemType, separator, head, resume, overwrite, bf16, json })
         {
             command.Options.Add(o);
         }
@@ -83,7 +97,7 @@ internal static class TrainCommand
                 EvalSteps = parse.GetValue(evalSteps),
                 SaveSteps = parse.GetValue(saveSteps),
                 LoggingSteps = parse.GetValue(loggingSteps),
-                MetricForBestModel = parse.GetValue(metric)!,
+                MetricForBestModel = parse.GetValue(metric),
                 EarlyStoppingPatience = parse.GetValue(patience),
                 ClassWeights = parse.GetValue(classWeights),
                 GroupByLength = parse.GetValue(groupByLength),
@@ -91,23 +105,16 @@ internal static class TrainCommand
                 Bf16 = ProviderOption.Resolve(parse.GetValue(bf16)) == ComputeProvider.OneDnnBf16,
             };
             args.Validate();
-            var loadOptions = dataOptions.Read(parse);
-            var (train, validation) = LoadSplits(parse.GetValue(data)!, parse.GetValue(eval), loadOptions, parse.GetValue(select),
-                parse.GetValue(validationSplit), args.Seed);
-            var labels = LabelMap.FromTrainingData(train);
             bool asJson = parse.GetValue(json);
             var log = asJson ? Console.Error : Console.Out;
-            log.WriteLine($"train: {train.Count} examples from {train.Source}");
-            log.WriteLine($"compute: {ComputeProviders.Describe(args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed)}");
-            log.WriteLine(train.DescribeClassBalance().TrimEnd());
-            if (validation is not null)
+            var setup = new TaskSetup(parse.GetValue(model)!, parse.GetValue(data)!, parse.GetValue(eval), dataOptions.Read(parse), parse.GetValue(select),
+                parse.GetValue(validationSplit), args, log);
+            var (trainer, train, validation) = parse.GetValue(task) switch
             {
-                log.WriteLine($"eval: {validation.Count} examples from {validation.Source}");
-                log.WriteLine(validation.DescribeClassBalance().TrimEnd());
-            }
-            log.WriteLine($"labels: {labels}");
-
-            var trainer = Trainer.Create(parse.GetValue(model)!, labels, args, parse.GetValue(head));
+                "text-classification" => TextClassification(setup, ParseProblemType(parse.GetValue(problemType)!), parse.GetValue(separator)!, parse.GetValue(head)),
+                var other => throw new ArgumentException($"--task {other}: not a task BertSharp trains (text-classification)"),
+            };
+            log.WriteLine($"compute: {ComputeProviders.Describe(args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed)}");
             var outputDir = parse.GetValue(output)!;
             AtomicFile.RemoveStale(outputDir);
             using var cancel = new CancellationTokenSource();
@@ -143,8 +150,42 @@ internal static class TrainCommand
         return command;
     }
 
+    /// <summary>What every task's setup reads from the command line.</summary>
+    internal sealed record TaskSetup(string Model, string Data, string? Eval, DatasetLoadOptions DataOptions, int? Select, double ValidationSplit,
+        TrainingArguments Args, TextWriter Log);
+
+    private static (Trainer, ITaskDataset, ITaskDataset?) TextClassification(TaskSetup s, ProblemType problemType, string separator, ClassifierHeadInput head)
+    {
+        bool single = problemType == ProblemType.SingleLabelClassification;
+        var options = s.DataOptions with { AllowEmptyLabels = problemType == ProblemType.MultiLabelClassification || s.DataOptions.AllowEmptyLabels };
+        var (train, validation) = LoadSplits(s.Data, s.Eval, options, s.Select, s.ValidationSplit, s.Args.Seed, stratify: single);
+        var labels = problemType switch
+        {
+            ProblemType.SingleLabelClassification => LabelMap.FromTrainingData(train),
+            ProblemType.MultiLabelClassification => MultiLabels.LabelMapOf(train, separator),
+            _ => LabelMap.FromLabels([train.LabelColumn]),
+        };
+        s.Log.WriteLine($"train: {train.Count} examples from {train.Source}");
+        if (single) s.Log.WriteLine(train.DescribeClassBalance().TrimEnd());
+        if (validation is not null)
+        {
+            s.Log.WriteLine($"eval: {validation.Count} examples from {validation.Source}");
+            if (single) s.Log.WriteLine(validation.DescribeClassBalance().TrimEnd());
+        }
+        s.Log.WriteLine($"{JsonNamingPolicy.SnakeCaseLower.ConvertName(problemType.ToString())}, labels: {labels}");
+        return (Trainer.Create(s.Model, labels, s.Args, head, problemType, separator), train, validation);
+    }
+
+    internal static ProblemType ParseProblemType(string name) => name switch
+    {
+        "single_label_classification" => ProblemType.SingleLabelClassification,
+        "multi_label_classification" => ProblemType.MultiLabelClassification,
+        "regression" => ProblemType.Regression,
+        _ => throw new ArgumentException($"--problem-type {name}: use single_label_classification, multi_label_classification or regression"),
+    };
+
     internal static (TextDataset Train, TextDataset? Validation) LoadSplits(string dataPath, string? evalPath, DatasetLoadOptions options,
-        int? select, double validationSplit, int seed)
+        int? select, double validationSplit, int seed, bool stratify = true)
     {
         // Checked before any data is read, and even with --eval: a wrong value is a mistake either way.
         if (!(validationSplit is >= 0 and < 1)) throw new ArgumentException($"--validation-split {validationSplit}: must be in [0, 1)");
@@ -156,11 +197,11 @@ internal static class TrainCommand
         }
         if (evalPath is not null) return (train, TextDataset.Load(evalPath, options));
         if (validationSplit == 0) return (train, null);
-        var split = train.TrainTestSplit(validationSplit, seed, stratify: true);
+        var split = train.TrainTestSplit(validationSplit, seed, stratify);
         return (split["train"], split["test"]);
     }
 
-    private static TrainResult RunWithProgress(Trainer trainer, TextDataset train, TextDataset? eval, string outputDir, bool resume,
+    private static TrainResult RunWithProgress(Trainer trainer, ITaskDataset train, ITaskDataset? eval, string outputDir, bool resume,
         CancellationToken cancel, TextWriter log)
     {
         trainer.Logged += e =>

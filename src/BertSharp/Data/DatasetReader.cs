@@ -26,6 +26,7 @@ internal static class DatasetReader
             DatasetFormat.Parquet => ParquetDatasetReader.Read(path, options),
             DatasetFormat.ImdbFolder => ImdbFolderReader.Read(path, options),
             DatasetFormat.Trec => TrecDatasetReader.Read(path, options),
+            DatasetFormat.Conll => ConllReader.ReadEntityTypes(path, options),
             _ => throw new ArgumentOutOfRangeException(nameof(options), format, "unknown dataset format"),
         };
     }
@@ -41,6 +42,8 @@ internal static class DatasetReader
             ".jsonl" or ".ndjson" or ".json" => DatasetFormat.JsonLines,
             ".parquet" => DatasetFormat.Parquet,
             ".label" => DatasetFormat.Trec,
+            ".conll" => DatasetFormat.Conll,
+            _ when Path.GetFileName(path).StartsWith("eng.", StringComparison.Ordinal) => DatasetFormat.Conll,
             _ when !File.Exists(path) => throw new FileNotFoundException($"{path}: no such file or folder", path),
             string ext => throw new ArgumentException(
                 $"{path}: cannot tell the format from '{ext}'; name it with the format option (csv, tsv, jsonl, parquet, imdb, trec)"),

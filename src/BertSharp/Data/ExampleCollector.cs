@@ -18,7 +18,7 @@ internal sealed class ExampleCollector(string source, DatasetLoadOptions options
     {
         string? empty = string.IsNullOrWhiteSpace(text) ? $"the text ('{textColumn}')"
             : textPairColumn is not null && string.IsNullOrWhiteSpace(textPair) ? $"the text pair ('{textPairColumn}')"
-            : string.IsNullOrWhiteSpace(label) ? $"the label ('{labelColumn}')"
+            : string.IsNullOrWhiteSpace(label) && !(options.AllowEmptyLabels && label is not null) ? $"the label ('{labelColumn}')"
             : null;
         if (empty is not null)
         {
@@ -30,7 +30,7 @@ internal sealed class ExampleCollector(string source, DatasetLoadOptions options
             throw new InvalidDataException(
                 $"{LabeledExample.Describe(where, line)}: {empty} is empty; fix the row, or skip empty rows with the skip-empty-rows option");
         }
-        _rows.Add(new LabeledExample(text!, textPair, label!) { Source = where, Line = line });
+        _rows.Add(new LabeledExample(text!, textPair, label!.Trim()) { Source = where, Line = line });
     }
 
     public TextDataset Build()

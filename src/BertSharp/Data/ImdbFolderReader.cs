@@ -24,6 +24,9 @@ internal static class ImdbFolderReader
         }
         if (options.TextPairColumn is not null)
             throw new InvalidDataException($"{dir}: IMDB reviews have no text pair");
+        bool rating = options.LabelColumn == "rating";
+        if (options.LabelColumn is not (null or "label" or "rating"))
+            throw new InvalidDataException($"{dir}: an IMDB folder has the labels 'label' (pos/neg) and 'rating' (1-10 from the file name), not '{options.LabelColumn}'");
         var files = new List<(string Path, string Label)>();
         foreach (string label in Labels)
         {
@@ -51,9 +54,19 @@ internal static class ImdbFolderReader
         if (first is not null)
             throw first is InvalidDataException ? first : new IOException($"{files[Array.IndexOf(errors, first)].Path}: {first.Message}", first);
 
-        var rows = new ExampleCollector(dir, options, "text", null, "label");
+        var rows = new ExampleCollector(dir, options, "text", null, rating ? "rating" : "label");
         for (int i = 0; i < files.Count; i++)
-            rows.AddFile(texts[i], files[i].Label, files[i].Path);
+            rows.AddFile(texts[i], rating ? Rating(files[i].Path) : files[i].Label, files[i].Path);
         return rows.Build();
+    }
+
+    // Maas et al. name each review <id>_<rating>.txt, the rating being the reviewer's 1-10 stars.
+    private static string Rating(string file)
+    {
+        var name = Path.GetFileNameWithoutExtension(file);
+        int underscore = name.LastIndexOf('_');
+        if (underscore < 0 || !int.TryParse(name.AsSpan(underscore + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int stars) || stars is < 1 or > 10)
+            throw new InvalidDataException($"{file}: the file name does not end in _<rating> with a rating from 1 to 10");
+        return stars.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -12,7 +12,7 @@ public sealed class LabelMap
     private readonly string[] _labels;
     private readonly Dictionary<string, int> _ids;
 
-    private LabelMap(string[] labels)
+    internal LabelMap(string[] labels)
     {
         _labels = labels;
         _ids = new Dictionary<string, int>(labels.Length, StringComparer.Ordinal);

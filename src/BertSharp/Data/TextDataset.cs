@@ -9,7 +9,7 @@ namespace BertSharp.Data;
 /// text classification needs: load, inspect, shuffle, select and split. Every operation returns a new
 /// dataset that shares the examples.
 /// </summary>
-public sealed class TextDataset : IReadOnlyList<LabeledExample>
+public sealed class TextDataset : IReadOnlyList<LabeledExample>, ITaskDataset
 {
     private readonly LabeledExample[] _rows;
 

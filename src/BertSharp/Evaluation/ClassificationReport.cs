@@ -9,7 +9,7 @@ namespace BertSharp.Evaluation;
 /// the confusion matrix, as scikit-learn's <c>classification_report</c> computes them for every
 /// label of the map (labels absent from both true and predicted ids included, with support 0).
 /// </summary>
-public sealed class ClassificationReport
+public sealed class ClassificationReport : IEvaluationReport
 {
     private const string WeightedAvg = "weighted avg";
     private const string MacroAvg = "macro avg";
@@ -70,7 +70,7 @@ public sealed class ClassificationReport
                 throw new ArgumentException($"ROC-AUC here is for two labels; there are {k}", nameof(positiveScores));
             // With one class present ROC-AUC is undefined (scikit-learn warns and gives NaN): an
             // evaluation set that happens to hold one class must not fail an evaluation or a run.
-            auc = HasBothClasses(yTrue) ? Metrics.RocAuc(yTrue, positiveScores) : null;
+            auc = HasBothClasses(yTrue) ? Evaluation.Metrics.RocAuc(yTrue, positiveScores) : null;
         }
         return new ClassificationReport(
             matrix, perClass, (double)correct / total,
@@ -102,6 +102,24 @@ public sealed class ClassificationReport
 
     /// <summary>The counts of true by predicted labels.</summary>
     public ConfusionMatrix ConfusionMatrix { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, double> Metrics
+    {
+        get
+        {
+            var m = new Dictionary<string, double>
+            {
+                ["accuracy"] = Accuracy,
+                ["f1"] = MacroAverage.F1,
+                ["precision"] = MacroAverage.Precision,
+                ["recall"] = MacroAverage.Recall,
+                ["f1_weighted"] = WeightedAverage.F1,
+            };
+            if (RocAuc is double auc) m["roc_auc"] = auc;
+            return m;
+        }
+    }
 
     /// <summary>
     /// The report in scikit-learn's <c>classification_report</c> layout: a row per label, then

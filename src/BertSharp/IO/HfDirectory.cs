@@ -32,7 +32,7 @@ internal static class HfDirectory
         try { config = JsonSerializer.Deserialize<BertConfig>(File.ReadAllText(configPath), ReadOptions); }
         catch (JsonException e) { throw new InvalidDataException($"{configPath}: {e.Message}", e); }
         if (config is null) throw new InvalidDataException($"{configPath}: empty config");
-        BertWeights.ValidateConfig(config, configPath);
+        config.Validate(configPath);
         return config;
     }
 
@@ -49,8 +49,11 @@ internal static class HfDirectory
         return (lower, max);
     }
 
-    /// <summary>Reads the weights, strips "bert.", renames TF-era gamma/beta, and checks them against the config.</summary>
-    public static StateDict ReadWeights(string directory, BertConfig config)
+    /// <summary>
+    /// Reads the weights under checkpoint names (<see cref="StateDict.WithCheckpointNames"/>: a bare encoder's keys
+    /// under <c>bert.</c>, TF-era gamma/beta renamed); shapes are checked when a model is built from them.
+    /// </summary>
+    public static StateDict ReadWeights(string directory)
     {
         var single = Path.Combine(directory, WeightsFile);
         var index = Path.Combine(directory, WeightsIndexFile);
@@ -62,17 +65,7 @@ internal static class HfDirectory
                 "(convert with transformers: model.save_pretrained(dir, safe_serialization=True))");
         else throw new FileNotFoundException($"{directory}: no {WeightsFile}", single);
 
-        var weights = new StateDict { Source = raw.Source };
-        foreach (var (name, t) in raw)
-        {
-            var n = name.StartsWith("bert.", StringComparison.Ordinal) ? name["bert.".Length..] : name;
-            if (n.EndsWith(".gamma", StringComparison.Ordinal)) n = n[..^".gamma".Length] + ".weight";
-            else if (n.EndsWith(".beta", StringComparison.Ordinal)) n = n[..^".beta".Length] + ".bias";
-            weights[n] = t;
-        }
-        BertWeights.Validate(config, weights);
-        BertWeights.ValidateLoaded(config, weights);
-        return weights;
+        return raw.WithCheckpointNames();
     }
 
     private static StateDict ReadSharded(string directory, string indexPath)
@@ -94,23 +87,12 @@ internal static class HfDirectory
     /// <summary>Writes config, tokenizer files and weights, each atomically.</summary>
     public static void Save(string directory, BertConfig config, StateDict weights, Func<Stream> openVocab, bool doLowerCase, int modelMaxLength)
     {
-        // Accept the encoder's names with or without "bert." (a task model's state dict has it).
-        var bare = new StateDict { Source = weights.Source };
-        foreach (var (name, t) in weights) bare[name.StartsWith("bert.", StringComparison.Ordinal) ? name["bert.".Length..] : name] = t;
-        weights = bare;
-        BertWeights.Validate(config, weights);
+        // A bare encoder's state dict (BertModel.ToStateDict) is written under "bert." as a task model's is.
+        weights = weights.WithCheckpointNames();
         Directory.CreateDirectory(directory);
+        SafeTensors.Write(Path.Combine(directory, WeightsFile), weights, new Dictionary<string, string> { ["format"] = "pt" });
 
-        var named = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (name, t) in weights)
-        {
-            bool encoder = name.StartsWith("embeddings.", StringComparison.Ordinal) || name.StartsWith("encoder.", StringComparison.Ordinal)
-                || name.StartsWith("pooler.", StringComparison.Ordinal);
-            named[encoder ? "bert." + name : name] = t;
-        }
-        SafeTensors.Write(Path.Combine(directory, WeightsFile), named, new Dictionary<string, string> { ["format"] = "pt" });
-
-        var json = JsonSerializer.SerializeToNode(config with { Architectures = Architectures(config, weights) }, WriteOptions)!.AsObject();
+        var json = JsonSerializer.SerializeToNode(config with { Architectures = [TaskModels.ArchitectureOf(config, weights)] }, WriteOptions)!.AsObject();
         json["model_type"] = "bert";
         json["torch_dtype"] = "float32";
         AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), json.ToJsonString(WriteOptions) + "\n");
@@ -135,16 +117,4 @@ internal static class HfDirectory
             for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine()) vocab.Append(line).Append('\n');
         AtomicFile.WriteAllText(Path.Combine(directory, VocabFile), vocab.ToString());
     }
-
-    private static IReadOnlyList<string> Architectures(BertConfig config, StateDict weights)
-    {
-        if (config.Architectures is { Count: > 0 } a && !(a is ["BertModel"] && HasHead(weights))) return a;
-        if (weights.ContainsKey("classifier.weight")) return ["BertForSequenceClassification"];
-        if (weights.ContainsKey("qa_outputs.weight")) return ["BertForQuestionAnswering"];
-        if (weights.Keys.Any(k => k.StartsWith("cls.predictions.", StringComparison.Ordinal))) return ["BertForMaskedLM"];
-        return ["BertModel"];
-    }
-
-    private static bool HasHead(StateDict weights) =>
-        weights.ContainsKey("classifier.weight") || weights.ContainsKey("qa_outputs.weight") || weights.ContainsKey("cls.predictions.bias");
 }

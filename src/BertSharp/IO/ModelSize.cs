@@ -12,9 +12,11 @@ internal sealed class ModelSize
     /// <summary>Parts in model order: embeddings, encoder.layer.0 … N-1, pooler, then heads.</summary>
     public required IReadOnlyList<(string Part, long Parameters)> Parts { get; init; }
 
-    public long Embeddings => Sum(p => p == BertWeights.Embeddings);
+    private const string EmbeddingsPart = "embeddings", PoolerPart = "pooler", ClassifierPart = "classifier";
+
+    public long Embeddings => Sum(p => p == EmbeddingsPart);
     public long Encoder => Sum(p => p.StartsWith("encoder.layer.", StringComparison.Ordinal));
-    public long Pooler => Sum(p => p == BertWeights.Pooler);
+    public long Pooler => Sum(p => p == PoolerPart);
     public long Total => Sum(_ => true);
     public long EmbeddingsAndEncoder => Embeddings + Encoder;
     public long InferenceBytes => Total * sizeof(float);
@@ -27,7 +29,7 @@ internal sealed class ModelSize
         var parts = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var (name, t) in weights)
         {
-            var part = PartOf(name);
+            var part = PartOf(name.StartsWith(StateDict.EncoderPrefix, StringComparison.Ordinal) ? name[StateDict.EncoderPrefix.Length..] : name);
             parts[part] = parts.GetValueOrDefault(part) + t.Length;
         }
         return new ModelSize { Parts = [.. parts.OrderBy(p => Order(p.Key)).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value))] };
@@ -36,11 +38,14 @@ internal sealed class ModelSize
     /// <summary>Counts what the config implies: encoder with pooler (as HF's BertModel has), and a classifier when the config has labels.</summary>
     public static ModelSize FromConfig(BertConfig config)
     {
-        var parts = new List<(string, long)>();
-        foreach (var group in BertWeights.For(config).GroupBy(e => e.Part))
-            parts.Add((group.Key, group.Sum(e => e.Count)));
+        long h = config.HiddenSize, f = config.IntermediateSize;
+        var parts = new List<(string, long)> { (EmbeddingsPart, (config.VocabSize + config.MaxPositionEmbeddings + config.TypeVocabSize) * h + 2 * h) };
+        // q, k, v and the attention output (h×h + h each), two LayerNorms (2h each), the feed-forward pair.
+        long layer = 4 * (h * h + h) + 4 * h + (h * f + f) + (f * h + h);
+        for (int i = 0; i < config.NumHiddenLayers; i++) parts.Add(($"encoder.layer.{i}", layer));
+        parts.Add((PoolerPart, h * h + h));
         if (config.Id2Label is { Count: > 0 } labels && config.Architectures?.Any(a => a.EndsWith("ForSequenceClassification", StringComparison.Ordinal)) == true)
-            parts.Add((BertWeights.Classifier, (long)labels.Count * config.HiddenSize + labels.Count));
+            parts.Add((ClassifierPart, (long)labels.Count * h + labels.Count));
         return new ModelSize { Parts = parts };
     }
 
@@ -57,9 +62,9 @@ internal sealed class ModelSize
 
     private static (int, int) Order(string part) => part switch
     {
-        BertWeights.Embeddings => (0, 0),
+        EmbeddingsPart => (0, 0),
         _ when part.StartsWith("encoder.layer.", StringComparison.Ordinal) && int.TryParse(part["encoder.layer.".Length..], out var i) => (1, i),
-        BertWeights.Pooler => (2, 0),
+        PoolerPart => (2, 0),
         _ => (3, 0),
     };
 

@@ -32,7 +32,8 @@ internal static partial class OnnxBertImporter
     public static (BertConfig Config, StateDict Weights) Import(GraphProto graph, string source, string? externalDirectory)
     {
         var weights = ImportWeights(graph, source, externalDirectory, out var constants, out var consumers);
-        return (InferConfig(graph, weights, constants, consumers, source), weights);
+        // The config is read off bare names; the weights leave under checkpoint names, as every loader gives them.
+        return (InferConfig(graph, weights, constants, consumers, source), weights.WithCheckpointNames());
     }
 
     /// <summary>The weights under HF names, before any check that they make a BERT.</summary>

@@ -7,8 +7,9 @@ using Onnx;
 namespace BertSharp.IO;
 
 /// <summary>
-/// Builds the ONNX graph of a BERT encoder (and optionally its pooler and sequence-classification
-/// head) from HF-named weights, with standard ops only. Linear weights of 3-D activations are
+/// Builds the ONNX graph of a BERT encoder, and of a task model's head when one is given (the head adds its own
+/// nodes through <see cref="BertPreTrainedModel.ExportHead"/>), from weights under checkpoint names, with
+/// standard ops only. Linear weights of 3-D activations are
 /// MatMul initializers stored [in, out] under their HF name (what PyTorch's exporter does, and what
 /// <see cref="OnnxBertImporter"/> reads back); the pooler and classifier act on 2-D [CLS] rows, so
 /// they are Gemm with transB = 1 and keep HF's [out, in] layout.
@@ -31,11 +32,13 @@ internal sealed class OnnxExporterGraph
         _opset = opset;
     }
 
-    public static ModelProto Build(BertConfig config, StateDict weights, bool classifier, int opset)
+    // weights: under checkpoint names (the encoder under "bert."). head: the task model whose head ends the graph,
+    // or null for the encoder's outputs. Initializers of a task model keep "bert." as PyTorch exports them; an
+    // encoder's graph has bare names, as HF's BertModel exports.
+    public static ModelProto Build(BertConfig config, StateDict weights, BertPreTrainedModel? head, int opset)
     {
-        // HF's BertForSequenceClassification keeps the encoder under "bert."; BertModel has no prefix.
-        var g = new OnnxExporterGraph(config, weights, classifier ? "bert." : "", opset);
-        g.BuildGraph(classifier);
+        var g = new OnnxExporterGraph(config, weights, head is null ? "" : StateDict.EncoderPrefix, opset);
+        g.BuildGraph(head);
         var model = new ModelProto
         {
             IrVersion = IrVersion(opset),
@@ -56,13 +59,11 @@ internal sealed class OnnxExporterGraph
         _ => 10,
     };
 
-    private void BuildGraph(bool classifier)
+    private void BuildGraph(BertPreTrainedModel? head)
     {
         var c = _config;
         int h = c.HiddenSize;
-        bool hasPooler = _weights.ContainsKey("pooler.dense.weight");
-        if (classifier && !hasPooler)
-            throw new InvalidDataException($"{_weights.Source}: a sequence classifier needs the pooler (pooler.dense.weight), which HF's classifier reads");
+        bool hasPooler = _weights.ContainsKey(StateDict.EncoderPrefix + "pooler.dense.weight");
         foreach (var name in new[] { "input_ids", "attention_mask", "token_type_ids" })
             _graph.Input.Add(ValueInfo(name, TensorProto.Types.DataType.Int64, "batch", "sequence"));
 
@@ -79,25 +80,38 @@ internal sealed class OnnxExporterGraph
         var scale = Scalar("attention_scale", MathF.Sqrt(c.HeadSize));
         for (int i = 0; i < c.NumHiddenLayers; i++) x = Layer(i, x, mask, headShape, hiddenShape, scale);
 
-        if (!classifier)
+        if (head is not null)
         {
-            Rename(x, "last_hidden_state");
-            x = "last_hidden_state";
-            _graph.Output.Add(ValueInfo(x, TensorProto.Types.DataType.Float, "batch", "sequence", h));
-        }
-
-        if (!hasPooler) return;
-        var cls = Node("Gather", [x, Int64Scalar("cls_index", 0)], [("axis", 1L)]);
-        var pooled = Node("Gemm", [cls, Weight("pooler.dense.weight"), Weight("pooler.dense.bias")], [("transB", 1L)]);
-        pooled = Node("Tanh", [pooled], output: classifier ? null : "pooler_output");
-        if (!classifier)
-        {
-            _graph.Output.Add(ValueInfo("pooler_output", TensorProto.Types.DataType.Float, "batch", h));
+            head.ExportHead(this, x);
             return;
         }
-        int labels = _weights.Get("classifier.weight").Shape[0];
-        Node("Gemm", [pooled, Head("classifier.weight"), Head("classifier.bias")], [("transB", 1L)], output: "logits");
-        _graph.Output.Add(ValueInfo("logits", TensorProto.Types.DataType.Float, "batch", labels));
+        Rename(x, "last_hidden_state");
+        Output("last_hidden_state", "batch", "sequence", h);
+        if (!hasPooler) return;
+        Rename(Pooler("last_hidden_state"), "pooler_output");
+        Output("pooler_output", "batch", h);
+    }
+
+    /// <summary>The [CLS] rows (batch, hidden) of a (batch, sequence, hidden) value.</summary>
+    internal string ClsRows(string hidden) => Node("Gather", [hidden, Int64Scalar("cls_index", 0)], [("axis", 1L)]);
+
+    /// <summary>The pooler output tanh(dense(h[CLS])) of the last hidden state.</summary>
+    internal string Pooler(string hidden) =>
+        Node("Tanh", [Node("Gemm", [ClsRows(hidden), Weight("pooler.dense.weight"), Weight("pooler.dense.bias")], [("transB", 1L)])]);
+
+    /// <summary>A head's linear layer <paramref name="module"/> on 2-D rows: Gemm with transB, the weight kept [out, in].</summary>
+    internal string HeadLinear(string rows, string module) =>
+        Node("Gemm", [rows, Head(module + ".weight"), Head(module + ".bias")], [("transB", 1L)]);
+
+    /// <summary>Declares a float graph output; dimensions are names (dynamic) or sizes.</summary>
+    internal void Output(string name, params object[] dims) => _graph.Output.Add(ValueInfo(name, TensorProto.Types.DataType.Float, dims));
+
+    /// <summary>Gives the value <paramref name="from"/> the public name <paramref name="to"/> (a graph output).</summary>
+    internal void Rename(string from, string to)
+    {
+        foreach (var node in _graph.Node)
+            for (int i = 0; i < node.Output.Count; i++)
+                if (node.Output[i] == from) node.Output[i] = to;
     }
 
     private string Embeddings()
@@ -134,12 +148,18 @@ internal sealed class OnnxExporterGraph
         return LayerNorm(output, p + "output.LayerNorm");
     }
 
-    private string Linear(string x, string module)
+    private string Linear(string x, string module) =>
+        MatMulLinear(x, StateDict.EncoderPrefix + module, _prefix + module);
+
+    /// <summary>A head's linear layer <paramref name="module"/> on a 3-D value: MatMul with the weight stored [in, out], then Add.</summary>
+    internal string HeadLinear3D(string x, string module) => MatMulLinear(x, module, module);
+
+    private string MatMulLinear(string x, string checkpointModule, string onnxModule)
     {
-        var w = _weights.Get(module + ".weight");
-        var name = _prefix + module + ".weight";
+        var w = _weights.Get(checkpointModule + ".weight");
+        var name = onnxModule + ".weight";
         Add(Initializer(name, [w.Shape[1], w.Shape[0]], Transpose(w)));
-        return Node("Add", [Node("MatMul", [x, name]), Weight(module + ".bias")]);
+        return Node("Add", [Node("MatMul", [x, name]), Add(onnxModule + ".bias", _weights.Get(checkpointModule + ".bias"))]);
     }
 
     private string LayerNorm(string x, string module)
@@ -156,8 +176,8 @@ internal sealed class OnnxExporterGraph
         return Node("Add", [Node("Mul", [Node("Div", [centered, std]), gamma]), beta]);
     }
 
-    // Encoder weights are stored under the architecture's prefix; heads keep their own names.
-    private string Weight(string name) => Add(_prefix + name, _weights.Get(name));
+    // Encoder weights are read under "bert." and stored under the graph's prefix; heads keep their own names.
+    private string Weight(string name) => Add(_prefix + name, _weights.Get(StateDict.EncoderPrefix + name));
 
     private string Head(string name) => Add(name, _weights.Get(name));
 
@@ -214,7 +234,7 @@ internal sealed class OnnxExporterGraph
         return t;
     }
 
-    private string Node(string op, string[] inputs, (string Name, object Value)[]? attributes = null, string? output = null)
+    internal string Node(string op, string[] inputs, (string Name, object Value)[]? attributes = null, string? output = null)
     {
         int id = _nextId++;
         var node = new NodeProto { OpType = op, Name = $"{op}_{id}" };
@@ -235,14 +255,6 @@ internal sealed class OnnxExporterGraph
         }
         _graph.Node.Add(node);
         return output;
-    }
-
-    // The last layer's LayerNorm wrote to a generated name; a graph output needs its public name.
-    private void Rename(string from, string to)
-    {
-        foreach (var node in _graph.Node)
-            for (int i = 0; i < node.Output.Count; i++)
-                if (node.Output[i] == from) node.Output[i] = to;
     }
 
     private static ValueInfoProto ValueInfo(string name, TensorProto.Types.DataType type, params object[] dims)

@@ -8,9 +8,10 @@ namespace BertSharp.IO;
 /// </summary>
 public sealed class PretrainedModel
 {
+    /// <summary>The model's config.json.</summary>
     public required BertConfig Config { get; init; }
 
-    /// <summary>Encoder weights under bare HF names (<c>embeddings.word_embeddings.weight</c>, …), heads as stored.</summary>
+    /// <summary>The weights under checkpoint names: the encoder under <c>bert.</c> (<c>bert.embeddings.word_embeddings.weight</c>, …), heads as stored.</summary>
     public required StateDict Weights { get; init; }
 
     /// <summary>Built-in name, directory or hub id the model came from.</summary>
@@ -55,7 +56,7 @@ public sealed class PretrainedModel
         var key = BuiltInModels.Names.First(n => n.Equals(name, StringComparison.OrdinalIgnoreCase));
         using var onnx = BuiltInModels.OpenOnnx(key);
         var (config, weights) = OnnxBertImporter.Import(onnx, $"{key} (embedded model.onnx)");
-        BertWeights.Validate(config, weights);
+        TaskModels.Validate(config, weights);
         return new PretrainedModel { Config = config, Weights = weights, Source = key, OpenVocab = () => BuiltInModels.OpenVocab(key) };
     }
 
@@ -65,8 +66,6 @@ public sealed class PretrainedModel
         var vocab = Path.Combine(directory, HfDirectory.VocabFile);
         if (!File.Exists(vocab)) throw new FileNotFoundException($"{path}: an ONNX model needs a vocab.txt beside it", vocab);
         var (config, weights) = OnnxBertImporter.Import(path);
-        BertWeights.Validate(config, weights);
-        BertWeights.ValidateLoaded(config, weights);
         return WithTokenizerFiles(directory, path, config, weights);
     }
 
@@ -77,11 +76,13 @@ public sealed class PretrainedModel
         var config = HfDirectory.ReadConfig(configPath);
         if (!File.Exists(Path.Combine(directory, HfDirectory.VocabFile)))
             throw new FileNotFoundException($"{directory}: no {HfDirectory.VocabFile}", Path.Combine(directory, HfDirectory.VocabFile));
-        return WithTokenizerFiles(directory, source, config, HfDirectory.ReadWeights(directory, config));
+        return WithTokenizerFiles(directory, source, config, HfDirectory.ReadWeights(directory));
     }
 
     private static PretrainedModel WithTokenizerFiles(string directory, string source, BertConfig config, StateDict weights)
     {
+        TaskModels.Validate(config, weights);
+        LoadedWeights.Check(config, weights);
         var vocab = Path.Combine(directory, HfDirectory.VocabFile);
         // A token id at or past vocab_size has no embedding row: refuse here rather than fail every request that uses it.
         int tokens = File.ReadLines(vocab).Count();

@@ -1,6 +1,6 @@
 namespace BertSharp.Inference;
 
-/// <summary>Which engine runs a <see cref="TextClassifier"/>'s forward pass.</summary>
+/// <summary>Which engine runs a pipeline's forward pass.</summary>
 public enum InferenceRuntime
 {
     /// <summary>BertSharp's own encoder (every feature: attentions, hidden states, embeddings).</summary>

@@ -1,6 +1,4 @@
-using BertSharp.Tensors;
 using System.Numerics.Tensors;
-using BertSharp.Data;
 using BertSharp.IO;
 using BertSharp.Model;
 using BertSharp.Text;
@@ -8,52 +6,32 @@ using BertSharp.Text;
 namespace BertSharp.Inference;
 
 /// <summary>
-/// A fine-tuned classifier ready to predict: loads a directory that <c>bertsharp train</c> (or Hugging
-/// Face's <c>save_pretrained</c>) wrote and turns texts into labels with probabilities, on the managed
-/// encoder or on ONNX Runtime (<see cref="InferenceRuntime"/>). Safe to call from several threads.
+/// The text-classification pipeline: loads a directory that <c>bertsharp train</c> (or Hugging Face's
+/// <c>save_pretrained</c>) wrote and turns texts into scores — softmax probabilities (single-label), a sigmoid
+/// per label (multi-label) or a value (regression) — on the managed encoder or on ONNX Runtime.
+/// Safe to call from several threads.
 /// </summary>
-public sealed class TextClassifier : IDisposable
+public sealed class TextClassifier : Pipeline
 {
-    private readonly BertForSequenceClassification? _model;
-    private readonly OnnxRuntimeClassifier? _onnx;
-
-    private TextClassifier(BertForSequenceClassification? model, OnnxRuntimeClassifier? onnx, BertConfig config, long parameterCount,
-        BertTokenizer tokenizer, IReadOnlyList<string> labels, int maxLength, string source)
+    internal TextClassifier(PretrainedModel pretrained, IModelRuntime runtime) : base(pretrained, runtime)
     {
-        _model = model;
-        _onnx = onnx;
-        Runtime = onnx is null ? InferenceRuntime.Managed : InferenceRuntime.Onnx;
-        Config = config;
-        ParameterCount = parameterCount;
-        Tokenizer = tokenizer;
-        Labels = labels;
-        MaxLength = maxLength;
-        Source = source;
+        var config = BertForSequenceClassification.Resolve(Config, options: null);
+        ProblemType = config.ProblemType!.Value;
+        Labels = LabelNames(config, runtime, pretrained);
     }
 
     /// <summary>The managed model; only with <see cref="InferenceRuntime.Managed"/>.</summary>
-    /// <exception cref="NotSupportedException">The classifier runs on ONNX Runtime.</exception>
-    public BertForSequenceClassification Model => _model
-        ?? throw new NotSupportedException($"{Source}: loaded with the onnx runtime, which runs the exported graph only (logits); load with the managed runtime for the model's internals");
-
-    public BertTokenizer Tokenizer { get; }
-
-    /// <summary>The engine that runs the forward pass.</summary>
-    public InferenceRuntime Runtime { get; }
-
-    /// <summary>The model's config.json (sizes, labels).</summary>
-    public BertConfig Config { get; }
-
-    /// <summary>Weights in the checkpoint: encoder, pooler and classifier.</summary>
-    public long ParameterCount { get; }
+    /// <exception cref="NotSupportedException">The pipeline runs on ONNX Runtime.</exception>
+    public new BertForSequenceClassification Model => (BertForSequenceClassification)base.Model;
 
     /// <summary>Label names by id, from config.json's id2label.</summary>
     public IReadOnlyList<string> Labels { get; }
 
-    /// <summary>Tokens per window, from tokenizer_config.json's model_max_length (at most the position table).</summary>
-    public int MaxLength { get; }
+    /// <summary>Single-label, multi-label or regression, from config.json's problem_type.</summary>
+    public ProblemType ProblemType { get; }
 
-    public string Source { get; }
+    /// <summary>The score from which a multi-label prediction includes a label.</summary>
+    public float Threshold { get; init; } = 0.5f;
 
     /// <summary>Loads a fine-tuned model directory (config.json with id2label, vocab.txt, model.safetensors) on the managed runtime.</summary>
     public static TextClassifier Load(string directory) => Load(directory, InferenceRuntime.Managed);
@@ -62,45 +40,12 @@ public sealed class TextClassifier : IDisposable
     /// <param name="directory">The model directory; <see cref="InferenceRuntime.Onnx"/> also needs its <c>model.onnx</c>.</param>
     /// <param name="runtime">The engine for the forward pass.</param>
     /// <param name="threads">ONNX Runtime's intra-op threads (0: one per core); the managed encoder uses every core.</param>
-    public static TextClassifier Load(string directory, InferenceRuntime runtime, int threads = 0)
+    public static new TextClassifier Load(string directory, InferenceRuntime runtime, int threads = 0)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(threads);
-        var pretrained = PretrainedModel.Load(directory);
-        var config = pretrained.Config;
-        if (!pretrained.Weights.ContainsKey("classifier.weight"))
-            throw new InvalidDataException($"{directory}: the model has no classifier.weight; it is a base encoder, not a fine-tuned classifier (train one with 'bertsharp train')");
-        var labels = LabelNames(config, pretrained.Weights.Get("classifier.weight").Shape[0], directory);
-        long parameters = 0;
-        foreach (var (_, t) in pretrained.Weights) parameters += t.Length;
-        using var vocab = pretrained.OpenVocab();
-        var tokenizer = BertTokenizer.FromVocab(vocab, new BertTokenizerOptions { DoLowerCase = pretrained.DoLowerCase }, pretrained.Source);
-        int maxLength = Math.Min(pretrained.ModelMaxLength, config.MaxPositionEmbeddings);
-        if (runtime == InferenceRuntime.Managed)
-            return new TextClassifier(new BertForSequenceClassification(config, pretrained.Weights), null, config, parameters, tokenizer, labels, maxLength, directory);
-        if (runtime != InferenceRuntime.Onnx) throw new ArgumentOutOfRangeException(nameof(runtime), runtime, "unknown runtime");
-
-        var onnx = new OnnxRuntimeClassifier(directory, threads == 0 ? Environment.ProcessorCount : threads);
-        if (onnx.NumLabels != labels.Length)
-        {
-            onnx.Dispose();
-            throw new InvalidDataException($"{onnx.ModelPath}: the graph outputs {onnx.NumLabels} logits but {directory}/config.json has {labels.Length} labels; export the model again");
-        }
-        return new TextClassifier(null, onnx, config, parameters, tokenizer, labels, maxLength, directory);
-    }
-
-    /// <summary>
-    /// What runs the managed model's matrix products (<see cref="BertModel.Provider"/>); always
-    /// <see cref="ComputeProvider.Managed"/> on ONNX Runtime, where setting another is an error.
-    /// </summary>
-    public ComputeProvider Provider
-    {
-        get => _model?.Provider ?? ComputeProvider.Managed;
-        set
-        {
-            if (_model is null && value != ComputeProvider.Managed)
-                throw new InvalidOperationException($"{Source}: the {value} provider runs the managed model; this classifier runs on ONNX Runtime");
-            if (_model is not null) _model.Provider = value;
-        }
+        var pipeline = Pipeline.Load(directory, runtime, threads);
+        if (pipeline is TextClassifier classifier) return classifier;
+        pipeline.Dispose();
+        throw new InvalidDataException($"{directory}: the model is a {pipeline.Config.Architectures?.FirstOrDefault()}, not a text classifier");
     }
 
     /// <summary>Classifies one text (or a text pair).</summary>
@@ -111,14 +56,14 @@ public sealed class TextClassifier : IDisposable
     public IReadOnlyList<Prediction> PredictBatch(IReadOnlyList<string> texts, IReadOnlyList<string?>? pairs = null,
         LongTextStrategy longText = LongTextStrategy.Truncate, int batchSize = 32)
     {
-        var probabilities = Probabilities(texts, pairs, longText, batchSize);
+        var scores = Probabilities(texts, pairs, longText, batchSize);
         int k = Labels.Count;
         var result = new Prediction[texts.Count];
-        for (int i = 0; i < texts.Count; i++) result[i] = ToPrediction(probabilities.AsSpan(i * k, k));
+        for (int i = 0; i < texts.Count; i++) result[i] = ToPrediction(scores.AsSpan(i * k, k));
         return result;
     }
 
-    /// <summary>Probabilities [texts × labels] in label-id order.</summary>
+    /// <summary>Scores [texts × labels] in label-id order: probabilities, per-label sigmoids, or values (regression).</summary>
     public float[] Probabilities(IReadOnlyList<string> texts, IReadOnlyList<string?>? pairs = null,
         LongTextStrategy longText = LongTextStrategy.Truncate, int batchSize = 32)
     {
@@ -133,36 +78,35 @@ public sealed class TextClassifier : IDisposable
         return Probabilities(Tokenizer.EncodeBatch(texts, pairs, options, PaddingStrategy.DoNotPad), batchSize);
     }
 
-    /// <summary>Tokenizes one text (or pair) the way the model reads it: truncated to <see cref="MaxLength"/>.</summary>
-    public Encoding Encode(string text, string? pair = null) => Tokenizer.Encode(text, pair, new EncodeOptions { MaxLength = MaxLength });
-
-    /// <summary>Probabilities [encodings × labels] of texts already tokenized (see <see cref="Encode"/>); overflow windows are averaged.</summary>
+    /// <summary>Scores [encodings × labels] of texts already tokenized (see <see cref="Pipeline.Encode"/>); overflow windows are averaged.</summary>
     public float[] Probabilities(IReadOnlyList<Encoding> encodings, int batchSize = 32)
     {
         ArgumentNullException.ThrowIfNull(encodings);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         int k = Labels.Count;
         // Every window of every text, then classify windows in length order.
-        var windows = new List<(Encoding Encoding, int Text)>();
+        var windows = new List<Encoding>();
+        var owner = new List<int>();
         for (int i = 0; i < encodings.Count; i++)
         {
-            windows.Add((encodings[i], i));
-            foreach (var o in encodings[i].Overflowing) windows.Add((o, i));
+            windows.Add(encodings[i]);
+            owner.Add(i);
+            foreach (var o in encodings[i].Overflowing)
+            {
+                windows.Add(o);
+                owner.Add(i);
+            }
         }
-        windows.Sort((a, b) => a.Encoding.Length.CompareTo(b.Encoding.Length));
         var sums = new float[encodings.Count * k];
         var counts = new int[encodings.Count];
-        Span<float> p = k <= 256 ? stackalloc float[k] : new float[k];
-        for (int start = 0; start < windows.Count; start += batchSize)
+        foreach (var (input, rows) in Batches(windows, batchSize))
         {
-            int n = Math.Min(batchSize, windows.Count - start);
-            var input = Pad(windows, start, n);
-            var logits = _onnx is null ? _model!.Logits(input) : _onnx.Logits(input);
-            for (int r = 0; r < n; r++)
+            var logits = Run(input);
+            Training.SequenceClassificationTask.Scores(ProblemType, logits, rows.Length, k);
+            for (int r = 0; r < rows.Length; r++)
             {
-                TensorPrimitives.SoftMax(logits.AsSpan(r * k, k), p);
-                int text = windows[start + r].Text;
-                TensorPrimitives.Add(sums.AsSpan(text * k, k), p, sums.AsSpan(text * k, k));
+                int text = owner[rows[r]];
+                TensorPrimitives.Add(sums.AsSpan(text * k, k), logits.AsSpan(r * k, k), sums.AsSpan(text * k, k));
                 counts[text]++;
             }
         }
@@ -170,80 +114,37 @@ public sealed class TextClassifier : IDisposable
         return sums;
     }
 
-    /// <summary>
-    /// Sentence embeddings [texts × hidden]: the encoder's last hidden state averaged over each text's
-    /// tokens ([CLS] and [SEP] included, padding not), then scaled to unit length, as sentence-transformers'
-    /// mean pooling with normalisation does. Managed runtime only.
-    /// </summary>
-    /// <exception cref="NotSupportedException">The classifier runs on ONNX Runtime, whose graph outputs logits only.</exception>
-    public float[] Embed(IReadOnlyList<string> texts, IReadOnlyList<string?>? pairs = null, int batchSize = 32)
+    // Single-label and regression: the top label. Multi-label: every label at or above the threshold (the
+    // top one when none is), each with its own score.
+    private Prediction ToPrediction(ReadOnlySpan<float> scores)
     {
-        ArgumentNullException.ThrowIfNull(texts);
-        return Embed(Tokenizer.EncodeBatch(texts, pairs, new EncodeOptions { MaxLength = MaxLength }, PaddingStrategy.DoNotPad), batchSize);
+        var pairs = new KeyValuePair<string, float>[scores.Length];
+        for (int c = 0; c < pairs.Length; c++) pairs[c] = new(Labels[c], scores[c]);
+        Array.Sort(pairs, (a, b) => b.Value.CompareTo(a.Value));
+        IReadOnlyList<string> chosen = ProblemType == ProblemType.MultiLabelClassification
+            ? [.. pairs.Where(p => p.Value >= Threshold).Select(p => p.Key)]
+            : [pairs[0].Key];
+        return new Prediction(pairs[0].Key, pairs[0].Value, pairs) { Labels = chosen };
     }
 
-    /// <summary><see cref="Embed(IReadOnlyList{string}, IReadOnlyList{string}, int)"/> of texts already tokenized (see <see cref="Encode"/>).</summary>
-    public float[] Embed(IReadOnlyList<Encoding> encodings, int batchSize = 32)
+    private static string[] LabelNames(BertConfig config, IModelRuntime runtime, PretrainedModel pretrained)
     {
-        ArgumentNullException.ThrowIfNull(encodings);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var bert = Model.Bert;
-        int C = Config.HiddenSize;
-        var windows = new List<(Encoding Encoding, int Text)>(encodings.Count);
-        for (int i = 0; i < encodings.Count; i++) windows.Add((encodings[i], i));
-        windows.Sort((a, b) => a.Encoding.Length.CompareTo(b.Encoding.Length));
-        var result = new float[encodings.Count * C];
-        for (int start = 0; start < windows.Count; start += batchSize)
+        int outputs = runtime switch
         {
-            int n = Math.Min(batchSize, windows.Count - start);
-            var input = Pad(windows, start, n);
-            var hidden = bert.Forward(input).LastHiddenState.Data;
-            for (int r = 0; r < n; r++)
-            {
-                var e = windows[start + r].Encoding;
-                var row = result.AsSpan(windows[start + r].Text * C, C);
-                // The text's tokens are the row's first e.Length positions; the mean's 1/n cancels in the normalisation.
-                for (int t = 0; t < e.Length; t++) TensorPrimitives.Add(row, hidden.AsSpan((r * input.SequenceLength + t) * C, C), row);
-                float norm = TensorPrimitives.Norm(row);
-                if (norm > 0) TensorPrimitives.Divide(row, norm, row);
-            }
-        }
-        return result;
-    }
-
-    /// <summary>Releases the ONNX Runtime session, when there is one.</summary>
-    public void Dispose() => _onnx?.Dispose();
-
-    private BertInput Pad(List<(Encoding Encoding, int Text)> windows, int start, int n)
-    {
-        var ids = new int[n][];
-        var types = new int[n][];
-        for (int r = 0; r < n; r++)
-        {
-            ids[r] = windows[start + r].Encoding.Ids;
-            types[r] = windows[start + r].Encoding.TypeIds;
-        }
-        return DynamicPadding.Pad(ids, types, Tokenizer.PadId);
-    }
-
-    private Prediction ToPrediction(ReadOnlySpan<float> probabilities)
-    {
-        var scores = new KeyValuePair<string, float>[probabilities.Length];
-        for (int c = 0; c < scores.Length; c++) scores[c] = new(Labels[c], probabilities[c]);
-        Array.Sort(scores, (a, b) => b.Value.CompareTo(a.Value));
-        return new Prediction(scores[0].Key, scores[0].Value, scores);
-    }
-
-    private static string[] LabelNames(BertConfig config, int numLabels, string source)
-    {
-        var names = new string[numLabels];
-        for (int i = 0; i < numLabels; i++)
+            ManagedRuntime m => ((BertForSequenceClassification)m.Model).NumLabels,
+            OnnxRuntimeModel o => o.OutputWidth,
+            _ => throw new ArgumentOutOfRangeException(nameof(runtime)),
+        };
+        if (runtime is OnnxRuntimeModel onnx && pretrained.Weights.TryGetValue("classifier.weight", out var w) && w.Shape[0] != outputs)
+            throw new InvalidDataException($"{onnx.ModelPath}: the graph outputs {outputs} logits but {pretrained.Source} has {w.Shape[0]} labels; export the model again");
+        if (config.Id2Label is not null && config.Id2Label.Count != outputs)
+            throw new InvalidDataException($"{pretrained.Source}: config.json's id2label has {config.Id2Label.Count} labels but the classifier has {outputs} outputs");
+        var names = new string[outputs];
+        for (int i = 0; i < outputs; i++)
         {
             var key = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             names[i] = config.Id2Label is not null && config.Id2Label.TryGetValue(key, out var name) ? name : $"LABEL_{i}";
         }
-        if (config.Id2Label is not null && config.Id2Label.Count != numLabels)
-            throw new InvalidDataException($"{source}: config.json's id2label has {config.Id2Label.Count} labels but classifier.weight has {numLabels} rows");
         return names;
     }
 }

@@ -4,228 +4,171 @@ using BertSharp.Tensors;
 namespace BertSharp.Model;
 
 /// <summary>
-/// Hugging Face's BertForSequenceClassification: the encoder (weights under <c>bert.</c>), dropout,
-/// and a linear <c>classifier</c> on the pooler output or on the final [CLS] state.
+/// Hugging Face's BertForSequenceClassification: dropout and a linear <c>classifier</c> over the pooler output
+/// (or the final [CLS] state), with HF's three problem types — single-label (softmax, cross-entropy with
+/// optional class weights), multi-label (a sigmoid per label, binary cross-entropy) and regression (one value,
+/// mean squared error).
 /// </summary>
-/// <remarks>
-/// <see cref="Logits"/> and <see cref="Predict"/> are safe to call concurrently. <see cref="TrainStep"/>
-/// keeps one training workspace and mutates gradients: call it from one thread at a time, and not
-/// while other threads predict with the same instance if the weights are being updated.
-/// </remarks>
-public sealed class BertForSequenceClassification
+public sealed class BertForSequenceClassification : BertPreTrainedModel
 {
     private readonly Linear _classifier;
-    private readonly DropoutStream _dropout;
     private readonly float _classifierDropout;
-    private readonly bool _usePooler;
-    private readonly BertWorkspace _trainWorkspace;
-
-    // Training buffers, reused across steps.
-    private float[] _headMask = [], _headDropped = [], _logits = [], _dLogits = [], _dHeadInput = [], _dLastHidden = [];
+    private float[] _mask = [], _dropped = [], _dHeadInput = [];
     private float[] _headInput = [];
     private int _headInputStride;
-    private bool _headDropoutApplied;
+    private bool _dropoutApplied;
 
     /// <summary>
-    /// Loads from weights named as Hugging Face saves this model (<c>bert.…</c> plus <c>classifier.*</c>) or
-    /// as a bare encoder; a missing classifier (and, when the head reads it, a missing pooler) is
-    /// initialised normal(0, initializer_range) with zero biases from <see cref="SequenceClassificationOptions.Seed"/>.
+    /// Loads from weights named as Hugging Face saves this model (<c>bert.…</c> plus <c>classifier.*</c>) or as a
+    /// bare encoder; a missing classifier (and, when the head reads it, a missing pooler) is initialised
+    /// normal(0, initializer_range) with zero biases from <see cref="SequenceClassificationOptions.Seed"/>.
     /// </summary>
-    /// <param name="config">The encoder's shape; the number of labels is the size of id2label (2 when absent).</param>
+    /// <param name="config">The encoder's shape; labels from id2label (2 when absent, 1 for regression), problem type and head input from the config unless the options say.</param>
     /// <param name="weights">The checkpoint's tensors; they are copied.</param>
     /// <param name="options">Seed and head input; defaults when null.</param>
-    /// <exception cref="InvalidDataException">An encoder weight is missing or misshaped.</exception>
+    /// <exception cref="InvalidDataException">A weight is missing or misshaped.</exception>
     public BertForSequenceClassification(BertConfig config, StateDict weights, SequenceClassificationOptions? options = null)
-        : this(config, options ?? new(), weights ?? throw new ArgumentNullException(nameof(weights)))
+        : this(Resolve(config, options), options?.Seed ?? 42, weights ?? throw new ArgumentNullException(nameof(weights)), shareTensors: false)
     {
     }
 
-    private BertForSequenceClassification(BertConfig config, SequenceClassificationOptions options, StateDict? weights)
+    private BertForSequenceClassification(BertConfig config, int seed, StateDict? weights, bool shareTensors)
+        : base(config, weights, seed, config.ClassifierInput == ClassifierHeadInput.ClsHiddenState ? HeadReads.ClsState : HeadReads.PooledOutput, shareTensors)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        NumLabels = config.Id2Label?.Count ?? 2;
-        if (NumLabels < 2)
-            throw new ArgumentException($"id2label has {NumLabels} label(s); sequence classification needs at least 2");
-        Options = options;
-        _usePooler = options.HeadInput == ClassifierHeadInput.PoolerOutput;
+        ProblemType = config.ProblemType!.Value;
+        NumLabels = config.Id2Label?.Count ?? (ProblemType == ProblemType.Regression ? 1 : 2);
+        if (ProblemType == ProblemType.SingleLabelClassification && NumLabels < 2)
+            throw new ArgumentException($"id2label has {NumLabels} label(s); single-label classification needs at least 2");
+        if (NumLabels < 1) throw new ArgumentException("id2label is empty; a classifier needs at least one output");
         _classifierDropout = config.ClassifierDropout ?? config.HiddenDropoutProb;
-        BertModel.CheckProbability(_classifierDropout, "classifier_dropout");
-        string prefix = weights is null ? "" : BertModel.SourcePrefix(weights);
-        var wb = WeightBuilder.Create(weights, prefix, options.Seed, config.InitializerRange);
-        Bert = new BertModel(config, wb, addPooler: _usePooler ? true : null);
-        _classifier = new Linear(wb.WithSourcePrefix("").Push("classifier").InitMissing(), config.HiddenSize, NumLabels);
-        Parameters = [.. Bert.Parameters, _classifier.Weight, _classifier.Bias];
-        _dropout = new DropoutStream(options.Seed);
-        _trainWorkspace = Bert.CreateTrainingWorkspace();
+        // A trained head over a pooler the checkpoint lacks would read a random pooler and predict noise; a new
+        // head (no classifier in the checkpoint) gets a new pooler to train with it, as Hugging Face does.
+        if (Reads == HeadReads.PooledOutput && Root.Has("classifier.weight") && !Root.Has(StateDict.EncoderPrefix + "pooler.dense.weight"))
+            throw new InvalidDataException($"{weights!.Source}: the classifier reads the pooler output but the checkpoint has no pooler " +
+                "(bert.pooler.dense.weight); a model trained on the [CLS] state needs \"classifier_input\": \"cls_hidden_state\" in config.json");
+        _classifier = new Linear(Root.Push("classifier").InitMissing(), config.HiddenSize, NumLabels);
     }
 
     /// <summary>A randomly initialised model (Hugging Face's initialisation), for tests and training from scratch.</summary>
     public static BertForSequenceClassification CreateRandom(BertConfig config, SequenceClassificationOptions? options = null) =>
-        new(config, options ?? new(), weights: null);
+        new(Resolve(config, options), options?.Seed ?? 42, weights: null, shareTensors: false);
 
-    /// <summary>The encoder (weights <c>bert.…</c> in <see cref="ToStateDict"/>).</summary>
-    public BertModel Bert { get; }
+    /// <summary>Builds the model over the checkpoint's own tensors, which checks every name and shape (see <see cref="TaskModels.Validate"/>).</summary>
+    internal static void Validate(BertConfig config, StateDict weights) => _ = new BertForSequenceClassification(Resolve(config, null), 42, weights, shareTensors: true);
 
-    /// <summary>What runs the matrix products, the encoder's and the head's (see <see cref="BertModel.Provider"/>).</summary>
-    public ComputeProvider Provider
-    {
-        get => Bert.Provider;
-        set => Bert.Provider = value;
-    }
-
-    /// <summary>Number of classes: the size of the config's id2label, 2 when it has none.</summary>
+    /// <summary>Number of outputs: the size of the config's id2label (2 when it has none; 1 for regression).</summary>
     public int NumLabels { get; }
 
-    /// <summary>The seed and head input this model was built with.</summary>
-    public SequenceClassificationOptions Options { get; }
+    /// <summary>Which output function and loss the head uses.</summary>
+    public ProblemType ProblemType { get; }
 
-    /// <summary>Encoder parameters (bare names) then classifier.weight and classifier.bias.</summary>
-    internal IReadOnlyList<Parameter> Parameters { get; }
+    /// <summary>What the head reads.</summary>
+    public ClassifierHeadInput HeadInput => Reads == HeadReads.ClsState ? ClassifierHeadInput.ClsHiddenState : ClassifierHeadInput.PoolerOutput;
+
+    /// <summary>Single-label loss weights, one per label (PyTorch's CrossEntropyLoss(weight)); empty for none.</summary>
+    internal float[] ClassWeights { get; set; } = [];
 
     /// <summary>
-    /// Whether the last layer computes only the [CLS] rows, the only ones the head reads (on by default:
-    /// same numbers, about five sixths of the last layer's work saved); tests turn it off to compare.
+    /// Logits and scores in evaluation mode — softmax probabilities (single-label), a sigmoid per label
+    /// (multi-label) or the value itself (regression) — with attentions and hidden states when asked for.
     /// </summary>
-    internal bool ClsOnlyLastLayer { get; set; } = true;
-
-    /// <summary>The dropout generator; tests rewind its position to replay a training forward pass.</summary>
-    internal DropoutStream DropoutStream => _dropout;
-
-    /// <summary>Logits in evaluation mode, row-major [batch × labels].</summary>
-    public float[] Logits(BertInput input)
-    {
-        var ws = Bert.RentWorkspace();
-        try
-        {
-            Bert.Forward(input, ws, dropout: null, clsOnly: ClsOnlyLastLayer);
-            var logits = new float[input.BatchSize * NumLabels];
-            var (x, ldx) = HeadInput(ws);
-            _classifier.Forward(x, ldx, logits, input.BatchSize);
-            return logits;
-        }
-        finally
-        {
-            Bert.ReturnWorkspace(ws);
-        }
-    }
-
-    /// <summary>Logits and probabilities in evaluation mode, with attentions and hidden states when asked for.</summary>
     public ClassifierOutput Predict(BertInput input, bool outputAttentions = false, bool outputHiddenStates = false)
     {
-        var ws = Bert.RentWorkspace();
-        try
-        {
-            var hiddenStates = outputHiddenStates ? new List<Tensor>() : null;
-            var attentions = outputAttentions ? new List<Tensor>() : null;
-            Bert.Forward(input, ws, dropout: null, hiddenStates, attentions, clsOnly: ClsOnlyLastLayer && !outputAttentions && !outputHiddenStates);
-            int B = input.BatchSize, L = NumLabels;
-            var logits = new Tensor([B, L]);
-            var (x, ldx) = HeadInput(ws);
-            _classifier.Forward(x, ldx, logits.Data, B);
-            var probabilities = new Tensor([B, L], (float[])logits.Data.Clone());
-            Kernels.SoftmaxRows(probabilities.Data, B, L);
-            return new ClassifierOutput
-            {
-                Logits = logits,
-                Probabilities = probabilities,
-                Attentions = attentions,
-                HiddenStates = hiddenStates,
-            };
-        }
-        finally
-        {
-            Bert.ReturnWorkspace(ws);
-        }
+        var output = Forward(input, outputAttentions, outputHiddenStates);
+        var scores = new Tensor(output.Logits.Shape, (float[])output.Logits.Data.Clone());
+        Scores(scores.Data, input.BatchSize);
+        return new ClassifierOutput { Logits = output.Logits, Probabilities = scores, Attentions = output.Attentions, HiddenStates = output.HiddenStates };
     }
 
+    /// <summary>Turns logits [rows × labels] into the problem type's scores, in place.</summary>
+    public void Scores(Span<float> logits, int rows) => Training.SequenceClassificationTask.Scores(ProblemType, logits, rows, NumLabels);
+
     /// <summary>
-    /// One training forward and backward pass: dropout on, mean cross-entropy (weighted like PyTorch's
-    /// CrossEntropyLoss(weight) when <paramref name="classWeights"/> is not empty), and the gradient of
-    /// lossScale × loss ADDED to every parameter's gradient, so steps accumulate until <see cref="ZeroGrad"/>.
+    /// One single-label training step (see <see cref="BertPreTrainedModel"/>): cross-entropy weighted by
+    /// <paramref name="classWeights"/> when not empty, its gradient × lossScale added to the parameters' gradients.
     /// </summary>
-    /// <param name="input">A padded batch.</param>
-    /// <param name="labels">One label index per batch row.</param>
-    /// <param name="classWeights">One weight per label, or empty.</param>
-    /// <param name="lossScale">Multiplies the gradient (e.g. 1 / accumulation steps); the returned loss is unscaled.</param>
     /// <returns>The batch's loss.</returns>
     public float TrainStep(BertInput input, ReadOnlySpan<int> labels, ReadOnlySpan<float> classWeights, float lossScale = 1)
     {
-        float loss = ForwardTraining(input, labels, classWeights, lossScale, training: true, computeGradient: true);
-        BackwardTraining();
-        return loss;
+        ClassWeights = classWeights.ToArray();
+        return TrainStep(new TaskBatch { Input = input, Labels = labels.ToArray() }, lossScale);
     }
 
-    /// <summary>Clears the gradients of all parameters.</summary>
-    public void ZeroGrad()
+    /// <summary>The single-label loss without a backward pass; with <paramref name="training"/> dropout is drawn as in training.</summary>
+    internal float Loss(BertInput input, ReadOnlySpan<int> labels, ReadOnlySpan<float> classWeights, bool training)
     {
-        foreach (var p in Parameters) p.ZeroGrad();
+        ClassWeights = classWeights.ToArray();
+        return Loss(new TaskBatch { Input = input, Labels = labels.ToArray() }, training);
     }
 
-    /// <summary>Hugging Face's names: <c>bert.…</c> for the encoder plus <c>classifier.weight</c>/<c>classifier.bias</c>; tensors are shared, not copied.</summary>
-    public StateDict ToStateDict()
-    {
-        var state = new StateDict { Source = "BertForSequenceClassification" };
-        Bert.MarkWeightsMutable();
-        foreach (var p in Bert.Parameters) state["bert." + p.Name] = p.Value;
-        state[_classifier.Weight.Name] = _classifier.Weight.Value;
-        state[_classifier.Bias.Name] = _classifier.Bias.Value;
-        return state;
-    }
+    internal override int[] OutputShape(int batch, int sequence) => [batch, NumLabels];
 
-    /// <summary>The loss without a backward pass; with <paramref name="training"/> dropout is drawn as in <see cref="TrainStep"/>.</summary>
-    internal float Loss(BertInput input, ReadOnlySpan<int> labels, ReadOnlySpan<float> classWeights, bool training) =>
-        ForwardTraining(input, labels, classWeights, 1f, training, computeGradient: false);
-
-    private float ForwardTraining(BertInput input, ReadOnlySpan<int> labels, ReadOnlySpan<float> classWeights, float lossScale, bool training, bool computeGradient)
+    internal override void HeadForward(BertWorkspace ws, Span<float> output, DropoutStream? dropout)
     {
-        var ws = _trainWorkspace;
-        var dropout = training ? _dropout : null;
-        Bert.Forward(input, ws, dropout, clsOnly: ClsOnlyLastLayer);
-        int B = input.BatchSize, C = Bert.Config.HiddenSize, L = NumLabels;
-        var (x, ldx) = HeadInput(ws);
-        _headDropoutApplied = dropout is not null && _classifierDropout > 0;
-        if (_headDropoutApplied)
+        int B = ws.BatchSize, C = Config.HiddenSize;
+        var (x, ldx) = Reads == HeadReads.PooledOutput ? (ws.Pooled, C) : (ws.LastHidden, ws.ClsStride(C));
+        bool drop = dropout is not null && _classifierDropout > 0;
+        if (drop)
         {
             // dropout on the head input (B,C), copied out of the strided [CLS] rows
-            Buffers.Ensure(ref _headMask, B * C);
-            Buffers.Ensure(ref _headDropped, B * C);
+            Buffers.Ensure(ref _mask, B * C);
+            Buffers.Ensure(ref _dropped, B * C);
             ulong key = dropout!.NextKey();
             for (int b = 0; b < B; b++)
-                Dropout.Forward(x.AsSpan(b * ldx, C), _headDropped.AsSpan(b * C, C), _headMask.AsSpan(b * C, C), _classifierDropout, key, (long)b * C);
-            (x, ldx) = (_headDropped, C);
+                Dropout.Forward(x.AsSpan(b * ldx, C), _dropped.AsSpan(b * C, C), _mask.AsSpan(b * C, C), _classifierDropout, key, (long)b * C);
+            (x, ldx) = (_dropped, C);
         }
-        _headInput = x;
-        _headInputStride = ldx;
-        Buffers.Ensure(ref _logits, B * L);
-        Buffers.Ensure(ref _dLogits, B * L);
-        _classifier.Forward(x, ldx, _logits, B);
-        return CrossEntropy.Compute(_logits.AsSpan(0, B * L), B, L, labels, classWeights,
-            computeGradient ? _dLogits.AsSpan(0, B * L) : default, lossScale);
+        // Only a training pass keeps state: inference may run on other threads meanwhile.
+        if (dropout is not null) (_headInput, _headInputStride, _dropoutApplied) = (x, ldx, drop);
+        _classifier.Forward(x, ldx, output, B);
     }
 
-    private void BackwardTraining()
+    internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale)
     {
-        var ws = _trainWorkspace;
-        int B = ws.BatchSize, T = ws.SequenceLength, C = Bert.Config.HiddenSize;
+        int B = batch.Input.BatchSize;
+        return ProblemType switch
+        {
+            ProblemType.SingleLabelClassification => CrossEntropy.Compute(output, B, NumLabels, batch.Labels, ClassWeights, dOutput, scale),
+            ProblemType.MultiLabelClassification => BceWithLogits.Compute(output, batch.Targets, dOutput, scale),
+            _ => MeanSquaredError.Compute(output, batch.Targets, dOutput, scale),
+        };
+    }
+
+    internal override void HeadBackward(BertWorkspace ws, ReadOnlySpan<float> dOutput, float[] dLastHidden, float[] dPooled)
+    {
+        int B = ws.BatchSize, C = Config.HiddenSize;
         Buffers.Ensure(ref _dHeadInput, B * C);
         // logits = x Wᵀ + b → dW, db, dx (B,C)
-        _classifier.Backward(_headInput, _headInputStride, _dLogits, _dHeadInput, C, B, accumulateDx: false);
-        if (_headDropoutApplied) Dropout.Backward(_dHeadInput.AsSpan(0, B * C), _headMask, _dHeadInput.AsSpan(0, B * C));
+        _classifier.Backward(_headInput, _headInputStride, dOutput, _dHeadInput, C, B, accumulateDx: false);
+        if (_dropoutApplied) Dropout.Backward(_dHeadInput.AsSpan(0, B * C), _mask, _dHeadInput.AsSpan(0, B * C));
+        if (Reads == HeadReads.PooledOutput)
+        {
+            _dHeadInput.AsSpan(0, B * C).CopyTo(dPooled);
+            return;
+        }
         // ∂loss/∂last hidden state: zero but at the [CLS] rows, which is all there is after a [CLS]-only pass.
-        int length = ws.ClsOnly ? B * C : B * T * C, stride = ws.ClsStride(C);
-        Buffers.Ensure(ref _dLastHidden, length);
-        _dLastHidden.AsSpan(0, length).Clear();
-        if (_usePooler)
-        {
-            Bert.Backward(ws, _dLastHidden, _dHeadInput);
-        }
-        else
-        {
-            for (int b = 0; b < B; b++) _dHeadInput.AsSpan(b * C, C).CopyTo(_dLastHidden.AsSpan(b * stride, C));
-            Bert.Backward(ws, _dLastHidden, dPooled: null);
-        }
+        int stride = ws.ClsStride(C);
+        for (int b = 0; b < B; b++) _dHeadInput.AsSpan(b * C, C).CopyTo(dLastHidden.AsSpan(b * stride, C));
     }
 
-    private (float[] X, int Ldx) HeadInput(BertWorkspace ws) =>
-        _usePooler ? (ws.Pooled, Bert.Config.HiddenSize) : (ws.LastHidden, ws.ClsStride(Bert.Config.HiddenSize));
+    internal override void ExportHead(OnnxExporterGraph graph, string lastHidden)
+    {
+        var x = Reads == HeadReads.PooledOutput ? graph.Pooler(lastHidden) : graph.ClsRows(lastHidden);
+        graph.Rename(graph.HeadLinear(x, "classifier"), "logits");
+        graph.Output("logits", "batch", NumLabels);
+    }
+
+    // The config this model saves: its architecture, problem type and head input written out, so that loading
+    // it again builds the same head. Options override what the config says.
+    internal static BertConfig Resolve(BertConfig config, SequenceClassificationOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var problem = config.ProblemType ?? (config.Id2Label?.Count == 1 ? ProblemType.Regression : ProblemType.SingleLabelClassification);
+        return config with
+        {
+            Architectures = [nameof(BertForSequenceClassification)],
+            ProblemType = problem,
+            ClassifierInput = options?.HeadInput ?? config.ClassifierInput ?? ClassifierHeadInput.PoolerOutput,
+        };
+    }
 }

@@ -25,20 +25,27 @@ public sealed class BertModel
     private readonly WeightState _state;
 
     /// <summary>
-    /// Loads the encoder from weights with bare names (<c>embeddings.…</c>), or with the <c>bert.</c> prefix
-    /// that Hugging Face's task models use; the pooler is loaded when <c>pooler.dense.*</c> is present.
+    /// Loads the encoder from weights with bare names (<c>embeddings.…</c>, as Hugging Face's <c>BertModel</c>
+    /// saves them), or with the <c>bert.</c> prefix that its task models use; the pooler is loaded when
+    /// <c>pooler.dense.*</c> is present.
     /// </summary>
     /// <remarks>The tensors are copied: the model never shares arrays with <paramref name="weights"/>.</remarks>
     /// <exception cref="InvalidDataException">A weight is missing or its shape does not match the config.</exception>
     public BertModel(BertConfig config, StateDict weights)
-        : this(config, WeightBuilder.Create(weights ?? throw new ArgumentNullException(nameof(weights)), SourcePrefix(weights), 0, config?.InitializerRange ?? 0), addPooler: null)
+        : this(config, WeightBuilder.Create((weights ?? throw new ArgumentNullException(nameof(weights))).WithCheckpointNames(), 0,
+            config?.InitializerRange ?? 0).Push(Root), addPooler: null)
     {
     }
 
-    // addPooler: true creates the pooler, initialising it when the source lacks it; null creates it only when the source has it.
+    // The module path of the encoder: its parameters are named as in a task model's checkpoint (bert.…).
+    internal const string Root = "bert";
+
+    // wb is rooted at the encoder's path (bert.). addPooler: true creates the pooler, initialising it when the
+    // source lacks it; null creates it only when the source has it.
     internal BertModel(BertConfig config, WeightBuilder wb, bool? addPooler)
     {
-        Validate(config);
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate("config");
         Config = config;
         _state = wb.State;
         int first = wb.Created.Count;
@@ -64,15 +71,14 @@ public sealed class BertModel
     /// biases 0, the padding token's embedding row 0.
     /// </summary>
     public static BertModel CreateRandom(BertConfig config, int seed, bool addPoolingLayer) =>
-        new(config, WeightBuilder.Create(null, "", seed, config.InitializerRange), addPoolingLayer);
+        new(config, WeightBuilder.Create(null, seed, config?.InitializerRange ?? 0).Push(Root), addPoolingLayer);
 
     /// <summary>The parameter count a config implies, without building the model.</summary>
     public static long CountParameters(BertConfig config, bool withPooler)
     {
-        long h = config.HiddenSize, i = config.IntermediateSize;
-        long embeddings = (config.VocabSize + config.MaxPositionEmbeddings + config.TypeVocabSize) * h + 2 * h;
-        long layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 4 * h;
-        return embeddings + config.NumHiddenLayers * layer + (withPooler ? h * h + h : 0);
+        ArgumentNullException.ThrowIfNull(config);
+        var size = IO.ModelSize.FromConfig(config with { Id2Label = null });
+        return withPooler ? size.Total : size.Total - size.Pooler;
     }
 
     /// <summary>The shape this model was built with.</summary>
@@ -133,14 +139,30 @@ public sealed class BertModel
         }
     }
 
-    /// <summary>The weights under their bare Hugging Face names; the tensors are the model's own (not copies).</summary>
+    /// <summary>
+    /// The weights under the bare names Hugging Face's <c>BertModel</c> saves (<c>embeddings.…</c>, without the
+    /// <c>bert.</c> that a task model's checkpoint puts before them); the tensors are the model's own (not copies).
+    /// </summary>
     /// <remarks>The caller may now change them, so from here on inference reads them afresh on every call.</remarks>
     public StateDict ToStateDict()
     {
         MarkWeightsMutable();
         var state = new StateDict { Source = "BertModel" };
-        foreach (var p in Parameters) state[p.Name] = p.Value;
+        foreach (var p in Parameters) state[p.Name[StateDict.EncoderPrefix.Length..]] = p.Value;
         return state;
+    }
+
+    /// <summary>The word-embedding matrix (vocab, hidden): the masked-LM decoder ties its weight to it.</summary>
+    internal Parameter WordEmbeddings => _embeddings.Word;
+
+    /// <summary>
+    /// The parameters whose values are each block's output (the embeddings' LayerNorm, then every layer's
+    /// output LayerNorm), in order: what locates the hidden states in a graph exported from this module tree.
+    /// </summary>
+    internal IEnumerable<string> BlockOutputNormNames()
+    {
+        yield return _embeddings.Norm.Bias.Name;
+        foreach (var layer in _encoder.Layers) yield return layer.Output.Norm.Bias.Name;
     }
 
     /// <summary>An inference workspace from the pool (one layer cache shared by all layers); give it back with <see cref="ReturnWorkspace"/>.</summary>
@@ -219,29 +241,5 @@ public sealed class BertModel
         long t0 = OpProfile.Start();
         _embeddings.Backward(input, ws.Embeddings, dEmbeddings, ws.DHiddenC);
         OpProfile.Stop(OpProfile.Op.EmbeddingsBackward, t0);
-    }
-
-    private static void Validate(BertConfig config)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        if (config.HiddenSize <= 0 || config.NumAttentionHeads <= 0 || config.IntermediateSize <= 0 || config.VocabSize <= 0
-            || config.MaxPositionEmbeddings <= 0 || config.TypeVocabSize <= 0 || config.NumHiddenLayers < 0)
-            throw new ArgumentException("config sizes (hidden_size, num_attention_heads, intermediate_size, vocab_size, max_position_embeddings, type_vocab_size) must be positive");
-        if (config.HiddenSize % config.NumAttentionHeads != 0)
-            throw new ArgumentException($"hidden_size ({config.HiddenSize}) is not a multiple of num_attention_heads ({config.NumAttentionHeads})");
-        if (!(config.LayerNormEps > 0))
-            throw new ArgumentException($"layer_norm_eps must be positive, got {config.LayerNormEps}");
-        CheckProbability(config.HiddenDropoutProb, "hidden_dropout_prob");
-        CheckProbability(config.AttentionProbsDropoutProb, "attention_probs_dropout_prob");
-        if (config.ClassifierDropout is float p) CheckProbability(p, "classifier_dropout");
-    }
-
-    /// <summary>"bert." when the weights are a Hugging Face task model's (bert.embeddings.…), else "".</summary>
-    internal static string SourcePrefix(StateDict weights) =>
-        !weights.ContainsKey("embeddings.word_embeddings.weight") && weights.ContainsKey("bert.embeddings.word_embeddings.weight") ? "bert." : "";
-
-    internal static void CheckProbability(float p, string name)
-    {
-        if (!(p >= 0 && p < 1)) throw new ArgumentException($"{name} must be in [0, 1), got {p}");
     }
 }

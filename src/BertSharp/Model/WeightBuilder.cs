@@ -13,22 +13,22 @@ namespace BertSharp.Model;
 internal sealed class WeightBuilder
 {
     private readonly Shared _shared;
-    private readonly string _sourcePrefix;
     private readonly string _path;
     private readonly bool _initMissing;
 
-    private WeightBuilder(Shared shared, string sourcePrefix, string path, bool initMissing)
+    private WeightBuilder(Shared shared, string path, bool initMissing)
     {
         _shared = shared;
-        _sourcePrefix = sourcePrefix;
         _path = path;
         _initMissing = initMissing;
     }
 
-    // weights: the source tensors, or null to initialise everything. sourcePrefix ("bert.") is prepended when
-    // reading but is not part of Parameter.Name. seed drives the initialisation of whatever is not loaded.
-    public static WeightBuilder Create(StateDict? weights, string sourcePrefix, int seed, float initializerRange) =>
-        new(new Shared(weights, new Random(seed), initializerRange), sourcePrefix, "", weights is null);
+    // weights: the source tensors under checkpoint names (see StateDict.WithCheckpointNames), or null to
+    // initialise everything. seed drives the initialisation of whatever is not loaded.
+    // shareTensors: parameters take the source tensors themselves instead of copies — for a model built only to
+    // check a checkpoint against its config, which then costs no weight memory.
+    public static WeightBuilder Create(StateDict? weights, int seed, float initializerRange, bool shareTensors = false) =>
+        new(new Shared(weights, new Random(seed), initializerRange, shareTensors), "", weights is null);
 
     /// <summary>True when there is no state dict and every weight is initialised.</summary>
     public bool IsRandom => _shared.Weights is null;
@@ -40,27 +40,28 @@ internal sealed class WeightBuilder
     public List<Parameter> Created => _shared.Created;
 
     /// <summary>A builder for the child module <paramref name="segment"/> (a name or a layer index).</summary>
-    public WeightBuilder Push(string segment) => new(_shared, _sourcePrefix, _path + segment + ".", _initMissing);
+    public WeightBuilder Push(string segment) => new(_shared, _path + segment + ".", _initMissing);
 
     /// <summary>The same path, but missing weights are initialised instead of being an error (new heads).</summary>
-    public WeightBuilder InitMissing() => new(_shared, _sourcePrefix, _path, true);
+    public WeightBuilder InitMissing() => new(_shared, _path, true);
 
-    /// <summary>The same path read under another source prefix (a head beside "bert.…"), sharing the RNG and parameter list.</summary>
-    public WeightBuilder WithSourcePrefix(string sourcePrefix) => new(_shared, sourcePrefix, _path, _initMissing);
+    /// <summary>The module path so far ("bert.encoder.layer.0."): parameter names are this plus their own name.</summary>
+    public string Path => _path;
 
     /// <summary>Whether the source holds the weight <paramref name="name"/> under this path.</summary>
-    public bool Has(string name) => _shared.Weights?.ContainsKey(_sourcePrefix + _path + name) == true;
+    public bool Has(string name) => _shared.Weights?.ContainsKey(_path + name) == true;
 
     public Parameter Get(string name, int[] shape, WeightInit init, bool applyWeightDecay)
     {
-        var value = new Tensor(shape);
+        Tensor value;
         if (_shared.Weights is not null && (!_initMissing || Has(name)))
         {
-            var source = _shared.Weights.Get(_sourcePrefix + _path + name, shape);
-            source.Data.AsSpan().CopyTo(value.Data);
+            var source = _shared.Weights.Get(_path + name, shape);
+            value = _shared.ShareTensors ? source : new Tensor(shape, (float[])source.Data.Clone());
         }
         else
         {
+            value = new Tensor(shape);
             Initialise(value.Data, init);
         }
         var p = new Parameter(_path + name, value, applyWeightDecay);
@@ -93,8 +94,9 @@ internal sealed class WeightBuilder
         }
     }
 
-    private sealed class Shared(StateDict? weights, Random rng, float initializerRange)
+    private sealed class Shared(StateDict? weights, Random rng, float initializerRange, bool shareTensors)
     {
+        public bool ShareTensors { get; } = shareTensors;
         public StateDict? Weights { get; } = weights;
         public Random Rng { get; } = rng;
         public float InitializerRange { get; } = initializerRange;

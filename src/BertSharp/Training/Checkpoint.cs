@@ -18,7 +18,7 @@ internal static class Checkpoint
 
     internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    public static string Save(string outputDir, BertConfig config, BertForSequenceClassification model, AdamW optimizer,
+    public static string Save(string outputDir, BertPreTrainedModel model, AdamW optimizer,
         TrainerState state, TrainingArguments args, Func<Stream> openVocab, bool doLowerCase)
     {
         var final = Path.Combine(outputDir, Prefix + state.GlobalStep);
@@ -26,7 +26,7 @@ internal static class Checkpoint
         if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         Directory.CreateDirectory(temp);
 
-        HfDirectory.Save(temp, config, model.ToStateDict(), openVocab, doLowerCase, args.MaxLength);
+        HfDirectory.Save(temp, model.Config, model.ToStateDict(), openVocab, doLowerCase, args.MaxLength);
         var moments = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         for (int i = 0; i < optimizer.Parameters.Count; i++)
         {
@@ -66,19 +66,14 @@ internal static class Checkpoint
             Directory.Delete(d, recursive: true);
     }
 
-    public static TrainerState Restore(string checkpointDir, BertForSequenceClassification model, AdamW optimizer)
+    public static TrainerState Restore(string checkpointDir, BertPreTrainedModel model, AdamW optimizer)
     {
         var statePath = Path.Combine(checkpointDir, StateFile);
         var state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath), Json)
             ?? throw new InvalidDataException($"{statePath}: empty trainer state");
 
-        var config = HfDirectory.ReadConfig(Path.Combine(checkpointDir, HfDirectory.ConfigFile));
-        var saved = HfDirectory.ReadWeights(checkpointDir, config);
-        foreach (var (name, target) in model.ToStateDict())
-        {
-            var source = saved.Get(name.StartsWith("bert.", StringComparison.Ordinal) ? name["bert.".Length..] : name, target.Shape);
-            source.Data.CopyTo(target.Data, 0);
-        }
+        var saved = HfDirectory.ReadWeights(checkpointDir);
+        foreach (var (name, target) in model.ToStateDict()) saved.Get(name, target.Shape).Data.CopyTo(target.Data, 0);
 
         var moments = SafeTensors.Read(Path.Combine(checkpointDir, OptimizerFile));
         for (int i = 0; i < optimizer.Parameters.Count; i++)

@@ -1,42 +1,55 @@
-using BertSharp.Tensors;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using BertSharp.Data;
 using BertSharp.Evaluation;
+using BertSharp.Inference;
 using BertSharp.IO;
 using BertSharp.Model;
+using BertSharp.Tensors;
 using BertSharp.Text;
 
 namespace BertSharp.Training;
 
 /// <summary>
-/// Fine-tunes a BERT sequence classifier with the spec's recipe (<see cref="TrainingArguments"/>):
-/// AdamW, linear decay, gradient clipping, evaluation every epoch, the best checkpoint kept, optional
-/// early stopping, class weights and gradient accumulation, resumable after an interruption.
+/// Fine-tunes a BERT task model with the spec's recipe (<see cref="TrainingArguments"/>): AdamW, linear decay,
+/// gradient clipping, evaluation every epoch, the best checkpoint kept, optional early stopping and gradient
+/// accumulation, resumable after an interruption. The loop knows no task: what the data are, how they batch and
+/// how a model is scored come from the task's adapter.
 /// </summary>
 public sealed class Trainer
 {
     private readonly TrainingArguments _args;
+    private readonly TaskAdapter _task;
     private readonly Func<Stream> _openVocab;
     private readonly bool _doLowerCase;
     private readonly AdamW _optimizer;
+    private readonly string _metric;
 
-    /// <summary>Builds a trainer around a classifier the caller made.</summary>
-    public Trainer(BertForSequenceClassification model, BertConfig config, BertTokenizer tokenizer, LabelMap labels,
-        TrainingArguments args, Func<Stream> openVocab, bool doLowerCase = true)
+    /// <summary>Builds a trainer around a sequence classifier the caller made, for the labels in <paramref name="labels"/>.</summary>
+    public Trainer(BertForSequenceClassification model, BertTokenizer tokenizer, LabelMap labels, TrainingArguments args,
+        Func<Stream> openVocab, bool doLowerCase = true)
+        : this(model, new SequenceClassificationTask(model?.ProblemType ?? ProblemType.SingleLabelClassification, labels), tokenizer, args, openVocab, doLowerCase)
+    {
+        if (model!.ProblemType != ProblemType.Regression && labels.Count != model.NumLabels)
+            throw new ArgumentException($"the label map has {labels.Count} labels but the model has {model.NumLabels} outputs");
+    }
+
+    internal Trainer(BertPreTrainedModel model, TaskAdapter task, BertTokenizer tokenizer, TrainingArguments args, Func<Stream> openVocab, bool doLowerCase)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(tokenizer);
         args.Validate();
-        if (labels.Count != model.NumLabels)
-            throw new ArgumentException($"the label map has {labels.Count} labels but the model has {model.NumLabels} outputs");
+        _metric = (args.MetricForBestModel ?? task.DefaultMetric).Replace("eval_", "", StringComparison.Ordinal);
+        if (_metric != "loss" && !task.MetricNames.Contains(_metric))
+            throw new ArgumentException($"metric_for_best_model = {_metric}: must be loss or one of {string.Join(", ", task.MetricNames)}");
         if (args.Bf16 && !ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16))
             throw new InvalidOperationException($"bf16 needs the oneDNN provider: {ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16)}");
         model.Provider = args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed;
         Model = model;
-        Config = config;
         Tokenizer = tokenizer;
-        Labels = labels;
+        _task = task;
         _args = args;
         _openVocab = openVocab;
         _doLowerCase = doLowerCase;
@@ -44,35 +57,44 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// A classifier on top of a pretrained encoder (<c>minilm-l6</c>, <c>arctic-xs</c>, an HF directory or a
+    /// A sequence classifier on top of a pretrained encoder (<c>minilm-l6</c>, <c>arctic-xs</c>, an HF directory or a
     /// hub name), with a new head for <paramref name="labels"/> initialised from the seed.
     /// </summary>
+    /// <param name="baseModel">The pretrained encoder.</param>
+    /// <param name="labels">The label names (for regression, the one output's name).</param>
+    /// <param name="args">The recipe; the spec's defaults when null.</param>
+    /// <param name="headInput">What the classifier reads.</param>
+    /// <param name="problemType">Single-label (softmax), multi-label (a sigmoid per label) or regression (one value).</param>
+    /// <param name="labelSeparator">How a multi-label example joins its label names in one column.</param>
     public static Trainer Create(string baseModel, LabelMap labels, TrainingArguments? args = null,
-        ClassifierHeadInput headInput = ClassifierHeadInput.PoolerOutput)
+        ClassifierHeadInput headInput = ClassifierHeadInput.PoolerOutput, ProblemType problemType = ProblemType.SingleLabelClassification,
+        string labelSeparator = MultiLabels.DefaultSeparator)
     {
+        ArgumentNullException.ThrowIfNull(labels);
         args ??= new TrainingArguments();
         args.Validate();
+        if (problemType == ProblemType.Regression && labels.Count != 1)
+            throw new ArgumentException($"regression has one output; got {labels.Count} label names");
         var pretrained = PretrainedModel.Load(baseModel);
         var config = pretrained.Config with
         {
-            Architectures = ["BertForSequenceClassification"],
-            Id2Label = labels.Id2Label.Select((l, i) => (i, l)).ToDictionary(p => p.i.ToString(System.Globalization.CultureInfo.InvariantCulture), p => p.l),
+            Id2Label = labels.Id2Label.Select((l, i) => (i, l)).ToDictionary(p => p.i.ToString(CultureInfo.InvariantCulture), p => p.l),
             Label2Id = labels.Id2Label.Select((l, i) => (i, l)).ToDictionary(p => p.l, p => p.i),
-            ProblemType = "single_label_classification",
+            ProblemType = problemType,
             HiddenDropoutProb = args.Dropout ?? pretrained.Config.HiddenDropoutProb,
             AttentionProbsDropoutProb = args.Dropout ?? pretrained.Config.AttentionProbsDropoutProb,
         };
-        var model = new BertForSequenceClassification(config, pretrained.Weights,
-            new SequenceClassificationOptions { Seed = args.Seed, HeadInput = headInput });
+        var model = new BertForSequenceClassification(config, pretrained.Weights, new SequenceClassificationOptions { Seed = args.Seed, HeadInput = headInput });
         using var vocab = pretrained.OpenVocab();
         var tokenizer = BertTokenizer.FromVocab(vocab, new BertTokenizerOptions { DoLowerCase = pretrained.DoLowerCase }, pretrained.Source);
-        return new Trainer(model, config, tokenizer, labels, args, pretrained.OpenVocab, pretrained.DoLowerCase);
+        return new Trainer(model, new SequenceClassificationTask(problemType, labels, labelSeparator), tokenizer, args, pretrained.OpenVocab, pretrained.DoLowerCase);
     }
 
-    public BertForSequenceClassification Model { get; }
-    public BertConfig Config { get; }
+    /// <summary>The model being trained.</summary>
+    public BertPreTrainedModel Model { get; }
+
+    /// <summary>The tokenizer that encodes the data.</summary>
     public BertTokenizer Tokenizer { get; }
-    public LabelMap Labels { get; }
 
     /// <summary>Raised after every optimizer step.</summary>
     public event Action<TrainingProgress>? Progress;
@@ -86,7 +108,9 @@ public sealed class Trainer
     /// the evaluation report and plots. With <paramref name="resume"/> it continues from the newest
     /// checkpoint there. Cancelling saves a checkpoint at the next optimizer step and returns.
     /// </summary>
-    public TrainResult Train(TextDataset train, TextDataset? eval, string outputDirectory, bool resume = false,
+    /// <exception cref="InvalidDataException">The data cannot be encoded for this task (the message names the example).</exception>
+    /// <exception cref="TrainingDivergedException">The loss or the gradients stopped being finite numbers.</exception>
+    public TrainResult Train(ITaskDataset train, ITaskDataset? eval, string outputDirectory, bool resume = false,
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -94,9 +118,9 @@ public sealed class Trainer
         if (train.Count == 0) throw new ArgumentException($"{train.Source ?? "training data"}: no examples to train on");
         PrepareOutputDirectory(outputDirectory, resume, _args.OverwriteOutputDir);
 
-        var trainSet = Encode(train);
-        var evalSet = eval is null ? null : Encode(eval);
-        var classWeights = ResolveClassWeights(trainSet);
+        var trainSet = _task.Encode(train, Tokenizer, _args.MaxLength);
+        var evalSet = eval is null ? null : _task.Encode(eval, Tokenizer, _args.MaxLength);
+        _task.Prepare(Model, trainSet, _args);
 
         int batch = _args.TrainBatchSize, accumulation = _args.GradientAccumulationSteps;
         int batchesPerEpoch = (trainSet.Count + batch - 1) / batch;
@@ -118,10 +142,11 @@ public sealed class Trainer
         }
 
         var logPath = Path.Combine(outputDirectory, "train_log.jsonl");
-        if (latest is null) File.Delete(logPath);
+        // The log restarts from the checkpoint's history: lines a killed run wrote after its last checkpoint
+        // would otherwise appear twice once the resumed run passes those steps again.
+        AtomicFile.WriteAllText(logPath, string.Concat(state.LogHistory.Select(e => JsonSerializer.Serialize(e) + "\n")));
         AtomicFile.WriteAllText(Path.Combine(outputDirectory, "training_args.json"), JsonSerializer.Serialize(_args, Checkpoint.Json));
 
-        var labels = new int[batch];
         var clock = Stopwatch.StartNew();
         double startSeconds = state.TrainSeconds;
         long startSamples = state.SamplesSeen;
@@ -137,18 +162,20 @@ public sealed class Trainer
             for (int b = firstBatch; b < batchesPerEpoch; b++)
             {
                 int start = b * batch, count = Math.Min(batch, trainSet.Count - start);
-                var input = BatchSampler.Collate(trainSet, order.AsSpan(start, count), Tokenizer.PadId, labels);
+                var input = _task.Collate(trainSet, order.AsSpan(start, count), Tokenizer.PadId);
                 // The last group of an epoch may hold fewer batches; scale by its real size so each
                 // update is a mean over the batches it saw, as HF's Trainer does.
                 int groupStart = b / accumulation * accumulation;
                 int groupSize = Math.Min(accumulation, batchesPerEpoch - groupStart);
-                float loss = Model.TrainStep(input, labels.AsSpan(0, count), classWeights, 1f / groupSize);
+                float loss = Model.TrainStep(input, 1f / groupSize);
+                if (!float.IsFinite(loss)) throw Diverged(state, outputDirectory, $"the loss is {loss}");
                 lossSum += loss;
                 lossCount++;
                 state.SamplesSeen += count;
                 if (b - groupStart + 1 < groupSize) continue;
 
                 float gradNorm = GradientClipping.ClipByGlobalNorm(Model.Parameters, _args.MaxGradNorm);
+                if (!float.IsFinite(gradNorm)) throw Diverged(state, outputDirectory, $"the gradient norm is {gradNorm}");
                 float lr = schedule.At(state.GlobalStep);
                 _optimizer.Step(lr);
                 Model.ZeroGrad();
@@ -198,15 +225,15 @@ public sealed class Trainer
             }
         }
 
-        ClassificationReport? report = null;
+        IEvaluationReport? report = null;
         if (!interrupted)
         {
             if (state.BestModelCheckpoint is not null && Directory.Exists(state.BestModelCheckpoint))
                 Checkpoint.Restore(state.BestModelCheckpoint, Model, _optimizer);
-            HfDirectory.Save(outputDirectory, Config, Model.ToStateDict(), _openVocab, _doLowerCase, _args.MaxLength);
+            HfDirectory.Save(outputDirectory, Model.Config, Model.ToStateDict(), _openVocab, _doLowerCase, _args.MaxLength);
             if (evalSet is not null)
             {
-                report = Evaluate(evalSet).Report;
+                report = _task.Evaluate(new ManagedRuntime(Model), evalSet, _args.EvalBatchSize, Tokenizer.PadId).Report;
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.json"), report.ToJson());
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.txt"), report.ToText(4));
             }
@@ -227,64 +254,24 @@ public sealed class Trainer
         };
     }
 
-    /// <summary>Scores the current model on labelled data: the classification report and the mean loss.</summary>
-    public (ClassificationReport Report, double Loss) Evaluate(TextDataset data) => Evaluate(Encode(data));
-
-    private (ClassificationReport Report, double Loss) Evaluate(IReadOnlyList<EncodedExample> data)
+    /// <summary>Scores the current model on a data set of its task: the task's report and the mean loss.</summary>
+    public (IEvaluationReport Report, double Loss) Evaluate(ITaskDataset data)
     {
-        var (predictions, probabilities) = Classify(data);
-        var truth = data.Select(e => e.Label).ToArray();
-        double loss = 0;
-        int k = Model.NumLabels;
-        for (int i = 0; i < truth.Length; i++) loss -= Math.Log(Math.Max(probabilities[i * k + truth[i]], 1e-12f));
-        double[] positive = k == 2 ? Enumerable.Range(0, truth.Length).Select(i => (double)probabilities[i * k + 1]).ToArray() : [];
-        var report = ClassificationReport.Create(truth, predictions, Labels.Id2Label, positive);
-        return (report, loss / truth.Length);
-    }
-
-    /// <summary>Predicted label ids and probabilities [n × labels], batched by length so little is padded.</summary>
-    private (int[] Predictions, float[] Probabilities) Classify(IReadOnlyList<EncodedExample> data)
-    {
-        int n = data.Count, k = Model.NumLabels, batch = _args.EvalBatchSize;
-        var byLength = Enumerable.Range(0, n).OrderBy(i => data[i].InputIds.Length).ToArray();
-        var probabilities = new float[n * k];
-        var predictions = new int[n];
-        var labels = new int[batch];
-        for (int start = 0; start < n; start += batch)
-        {
-            int count = Math.Min(batch, n - start);
-            var input = BatchSampler.Collate(data, byLength.AsSpan(start, count), Tokenizer.PadId, labels);
-            var logits = Model.Logits(input);
-            for (int r = 0; r < count; r++)
-            {
-                var row = logits.AsSpan(r * k, k);
-                System.Numerics.Tensors.TensorPrimitives.SoftMax(row, probabilities.AsSpan(byLength[start + r] * k, k));
-                predictions[byLength[start + r]] = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row);
-            }
-        }
-        return (predictions, probabilities);
+        ArgumentNullException.ThrowIfNull(data);
+        return _task.Evaluate(new ManagedRuntime(Model), _task.Encode(data, Tokenizer, _args.MaxLength), _args.EvalBatchSize, Tokenizer.PadId);
     }
 
     private bool EvaluateAndCheckpoint(IReadOnlyList<EncodedExample> evalSet, TrainerState state, string outputDirectory, string logPath, double epoch)
     {
-        var (report, loss) = Evaluate(evalSet);
-        var metrics = new Dictionary<string, double>
-        {
-            ["eval_loss"] = loss,
-            ["eval_accuracy"] = report.Accuracy,
-            ["eval_f1"] = report.MacroAverage.F1,
-            ["eval_precision"] = report.MacroAverage.Precision,
-            ["eval_recall"] = report.MacroAverage.Recall,
-            ["eval_f1_weighted"] = report.WeightedAverage.F1,
-        };
-        if (report.RocAuc is double auc) metrics["eval_roc_auc"] = auc;
+        var (report, loss) = _task.Evaluate(new ManagedRuntime(Model), evalSet, _args.EvalBatchSize, Tokenizer.PadId);
+        var metrics = new Dictionary<string, double> { ["eval_loss"] = loss };
+        foreach (var (name, v) in report.Metrics) metrics["eval_" + name] = v;
         Log(state, logPath, new TrainingLogEntry { Kind = "eval", Step = state.GlobalStep, Epoch = Math.Round(epoch, 4), Metrics = metrics });
 
-        string key = "eval_" + _args.MetricForBestModel.Replace("eval_", "", StringComparison.Ordinal);
-        if (!metrics.TryGetValue(key, out double value))
-            throw new ArgumentException($"metric_for_best_model '{_args.MetricForBestModel}' is not one of: {string.Join(", ", metrics.Keys.Select(m => m[5..]))}");
-        bool greaterIsBetter = key != "eval_loss";
-        bool improved = state.BestMetric is not double best || (greaterIsBetter ? value > best : value < best);
+        // A metric undefined on these data (e.g. a correlation of constant predictions) never counts as an improvement.
+        bool lower = _task.LowerIsBetter(_metric);
+        bool improved = metrics.TryGetValue("eval_" + _metric, out double value) && double.IsFinite(value)
+            && (state.BestMetric is not double best || (lower ? value < best : value > best));
         var path = Path.Combine(outputDirectory, Checkpoint.Prefix + state.GlobalStep);
         if (improved)
         {
@@ -302,7 +289,7 @@ public sealed class Trainer
 
     private void SaveCheckpoint(string outputDirectory, TrainerState state)
     {
-        var saved = Checkpoint.Save(outputDirectory, Config, Model, _optimizer, state, _args, _openVocab, _doLowerCase);
+        var saved = Checkpoint.Save(outputDirectory, Model, _optimizer, state, _args, _openVocab, _doLowerCase);
         Checkpoint.Prune(outputDirectory, saved, state.BestModelCheckpoint);
     }
 
@@ -313,33 +300,13 @@ public sealed class Trainer
         Logged?.Invoke(entry);
     }
 
-    private List<EncodedExample> Encode(TextDataset data)
+    // Stops a run whose numbers are no longer finite: the optimizer must not write NaN into the weights, and the
+    // checkpoints already saved are the last good ones.
+    private static TrainingDivergedException Diverged(TrainerState state, string outputDirectory, string what)
     {
-        var options = new EncodeOptions { MaxLength = _args.MaxLength };
-        var texts = new string[data.Count];
-        var pairs = data.TextPairColumn is null ? null : new string?[data.Count];
-        var labelIds = new int[data.Count];
-        for (int i = 0; i < data.Count; i++)
-        {
-            var e = data[i];
-            texts[i] = e.Text;
-            if (pairs is not null) pairs[i] = e.TextPair;
-            if (!Labels.TryGetId(e.Label, out labelIds[i]))
-                throw new InvalidDataException($"{e.Location}: label '{e.Label}' is not one the model knows ({string.Join(", ", Labels.Id2Label)})");
-        }
-        var encodings = Tokenizer.EncodeBatch(texts, pairs, options, PaddingStrategy.DoNotPad);
-        var result = new List<EncodedExample>(data.Count);
-        for (int i = 0; i < encodings.Length; i++) result.Add(new EncodedExample(encodings[i].Ids, encodings[i].TypeIds, labelIds[i]));
-        return result;
-    }
-
-    private float[] ResolveClassWeights(IReadOnlyList<EncodedExample> train)
-    {
-        if (_args.ClassWeights is null) return [];
-        var ids = train.Select(e => e.Label).ToArray();
-        return _args.ClassWeights.Equals("balanced", StringComparison.OrdinalIgnoreCase)
-            ? ClassWeights.Balanced(ids, Labels)
-            : ClassWeights.Parse(_args.ClassWeights, Labels, ids);
+        string last = Checkpoint.Latest(outputDirectory) is { } c ? $"; the last good checkpoint is {c}" : "; no checkpoint was saved yet";
+        return new TrainingDivergedException(
+            $"training diverged at step {state.GlobalStep + 1}: {what} (try a lower learning rate){last}");
     }
 
     private static void PrepareOutputDirectory(string outputDirectory, bool resume, bool overwrite)

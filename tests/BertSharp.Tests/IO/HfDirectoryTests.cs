@@ -88,8 +88,8 @@ public class HfDirectoryTests
         var model = TinyModel.Model();
         model.Save(dir.Path);
         File.Delete(dir.File("model.safetensors"));
-        var first = model.Weights.Where(kv => kv.Key.StartsWith("embeddings.", StringComparison.Ordinal)).ToDictionary(kv => "bert." + kv.Key, kv => kv.Value);
-        var rest = model.Weights.Where(kv => !kv.Key.StartsWith("embeddings.", StringComparison.Ordinal)).ToDictionary(kv => "bert." + kv.Key, kv => kv.Value);
+        var first = model.Weights.Where(kv => kv.Key.StartsWith("bert.embeddings.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        var rest = model.Weights.Where(kv => !kv.Key.StartsWith("bert.embeddings.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
         SafeTensors.Write(dir.File("model-00001-of-00002.safetensors"), first);
         SafeTensors.Write(dir.File("model-00002-of-00002.safetensors"), rest);
         var map = new JsonObject();
@@ -133,7 +133,7 @@ public class HfDirectoryTests
         File.WriteAllText(dir.File("config.json"), config.ToJsonString());
         var e = Assert.Throws<InvalidDataException>(() => PretrainedModel.Load(dir.Path));
         Assert.Contains(dir.File("model.safetensors"), e.Message);
-        Assert.Contains("'encoder.layer.0.intermediate.dense.weight' has shape [16, 8] but the config needs [32, 8]", e.Message);
+        Assert.Contains("'bert.encoder.layer.0.intermediate.dense.weight' has shape [16, 8] but the config needs [32, 8]", e.Message);
     }
 
     [Fact]
@@ -160,6 +160,6 @@ public class HfDirectoryTests
 
         File.WriteAllText(dir.File("config.json"), """{"hidden_size": 10, "num_attention_heads": 4}""");
         e = Assert.Throws<InvalidDataException>(() => PretrainedModel.Load(dir.Path));
-        Assert.Contains("hidden_size 10 is not a multiple of num_attention_heads 4", e.Message);
+        Assert.Contains("hidden_size = 10: is not a multiple of num_attention_heads (4)", e.Message);
     }
 }

@@ -111,7 +111,7 @@ public sealed class HubDownloadTests : IDisposable
             var loaded = PretrainedModel.Load("org/tiny", Options(endpoint));
             Assert.Equal("org/tiny", loaded.Source);
             Assert.Equal(_model.Weights["classifier.weight"].Data, loaded.Weights["classifier.weight"].Data);
-            Assert.Equal(_model.Weights["encoder.layer.1.output.dense.weight"].Data, loaded.Weights["encoder.layer.1.output.dense.weight"].Data);
+            Assert.Equal(_model.Weights["bert.encoder.layer.1.output.dense.weight"].Data, loaded.Weights["bert.encoder.layer.1.output.dense.weight"].Data);
             Assert.Contains("/cdn/model.safetensors", hub.Requests);
         }
         // The server is gone: the cached copy must do.

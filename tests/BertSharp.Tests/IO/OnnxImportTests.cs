@@ -17,11 +17,11 @@ public class OnnxImportTests
         Assert.Equal((30522, 384, 6, 12, 1536, 512, 2, 1e-12f), (c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads,
             c.IntermediateSize, c.MaxPositionEmbeddings, c.TypeVocabSize, c.LayerNormEps));
         Assert.Equal("gelu", c.HiddenAct);
-        Assert.Equal(hasPooler, model.Weights.ContainsKey("pooler.dense.weight"));
+        Assert.Equal(hasPooler, model.Weights.ContainsKey("bert.pooler.dense.weight"));
         // The figure for MiniLM-L6 embeddings + encoder.
         Assert.Equal(22_565_376, ModelSize.FromWeights(model.Weights).EmbeddingsAndEncoder);
-        Assert.Equal([384, 1536], model.Weights["encoder.layer.5.output.dense.weight"].Shape);
-        Assert.Equal([1536, 384], model.Weights["encoder.layer.5.intermediate.dense.weight"].Shape);
+        Assert.Equal([384, 1536], model.Weights["bert.encoder.layer.5.output.dense.weight"].Shape);
+        Assert.Equal([1536, 384], model.Weights["bert.encoder.layer.5.intermediate.dense.weight"].Shape);
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public class OnnxImportTests
         var builtIn = PretrainedModel.Load("arctic-xs");
         Assert.Equal(builtIn.Config, fromFile.Config with { Architectures = builtIn.Config.Architectures });
         Assert.Equal(builtIn.Weights.Keys.Order(), fromFile.Weights.Keys.Order());
-        Assert.Equal(builtIn.Weights["encoder.layer.2.attention.self.key.weight"].Data, fromFile.Weights["encoder.layer.2.attention.self.key.weight"].Data);
+        Assert.Equal(builtIn.Weights["bert.encoder.layer.2.attention.self.key.weight"].Data, fromFile.Weights["bert.encoder.layer.2.attention.self.key.weight"].Data);
         Assert.Equal(dir.File("vocab.txt"), fromFile.VocabPath);
     }
 

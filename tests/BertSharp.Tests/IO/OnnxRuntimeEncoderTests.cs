@@ -66,7 +66,7 @@ public class OnnxRuntimeEncoderTests(ITestOutputHelper log)
         }
         Assert.Equal(output.HiddenStates[^1].Data, output.LastHiddenState.Data);
 
-        if (model.Weights.ContainsKey("pooler.dense.weight"))
+        if (model.Weights.ContainsKey("bert.pooler.dense.weight"))
         {
             Assert.True(ort.HasPooler);
             var pooled = PlainBert.Pooler(model.Weights, c, output.LastHiddenState.Data, input);
@@ -126,19 +126,19 @@ public class OnnxRuntimeEncoderTests(ITestOutputHelper log)
         public static float[] Embeddings(StateDict w, BertConfig c, BertInput input)
         {
             int h = c.HiddenSize, t = input.SequenceLength;
-            var word = w["embeddings.word_embeddings.weight"].Data;
-            var pos = w["embeddings.position_embeddings.weight"].Data;
-            var type = w["embeddings.token_type_embeddings.weight"].Data;
+            var word = w["bert.embeddings.word_embeddings.weight"].Data;
+            var pos = w["bert.embeddings.position_embeddings.weight"].Data;
+            var type = w["bert.embeddings.token_type_embeddings.weight"].Data;
             var x = new double[input.BatchSize * t * h];
             for (int r = 0; r < input.BatchSize * t; r++)
                 for (int k = 0; k < h; k++)
                     x[r * h + k] = (double)word[input.InputIds[r] * h + k] + pos[r % t * h + k] + type[input.TokenTypeIds[r] * h + k];
-            return ToFloat(LayerNorm(x, h, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], c.LayerNormEps));
+            return ToFloat(LayerNorm(x, h, w["bert.embeddings.LayerNorm.weight"], w["bert.embeddings.LayerNorm.bias"], c.LayerNormEps));
         }
 
         public static float[] Layer(StateDict w, BertConfig c, int layer, float[] input, BertInput batch)
         {
-            string p = $"encoder.layer.{layer}.";
+            string p = $"bert.encoder.layer.{layer}.";
             int h = c.HiddenSize, t = batch.SequenceLength, heads = c.NumAttentionHeads, d = c.HeadSize;
             var x = Array.ConvertAll(input, v => (double)v);
             var q = Linear(x, h, w[p + "attention.self.query.weight"], w[p + "attention.self.query.bias"]);
@@ -183,7 +183,7 @@ public class OnnxRuntimeEncoderTests(ITestOutputHelper log)
             var cls = new double[batch.BatchSize * h];
             for (int b = 0; b < batch.BatchSize; b++)
                 for (int k = 0; k < h; k++) cls[b * h + k] = hidden[b * batch.SequenceLength * h + k];
-            var y = Linear(cls, h, w["pooler.dense.weight"], w["pooler.dense.bias"]);
+            var y = Linear(cls, h, w["bert.pooler.dense.weight"], w["bert.pooler.dense.bias"]);
             return ToFloat(Array.ConvertAll(y, Math.Tanh));
         }
 

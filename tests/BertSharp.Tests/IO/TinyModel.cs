@@ -27,14 +27,15 @@ internal static class TinyModel
     {
         var rng = new Random(seed);
         var weights = new StateDict();
-        foreach (var e in BertWeights.For(config))
-            if (pooler || e.Part != BertWeights.Pooler) weights[e.Name] = Random(rng, e.Shape);
+        // Names and shapes from the module tree: a random encoder's state dict, its values replaced.
+        foreach (var (name, t) in BertModel.CreateRandom(config with { Id2Label = null }, seed, addPoolingLayer: pooler).ToStateDict())
+            weights[name] = Random(rng, t.Shape);
         if (config.Id2Label is { Count: > 0 } labels)
         {
             weights["classifier.weight"] = Random(rng, [labels.Count, config.HiddenSize]);
             weights["classifier.bias"] = Random(rng, [labels.Count]);
         }
-        return weights;
+        return weights.WithCheckpointNames();
     }
 
     public static PretrainedModel Model(int labels = 0, bool doLowerCase = true) => new()

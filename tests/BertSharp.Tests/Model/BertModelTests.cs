@@ -52,9 +52,9 @@ public class BertModelTests
         Assert.Equal(expected.Order(StringComparer.Ordinal), model.ToStateDict().Keys.Order(StringComparer.Ordinal));
         Assert.Equal([16, 8], model.ToStateDict()["encoder.layer.0.intermediate.dense.weight"].Shape); // [out, in]
         var decayed = model.Parameters.Where(p => p.ApplyWeightDecay).Select(p => p.Name).ToHashSet();
-        Assert.Contains("encoder.layer.0.attention.self.query.weight", decayed);
-        Assert.DoesNotContain("encoder.layer.0.attention.self.query.bias", decayed);
-        Assert.DoesNotContain("embeddings.LayerNorm.weight", decayed);
+        Assert.Contains("bert.encoder.layer.0.attention.self.query.weight", decayed);
+        Assert.DoesNotContain("bert.encoder.layer.0.attention.self.query.bias", decayed);
+        Assert.DoesNotContain("bert.embeddings.LayerNorm.weight", decayed);
     }
 
     [Fact]

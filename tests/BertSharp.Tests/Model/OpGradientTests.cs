@@ -5,7 +5,7 @@ namespace BertSharp.Tests.Model;
 /// <summary>Finite-difference checks of each op's backward pass, one module at a time.</summary>
 public class OpGradientTests
 {
-    private static WeightBuilder Builder(int seed = 1) => WeightBuilder.Create(null, "", seed, 0.5f);
+    private static WeightBuilder Builder(int seed = 1) => WeightBuilder.Create(null, seed, 0.5f);
 
     [Fact]
     public void LinearWithStridedInput()

@@ -21,14 +21,14 @@ public class ExportOnnxCommandTests(ExportedModels models) : IClassFixture<Expor
         var result = CliRunner.Run("export-onnx", "--model", dir);
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Contains("logits", result.Stdout);
-        using var classifier = new OnnxRuntimeClassifier(dir, threads: 1);
-        Assert.Equal(Path.Combine(dir, OnnxRuntimeClassifier.FileName), classifier.ModelPath);
-        Assert.Equal(ExportedModels.Labels, classifier.NumLabels);
+        using var classifier = new OnnxRuntimeModel(dir, threads: 1);
+        Assert.Equal(Path.Combine(dir, OnnxRuntimeModel.FileName), classifier.ModelPath);
+        Assert.Equal(ExportedModels.Labels, classifier.OutputWidth);
 
         // The directory's model.onnx computes what the in-memory export computes.
         var input = RealSentences.Pad(RealSentences.Ids(0, 3));
-        using var reference = new OnnxRuntimeClassifier(models.Classifier(), threads: 1);
-        Assert.Equal(reference.Logits(input), classifier.Logits(input));
+        using var reference = new OnnxRuntimeModel(models.Classifier(), threads: 1);
+        Assert.Equal(reference.Run(input), classifier.Run(input));
     }
 
     [Fact]

@@ -42,8 +42,8 @@ public class OnnxExportTests(ExportedModels models, ITestOutputHelper log) : ICl
         var input = RealSentences.WithPairTypes(RealSentences.Pad(RealSentences.Ids(16, 8)));
         var managed = new global::BertSharp.Model.BertForSequenceClassification(models.ClassifierConfig, models.ClassifierWeights);
         var expected = managed.Logits(input);
-        using var exported = new OnnxRuntimeClassifier(models.Classifier(), threads: 2);
-        var logits = exported.Logits(input);
+        using var exported = new OnnxRuntimeModel(models.Classifier(), threads: 2);
+        var logits = exported.Run(input);
         double diff = MaxAbsDiff(expected, logits);
         log.WriteLine($"managed vs exported logits differ by {diff:E2}");
         Assert.True(diff <= 1e-4, $"logits differ by {diff}");
@@ -55,9 +55,9 @@ public class OnnxExportTests(ExportedModels models, ITestOutputHelper log) : ICl
         var input = RealSentences.Pad(RealSentences.Ids(8, 8));
         using var original = new OnnxRuntimeEncoder("minilm-l6", threads: 2);
         var pooled = original.RunAll(input).PoolerOutput!.Data;
-        using var classifier = new OnnxRuntimeClassifier(models.Classifier(), threads: 2);
-        Assert.Equal(ExportedModels.Labels, classifier.NumLabels);
-        var logits = classifier.Logits(input);
+        using var classifier = new OnnxRuntimeModel(models.Classifier(), threads: 2);
+        Assert.Equal(ExportedModels.Labels, classifier.OutputWidth);
+        var logits = classifier.Run(input);
         Assert.Equal(input.BatchSize * ExportedModels.Labels, logits.Length);
 
         int h = 384;
@@ -126,7 +126,7 @@ public class OnnxExportTests(ExportedModels models, ITestOutputHelper log) : ICl
     public void ClassifierWithoutPoolerIsANamedError()
     {
         var weights = new StateDict { Source = "no-pooler" };
-        foreach (var (k, v) in models.ClassifierWeights) if (!k.StartsWith("pooler.", StringComparison.Ordinal)) weights[k] = v;
+        foreach (var (k, v) in models.ClassifierWeights) if (!k.StartsWith("bert.pooler.", StringComparison.Ordinal)) weights[k] = v;
         var e = Assert.Throws<InvalidDataException>(() => OnnxExporter.Export(models.ClassifierConfig, weights, Path.Combine(models.Directory, "x.onnx")));
         Assert.Contains("no-pooler", e.Message);
         Assert.Contains("pooler.dense.weight", e.Message);
@@ -143,7 +143,7 @@ public class OnnxExportTests(ExportedModels models, ITestOutputHelper log) : ICl
     [Fact]
     public void EncoderOnlyFileIsRefusedAsAClassifier()
     {
-        var e = Assert.Throws<InvalidDataException>(() => new OnnxRuntimeClassifier(models.Encoder(), threads: 1));
+        var e = Assert.Throws<InvalidDataException>(() => new OnnxRuntimeModel(models.Encoder(), threads: 1));
         Assert.Contains("'logits'", e.Message);
         Assert.Contains(models.Encoder(), e.Message);
     }

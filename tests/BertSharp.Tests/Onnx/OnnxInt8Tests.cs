@@ -76,15 +76,15 @@ public class OnnxInt8Tests(ExportedModels models, ITestOutputHelper log) : IClas
         OnnxExporter.Export(config, weights, fp32Path);
         OnnxExporter.Export(config, weights, int8Path, quantization: OnnxQuantization.Int8);
 
-        using var fp32 = new OnnxRuntimeClassifier(fp32Path, threads: 2);
-        using var int8 = new OnnxRuntimeClassifier(int8Path, threads: 2);
+        using var fp32 = new OnnxRuntimeModel(fp32Path, threads: 2);
+        using var int8 = new OnnxRuntimeModel(int8Path, threads: 2);
         int same = 0, rightFp32 = 0, rightInt8 = 0;
         double maxDiff = 0;
         for (int start = 0; start < Sentences; start += Batch)
         {
             var input = RealSentences.Pad(RealSentences.Ids("dev.csv", start, Batch, 512, out var positive));
-            var a = fp32.Logits(input);
-            var b = int8.Logits(input);
+            var a = fp32.Run(input);
+            var b = int8.Run(input);
             maxDiff = Math.Max(maxDiff, OnnxExportTests.MaxAbsDiff(a, b));
             for (int s = 0; s < Batch; s++)
             {

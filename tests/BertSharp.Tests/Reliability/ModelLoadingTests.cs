@@ -25,12 +25,12 @@ public sealed class ModelLoadingTests : IDisposable
     public void NonFiniteWeightsAreRefusedAtLoadNamingTheTensor()
     {
         var model = TinyModel.Model(labels: 2);
-        model.Weights["encoder.layer.1.output.dense.weight"].Data[5] = float.NaN;
+        model.Weights["bert.encoder.layer.1.output.dense.weight"].Data[5] = float.NaN;
         var path = _dir.File("nan");
         model.Save(path);
 
         var e = Assert.Throws<InvalidDataException>(() => TextClassifier.Load(path));
-        Assert.Contains("encoder.layer.1.output.dense.weight", e.Message);
+        Assert.Contains("bert.encoder.layer.1.output.dense.weight", e.Message);
         Assert.Contains("not finite", e.Message);
 
         // The CLI says so in one line instead of failing in the JSON serializer on NaN scores.

@@ -31,7 +31,7 @@ public sealed partial class ServeCommandTests(ServedModel model)
         try
         {
             var url = await address.Task.WaitAsync(TimeSpan.FromSeconds(60));
-            Assert.Contains("serving questions (onnx, 2 labels)", stdout.ToString());
+            Assert.Contains("serving questions (onnx, BertForSequenceClassification, 2 labels)", stdout.ToString());
             Assert.Contains("(authentication on: API key required on /v1/* and /metrics)", stdout.ToString());
             using var client = new HttpClient { BaseAddress = new Uri(url) };
             client.DefaultRequestHeaders.Add("X-API-Key", "k3y");

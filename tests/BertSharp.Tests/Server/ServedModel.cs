@@ -47,11 +47,11 @@ public sealed class ServedModel : IDisposable
 
         var args = new TrainingArguments { NumTrainEpochs = 3, TrainBatchSize = 16, LearningRate = 1e-3f, MaxLength = 48, LoggingSteps = 1000, EvalStrategy = "no" };
         var model = BertForSequenceClassification.CreateRandom(Tiny, new SequenceClassificationOptions { Seed = 7 });
-        var trainer = new Trainer(model, Tiny, BertTokenizer.FromBuiltIn(), LabelMap.FromLabels(["question", "review"]), args,
+        var trainer = new Trainer(model, BertTokenizer.FromBuiltIn(), LabelMap.FromLabels(["question", "review"]), args,
             () => BuiltInModels.OpenVocab("minilm-l6"));
         Directory = Path.Combine(_root, "questions");
         trainer.Train(TextDataset.Load(train).Shuffle(1), eval: null, Directory);
-        OnnxExporter.Export(PretrainedModel.Load(Directory), Path.Combine(Directory, OnnxRuntimeClassifier.FileName));
+        OnnxExporter.Export(PretrainedModel.Load(Directory), Path.Combine(Directory, OnnxRuntimeModel.FileName));
         Managed = TextClassifier.Load(Directory);
         Onnx = TextClassifier.Load(Directory, InferenceRuntime.Onnx, threads: 2);
     }

@@ -381,8 +381,8 @@ public sealed class ServerApiTests(ServedModel model)
         Assert.Equal(HttpStatusCode.OK, script.StatusCode);
     }
 
-    internal static InferenceQueue Queue(Microsoft.AspNetCore.Builder.WebApplication app) =>
-        (InferenceQueue)app.Services.GetService(typeof(InferenceQueue))!;
+    internal static ModelGate Queue(Microsoft.AspNetCore.Builder.WebApplication app) =>
+        (ModelGate)app.Services.GetService(typeof(ModelGate))!;
 
     private static async Task AssertError(HttpResponseMessage r, int status, string code, string message, string name)
     {

@@ -1,3 +1,7 @@
+using BertSharp.Data;
+using BertSharp.IO;
+using BertSharp.Model;
+using BertSharp.Text;
 using BertSharp.Training;
 
 namespace BertSharp.Tests.Training;
@@ -71,7 +75,10 @@ public class OptimizerTests
         Assert.Contains("batch size", e.Message);
         e = Assert.Throws<ArgumentException>(() => new TrainingArguments { MaxLength = 1000 }.Validate());
         Assert.Contains("max_length", e.Message);
-        e = Assert.Throws<ArgumentException>(() => new TrainingArguments { MetricForBestModel = "bleu" }.Validate());
+        e = Assert.Throws<ArgumentException>(() => new Trainer(BertForSequenceClassification.CreateRandom(IO.TinyModel.Config(labels: 2)), BertTokenizer.FromBuiltIn(),
+            LabelMap.FromLabels(["a", "b"]), new TrainingArguments { MetricForBestModel = "bleu" }, () => BuiltInModels.OpenVocab("minilm-l6")));
         Assert.Contains("metric_for_best_model", e.Message);
+        Assert.Contains("micro_f1", Assert.Throws<ArgumentException>(() => Trainer.Create("minilm-l6", LabelMap.FromLabels(["a", "b"]),
+            new TrainingArguments { MetricForBestModel = "accuracy" }, problemType: ProblemType.MultiLabelClassification)).Message);
     }
 }

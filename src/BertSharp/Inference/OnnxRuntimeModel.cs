@@ -4,12 +4,12 @@ using Microsoft.ML.OnnxRuntime;
 namespace BertSharp.Inference;
 
 /// <summary>
-/// Runs an exported sequence classifier (an ONNX graph with inputs <c>input_ids</c>,
-/// <c>attention_mask</c>, <c>token_type_ids</c> and output <c>logits</c> [batch, num_labels], as
-/// <c>bertsharp export-onnx</c> writes it) through ONNX Runtime on the CPU: the <c>--runtime onnx</c>
-/// engine. Thread-safe: ONNX Runtime sessions accept concurrent runs.
+/// Runs an exported task model (an ONNX graph with inputs <c>input_ids</c>, <c>attention_mask</c>,
+/// <c>token_type_ids</c> and output <c>logits</c> — [batch, labels] for a sequence classifier, [batch, sequence,
+/// width] for a per-token head — as <c>bertsharp export-onnx</c> writes it) through ONNX Runtime on the CPU:
+/// the <c>--runtime onnx</c> engine. Thread-safe: ONNX Runtime sessions accept concurrent runs.
 /// </summary>
-public sealed class OnnxRuntimeClassifier : IDisposable
+public sealed class OnnxRuntimeModel : IModelRuntime
 {
     /// <summary>The file name looked for in a model directory when the ONNX runtime is asked for.</summary>
     public const string FileName = "model.onnx";
@@ -24,7 +24,7 @@ public sealed class OnnxRuntimeClassifier : IDisposable
     /// <summary>Opens an .onnx file, or <see cref="FileName"/> inside a model directory.</summary>
     /// <param name="path">The .onnx file or the directory holding it.</param>
     /// <param name="threads">ONNX Runtime's intra-op threads.</param>
-    public OnnxRuntimeClassifier(string path, int threads)
+    public OnnxRuntimeModel(string path, int threads)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
@@ -51,15 +51,15 @@ public sealed class OnnxRuntimeClassifier : IDisposable
             ModelPath = path;
             _inputNames = [.. _session.InputMetadata.Keys.Where(KnownInputs.Contains)];
             if (!_session.OutputMetadata.TryGetValue("logits", out var logits))
-                throw new InvalidDataException($"{path}: the graph has no output 'logits' (outputs: {string.Join(", ", _session.OutputMetadata.Keys)}); export a classifier with bertsharp export-onnx");
+                throw new InvalidDataException($"{path}: the graph has no output 'logits' (outputs: {string.Join(", ", _session.OutputMetadata.Keys)}); export a task model with bertsharp export-onnx");
             if (!_inputNames.Contains("input_ids"))
                 throw new InvalidDataException($"{path}: the graph has no input 'input_ids' (inputs: {string.Join(", ", _session.InputMetadata.Keys)})");
             var unknown = _session.InputMetadata.Keys.Where(k => !KnownInputs.Contains(k)).ToList();
             if (unknown.Count > 0)
                 throw new InvalidDataException($"{path}: unexpected graph input(s) {string.Join(", ", unknown)}; expected {string.Join(", ", KnownInputs)}");
-            if (logits.Dimensions is not [_, > 0 and var labels])
-                throw new InvalidDataException($"{path}: output 'logits' has shape [{string.Join(", ", logits.Dimensions)}]; expected [batch, num_labels] with a fixed label count");
-            NumLabels = labels;
+            if (logits.Dimensions is not ([_, > 0] or [_, _, > 0]))
+                throw new InvalidDataException($"{path}: output 'logits' has shape [{string.Join(", ", logits.Dimensions)}]; expected [batch, labels] or [batch, sequence, width] with a fixed last dimension");
+            OutputWidth = logits.Dimensions[^1];
         }
         catch
         {
@@ -69,14 +69,17 @@ public sealed class OnnxRuntimeClassifier : IDisposable
         }
     }
 
-    /// <summary>The number of classes: the width of each row of logits.</summary>
-    public int NumLabels { get; }
+    /// <summary>The last dimension of the output: the labels of a classifier, the width of a per-token head.</summary>
+    public int OutputWidth { get; }
+
+    /// <inheritdoc/>
+    public InferenceRuntime Kind => InferenceRuntime.Onnx;
 
     /// <summary>The .onnx file this classifier runs.</summary>
     public string ModelPath { get; }
 
-    /// <summary>Returns the logits, row-major [batch, <see cref="NumLabels"/>].</summary>
-    public float[] Logits(BertInput input)
+    /// <summary>Returns the output <c>logits</c>, row-major.</summary>
+    public float[] Run(BertInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
         input.Validate();
@@ -100,6 +103,7 @@ public sealed class OnnxRuntimeClassifier : IDisposable
         }
     }
 
+    /// <summary>Releases the session.</summary>
     public void Dispose()
     {
         _session.Dispose();

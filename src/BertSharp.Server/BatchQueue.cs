@@ -1,79 +1,72 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using BertSharp.Inference;
 using Microsoft.AspNetCore.Http;
-using Encoding = BertSharp.Text.Encoding;
 
 namespace BertSharp.Server;
 
 /// <summary>
-/// Dynamic batching: requests put their tokenized texts on a queue; one loop takes what is waiting
-/// (up to the max batch, waiting at most the max wait for more once it has one) and runs it through
-/// the model in one go, so that concurrent single-text requests share a forward pass. The model runs
-/// one batch at a time (it already uses every core), and the other model work (embeddings,
-/// attentions) takes turns with it through the same gate.
+/// Dynamic batching for one task's batch function: requests put their items (tokenized texts) on a queue; one
+/// loop takes what is waiting (up to the max batch, waiting at most the max wait for more once it has one) and
+/// runs it through the model in one go, so that concurrent single-text requests share a forward pass. Batches
+/// take turns with the model's other work through the <see cref="ModelGate"/>.
 /// </summary>
-internal sealed class InferenceQueue : IAsyncDisposable
+/// <typeparam name="TItem">What a request sends per text (an encoding).</typeparam>
+/// <typeparam name="TResult">What it gets back per text (a row of scores).</typeparam>
+internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
 {
-    private sealed record Job(IReadOnlyList<Encoding> Encodings, TaskCompletionSource<float[]> Done, CancellationToken Abandoned);
+    private sealed record Job(IReadOnlyList<TItem> Items, TaskCompletionSource<TResult[]> Done, CancellationToken Abandoned);
 
-    private readonly TextClassifier _classifier;
+    private readonly Func<IReadOnlyList<TItem>, TResult[]> _runBatch;
+    private readonly ModelGate _gate;
     private readonly ServerOptions _options;
     private readonly ServerMetrics _metrics;
     private readonly Channel<Job> _channel = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Task _loop;
     private int _pending;
     private volatile bool _closed;
 
-    public InferenceQueue(TextClassifier classifier, ServerOptions options, ServerMetrics metrics)
+    /// <param name="runBatch">The pipeline's batch function: one result per item, in order.</param>
+    /// <param name="gate">The model's gate, shared by every queue and endpoint of one server.</param>
+    /// <param name="options">Batch size, wait and queue limit.</param>
+    /// <param name="metrics">Where batch sizes and times are counted.</param>
+    public BatchQueue(Func<IReadOnlyList<TItem>, TResult[]> runBatch, ModelGate gate, ServerOptions options, ServerMetrics metrics)
     {
-        _classifier = classifier;
+        _runBatch = runBatch;
+        _gate = gate;
         _options = options;
         _metrics = metrics;
-        metrics.QueueLength = () => Volatile.Read(ref _pending);
+        metrics.AddQueue(() => Volatile.Read(ref _pending));
+        gate.Own(this);
         _loop = Task.Run(LoopAsync);
     }
 
-    /// <summary>Called when a batch has been taken, before it runs; tests hold a batch here to stop the server under it.</summary>
-    internal Func<Task>? BeforeBatch { get; set; }
-
-    /// <summary>Probabilities [texts × labels] for the encodings, computed with whatever else is waiting.</summary>
-    /// <param name="encodings">The texts to classify.</param>
+    /// <summary>The results for the items, computed with whatever else is waiting.</summary>
+    /// <param name="items">The request's items.</param>
     /// <param name="abandoned">Signalled when the client has gone: a job still waiting is then dropped, not computed.</param>
-    public Task<float[]> ClassifyAsync(IReadOnlyList<Encoding> encodings, CancellationToken abandoned = default)
+    public Task<TResult[]> RunAsync(IReadOnlyList<TItem> items, CancellationToken abandoned = default)
     {
-        if (_closed) throw ShuttingDown();
-        int n = encodings.Count;
+        if (_closed) throw ModelGate.ShuttingDown();
+        int n = items.Count;
         if (Interlocked.Add(ref _pending, n) > _options.QueueLimit)
         {
             Interlocked.Add(ref _pending, -n);
             throw new ApiException(StatusCodes.Status503ServiceUnavailable, "queue_full",
                 $"the server is at capacity ({_options.QueueLimit} texts waiting); retry shortly");
         }
-        var job = new Job(encodings, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), abandoned);
+        var job = new Job(items, new TaskCompletionSource<TResult[]>(TaskCreationOptions.RunContinuationsAsynchronously), abandoned);
         if (!_channel.Writer.TryWrite(job))
         {
             Interlocked.Add(ref _pending, -n);
-            throw ShuttingDown();
+            throw ModelGate.ShuttingDown();
         }
         return job.Done.Task;
-    }
-
-    /// <summary>Runs other model work in turn with the batches.</summary>
-    public async Task<T> RunExclusiveAsync<T>(Func<T> work)
-    {
-        if (_closed) throw ShuttingDown();
-        await _gate.WaitAsync();
-        try { return await Task.Run(work); }
-        finally { _gate.Release(); }
     }
 
     private async Task LoopAsync()
     {
         var reader = _channel.Reader;
         var batch = new List<Job>();
-        var encodings = new List<Encoding>();
+        var items = new List<TItem>();
         while (await reader.WaitToReadAsync())
         {
             int texts = Take(reader, batch, 0);
@@ -82,23 +75,21 @@ internal sealed class InferenceQueue : IAsyncDisposable
             Interlocked.Add(ref _pending, -texts);
             if (batch.Count == 0) continue; // every job taken had been abandoned
 
-            await _gate.WaitAsync();
+            await _gate.EnterBatchAsync();
             try
             {
-                if (BeforeBatch is { } hold) await hold();
-                encodings.Clear();
-                foreach (var job in batch) encodings.AddRange(job.Encodings);
+                items.Clear();
+                foreach (var job in batch) items.AddRange(job.Items);
                 var started = Stopwatch.GetTimestamp();
-                var probabilities = _classifier.Probabilities(encodings, _options.MaxBatchSize);
+                var results = _runBatch(items);
                 _metrics.BatchSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
                 _metrics.BatchSize.Observe(texts);
                 _metrics.TextsClassified(texts);
-                int k = _classifier.Labels.Count, offset = 0;
+                int offset = 0;
                 foreach (var job in batch)
                 {
-                    int length = job.Encodings.Count * k;
-                    job.Done.SetResult(probabilities.AsSpan(offset, length).ToArray());
-                    offset += length;
+                    job.Done.SetResult(results.AsSpan(offset, job.Items.Count).ToArray());
+                    offset += job.Items.Count;
                 }
             }
             catch (Exception) when (batch.Count > 1)
@@ -107,7 +98,7 @@ internal sealed class InferenceQueue : IAsyncDisposable
                 // runs alone and gets its own answer or error.
                 foreach (var job in batch)
                 {
-                    try { job.Done.TrySetResult(_classifier.Probabilities(job.Encodings, _options.MaxBatchSize)); }
+                    try { job.Done.TrySetResult(_runBatch(job.Items)); }
                     catch (Exception e) { job.Done.TrySetException(e); }
                 }
             }
@@ -117,7 +108,7 @@ internal sealed class InferenceQueue : IAsyncDisposable
             }
             finally
             {
-                _gate.Release();
+                _gate.Exit();
                 batch.Clear();
             }
         }
@@ -126,17 +117,17 @@ internal sealed class InferenceQueue : IAsyncDisposable
     // Takes waiting jobs while they fit in the batch; a first job larger than the batch is taken whole.
     private int Take(ChannelReader<Job> reader, List<Job> batch, int texts)
     {
-        while (reader.TryPeek(out var next) && (texts == 0 || texts + next.Encodings.Count <= _options.MaxBatchSize) && reader.TryRead(out next))
+        while (reader.TryPeek(out var next) && (texts == 0 || texts + next.Items.Count <= _options.MaxBatchSize) && reader.TryRead(out next))
         {
             if (next.Abandoned.IsCancellationRequested)
             {
                 // Its client has gone: computing it would only delay the requests behind it.
-                Interlocked.Add(ref _pending, -next.Encodings.Count);
+                Interlocked.Add(ref _pending, -next.Items.Count);
                 next.Done.TrySetCanceled(next.Abandoned);
                 continue;
             }
             batch.Add(next);
-            texts += next.Encodings.Count;
+            texts += next.Items.Count;
         }
         return texts;
     }
@@ -161,15 +152,11 @@ internal sealed class InferenceQueue : IAsyncDisposable
         return texts;
     }
 
-    private static ApiException ShuttingDown() =>
-        new(StatusCodes.Status503ServiceUnavailable, "shutting_down", "the server is shutting down; retry on another instance");
-
-    /// <summary>Finishes every queued job, then stops the loop: called after the web server has drained its requests.</summary>
+    /// <summary>Finishes every queued job, then stops the loop: called (by the gate) after the web server has drained its requests.</summary>
     public async ValueTask DisposeAsync()
     {
         _closed = true;
         _channel.Writer.TryComplete();
         await _loop;
-        _gate.Dispose();
     }
 }
