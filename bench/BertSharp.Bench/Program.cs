@@ -10,6 +10,8 @@ var benchmarks = new Dictionary<string, Func<string[], int>>
     ["onnx"] = OnnxBench.Run,
     ["serve-load"] = ServeLoadBench.Run,
     ["balancer-load"] = BalancerLoadBench.Run,
+    ["serve-mixed-load"] = ServeMixedLoadBench.Run,
+    ["fuzz"] = FuzzBench.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {
