@@ -85,7 +85,8 @@ public sealed class HealthTests(ServedModel model)
             string? line;
             while ((line = await serve.StandardOutput.ReadLineAsync()) is not null && !line.Contains(" on http://")) { }
             if (line is null) Assert.Fail("serve ended before listening: " + await stderr);
-            using var client = new HttpClient { BaseAddress = new Uri(line![(line.LastIndexOf(" on ", StringComparison.Ordinal) + 4)..].Trim()) };
+            // "… on http://127.0.0.1:PORT (authentication …)": the address is the word after " on ".
+            using var client = new HttpClient { BaseAddress = new Uri(line![(line.LastIndexOf(" on ", StringComparison.Ordinal) + 4)..].Split(' ')[0]) };
             await WaitForAsync(async () => (await ReadyAsync(client)).Status == HttpStatusCode.OK, "ready");
 
             // Keep requests coming from four clients while the process is told to stop; the ones that
