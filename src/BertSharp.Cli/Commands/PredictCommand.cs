@@ -18,18 +18,20 @@ internal static class PredictCommand
         var topK = new Option<int>("--top-k") { Description = "How many labels to list per text (0 = all)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "One JSON object per line" };
         var longText = new Option<LongTextStrategy>("--long") { Description = "Texts longer than the model's maximum: Truncate or Chunk (average over overlapping windows)", DefaultValueFactory = _ => LongTextStrategy.Truncate };
+        var aggregation = new Option<AggregationStrategy>("--aggregation") { Description = "token-classification: None, Simple, First, Average or Max (Hugging Face's strategies)", DefaultValueFactory = _ => AggregationStrategy.Simple };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var command = new Command("predict", """
-            Classify texts with a fine-tuned model.
+            Classify texts, or find their entities, with a fine-tuned model.
 
             Examples:
               bertsharp predict --model out/polarity "a gripping, beautifully acted film" "a dull mess"
               bertsharp predict --model out/polarity --input reviews.txt --output predictions.jsonl --json --top-k 0
               bertsharp predict --model out/polarity --runtime onnx "runs on the exported model.onnx"
+              bertsharp predict --model out/ner --aggregation First "Singapore Airlines chief executive Chew Choon Seng said ..."
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, output, topK, json, longText, runtime, bf16 }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, input, output, topK, json, longText, aggregation, runtime, bf16 }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var (items, pairs) = ReadInputs(parse.GetValue(texts) ?? [], parse.GetValue(input));
@@ -43,6 +45,7 @@ internal static class PredictCommand
             var text = pipeline switch
             {
                 TextClassifier classifier => Classify(classifier, items, pairs, k, parse.GetValue(json), parse.GetValue(longText)),
+                TokenClassificationPipeline ner => TokenClassificationOutput.Write(ner, items, parse.GetValue(aggregation), parse.GetValue(json)),
                 _ => throw new NotSupportedException($"{pipeline.Source}: predict does not know the task of a {pipeline.GetType().Name}"),
             };
             var path = parse.GetValue(output);

@@ -9,10 +9,9 @@ namespace BertSharp.Cli.Commands;
 internal sealed class TokenClassificationOptions
 {
     public Option<bool> LabelAllTokens { get; } = new("--label-all-tokens") { Description = "token-classification: train on every piece of a word, not only its first" };
-    public Option<int> Stride { get; } = new("--stride")
+    public Option<int?> Stride { get; } = new("--stride")
     {
-        Description = "token-classification: pieces shared by the overlapping windows of a sentence longer than --max-length",
-        DefaultValueFactory = _ => TokenClassificationTask.DefaultStride,
+        Description = "token-classification: pieces shared by the overlapping windows of a sentence longer than --max-length (default 32, at most half a window)",
     };
     public Option<EntityMode> Mode { get; } = new("--entity-mode")
     {

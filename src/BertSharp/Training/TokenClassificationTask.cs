@@ -13,10 +13,10 @@ namespace BertSharp.Training;
 /// seqeval's entity-level scores on words (each word predicted at its first piece, in the window where it sits
 /// furthest from an edge).
 /// </summary>
-internal sealed class TokenClassificationTask(LabelMap labels, int stride = TokenClassificationTask.DefaultStride, bool labelAllTokens = false,
+internal sealed class TokenClassificationTask(LabelMap labels, int? stride = null, bool labelAllTokens = false,
     EntityMode mode = EntityMode.Default) : TaskAdapter
 {
-    /// <summary>Pieces shared by consecutive windows of a sentence longer than the maximum length.</summary>
+    /// <summary>Pieces shared by consecutive windows of a sentence longer than the maximum length (at most half a window).</summary>
     public const int DefaultStride = 32;
 
     // Which sentence and words each encoded window holds, for scoring words rather than pieces.
@@ -47,8 +47,9 @@ internal sealed class TokenClassificationTask(LabelMap labels, int stride = Toke
     {
         if (data is not TokenDataset sentences)
             throw new ArgumentException($"{data.Source ?? "the data"}: token classification trains on tagged sentences (CoNLL columns or JSON Lines with \"tokens\" and \"tags\")");
-        if (stride < 0 || stride >= maxLength - 2)
-            throw new ArgumentException($"stride {stride}: must be ≥ 0 and below the {maxLength - 2} pieces a window of {maxLength} tokens holds");
+        int overlap = stride ?? Math.Min(DefaultStride, (maxLength - 2) / 2);
+        if (overlap < 0 || overlap >= maxLength - 2)
+            throw new ArgumentException($"stride {overlap}: must be ≥ 0 and below the {maxLength - 2} pieces a window of {maxLength} tokens holds");
         int[] beginToInside = [.. Labels.Id2Label.Select((tag, id) =>
             tag.StartsWith("B-", StringComparison.Ordinal) && Labels.TryGetId("I-" + tag[2..], out int inside) ? inside : id)];
         var result = new List<EncodedExample>();
@@ -59,7 +60,7 @@ internal sealed class TokenClassificationTask(LabelMap labels, int stride = Toke
             for (int w = 0; w < ids.Length; w++)
                 if (!Labels.TryGetId(sentence.Tags[w], out ids[w]))
                     throw new InvalidDataException($"{sentence.Location}: tag '{sentence.Tags[w]}' of word {w + 1} ('{sentence.Words[w]}') is not one the model knows ({string.Join(", ", Labels.Id2Label)})");
-            foreach (var window in TokenAlignment.Align(tokenizer, sentence.Words, ids, maxLength, stride, labelAllTokens, beginToInside))
+            foreach (var window in TokenAlignment.Align(tokenizer, sentence.Words, ids, maxLength, overlap, labelAllTokens, beginToInside))
             {
                 var example = new EncodedExample(window.InputIds, new int[window.InputIds.Length], window.Labels, []);
                 _origins.Add(example, new WindowOrigin(s, window.WordOfToken, window.FirstPiece));

@@ -18,10 +18,10 @@ public static class TokenClassificationTrainer
     /// <param name="tags">The tag names (BIO), e.g. from <see cref="TokenDataset.TagSet"/> of the training data.</param>
     /// <param name="args">The recipe; the spec's defaults when null.</param>
     /// <param name="labelAllTokens">Train on every piece of a word (B- becomes I- after the first), not only the first.</param>
-    /// <param name="stride">Pieces shared by consecutive windows of a sentence longer than the maximum length.</param>
+    /// <param name="stride">Pieces shared by consecutive windows of a sentence longer than the maximum length (null: 32, at most half a window).</param>
     /// <param name="mode">How evaluation reads entities (seqeval's default or strict IOB2).</param>
     public static Trainer Create(string baseModel, LabelMap tags, TrainingArguments? args = null, bool labelAllTokens = false,
-        int stride = TokenClassificationTask.DefaultStride, EntityMode mode = EntityMode.Default)
+        int? stride = null, EntityMode mode = EntityMode.Default)
     {
         ArgumentNullException.ThrowIfNull(tags);
         args ??= new TrainingArguments();
