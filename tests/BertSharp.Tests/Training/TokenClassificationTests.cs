@@ -122,11 +122,12 @@ public sealed class TokenClassificationTests
         Assert.Contains("no \"tags\" field", Assert.Throws<InvalidDataException>(() => TokenDataset.Load(noTags)).Message);
     }
 
-    [Fact]
-    public void TrainedTinyModelSavesLoadsEvaluatesAndFindsEntitiesWithOffsets()
+    /// <summary>
+    /// A toy language where the first name is a person and "to X" a place, learnt by a tiny model in a few epochs
+    /// and saved to <paramref name="dir"/>; returns the training result and the sentences.
+    /// </summary>
+    internal static (TrainResult Result, List<TaggedSentence> Sentences) TrainToyModel(string dir)
     {
-        // A toy language where capitalised names are people and "in X" is a place: a tiny model learns it in a few
-        // epochs; the pipeline then reports entities whose offsets index the original text.
         string[] names = ["Chew", "Anna", "Boris", "Clara"];
         string[] places = ["Paris", "Berlin", "Oslo", "Rome"];
         var rng = new Random(3);
@@ -136,18 +137,25 @@ public sealed class TokenClassificationTests
             return new TaggedSentence([n, "went", "to", p, "today"], ["B-PER", "O", "O", "B-LOC", "O"]);
         }).ToList();
         var train = new TokenDataset(sentences);
+        var args = new TrainingArguments { NumTrainEpochs = 4, TrainBatchSize = 8, LearningRate = 5e-3f, MaxLength = 32, LoggingSteps = 4, Seed = 1 };
+        var tags = LabelMap.FromLabels(train.TagSet());
+        var model = BertForTokenClassification.CreateRandom(new BertConfig
+        {
+            VocabSize = 30522, HiddenSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64,
+            Id2Label = tags.Id2Label.Select((l, i) => (i, l)).ToDictionary(p => p.i.ToString(System.Globalization.CultureInfo.InvariantCulture), p => p.l),
+        });
+        var trainer = new Trainer(model, new TokenClassificationTask(tags), Tokenizer, args, () => global::BertSharp.IO.BuiltInModels.OpenVocab("minilm-l6"), doLowerCase: true);
+        return (trainer.Train(train, new TokenDataset(sentences.Take(16)), dir), sentences);
+    }
+
+    [Fact]
+    public void TrainedTinyModelSavesLoadsEvaluatesAndFindsEntitiesWithOffsets()
+    {
+        // The pipeline then reports entities whose offsets index the original text (two spaces before Berlin).
         string dir = Directory.CreateTempSubdirectory("bertsharp-ner-").FullName;
         try
         {
-            var args = new TrainingArguments { NumTrainEpochs = 4, TrainBatchSize = 8, LearningRate = 5e-3f, MaxLength = 32, LoggingSteps = 4, Seed = 1 };
-            var tags = LabelMap.FromLabels(train.TagSet());
-            var model = BertForTokenClassification.CreateRandom(new BertConfig
-            {
-                VocabSize = 30522, HiddenSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64,
-                Id2Label = tags.Id2Label.Select((l, i) => (i, l)).ToDictionary(p => p.i.ToString(System.Globalization.CultureInfo.InvariantCulture), p => p.l),
-            });
-            var trainer = new Trainer(model, new TokenClassificationTask(tags), Tokenizer, args, () => global::BertSharp.IO.BuiltInModels.OpenVocab("minilm-l6"), doLowerCase: true);
-            var result = trainer.Train(train, new TokenDataset(sentences.Take(16)), dir);
+            var (result, sentences) = TrainToyModel(dir);
             var report = Assert.IsType<EntityReport>(result.EvalReport);
             Assert.True(report.MicroAverage.F1 > 0.9, report.ToText());
 
