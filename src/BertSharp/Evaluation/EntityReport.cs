@@ -18,6 +18,10 @@ public enum EntityMode
 }
 
 /// <summary>One entity: its type and the first and last word (inclusive) in sentence <see cref="Sentence"/>.</summary>
+/// <param name="Sentence">The sentence's index.</param>
+/// <param name="Type">The entity type (PER, LOC…).</param>
+/// <param name="Start">The entity's first word.</param>
+/// <param name="End">The entity's last word (inclusive).</param>
 public readonly record struct EntitySpan(int Sentence, string Type, int Start, int End);
 
 /// <summary>
