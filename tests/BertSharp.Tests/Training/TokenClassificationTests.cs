@@ -141,7 +141,12 @@ public sealed class TokenClassificationTests
         var tags = LabelMap.FromLabels(train.TagSet());
         var model = BertForTokenClassification.CreateRandom(new BertConfig
         {
-            VocabSize = 30522, HiddenSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64,
+            VocabSize = 30522,
+            HiddenSize = 32,
+            NumHiddenLayers = 1,
+            NumAttentionHeads = 2,
+            IntermediateSize = 64,
+            MaxPositionEmbeddings = 64,
             Id2Label = tags.Id2Label.Select((l, i) => (i, l)).ToDictionary(p => p.i.ToString(System.Globalization.CultureInfo.InvariantCulture), p => p.l),
         });
         var trainer = new Trainer(model, new TokenClassificationTask(tags), Tokenizer, args, () => global::BertSharp.IO.BuiltInModels.OpenVocab("minilm-l6"), doLowerCase: true);
