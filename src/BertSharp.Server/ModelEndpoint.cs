@@ -32,6 +32,12 @@ internal sealed class ModelEndpoint(ServerState state)
                 foreach (var l in classifier.Labels) w.WriteStringValue(l);
                 w.WriteEndArray();
             }
+            else if (c is TokenClassificationPipeline ner)
+            {
+                w.WriteStartArray("labels");
+                foreach (var l in ner.Labels) w.WriteStringValue(l);
+                w.WriteEndArray();
+            }
             w.WriteNumber("parameters", c.ParameterCount);
             w.WriteNumber("max_length", c.MaxLength);
             w.WriteStartObject("config");

@@ -16,6 +16,9 @@ internal static class TaskEndpoints
             case TextClassifier classifier:
                 app.MapPost("/v1/classify", new ClassifyEndpoint(state, classifier).HandleAsync);
                 break;
+            case TokenClassificationPipeline ner:
+                app.MapPost("/v1/ner", new NerEndpoint(state, ner).HandleAsync);
+                break;
         }
     }
 }

@@ -18,13 +18,14 @@ internal static class PredictCommand
         var topK = new Option<int>("--top-k") { Description = "How many labels to list per text (0 = all)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "One JSON object per line" };
         var longText = new Option<LongTextStrategy>("--long") { Description = "Texts longer than the model's maximum: Truncate or Chunk (average over overlapping windows)", DefaultValueFactory = _ => LongTextStrategy.Truncate };
+        var aggregation = new Option<AggregationStrategy>("--aggregation") { Description = "token-classification: None, Simple, First, Average or Max (Hugging Face's strategies)", DefaultValueFactory = _ => AggregationStrategy.Simple };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var shard = new Option<string?>("--shard") { Description = "Classify only part i of N (0-based, e.g. 0/4) of the texts: one job of a job array; the parts' outputs in order are the whole output" };
         var distributed = DistributedOption.Create();
         var command = new Command("predict", """
-            Classify texts with a fine-tuned model. Under mpirun the texts are split across the ranks and
-            rank 0 writes one output in input order.
+            Classify texts, or find their entities, with a fine-tuned model. Under mpirun the texts are split
+            across the ranks and rank 0 writes one output in input order.
 
             Examples:
               bertsharp predict --model out/polarity "a gripping, beautifully acted film" "a dull mess"
@@ -32,9 +33,10 @@ internal static class PredictCommand
               bertsharp predict --model out/polarity --runtime onnx "runs on the exported model.onnx"
               bertsharp predict --model out/polarity --input reviews.txt --shard 2/8 --output part-2.tsv
               mpirun -np 4 -x DOTNET_PROCESSOR_COUNT=2 bertsharp predict --model out/polarity --input reviews.txt --output all.tsv
+              bertsharp predict --model out/ner --aggregation First "Singapore Airlines chief executive Chew Choon Seng said ..."
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, output, topK, json, longText, runtime, bf16, shard, distributed }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, input, output, topK, json, longText, aggregation, runtime, bf16, shard, distributed }) command.Options.Add(o);
         command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
         {
             var path = parse.GetValue(output);
@@ -54,6 +56,7 @@ internal static class PredictCommand
             var text = items.Count == 0 ? new StringBuilder() : pipeline switch
             {
                 TextClassifier classifier => Classify(classifier, items, pairs, k, parse.GetValue(json), parse.GetValue(longText)),
+                TokenClassificationPipeline ner => TokenClassificationOutput.Write(ner, items, parse.GetValue(aggregation), parse.GetValue(json)),
                 _ => throw new NotSupportedException($"{pipeline.Source}: predict does not know the task of a {pipeline.GetType().Name}"),
             };
             // Each rank's lines are a contiguous run of the input, so rank order is input order.

@@ -44,7 +44,7 @@ internal static class TrainCommand
         var patience = new Option<int?>("--early-stopping-patience") { Description = "Stop after N evaluations without improvement" };
         var classWeights = new Option<string?>("--class-weights") { Description = "balanced, or one weight per label in label order (w1,w2,…)" };
         var groupByLength = new Option<bool>("--group-by-length") { Description = "Batch examples of similar length together (faster, less padding)" };
-        var task = new Option<string>("--task") { Description = "The task: text-classification", DefaultValueFactory = _ => "text-classification" };
+        var task = new Option<string>("--task") { Description = "The task: text-classification or token-classification", DefaultValueFactory = _ => "text-classification" };
         var problemType = new Option<string>("--problem-type")
         {
             Description = "text-classification: single_label_classification (one label per text), multi_label_classification " +
@@ -58,6 +58,7 @@ internal static class TrainCommand
         var bf16 = ProviderOption.Create();
         var json = new Option<bool>("--json") { Description = "Print the final result as JSON" };
         var dataOptions = new DataOptions();
+        var tokenClassification = new TokenClassificationOptions();
 
         var command = new Command("train", """
             Fine-tune a BERT on labelled data and evaluate it every epoch.
@@ -69,6 +70,7 @@ internal static class TrainCommand
               bertsharp train --data reviews.jsonl --class-weights balanced --early-stopping-patience 2 -o out/reviews
               bertsharp train --data reviews.jsonl -o out/reviews --resume
               bertsharp train --data reviews.jsonl -o out/reviews --bf16
+              bertsharp train --task token-classification --data ../shared/data/conll2003/eng.train --eval ../shared/data/conll2003/eng.testa --lr 5e-5 -o out/ner
             """);
         foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, epochs, lr, batch, evalBatch, weightDecay, warmup,
             maxLength, accumulation, clip, dropout, seed, evalStrategy, evalSteps, loggingSteps, saveSteps, metric, patience, classWeights, groupByLength,
@@ -77,6 +79,7 @@ internal static class TrainCommand
             command.Options.Add(o);
         }
         dataOptions.AddTo(command);
+        tokenClassification.AddTo(command);
 
         command.SetAction(parse =>
         {
@@ -112,7 +115,8 @@ internal static class TrainCommand
             var (trainer, train, validation) = parse.GetValue(task) switch
             {
                 "text-classification" => TextClassification(setup, ParseProblemType(parse.GetValue(problemType)!), parse.GetValue(separator)!, parse.GetValue(head)),
-                var other => throw new ArgumentException($"--task {other}: not a task BertSharp trains (text-classification)"),
+                "token-classification" => tokenClassification.Setup(parse, setup),
+                var other => throw new ArgumentException($"--task {other}: not a task BertSharp trains (text-classification, token-classification)"),
             };
             log.WriteLine($"compute: {ComputeProviders.Describe(args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed)}");
             var outputDir = parse.GetValue(output)!;

@@ -37,7 +37,7 @@ async function loadModel() {
     const info = await api("/v1/model");
     state.info = info;
     const c = info.config;
-    $("model").textContent = `${info.model} · ${info.labels.join(" / ")} · ${c.num_hidden_layers} layers × ${c.num_attention_heads} heads, ` +
+    $("model").textContent = `${info.model} · ${(info.labels || []).join(" / ")} · ${c.num_hidden_layers} layers × ${c.num_attention_heads} heads, ` +
       `${c.hidden_size} wide · ${(info.parameters / 1e6).toFixed(1)}M parameters · ${info.runtime} runtime`;
   } catch (e) {
     $("model").textContent = e.message;
@@ -55,12 +55,13 @@ async function classify(event) {
   try {
     if (!state.info) await loadModel();
     const managed = !state.info || state.info.runtime === "managed";
+    const ner = state.info && state.info.architecture === "BertForTokenClassification";
     const [classified, view] = await Promise.all([
-      api("/v1/classify", body),
+      ner ? api("/v1/ner", { text }) : api("/v1/classify", body),
       managed ? api("/v1/attention", body) : api("/v1/tokenize", body),
     ]);
     const tokens = managed ? view : view.encodings[0];
-    state.data = { prediction: classified.predictions[0], tokens: tokens.tokens, ids: tokens.ids, attentions: managed ? view.attentions : null };
+    state.data = { prediction: classified.predictions[0], text, ner, tokens: tokens.tokens, ids: tokens.ids, attentions: managed ? view.attentions : null };
     state.focus = state.pinned = -1;
     render();
     status(managed && view.truncated ? `attention shown for the first ${view.tokens.length} tokens` : "");
@@ -74,7 +75,8 @@ async function classify(event) {
 }
 
 function render() {
-  renderBars(state.data.prediction);
+  if (state.data.ner) renderEntities(state.data.text, state.data.prediction.entities);
+  else renderBars(state.data.prediction);
   renderTokens(state.data.tokens, state.data.ids);
   const attentions = state.data.attentions;
   $("attention-card").hidden = !attentions;
@@ -94,6 +96,26 @@ function renderBars(prediction) {
     bars.append(name, track, el("div", "bar-value", `${(p * 100).toFixed(1)}%`));
   }
   $("prediction-card").hidden = false;
+}
+
+// The text with each entity marked by its type; offsets index the text as sent (UTF-16, as JavaScript strings).
+function renderEntities(text, entities) {
+  const box = $("entities");
+  box.replaceChildren();
+  let at = 0;
+  for (const e of entities) {
+    box.append(text.slice(at, e.start));
+    const mark = el("mark", null, text.slice(e.start, e.end));
+    mark.title = `${e.entity_group} ${(e.score * 100).toFixed(1)}%`;
+    mark.dataset.type = e.entity_group;
+    mark.append(el("span", "type", e.entity_group));
+    box.append(mark);
+    at = e.end;
+  }
+  box.append(text.slice(at));
+  if (entities.length === 0) box.append(el("span", "muted", " (no entities found)"));
+  $("entities-card").hidden = false;
+  $("prediction-card").hidden = true;
 }
 
 function renderTokens(tokens, ids) {

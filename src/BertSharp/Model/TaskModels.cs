@@ -9,7 +9,7 @@ namespace BertSharp.Model;
 public static class TaskModels
 {
     /// <summary>The architectures BertSharp builds, as Hugging Face names them.</summary>
-    public static IReadOnlyList<string> Architectures { get; } = [nameof(BertForSequenceClassification)];
+    public static IReadOnlyList<string> Architectures { get; } = [nameof(BertForSequenceClassification), nameof(BertForTokenClassification)];
 
     /// <summary>
     /// The architecture of a checkpoint: the config's <c>architectures</c>, or when it names none (or only
@@ -39,6 +39,8 @@ public static class TaskModels
     {
         if (ArchitectureOf(config, weights) == nameof(BertForSequenceClassification))
             BertForSequenceClassification.Validate(config, weights);
+        else if (ArchitectureOf(config, weights) == nameof(BertForTokenClassification))
+            BertForTokenClassification.Validate(config, weights);
         else
             _ = new BertModel(config, WeightBuilder.Create(weights.WithCheckpointNames(), 0, config.InitializerRange, shareTensors: true).Push(BertModel.Root), addPooler: null);
     }
@@ -51,6 +53,7 @@ public static class TaskModels
         return architecture switch
         {
             nameof(BertForSequenceClassification) => new BertForSequenceClassification(config, weights),
+            nameof(BertForTokenClassification) => new BertForTokenClassification(config, weights),
             "BertModel" => null,
             _ => throw new NotSupportedException(
                 $"{weights.Source}: architecture '{architecture}' is not one BertSharp runs ({string.Join(", ", Architectures)} or BertModel)"),

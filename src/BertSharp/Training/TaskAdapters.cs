@@ -12,6 +12,7 @@ internal static class TaskAdapters
     public static TaskAdapter For(Pipeline pipeline) => pipeline switch
     {
         TextClassifier c => new SequenceClassificationTask(c.ProblemType, new LabelMap([.. c.Labels])),
+        TokenClassificationPipeline t => new TokenClassificationTask(new LabelMap([.. t.Labels])),
         _ => throw new NotSupportedException($"{pipeline.Source}: BertSharp cannot evaluate a {pipeline.GetType().Name}"),
     };
 }
