@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BertSharp.Inference;
+using BertSharp.IO;
 using BertSharp.Training;
 
 namespace BertSharp.Cli.Commands;
@@ -12,6 +13,7 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = "Labelled data to score (the formats train reads for the model's task)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var batch = new Option<int>("--batch-size") { Description = "Examples per batch", DefaultValueFactory = _ => 32 };
+        var predictions = new Option<string?>("--predictions") { Description = "question-answering: write the answers as SQuAD's predictions.json (question id → text)" };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var dataOptions = new DataOptions();
@@ -20,13 +22,17 @@ internal static class EvalCommand
             precision/recall/F1, averages, confusion matrix and (two classes) ROC-AUC; a multi-label classifier's
             micro/macro F1 and subset accuracy; a regressor's MSE, MAE, Pearson and Spearman.
 
-            Example:
+            A question-answering model reports SQuAD v1.1 exact match and F1.
+
+            Examples:
               bertsharp eval --model out/polarity --data ../shared/data/sentence-polarity/dev.csv
+              bertsharp eval --model out/squad --data eval.json --predictions predictions.json
             """);
         command.Options.Add(model);
         command.Options.Add(data);
         command.Options.Add(json);
         command.Options.Add(batch);
+        command.Options.Add(predictions);
         command.Options.Add(runtime);
         command.Options.Add(bf16);
         dataOptions.AddTo(command);
@@ -43,6 +49,11 @@ internal static class EvalCommand
             var encoded = task.Encode(dataset, pipeline.Tokenizer, pipeline.MaxLength);
             var (report, _) = task.Evaluate(pipeline.Engine, encoded, batchSize, pipeline.Tokenizer.PadId);
             Console.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText(4));
+            if (parse.GetValue(predictions) is { } path)
+            {
+                if (report is not QuestionAnswering.SquadReport squad) throw new ArgumentException("--predictions: only a question-answering model writes predictions.json");
+                AtomicFile.WriteAllText(path, squad.PredictionsJson());
+            }
             return 0;
         });
         return command;

@@ -125,6 +125,7 @@ public abstract class Pipeline : IDisposable
             return TaskModels.ArchitectureOf(pretrained.Config, pretrained.Weights) switch
             {
                 nameof(BertForSequenceClassification) => new TextClassifier(pretrained, engine),
+                nameof(BertForQuestionAnswering) => new QuestionAnswering.QuestionAnsweringPipeline(pretrained, engine),
                 var other => throw new NotSupportedException($"{directory}: BertSharp has no pipeline for a {other}"),
             };
         }

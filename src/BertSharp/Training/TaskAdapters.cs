@@ -12,6 +12,7 @@ internal static class TaskAdapters
     public static TaskAdapter For(Pipeline pipeline) => pipeline switch
     {
         TextClassifier c => new SequenceClassificationTask(c.ProblemType, new LabelMap([.. c.Labels])),
+        QuestionAnswering.QuestionAnsweringPipeline qa => new QuestionAnswering.QuestionAnsweringTask(qa.Options),
         _ => throw new NotSupportedException($"{pipeline.Source}: BertSharp cannot evaluate a {pipeline.GetType().Name}"),
     };
 }
