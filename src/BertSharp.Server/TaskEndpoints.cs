@@ -16,6 +16,9 @@ internal static class TaskEndpoints
             case TextClassifier classifier:
                 app.MapPost("/v1/classify", new ClassifyEndpoint(state, classifier).HandleAsync);
                 break;
+            case QuestionAnswering.QuestionAnsweringPipeline qa:
+                app.MapPost("/v1/qa", new QaEndpoint(state, qa).HandleAsync);
+                break;
         }
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using BertSharp.Inference;
 using BertSharp.IO;
+using BertSharp.QuestionAnswering;
 
 namespace BertSharp.Cli.Commands;
 
@@ -18,6 +19,8 @@ internal static class PredictCommand
         var topK = new Option<int>("--top-k") { Description = "How many labels to list per text (0 = all)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "One JSON object per line" };
         var longText = new Option<LongTextStrategy>("--long") { Description = "Texts longer than the model's maximum: Truncate or Chunk (average over overlapping windows)", DefaultValueFactory = _ => LongTextStrategy.Truncate };
+        var question = new Option<string?>("--question") { Description = "question-answering: the question" };
+        var context = new Option<string?>("--context") { Description = "question-answering: the text to answer from, or a file that holds it" };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var command = new Command("predict", """
@@ -27,13 +30,16 @@ internal static class PredictCommand
               bertsharp predict --model out/polarity "a gripping, beautifully acted film" "a dull mess"
               bertsharp predict --model out/polarity --input reviews.txt --output predictions.jsonl --json --top-k 0
               bertsharp predict --model out/polarity --runtime onnx "runs on the exported model.onnx"
+              bertsharp predict --model out/squad --question "Who wrote it?" --context article.txt
+              bertsharp predict --model out/squad --input questions.jsonl --json     (lines {"question", "context", "id"?})
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, output, topK, json, longText, runtime, bf16 }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, input, output, topK, json, longText, question, context, runtime, bf16 }) command.Options.Add(o);
         command.SetAction(parse =>
         {
-            var (items, pairs) = ReadInputs(parse.GetValue(texts) ?? [], parse.GetValue(input));
-            if (items.Count == 0) throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE");
+            string[] arguments = parse.GetValue(texts) ?? [];
+            if (arguments.Length == 0 && parse.GetValue(input) is null && parse.GetValue(question) is null)
+                throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE (question-answering: --question Q --context FILE|TEXT)");
             int k = parse.GetValue(topK);
             if (k < 0) throw new ArgumentException($"--top-k {k}: must be ≥ 0");
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
@@ -42,7 +48,8 @@ internal static class PredictCommand
             // Each task writes its own lines; a new task's pipeline adds its case here.
             var text = pipeline switch
             {
-                TextClassifier classifier => Classify(classifier, items, pairs, k, parse.GetValue(json), parse.GetValue(longText)),
+                QuestionAnsweringPipeline qa => QuestionAnsweringPredict.Answer(qa, arguments, parse.GetValue(question), parse.GetValue(context), parse.GetValue(input), k, parse.GetValue(json)),
+                TextClassifier classifier => Classify(classifier, arguments, parse.GetValue(input), k, parse.GetValue(json), parse.GetValue(longText)),
                 _ => throw new NotSupportedException($"{pipeline.Source}: predict does not know the task of a {pipeline.GetType().Name}"),
             };
             var path = parse.GetValue(output);
@@ -53,8 +60,10 @@ internal static class PredictCommand
         return command;
     }
 
-    private static StringBuilder Classify(TextClassifier classifier, List<string> items, List<string?>? pairs, int k, bool json, LongTextStrategy longText)
+    private static StringBuilder Classify(TextClassifier classifier, string[] arguments, string? input, int k, bool json, LongTextStrategy longText)
     {
+        var (items, pairs) = ReadInputs(arguments, input);
+        if (items.Count == 0) throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE");
         var predictions = classifier.PredictBatch(items, pairs, longText);
         var text = new StringBuilder();
         for (int i = 0; i < items.Count; i++)
