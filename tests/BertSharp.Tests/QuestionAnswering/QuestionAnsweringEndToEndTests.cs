@@ -40,8 +40,14 @@ public sealed class TrainedQaModel : IDisposable
         File.WriteAllLines(Data, Enumerable.Repeat(lines, 6).SelectMany((l, r) => l.Select(s => s.Replace("\"id\":\"q", $"\"id\":\"r{r}q", StringComparison.Ordinal))));
         var config = new BertConfig
         {
-            VocabSize = 30522, HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64,
-            HiddenDropoutProb = 0, AttentionProbsDropoutProb = 0,
+            VocabSize = 30522,
+            HiddenSize = 32,
+            NumHiddenLayers = 2,
+            NumAttentionHeads = 2,
+            IntermediateSize = 64,
+            MaxPositionEmbeddings = 64,
+            HiddenDropoutProb = 0,
+            AttentionProbsDropoutProb = 0,
         };
         var args = new TrainingArguments { NumTrainEpochs = 25, TrainBatchSize = 8, LearningRate = 3e-3f, MaxLength = 64, LoggingSteps = 1000, EvalStrategy = "no" };
         var model = BertForQuestionAnswering.CreateRandom(config, seed: 3);
