@@ -10,6 +10,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>
     ["onnx"] = OnnxBench.Run,
     ["serve-load"] = ServeLoadBench.Run,
     ["qa-features"] = QaFeatureDump.Run,
+    ["balancer-load"] = BalancerLoadBench.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {
