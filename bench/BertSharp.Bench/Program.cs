@@ -11,6 +11,8 @@ var benchmarks = new Dictionary<string, Func<string[], int>>
     ["serve-load"] = ServeLoadBench.Run,
     ["qa-features"] = QaFeatureDump.Run,
     ["balancer-load"] = BalancerLoadBench.Run,
+    ["serve-mixed-load"] = ServeMixedLoadBench.Run,
+    ["fuzz"] = FuzzBench.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {

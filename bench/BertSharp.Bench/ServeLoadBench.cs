@@ -147,7 +147,7 @@ internal static class ServeLoadBench
     private static double Percentile(List<double> sorted, double q) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 
-    private static double Metric(string text, string series)
+    internal static double Metric(string text, string series)
     {
         foreach (var line in text.Split('\n'))
             if (line.StartsWith(series + " ", StringComparison.Ordinal))

@@ -14,7 +14,7 @@ namespace BertSharp.Server;
 /// <typeparam name="TResult">What it gets back per text (a row of scores).</typeparam>
 internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
 {
-    private sealed record Job(IReadOnlyList<TItem> Items, TaskCompletionSource<TResult[]> Done);
+    private sealed record Job(IReadOnlyList<TItem> Items, TaskCompletionSource<TResult[]> Done, CancellationToken Abandoned);
 
     private readonly Func<IReadOnlyList<TItem>, TResult[]> _runBatch;
     private readonly ModelGate _gate;
@@ -41,7 +41,9 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
     }
 
     /// <summary>The results for the items, computed with whatever else is waiting.</summary>
-    public Task<TResult[]> RunAsync(IReadOnlyList<TItem> items)
+    /// <param name="items">The request's items.</param>
+    /// <param name="abandoned">Signalled when the client has gone: a job still waiting is then dropped, not computed.</param>
+    public Task<TResult[]> RunAsync(IReadOnlyList<TItem> items, CancellationToken abandoned = default)
     {
         if (_closed) throw ModelGate.ShuttingDown();
         int n = items.Count;
@@ -51,7 +53,7 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
             throw new ApiException(StatusCodes.Status503ServiceUnavailable, "queue_full",
                 $"the server is at capacity ({_options.QueueLimit} texts waiting); retry shortly");
         }
-        var job = new Job(items, new TaskCompletionSource<TResult[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var job = new Job(items, new TaskCompletionSource<TResult[]>(TaskCreationOptions.RunContinuationsAsynchronously), abandoned);
         if (!_channel.Writer.TryWrite(job))
         {
             Interlocked.Add(ref _pending, -n);
@@ -71,6 +73,7 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
             if (texts < _options.MaxBatchSize && _options.MaxBatchWait > TimeSpan.Zero)
                 texts = await WaitForMoreAsync(reader, batch, texts);
             Interlocked.Add(ref _pending, -texts);
+            if (batch.Count == 0) continue; // every job taken had been abandoned
 
             await _gate.EnterBatchAsync();
             try
@@ -89,9 +92,19 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
                     offset += job.Items.Count;
                 }
             }
+            catch (Exception) when (batch.Count > 1)
+            {
+                // One request the model cannot run must not fail the others batched with it: each
+                // runs alone and gets its own answer or error.
+                foreach (var job in batch)
+                {
+                    try { job.Done.TrySetResult(_runBatch(job.Items)); }
+                    catch (Exception e) { job.Done.TrySetException(e); }
+                }
+            }
             catch (Exception e)
             {
-                foreach (var job in batch) job.Done.TrySetException(e);
+                batch[0].Done.TrySetException(e);
             }
             finally
             {
@@ -106,6 +119,13 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
     {
         while (reader.TryPeek(out var next) && (texts == 0 || texts + next.Items.Count <= _options.MaxBatchSize) && reader.TryRead(out next))
         {
+            if (next.Abandoned.IsCancellationRequested)
+            {
+                // Its client has gone: computing it would only delay the requests behind it.
+                Interlocked.Add(ref _pending, -next.Items.Count);
+                next.Done.TrySetCanceled(next.Abandoned);
+                continue;
+            }
             batch.Add(next);
             texts += next.Items.Count;
         }

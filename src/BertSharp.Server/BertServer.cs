@@ -38,6 +38,9 @@ public static class BertServer
         });
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A start that fails (port in use, bad address) throws to the caller, which reports it in one
+        // line; the host would also log it with a stack trace first.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
         var metrics = new ServerMetrics();
         builder.Services.AddSingleton(options);
@@ -61,8 +64,10 @@ public static class BertServer
         app.MapPost("/v1/embed", new EmbedEndpoint(state).HandleAsync);
         app.MapPost("/v1/tokenize", new TokenizeEndpoint(state).HandleAsync);
         app.MapPost("/v1/attention", new AttentionEndpoint(state).HandleAsync);
-        app.MapGet("/v1/model", new ModelEndpoint(state).HandleAsync);
-        app.MapGet("/health", context => JsonResponse.WriteAsync(context, StatusCodes.Status200OK, state, static (w, s) =>
+        // GET endpoints also answer HEAD (RFC 9110 §9.3.2), as probes and link checkers send it; Kestrel drops the body.
+        string[] getOrHead = [HttpMethods.Get, HttpMethods.Head];
+        app.MapMethods("/v1/model", getOrHead, new ModelEndpoint(state).HandleAsync);
+        app.MapMethods("/health", getOrHead, context => JsonResponse.WriteAsync(context, StatusCodes.Status200OK, state, static (w, s) =>
         {
             w.WriteStartObject();
             w.WriteString("status", "ok");
@@ -78,7 +83,7 @@ public static class BertServer
             return context.Response.WriteAsync(metrics.Render());
         });
         var page = new WebPage();
-        foreach (var path in page.Paths) app.MapGet(path, page.HandleAsync);
+        foreach (var path in page.Paths) app.MapMethods(path, getOrHead, page.HandleAsync);
         return app;
     }
 }

@@ -38,7 +38,7 @@ internal sealed class ClassifyEndpoint
         // Tokenize here, on the request's thread, so the batcher's thread only runs the model.
         var encodings = new Encoding[request.Texts.Length];
         for (int i = 0; i < encodings.Length; i++) encodings[i] = _classifier.Encode(request.Texts[i], request.Pairs?[i]);
-        var scores = await _queue.RunAsync(encodings);
+        var scores = await _queue.RunAsync(encodings, context.RequestAborted);
         await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (this, scores, topK), static (w, s) =>
         {
             w.WriteStartObject();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 
 namespace BertSharp.Server;
@@ -41,6 +42,13 @@ internal static class JsonBody
                 throw TooLarge(maxBytes);
             }
         }
+        // JSON text is UTF-8 (RFC 8259); the parser leaves string contents to be decoded later, where a
+        // bad byte would surface as an internal error, so the whole body is checked here, once.
+        if (!Utf8.IsValid(buffer.AsSpan(0, length)))
+        {
+            int at = FirstInvalidUtf8(buffer.AsSpan(0, length));
+            throw new ApiException(StatusCodes.Status400BadRequest, "invalid_utf8", $"the body is not valid UTF-8 (bad byte 0x{buffer[at]:X2} at offset {at}); send JSON as UTF-8");
+        }
         JsonDocument document;
         try
         {
@@ -55,7 +63,47 @@ internal static class JsonBody
             document.Dispose();
             throw new ApiException(StatusCodes.Status400BadRequest, "malformed_json", "the body must be a JSON object, e.g. {\"text\": \"…\"}");
         }
+        if (FirstBadName(document.RootElement) is { } bad)
+        {
+            document.Dispose();
+            throw new ApiException(StatusCodes.Status400BadRequest, "invalid_text", $"a property name in the body is not valid Unicode text ({bad})");
+        }
         return document;
+    }
+
+    // Escaped names ("te\\ud800xt") are decoded when a field is looked up, where a lone surrogate
+    // would throw inside an endpoint: every name is decoded once here instead (string values are
+    // decoded, with their own error, where they are read).
+    private static string? FirstBadName(JsonElement element)
+    {
+        try
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var p in element.EnumerateObject())
+                    {
+                        _ = p.Name;
+                        if (FirstBadName(p.Value) is { } bad) return bad;
+                    }
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray())
+                        if (FirstBadName(item) is { } bad) return bad;
+                    break;
+            }
+            return null;
+        }
+        catch (InvalidOperationException e)
+        {
+            return e.Message;
+        }
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        Utf8.ToUtf16(bytes, new char[bytes.Length], out int valid, out _, replaceInvalidSequences: false);
+        return valid;
     }
 
     private static async Task DiscardAsync(Stream body, CancellationToken ct)

@@ -20,7 +20,8 @@ internal sealed class ModelEndpoint(ServerState state)
             var o = state.Options;
             w.WriteStartObject();
             w.WriteString("model", o.ModelName);
-            w.WriteString("source", c.Source);
+            // The name only: the absolute path would tell any client about the server's file system.
+            w.WriteString("source", Path.GetFileName(Path.TrimEndingDirectorySeparator(c.Source)));
             w.WriteString("runtime", c.Runtime.ToString().ToLowerInvariant());
             w.WriteString("architecture", config.Architectures?.FirstOrDefault());
             if (c is TextClassifier classifier)

@@ -25,7 +25,7 @@ internal sealed class RequestPipeline(ServerMetrics metrics, ServerOptions optio
         finally
         {
             var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "unmatched";
-            metrics.RequestFinished(route, context.Request.Method, context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
+            metrics.RequestFinished(route, ServerMetrics.MethodLabel(context.Request.Method), context.Response.StatusCode, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
     }
 
@@ -33,7 +33,7 @@ internal sealed class RequestPipeline(ServerMetrics metrics, ServerOptions optio
     {
         try
         {
-            if (_apiKey is not null && context.Request.Path.StartsWithSegments("/v1")) CheckApiKey(context.Request);
+            if (_apiKey is not null && NeedsKey(context.Request.Path)) CheckApiKey(context.Request);
             await next(context);
         }
         catch (ApiException e)
@@ -58,6 +58,10 @@ internal sealed class RequestPipeline(ServerMetrics metrics, ServerOptions optio
             await WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "internal_error", "the server failed to handle the request; see its log");
         }
     }
+
+    // /metrics reveals traffic and error patterns, so it is behind the key too unless made public.
+    private bool NeedsKey(PathString path) =>
+        path.StartsWithSegments("/v1") || (!options.MetricsPublic && path.StartsWithSegments("/metrics"));
 
     private void CheckApiKey(HttpRequest request)
     {

@@ -2,12 +2,14 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Microsoft.AspNetCore.Http;
 
 namespace BertSharp.Server;
 
 /// <summary>
 /// The counters behind GET /metrics, written in Prometheus' text exposition format (version 0.0.4).
-/// Routes are the matched route patterns, never raw paths, so the label set stays small.
+/// Routes are the matched route patterns, never raw paths, and methods come from a closed set, so
+/// the label set stays small whatever clients send.
 /// </summary>
 internal sealed class ServerMetrics
 {
@@ -35,6 +37,20 @@ internal sealed class ServerMetrics
     {
         lock (_queues) return _queues.Sum(q => q());
     }
+
+    /// <summary>
+    /// The method as a label value from a closed set: a client can send any token as a method, and
+    /// each distinct value would otherwise become a series kept forever.
+    /// </summary>
+    public static string MethodLabel(string method) =>
+        HttpMethods.IsGet(method) ? HttpMethods.Get
+        : HttpMethods.IsPost(method) ? HttpMethods.Post
+        : HttpMethods.IsHead(method) ? HttpMethods.Head
+        : HttpMethods.IsPut(method) ? HttpMethods.Put
+        : HttpMethods.IsDelete(method) ? HttpMethods.Delete
+        : HttpMethods.IsPatch(method) ? HttpMethods.Patch
+        : HttpMethods.IsOptions(method) ? HttpMethods.Options
+        : "other";
 
     public void RequestStarted() => Interlocked.Increment(ref _inFlight);
 

@@ -12,6 +12,9 @@ public sealed record ServerOptions
     /// <summary>When set, every /v1/* request must send it as <c>Authorization: Bearer KEY</c> or <c>X-API-Key: KEY</c>.</summary>
     public string? ApiKey { get; init; }
 
+    /// <summary>Serve GET /metrics without the API key (for a scraper inside a trusted network); by default it needs the key too.</summary>
+    public bool MetricsPublic { get; init; }
+
     /// <summary>Most texts run through the model together.</summary>
     public int MaxBatchSize { get; init; } = 32;
 
@@ -55,7 +58,8 @@ public sealed record ServerOptions
         if (MaxBodyBytes < 1024) throw new ArgumentException($"max body {MaxBodyBytes} bytes: must be ≥ 1024");
         if (MaxCharsPerText < 1) throw new ArgumentException($"max chars per text {MaxCharsPerText}: must be ≥ 1");
         if (AttentionMaxTokens < 3) throw new ArgumentException($"attention max tokens {AttentionMaxTokens}: must be ≥ 3");
-        if (ApiKey is { Length: 0 }) throw new ArgumentException("api key: empty; leave it unset to serve without one");
+        // An empty key must not quietly mean "no authentication": whoever set it meant to require one.
+        if (ApiKey is not null && string.IsNullOrWhiteSpace(ApiKey)) throw new ArgumentException("api key: empty or only whitespace; give a real key, or leave it unset to serve without one");
         if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentException("shutdown timeout: must be ≥ 0");
         if (DrainDelay < TimeSpan.Zero || (DrainDelay > TimeSpan.Zero && DrainDelay >= ShutdownTimeout))
             throw new ArgumentException($"drain delay {DrainDelay.TotalSeconds} s: must be ≥ 0 and shorter than the shutdown timeout ({ShutdownTimeout.TotalSeconds} s), which it counts against");

@@ -70,10 +70,23 @@ internal sealed class TextsRequest
 
     private static string? String(JsonElement value, string name, bool allowNull) => value.ValueKind switch
     {
-        JsonValueKind.String => value.GetString(),
+        JsonValueKind.String => Decode(value, name),
         JsonValueKind.Null when allowNull => null,
         _ => throw Invalid("invalid_field", $"\"{name}\" must be a string (got {Kind(value)})"),
     };
+
+    // An escaped lone surrogate ("\ud800") is valid JSON but no text: the decoder refuses it.
+    private static string Decode(JsonElement value, string name)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, "invalid_text", $"\"{name}\" is not valid Unicode text (an unpaired surrogate escape such as \\ud800?)");
+        }
+    }
 
     private static string?[] Strings(JsonElement value, string name, int max, bool allowNull)
     {

@@ -36,6 +36,7 @@ internal static class ExportOnnxCommand
             var path = parse.GetValue(output)
                 ?? (Directory.Exists(source) ? Path.Combine(source, OnnxRuntimeModel.FileName)
                     : throw new ArgumentException("--output is required when --model is not a directory"));
+            OutputGuard.RefuseInputs(path, "--output", source);
             var loaded = PretrainedModel.Load(source);
             OnnxExporter.Export(loaded, path, o, q);
             string? head = TaskModels.HasHead(loaded.Config, loaded.Weights) ? TaskModels.ArchitectureOf(loaded.Config, loaded.Weights) : null;

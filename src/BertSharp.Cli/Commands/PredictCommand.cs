@@ -42,6 +42,8 @@ internal static class PredictCommand
         foreach (var o in new Option[] { model, input, output, topK, json, longText, question, context, runtime, bf16, shard, distributed }) command.Options.Add(o);
         command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
         {
+            var path = parse.GetValue(output);
+            if (path is not null) OutputGuard.RefuseInputs(path, "--output", parse.GetValue(model)!, parse.GetValue(input));
             string[] arguments = parse.GetValue(texts) ?? [];
             if (arguments.Length == 0 && parse.GetValue(input) is null && parse.GetValue(question) is null)
                 throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE (question-answering: --question Q --context FILE|TEXT)");
@@ -74,7 +76,6 @@ internal static class PredictCommand
             }
             // Each rank's lines are a contiguous run of the input, so rank order is input order.
             if (DistributedOption.GatherOnRoot(communicator, text.ToString()) is not { } whole) return 0;
-            var path = parse.GetValue(output);
             if (path is null) Console.Write(whole);
             else AtomicFile.WriteAllText(path, whole);
             return 0;
@@ -89,6 +90,9 @@ internal static class PredictCommand
         for (int i = 0; i < items.Count; i++)
         {
             var p = predictions[i];
+            // NaN has no JSON form and no meaning as a score: name the text instead of failing in the serializer.
+            if (p.Scores.Any(s => !float.IsFinite(s.Value)))
+                throw new InvalidDataException($"text {i + 1}: the model's scores are not finite ({p.Label}: {p.Score}); its weights or activations overflowed");
             var scores = k == 0 ? p.Scores : p.Scores.Take(k).ToList();
             if (json)
             {
@@ -130,8 +134,16 @@ internal static class PredictCommand
                 catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: not valid JSON ({e.Message})"); }
                 if (row.ValueKind != JsonValueKind.Object || !row.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
                     throw new InvalidDataException($"{path}:{line}: expected an object with a string field \"text\"");
-                texts.Add(t.GetString()!);
-                pairs!.Add(row.TryGetProperty("text_pair", out var tp) && tp.ValueKind == JsonValueKind.String ? tp.GetString() : null);
+                try
+                {
+                    texts.Add(t.GetString()!);
+                    pairs!.Add(row.TryGetProperty("text_pair", out var tp) && tp.ValueKind == JsonValueKind.String ? tp.GetString() : null);
+                }
+                catch (InvalidOperationException e)
+                {
+                    // Valid JSON that is not valid text: an escaped lone surrogate.
+                    throw new InvalidDataException($"{path}:{line}: {e.Message}");
+                }
             }
         }
         catch (DecoderFallbackException)

@@ -18,6 +18,7 @@ internal static class ServeCommand
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var apiKey = new Option<string?>("--api-key") { Description = $"Require this key on /v1/* (Authorization: Bearer KEY or X-API-Key); default ${ApiKeyVariable}" };
+        var metricsPublic = new Option<bool>("--metrics-public") { Description = "Serve /metrics without the API key (by default it needs the key too)" };
         var name = new Option<string?>("--name") { Description = "The model name in responses (default: the directory's name)" };
         var maxBatch = new Option<int>("--max-batch-size") { Description = "Most texts per model run", DefaultValueFactory = _ => defaults.MaxBatchSize };
         var maxWait = new Option<double>("--max-wait-ms") { Description = "How long a batch waits to fill once it has a text", DefaultValueFactory = _ => defaults.MaxBatchWait.TotalMilliseconds };
@@ -45,7 +46,7 @@ internal static class ServeCommand
               bertsharp serve --model /model --urls http://0.0.0.0:8080 --drain-delay 5   # behind a load balancer
               curl -s localhost:5000/v1/classify -H 'Content-Type: application/json' -d '{"text": "a gripping film"}'
             """);
-        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, drainDelay, shutdownTimeout, threads })
+        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, metricsPublic, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, drainDelay, shutdownTimeout, threads })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -57,12 +58,14 @@ internal static class ServeCommand
             if (!double.IsFinite(shutdownSeconds) || shutdownSeconds < 0) throw new ArgumentException($"--shutdown-timeout {shutdownSeconds}: must be ≥ 0");
             int threadCount = parse.GetValue(threads);
             if (threadCount < 0) throw new ArgumentException($"--threads {threadCount}: must be ≥ 0");
+            // Set but empty (--api-key "" or an empty variable) is refused by Validate, never read as "no key".
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable(ApiKeyVariable);
             var options = new ServerOptions
             {
                 Urls = parse.GetValue(urls)!,
                 ModelName = parse.GetValue(name) ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))),
-                ApiKey = string.IsNullOrEmpty(key) ? null : key,
+                ApiKey = key,
+                MetricsPublic = parse.GetValue(metricsPublic),
                 MaxBatchSize = parse.GetValue(maxBatch),
                 MaxBatchWait = TimeSpan.FromMilliseconds(waitMs),
                 QueueLimit = parse.GetValue(queue),
@@ -77,8 +80,10 @@ internal static class ServeCommand
             using var classifier = Pipeline.Load(directory, RuntimeOption.Parse(parse.GetValue(runtime)), threadCount);
             ProviderOption.Apply(classifier, parse.GetValue(bf16));
             var app = BertServer.Build(classifier, options);
+            var authentication = options.ApiKey is null ? "authentication off: no API key"
+                : $"authentication on: API key required on /v1/*{(options.MetricsPublic ? "" : " and /metrics")}";
             app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Config.Architectures?.FirstOrDefault()}{(classifier is TextClassifier c ? $", {c.Labels.Count} labels" : "")}) on {string.Join(" ", app.Urls)}")));
+                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Config.Architectures?.FirstOrDefault()}{(classifier is TextClassifier c ? $", {c.Labels.Count} labels" : "")}) on {string.Join(" ", app.Urls)} ({authentication})")));
             app.Lifetime.ApplicationStopping.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"bertsharp: stopping; not ready, serving for {options.DrainDelay.TotalSeconds:0.#} s more, then finishing the requests in flight")));
             app.Run();

@@ -69,10 +69,9 @@ internal static class TokenizeCommand
     private static void RunJsonLines(BertTokenizer tokenizer, EncodeOptions options, FileInfo file, TextWriter output)
     {
         string name = file.Name == "-" ? "stdin" : file.FullName;
-        using var reader = file.Name == "-" ? new StreamReader(Console.OpenStandardInput()) : new StreamReader(file.FullName);
+        using var reader = file.Name == "-" ? new StreamReader(Console.OpenStandardInput(), StrictUtf8) : new StreamReader(file.FullName, StrictUtf8);
         int lineNumber = 0;
-        string? line;
-        while ((line = reader.ReadLine()) is not null)
+        while (ReadLine(reader, name, lineNumber + 1) is { } line)
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -94,9 +93,30 @@ internal static class TokenizeCommand
             {
                 throw new InvalidDataException($"{name}:{lineNumber}: not valid JSON: {e.Message}", e);
             }
+            catch (InvalidOperationException e)
+            {
+                // Valid JSON that is not valid text: an escaped lone surrogate.
+                throw new InvalidDataException($"{name}:{lineNumber}: {e.Message}", e);
+            }
             WriteJson(output, tokenizer.Encode(text, textPair, options));
         }
         output.Flush();
+    }
+
+    // Strict decoding, as predict and train read: invalid bytes are an error, not silently U+FFFD.
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private static string? ReadLine(StreamReader reader, string name, int lineNumber)
+    {
+        try
+        {
+            return reader.ReadLine();
+        }
+        catch (DecoderFallbackException)
+        {
+            // The reader decodes ahead of the lines it returns, so the bad bytes are at this line or a later one.
+            throw new InvalidDataException($"{name}: not valid UTF-8 (at line {lineNumber} or soon after)");
+        }
     }
 
     private static void WriteJson(TextWriter output, BertSharp.Text.Encoding e)

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using BertSharp.Tensors;
 using System.Text.Json;
 using BertSharp.Data;
+using BertSharp.IO;
 using BertSharp.Model;
 using BertSharp.Training;
 using Spectre.Console;
@@ -118,6 +119,7 @@ internal static class TrainCommand
             };
             log.WriteLine($"compute: {ComputeProviders.Describe(args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed)}");
             var outputDir = parse.GetValue(output)!;
+            AtomicFile.RemoveStale(outputDir);
             using var cancel = new CancellationTokenSource();
             // Ctrl-C (SIGINT) and a polite stop (SIGTERM: systemd, Kubernetes, `timeout`) both save a
             // checkpoint at the next optimizer step and exit 130 instead of killing the run mid-step.
@@ -188,6 +190,8 @@ internal static class TrainCommand
     internal static (TextDataset Train, TextDataset? Validation) LoadSplits(string dataPath, string? evalPath, DatasetLoadOptions options,
         int? select, double validationSplit, int seed, bool stratify = true)
     {
+        // Checked before any data is read, and even with --eval: a wrong value is a mistake either way.
+        if (!(validationSplit is >= 0 and < 1)) throw new ArgumentException($"--validation-split {validationSplit}: must be in [0, 1)");
         var train = TextDataset.Load(dataPath, options);
         if (select is int n)
         {
@@ -195,8 +199,7 @@ internal static class TrainCommand
             train = train.Shuffle(seed).Select(Math.Min(n, train.Count));
         }
         if (evalPath is not null) return (train, TextDataset.Load(evalPath, options));
-        if (validationSplit <= 0) return (train, null);
-        if (validationSplit >= 1) throw new ArgumentException($"--validation-split {validationSplit}: must be in [0, 1)");
+        if (validationSplit == 0) return (train, null);
         var split = train.TrainTestSplit(validationSplit, seed, stratify);
         return (split["train"], split["test"]);
     }

@@ -30,7 +30,19 @@ internal static class JsonLinesDatasetReader
             }
             using (doc)
             {
-                var obj = doc.RootElement;
+                try
+                {
+                    Read(doc.RootElement);
+                }
+                catch (InvalidOperationException e)
+                {
+                    // A key or string that is valid JSON but not valid text, such as an escaped lone surrogate.
+                    throw new InvalidDataException($"{path}, line {line}: {e.Message}", e);
+                }
+            }
+
+            void Read(JsonElement obj)
+            {
                 if (obj.ValueKind != JsonValueKind.Object)
                     throw new InvalidDataException($"{path}, line {line}: expected a JSON object, found {obj.ValueKind}");
                 string[] keys = [.. obj.EnumerateObject().Select(p => p.Name)];

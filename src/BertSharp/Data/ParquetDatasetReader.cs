@@ -10,19 +10,25 @@ namespace BertSharp.Data;
 /// </summary>
 internal static class ParquetDatasetReader
 {
-    public static TextDataset Read(string path, DatasetLoadOptions options) => ReadAsync(path, options).GetAwaiter().GetResult();
-
-    private static async Task<TextDataset> ReadAsync(string path, DatasetLoadOptions options)
+    public static TextDataset Read(string path, DatasetLoadOptions options)
     {
-        ParquetReader reader;
+        // Opened here so that a missing or unreadable file stays an I/O error; past this point any
+        // failure is the file's content, whatever Parquet.Net throws for it (IOException "not a
+        // parquet file", overflows or out-of-range indexes on a corrupt footer, …).
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         try
         {
-            reader = await ParquetReader.CreateAsync(path).ConfigureAwait(false);
+            return ReadAsync(stream, path, options).GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{path}: not a Parquet file ({e.Message})", e);
+            throw new InvalidDataException($"{path}: not a readable Parquet file ({e.GetType().Name}: {e.Message})", e);
         }
+    }
+
+    private static async Task<TextDataset> ReadAsync(Stream stream, string path, DatasetLoadOptions options)
+    {
+        var reader = await ParquetReader.CreateAsync(stream).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
             var fields = reader.Schema.GetDataFields();

@@ -14,8 +14,12 @@ public sealed class ClassificationReport : IEvaluationReport
     private const string WeightedAvg = "weighted avg";
     private const string MacroAvg = "macro avg";
 
-    private ClassificationReport(ConfusionMatrix matrix, ClassMetrics[] perClass, double accuracy, ClassMetrics macro, ClassMetrics weighted, double? rocAuc)
+    // Scores were given, so the JSON says "roc_auc": null when it came out undefined rather than leaving it out.
+    private readonly bool _rocAucAsked;
+
+    private ClassificationReport(ConfusionMatrix matrix, ClassMetrics[] perClass, double accuracy, ClassMetrics macro, ClassMetrics weighted, double? rocAuc, bool rocAucAsked)
     {
+        _rocAucAsked = rocAucAsked;
         ConfusionMatrix = matrix;
         PerClass = perClass;
         Accuracy = accuracy;
@@ -64,13 +68,15 @@ public sealed class ClassificationReport : IEvaluationReport
         {
             if (k != 2)
                 throw new ArgumentException($"ROC-AUC here is for two labels; there are {k}", nameof(positiveScores));
-            auc = Evaluation.Metrics.RocAuc(yTrue, positiveScores);
+            // With one class present ROC-AUC is undefined (scikit-learn warns and gives NaN): an
+            // evaluation set that happens to hold one class must not fail an evaluation or a run.
+            auc = HasBothClasses(yTrue) ? Evaluation.Metrics.RocAuc(yTrue, positiveScores) : null;
         }
         return new ClassificationReport(
             matrix, perClass, (double)correct / total,
             Average(perClass, weighted: false, total),
             Average(perClass, weighted: true, total),
-            auc);
+            auc, rocAucAsked: !positiveScores.IsEmpty);
     }
 
     /// <summary>The label names by id.</summary>
@@ -88,7 +94,10 @@ public sealed class ClassificationReport : IEvaluationReport
     /// <summary>The per-class metrics averaged with their supports as weights ("weighted avg").</summary>
     public ClassMetrics WeightedAverage { get; }
 
-    /// <summary>The area under the ROC curve, when scores of label 1 were given (two labels only).</summary>
+    /// <summary>
+    /// The area under the ROC curve, when scores of label 1 were given (two labels only); null also
+    /// when the true labels hold one class only, where it is undefined.
+    /// </summary>
     public double? RocAuc { get; }
 
     /// <summary>The counts of true by predicted labels.</summary>
@@ -155,6 +164,8 @@ public sealed class ClassificationReport : IEvaluationReport
             WriteMetrics(w, WeightedAvg, WeightedAverage);
             if (RocAuc is double auc)
                 WriteNumber(w, "roc_auc", auc);
+            else if (_rocAucAsked)
+                w.WriteNull("roc_auc");
             w.WriteStartObject("confusion_matrix");
             w.WriteStartArray("labels");
             foreach (string label in Labels) w.WriteStringValue(label);
@@ -195,6 +206,8 @@ public sealed class ClassificationReport : IEvaluationReport
             return weight == 0 ? double.NaN : sum / weight;
         }
     }
+
+    private static bool HasBothClasses(ReadOnlySpan<int> yTrue) => yTrue.Contains(0) && yTrue.Contains(1);
 
     private static double Ratio(long numerator, long denominator, double zeroDivision) =>
         denominator == 0 ? zeroDivision : (double)numerator / denominator;

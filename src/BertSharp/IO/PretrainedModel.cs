@@ -82,7 +82,12 @@ public sealed class PretrainedModel
     private static PretrainedModel WithTokenizerFiles(string directory, string source, BertConfig config, StateDict weights)
     {
         TaskModels.Validate(config, weights);
+        LoadedWeights.Check(config, weights);
         var vocab = Path.Combine(directory, HfDirectory.VocabFile);
+        // A token id at or past vocab_size has no embedding row: refuse here rather than fail every request that uses it.
+        int tokens = File.ReadLines(vocab).Count();
+        if (tokens > config.VocabSize)
+            throw new InvalidDataException($"{vocab}: has {tokens} tokens but config.json's vocab_size is {config.VocabSize}; the vocabulary does not match the model");
         var (lower, max) = HfDirectory.ReadTokenizerConfig(directory);
         return new PretrainedModel
         {

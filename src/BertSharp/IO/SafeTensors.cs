@@ -61,17 +61,14 @@ internal static class SafeTensors
 
         var entries = new List<Entry>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var p in doc.RootElement.EnumerateObject())
+        try
         {
-            if (p.Name == "__metadata__")
-            {
-                if (p.Value.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: __metadata__ is not an object");
-                foreach (var m in p.Value.EnumerateObject())
-                    metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()!
-                        : throw new InvalidDataException($"{path}: __metadata__ value '{m.Name}' is not a string");
-                continue;
-            }
-            entries.Add(ParseEntry(p, path, dataLength));
+            ReadEntries(doc.RootElement, path, dataLength, entries, metadata);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A name or string that is valid JSON but not valid text, such as an escaped lone surrogate.
+            throw new InvalidDataException($"{path}: safetensors header: {e.Message}", e);
         }
 
         // The reference implementation requires the tensors to tile the data exactly: no overlap, no gap.
@@ -92,6 +89,22 @@ internal static class SafeTensors
         return (entries, metadata, dataStart);
     }
 
+    private static void ReadEntries(JsonElement root, string path, long dataLength, List<Entry> entries, Dictionary<string, string> metadata)
+    {
+        foreach (var p in root.EnumerateObject())
+        {
+            if (p.Name == "__metadata__")
+            {
+                if (p.Value.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: __metadata__ is not an object");
+                foreach (var m in p.Value.EnumerateObject())
+                    metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()!
+                        : throw new InvalidDataException($"{path}: __metadata__ value '{m.Name}' is not a string");
+                continue;
+            }
+            entries.Add(ParseEntry(p, path, dataLength));
+        }
+    }
+
     private static Entry ParseEntry(JsonProperty p, string path, long dataLength)
     {
         var v = p.Value;
@@ -104,15 +117,17 @@ internal static class SafeTensors
         if (!v.TryGetProperty("shape", out var shapeEl) || shapeEl.ValueKind != JsonValueKind.Array)
             throw new InvalidDataException($"{Where()}: no shape");
         var shape = new int[shapeEl.GetArrayLength()];
-        long count = 1;
         int i = 0;
         foreach (var d in shapeEl.EnumerateArray())
         {
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt32(out var dim) || dim < 0)
                 throw new InvalidDataException($"{Where()}: bad dimension {d} in shape");
             shape[i++] = dim;
-            count = checked(count * dim);
         }
+        // The header is outside data: its shape's product can overflow any integer, so the element
+        // count is only formed while it stays within what a tensor can hold.
+        long count = ElementCount(shape, Array.MaxLength)
+            ?? throw new InvalidDataException($"{Where()}: shape [{string.Join(", ", shape)}] has more elements than one tensor can hold ({Array.MaxLength})");
         if (!v.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2
             || !offsets[0].TryGetInt64(out var begin) || !offsets[1].TryGetInt64(out var end))
             throw new InvalidDataException($"{Where()}: data_offsets is not a pair of integers");
@@ -123,6 +138,19 @@ internal static class SafeTensors
             throw new InvalidDataException(
                 $"{Where()}: shape [{string.Join(", ", shape)}] of {dtype} needs {count * byteSize} bytes but data_offsets [{begin}, {end}] hold {end - begin}");
         return new Entry(p.Name, dtype, shape, begin, end);
+    }
+
+    // The product of the dimensions when it is at most max (and so cannot overflow), else null.
+    private static long? ElementCount(int[] shape, long max)
+    {
+        if (shape.Contains(0)) return 0;
+        long count = 1;
+        foreach (int dim in shape)
+        {
+            if (count > max / dim) return null;
+            count *= dim;
+        }
+        return count;
     }
 
     private static int? DTypeSize(string dtype) => dtype switch

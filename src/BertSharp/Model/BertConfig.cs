@@ -78,5 +78,12 @@ public sealed record BertConfig
         Require(HiddenDropoutProb is >= 0 and < 1, "hidden_dropout_prob", HiddenDropoutProb, "must be in [0, 1)");
         Require(AttentionProbsDropoutProb is >= 0 and < 1, "attention_probs_dropout_prob", AttentionProbsDropoutProb, "must be in [0, 1)");
         Require(ClassifierDropout is null or (>= 0 and < 1), "classifier_dropout", ClassifierDropout ?? 0, "must be in [0, 1)");
+        // Labels are looked up by id 0..n-1: a gap or a stray key would silently rename a class.
+        if (Id2Label is { } id2label)
+        {
+            for (int i = 0; i < id2label.Count; i++)
+                Require(id2label.ContainsKey(i.ToString(System.Globalization.CultureInfo.InvariantCulture)), "id2label", string.Join(", ", id2label.Keys),
+                    $"has {id2label.Count} labels but no id {i}; ids must run 0 to {id2label.Count - 1}");
+        }
     }
 }

@@ -32,6 +32,7 @@ public sealed partial class ServeCommandTests(ServedModel model)
         {
             var url = await address.Task.WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Contains("serving questions (onnx, BertForSequenceClassification, 2 labels)", stdout.ToString());
+            Assert.Contains("(authentication on: API key required on /v1/* and /metrics)", stdout.ToString());
             using var client = new HttpClient { BaseAddress = new Uri(url) };
             client.DefaultRequestHeaders.Add("X-API-Key", "k3y");
             using var r = await client.PostAsync("/v1/classify", new StringContent("{\"texts\": [\"where is the eiffel tower ?\", \"a charming , funny film .\"]}", Encoding.UTF8, "application/json"));

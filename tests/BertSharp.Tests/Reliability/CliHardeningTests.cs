@@ -1,0 +1,123 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using BertSharp.Evaluation;
+using BertSharp.IO;
+using BertSharp.Model;
+using BertSharp.Tests.IO;
+
+namespace BertSharp.Tests.Reliability;
+
+/// <summary>The command line against careless input: undefined metrics, outputs over inputs, typos, bad values.</summary>
+public sealed class CliHardeningTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private string SavedClassifier()
+    {
+        var path = _dir.File("model");
+        TinyModel.Model(labels: 2).Save(path);
+        return path;
+    }
+
+    [Fact]
+    public void RocAucOfASingleClassIsUndefinedNotAnError()
+    {
+        var report = ClassificationReport.Create([1, 1, 1], [1, 0, 1], ["L0", "L1"], [0.9, 0.2, 0.7]);
+        Assert.Null(report.RocAuc);
+        Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(report.ToJson()).RootElement.GetProperty("roc_auc").ValueKind);
+
+        var model = SavedClassifier();
+        var data = _dir.File("one-class.csv");
+        File.WriteAllLines(data, ["text,label", "the film,L1", "a good film,L1", "bad,L1"]);
+        var r = CliRunner.Run("eval", "--model", model, "--data", data, "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var json = JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("roc_auc").ValueKind);
+        Assert.Equal(3, json.GetProperty("L1").GetProperty("support").GetInt32());
+    }
+
+    [Fact]
+    public void TrainingWithASingleClassEvalSetSavesTheModelAndStaleTempFilesAreCleaned()
+    {
+        var model = _dir.File("tiny");
+        var config = new BertConfig { HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64 };
+        HfDirectory.Save(model, config, BertModel.CreateRandom(config, seed: 3).ToStateDict(), () => BuiltInModels.OpenVocab("minilm-l6"), doLowerCase: true, modelMaxLength: 64);
+        var lines = File.ReadLines(TestData.Path("sentence-polarity", "train.csv")).ToList();
+        var train = _dir.File("train.csv");
+        File.WriteAllLines(train, lines.Take(17));
+        var eval = _dir.File("eval.csv");
+        File.WriteAllLines(eval, [lines[0], .. lines.Skip(1).Where(l => l.EndsWith(",positive", StringComparison.Ordinal)).Take(8)]);
+        var output = _dir.File("run");
+        Directory.CreateDirectory(output);
+        // What a kill during AtomicFile's final save leaves behind.
+        var stale = Path.Combine(output, $".model.safetensors.{Guid.NewGuid():N}.tmp");
+        File.WriteAllBytes(stale, new byte[16]);
+
+        var r = CliRunner.Run("train", "--data", train, "--eval", eval, "--model", model, "--epochs", "1", "--batch-size", "8", "--max-length", "32", "-o", output);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
+        Assert.False(File.Exists(stale), "the stale temporary file from a killed save is still there");
+    }
+
+    [Fact]
+    public void OutputsThatAreInputsAreRefusedAndTheInputsKept()
+    {
+        var model = SavedClassifier();
+        var weights = Path.Combine(model, "model.safetensors");
+        var before = SHA256.HashData(File.ReadAllBytes(weights));
+
+        var r = CliRunner.Run("predict", "--model", model, "--output", weights, "the film");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("which this command reads", r.Stderr);
+        r = CliRunner.Run("export-onnx", "--model", model, "--output", weights);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("which this command reads", r.Stderr);
+        Assert.Equal(before, SHA256.HashData(File.ReadAllBytes(weights)));
+
+        var input = _dir.File("texts.txt");
+        File.WriteAllText(input, "the film\n");
+        r = CliRunner.Run("predict", "--model", model, "--input", input, "--output", input);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("the film\n", File.ReadAllText(input));
+    }
+
+    [Fact]
+    public void MistypedOptionIsAnErrorWithAHintNotTextToClassify()
+    {
+        var model = SavedClassifier();
+        var r = CliRunner.Run("predict", "--model", model, "--top_k", "2", "the film");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("unknown option '--top_k' (did you mean '--top-k'?)", r.Stderr);
+        Assert.Equal("", r.Stdout);
+        r = CliRunner.Run("predict", "--model", model, "--outptu", "p.txt", "the film");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("did you mean '--output'?", r.Stderr);
+        // After "--" it is text, as the message says.
+        r = CliRunner.Run("predict", "--model", model, "--", "--top_k");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("--top_k", r.Stdout);
+    }
+
+    [Theory]
+    [InlineData("-0.1")]
+    [InlineData("NaN")]
+    public void ValidationSplitOutsideZeroToOneIsRefused(string split)
+    {
+        var r = CliRunner.Run("train", "--data", TestData.Path("sentence-polarity", "train.csv"), "--validation-split", split, "-o", _dir.File("out"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"--validation-split {split}: must be in [0, 1)", r.Stderr);
+    }
+
+    [Fact]
+    public void TokenizeInputRefusesInvalidUtf8LikePredictAndTrain()
+    {
+        var input = _dir.File("bad.jsonl");
+        File.WriteAllBytes(input, [.. "{\"text\": \"caf"u8, 0xC3, .. "\"}\n"u8]);
+        var r = CliRunner.Run("tokenize", "--input", input);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("not valid UTF-8", r.Stderr);
+        Assert.Equal("", r.Stdout);
+    }
+}
