@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>
     ["kernels"] = KernelBench.Run,
     ["onnx"] = OnnxBench.Run,
     ["serve-load"] = ServeLoadBench.Run,
+    ["qa-features"] = QaFeatureDump.Run,
     ["balancer-load"] = BalancerLoadBench.Run,
     ["serve-mixed-load"] = ServeMixedLoadBench.Run,
     ["fuzz"] = FuzzBench.Run,

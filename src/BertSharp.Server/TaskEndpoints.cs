@@ -19,6 +19,9 @@ internal static class TaskEndpoints
             case TokenClassificationPipeline ner:
                 app.MapPost("/v1/ner", new NerEndpoint(state, ner).HandleAsync);
                 break;
+            case QuestionAnswering.QuestionAnsweringPipeline qa:
+                app.MapPost("/v1/qa", new QaEndpoint(state, qa).HandleAsync);
+                break;
         }
     }
 }

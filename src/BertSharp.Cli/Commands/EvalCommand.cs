@@ -1,6 +1,7 @@
 using System.CommandLine;
 using BertSharp.Distributed;
 using BertSharp.Inference;
+using BertSharp.IO;
 using BertSharp.Training;
 
 namespace BertSharp.Cli.Commands;
@@ -13,6 +14,7 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = "Labelled data to score (the formats train reads for the model's task)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var batch = new Option<int>("--batch-size") { Description = "Examples per batch", DefaultValueFactory = _ => 32 };
+        var predictions = new Option<string?>("--predictions") { Description = "question-answering: write the answers as SQuAD's predictions.json (question id → text)" };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var shard = new Option<string?>("--shard") { Description = "Score only part i of N (0-based, e.g. 0/4) of the data; the report covers that part" };
@@ -22,14 +24,18 @@ internal static class EvalCommand
             precision/recall/F1, averages, confusion matrix and (two classes) ROC-AUC; a multi-label classifier's
             micro/macro F1 and subset accuracy; a regressor's MSE, MAE, Pearson and Spearman.
 
+            A question-answering model reports SQuAD v1.1 exact match and F1.
+
             Examples:
               bertsharp eval --model out/polarity --data ../shared/data/sentence-polarity/dev.csv
               bertsharp eval --model out/polarity --data dev.csv --shard 0/4 --json
+              bertsharp eval --model out/squad --data eval.json --predictions predictions.json
             """);
         command.Options.Add(model);
         command.Options.Add(data);
         command.Options.Add(json);
         command.Options.Add(batch);
+        command.Options.Add(predictions);
         command.Options.Add(runtime);
         command.Options.Add(bf16);
         command.Options.Add(shard);
@@ -50,9 +56,15 @@ internal static class EvalCommand
             var all = task.Encode(dataset, pipeline.Tokenizer, pipeline.MaxLength);
             var (start, length) = parse.GetValue(shard) is { } part ? ShardSpec.Parse(part).Of(all.Count) : (0, all.Count);
             if (length == 0) throw new ArgumentException($"--shard {parse.GetValue(shard)}: this part of {all.Count} examples is empty");
-            var encoded = all.Skip(start).Take(length).ToList();
+            // The whole set stays the task's own list (question answering keeps its windows' examples there).
+            var encoded = length == all.Count ? all : all.Skip(start).Take(length).ToList();
             var (report, _) = task.Evaluate(pipeline.Engine, encoded, batchSize, pipeline.Tokenizer.PadId);
             Console.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText(4));
+            if (parse.GetValue(predictions) is { } path)
+            {
+                if (report is not QuestionAnswering.SquadReport squad) throw new ArgumentException("--predictions: only a question-answering model writes predictions.json");
+                AtomicFile.WriteAllText(path, squad.PredictionsJson());
+            }
             return 0;
         });
         return command;

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using BertSharp.Inference;
 using BertSharp.IO;
+using BertSharp.QuestionAnswering;
 
 namespace BertSharp.Cli.Commands;
 
@@ -19,6 +20,8 @@ internal static class PredictCommand
         var json = new Option<bool>("--json") { Description = "One JSON object per line" };
         var longText = new Option<LongTextStrategy>("--long") { Description = "Texts longer than the model's maximum: Truncate or Chunk (average over overlapping windows)", DefaultValueFactory = _ => LongTextStrategy.Truncate };
         var aggregation = new Option<AggregationStrategy>("--aggregation") { Description = "token-classification: None, Simple, First, Average or Max (Hugging Face's strategies)", DefaultValueFactory = _ => AggregationStrategy.Simple };
+        var question = new Option<string?>("--question") { Description = "question-answering: the question" };
+        var context = new Option<string?>("--context") { Description = "question-answering: the text to answer from, or a file that holds it" };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var shard = new Option<string?>("--shard") { Description = "Classify only part i of N (0-based, e.g. 0/4) of the texts: one job of a job array; the parts' outputs in order are the whole output" };
@@ -31,34 +34,49 @@ internal static class PredictCommand
               bertsharp predict --model out/polarity "a gripping, beautifully acted film" "a dull mess"
               bertsharp predict --model out/polarity --input reviews.txt --output predictions.jsonl --json --top-k 0
               bertsharp predict --model out/polarity --runtime onnx "runs on the exported model.onnx"
+              bertsharp predict --model out/squad --question "Who wrote it?" --context article.txt
+              bertsharp predict --model out/squad --input questions.jsonl --json     (lines {"question", "context", "id"?})
               bertsharp predict --model out/polarity --input reviews.txt --shard 2/8 --output part-2.tsv
               mpirun -np 4 -x DOTNET_PROCESSOR_COUNT=2 bertsharp predict --model out/polarity --input reviews.txt --output all.tsv
               bertsharp predict --model out/ner --aggregation First "Singapore Airlines chief executive Chew Choon Seng said ..."
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, output, topK, json, longText, aggregation, runtime, bf16, shard, distributed }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, input, output, topK, json, longText, aggregation, question, context, runtime, bf16, shard, distributed }) command.Options.Add(o);
         command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
         {
             var path = parse.GetValue(output);
             if (path is not null) OutputGuard.RefuseInputs(path, "--output", parse.GetValue(model)!, parse.GetValue(input));
-            var (allItems, allPairs) = ReadInputs(parse.GetValue(texts) ?? [], parse.GetValue(input));
-            if (allItems.Count == 0) throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE");
-            var (start, length) = DistributedOption.Part(parse.GetValue(shard), communicator, allItems.Count);
-            var items = allItems.GetRange(start, length);
-            var pairs = allPairs?.GetRange(start, length);
+            string[] arguments = parse.GetValue(texts) ?? [];
+            if (arguments.Length == 0 && parse.GetValue(input) is null && parse.GetValue(question) is null)
+                throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE (question-answering: --question Q --context FILE|TEXT)");
             int k = parse.GetValue(topK);
             if (k < 0) throw new ArgumentException($"--top-k {k}: must be ≥ 0");
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
             using var pipeline = Pipeline.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
             ProviderOption.Apply(pipeline, parse.GetValue(bf16));
-            // Each task writes its own lines; a new task's pipeline adds its case here.
-            // A rank can get no text when there are fewer texts than ranks; it still takes part in the gather.
-            var text = items.Count == 0 ? new StringBuilder() : pipeline switch
+            StringBuilder text;
+            if (pipeline is QuestionAnsweringPipeline qa)
             {
-                TextClassifier classifier => Classify(classifier, items, pairs, k, parse.GetValue(json), parse.GetValue(longText)),
-                TokenClassificationPipeline ner => TokenClassificationOutput.Write(ner, items, parse.GetValue(aggregation), parse.GetValue(json)),
-                _ => throw new NotSupportedException($"{pipeline.Source}: predict does not know the task of a {pipeline.GetType().Name}"),
-            };
+                // Questions come as question/context pairs, not texts; one rank (the one given the single part) answers them all.
+                text = DistributedOption.Part(parse.GetValue(shard), communicator, 1).Item2 == 0 ? new StringBuilder()
+                    : QuestionAnsweringPredict.Answer(qa, arguments, parse.GetValue(question), parse.GetValue(context), parse.GetValue(input), k, parse.GetValue(json));
+            }
+            else
+            {
+                var (allItems, allPairs) = ReadInputs(arguments, parse.GetValue(input));
+                if (allItems.Count == 0) throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE");
+                var (start, length) = DistributedOption.Part(parse.GetValue(shard), communicator, allItems.Count);
+                var items = allItems.GetRange(start, length);
+                var pairs = allPairs?.GetRange(start, length);
+                // Each task writes its own lines; a new task's pipeline adds its case here.
+                // A rank can get no text when there are fewer texts than ranks; it still takes part in the gather.
+                text = items.Count == 0 ? new StringBuilder() : pipeline switch
+                {
+                    TextClassifier classifier => Classify(classifier, items, pairs, k, parse.GetValue(json), parse.GetValue(longText)),
+                    TokenClassificationPipeline ner => TokenClassificationOutput.Write(ner, items, parse.GetValue(aggregation), parse.GetValue(json)),
+                    _ => throw new NotSupportedException($"{pipeline.Source}: predict does not know the task of a {pipeline.GetType().Name}"),
+                };
+            }
             // Each rank's lines are a contiguous run of the input, so rank order is input order.
             if (DistributedOption.GatherOnRoot(communicator, text.ToString()) is not { } whole) return 0;
             if (path is null) Console.Write(whole);

@@ -44,7 +44,7 @@ internal static class TrainCommand
         var patience = new Option<int?>("--early-stopping-patience") { Description = "Stop after N evaluations without improvement" };
         var classWeights = new Option<string?>("--class-weights") { Description = "balanced, or one weight per label in label order (w1,w2,…)" };
         var groupByLength = new Option<bool>("--group-by-length") { Description = "Batch examples of similar length together (faster, less padding)" };
-        var task = new Option<string>("--task") { Description = "The task: text-classification or token-classification", DefaultValueFactory = _ => "text-classification" };
+        var task = new Option<string>("--task") { Description = "The task: text-classification, token-classification or question-answering (SQuAD JSON or JSON Lines)", DefaultValueFactory = _ => "text-classification" };
         var problemType = new Option<string>("--problem-type")
         {
             Description = "text-classification: single_label_classification (one label per text), multi_label_classification " +
@@ -59,6 +59,7 @@ internal static class TrainCommand
         var json = new Option<bool>("--json") { Description = "Print the final result as JSON" };
         var dataOptions = new DataOptions();
         var tokenClassification = new TokenClassificationOptions();
+        var qaOptions = new QuestionAnsweringOptions();
 
         var command = new Command("train", """
             Fine-tune a BERT on labelled data and evaluate it every epoch.
@@ -80,6 +81,7 @@ internal static class TrainCommand
         }
         dataOptions.AddTo(command);
         tokenClassification.AddTo(command);
+        qaOptions.AddTo(command);
 
         command.SetAction(parse =>
         {
@@ -116,7 +118,8 @@ internal static class TrainCommand
             {
                 "text-classification" => TextClassification(setup, ParseProblemType(parse.GetValue(problemType)!), parse.GetValue(separator)!, parse.GetValue(head)),
                 "token-classification" => tokenClassification.Setup(parse, setup),
-                var other => throw new ArgumentException($"--task {other}: not a task BertSharp trains (text-classification, token-classification)"),
+                "question-answering" => QuestionAnsweringOptions.Setup(setup, qaOptions.Read(parse, args.MaxLength), parse.GetResult(maxLength) is { Implicit: false }),
+                var other => throw new ArgumentException($"--task {other}: not a task BertSharp trains (text-classification, token-classification, question-answering)"),
             };
             log.WriteLine($"compute: {ComputeProviders.Describe(args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed)}");
             var outputDir = parse.GetValue(output)!;

@@ -37,10 +37,44 @@ async function loadModel() {
     const info = await api("/v1/model");
     state.info = info;
     const c = info.config;
-    $("model").textContent = `${info.model} · ${(info.labels || []).join(" / ")} · ${c.num_hidden_layers} layers × ${c.num_attention_heads} heads, ` +
+    const qa = info.architecture === "BertForQuestionAnswering";
+    // A question-answering model gets the question form instead of the classifier's.
+    $("form").closest("section").hidden = qa;
+    $("qa-card").hidden = !qa;
+    $("model").textContent = `${info.model} · ${qa ? "question answering" : (info.labels || []).join(" / ")} · ${c.num_hidden_layers} layers × ${c.num_attention_heads} heads, ` +
       `${c.hidden_size} wide · ${(info.parameters / 1e6).toFixed(1)}M parameters · ${info.runtime} runtime`;
   } catch (e) {
     $("model").textContent = e.message;
+  }
+}
+
+// Asks /v1/qa and shows the text with the answer's [start, end) span marked.
+async function answer(event) {
+  event.preventDefault();
+  const question = $("qa-question").value;
+  const context = $("qa-context").value;
+  $("qa-ask").disabled = true;
+  $("qa-status").textContent = "answering…";
+  $("qa-status").classList.remove("error");
+  document.body.dataset.state = "busy";
+  try {
+    const result = await api("/v1/qa", { question, context });
+    const a = result.answers[0];
+    $("qa-answer").textContent = a.answer ? `${a.answer} (score ${a.score.toFixed(3)}, characters ${a.start}–${a.end})` : "no answer found";
+    const view = $("qa-highlight");
+    view.replaceChildren(document.createTextNode(context.slice(0, a.start)));
+    const mark = document.createElement("mark");
+    mark.textContent = context.slice(a.start, a.end);
+    view.append(mark, document.createTextNode(context.slice(a.end)));
+    $("qa-answer").hidden = view.hidden = false;
+    $("qa-status").textContent = "";
+    document.body.dataset.state = "done";
+  } catch (e) {
+    $("qa-status").textContent = e.message;
+    $("qa-status").classList.add("error");
+    document.body.dataset.state = "error";
+  } finally {
+    $("qa-ask").disabled = false;
   }
 }
 
@@ -224,6 +258,7 @@ function el(tag, className, text) {
 }
 
 $("form").addEventListener("submit", classify);
+$("qa-form").addEventListener("submit", answer);
 $("layer").addEventListener("change", drawWeights);
 $("head").addEventListener("change", drawWeights);
 $("text").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("form").requestSubmit(); });

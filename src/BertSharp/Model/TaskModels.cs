@@ -9,7 +9,7 @@ namespace BertSharp.Model;
 public static class TaskModels
 {
     /// <summary>The architectures BertSharp builds, as Hugging Face names them.</summary>
-    public static IReadOnlyList<string> Architectures { get; } = [nameof(BertForSequenceClassification), nameof(BertForTokenClassification)];
+    public static IReadOnlyList<string> Architectures { get; } = [nameof(BertForSequenceClassification), nameof(BertForTokenClassification), nameof(BertForQuestionAnswering)];
 
     /// <summary>
     /// The architecture of a checkpoint: the config's <c>architectures</c>, or when it names none (or only
@@ -20,7 +20,7 @@ public static class TaskModels
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
         var fromWeights = weights.ContainsKey("classifier.weight") ? nameof(BertForSequenceClassification)
-            : weights.ContainsKey("qa_outputs.weight") ? "BertForQuestionAnswering"
+            : weights.ContainsKey("qa_outputs.weight") ? nameof(BertForQuestionAnswering)
             : weights.ContainsKey("cls.seq_relationship.weight") ? "BertForPreTraining"
             : weights.Keys.Any(k => k.StartsWith("cls.predictions.", StringComparison.Ordinal)) ? "BertForMaskedLM"
             : "BertModel";
@@ -41,6 +41,8 @@ public static class TaskModels
             BertForSequenceClassification.Validate(config, weights);
         else if (ArchitectureOf(config, weights) == nameof(BertForTokenClassification))
             BertForTokenClassification.Validate(config, weights);
+        else if (ArchitectureOf(config, weights) == nameof(BertForQuestionAnswering))
+            BertForQuestionAnswering.Validate(config, weights);
         else
             _ = new BertModel(config, WeightBuilder.Create(weights.WithCheckpointNames(), 0, config.InitializerRange, shareTensors: true).Push(BertModel.Root), addPooler: null);
     }
@@ -54,6 +56,7 @@ public static class TaskModels
         {
             nameof(BertForSequenceClassification) => new BertForSequenceClassification(config, weights),
             nameof(BertForTokenClassification) => new BertForTokenClassification(config, weights),
+            nameof(BertForQuestionAnswering) => new BertForQuestionAnswering(config, weights),
             "BertModel" => null,
             _ => throw new NotSupportedException(
                 $"{weights.Source}: architecture '{architecture}' is not one BertSharp runs ({string.Join(", ", Architectures)} or BertModel)"),

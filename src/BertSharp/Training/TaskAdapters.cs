@@ -13,6 +13,7 @@ internal static class TaskAdapters
     {
         TextClassifier c => new SequenceClassificationTask(c.ProblemType, new LabelMap([.. c.Labels])),
         TokenClassificationPipeline t => new TokenClassificationTask(new LabelMap([.. t.Labels])),
+        QuestionAnswering.QuestionAnsweringPipeline qa => new QuestionAnswering.QuestionAnsweringTask(qa.Options),
         _ => throw new NotSupportedException($"{pipeline.Source}: BertSharp cannot evaluate a {pipeline.GetType().Name}"),
     };
 }
