@@ -9,7 +9,7 @@ namespace BertSharp.Model;
 public static class TaskModels
 {
     /// <summary>The architectures BertSharp builds, as Hugging Face names them.</summary>
-    public static IReadOnlyList<string> Architectures { get; } = [nameof(BertForSequenceClassification)];
+    public static IReadOnlyList<string> Architectures { get; } = [nameof(BertForSequenceClassification), nameof(BertForMaskedLM), nameof(BertForPreTraining)];
 
     /// <summary>
     /// The architecture of a checkpoint: the config's <c>architectures</c>, or when it names none (or only
@@ -39,6 +39,8 @@ public static class TaskModels
     {
         if (ArchitectureOf(config, weights) == nameof(BertForSequenceClassification))
             BertForSequenceClassification.Validate(config, weights);
+        else if (ArchitectureOf(config, weights) == nameof(BertForMaskedLM)) BertForMaskedLM.Validate(config, weights);
+        else if (ArchitectureOf(config, weights) == nameof(BertForPreTraining)) BertForPreTraining.Validate(config, weights);
         else
             _ = new BertModel(config, WeightBuilder.Create(weights.WithCheckpointNames(), 0, config.InitializerRange, shareTensors: true).Push(BertModel.Root), addPooler: null);
     }
@@ -51,6 +53,8 @@ public static class TaskModels
         return architecture switch
         {
             nameof(BertForSequenceClassification) => new BertForSequenceClassification(config, weights),
+            nameof(BertForMaskedLM) => new BertForMaskedLM(config, weights),
+            nameof(BertForPreTraining) => new BertForPreTraining(config, weights),
             "BertModel" => null,
             _ => throw new NotSupportedException(
                 $"{weights.Source}: architecture '{architecture}' is not one BertSharp runs ({string.Join(", ", Architectures)} or BertModel)"),
