@@ -10,6 +10,7 @@ foreach (var command in new[]
     InfoCommand.Create(),
     TokenizeCommand.Create(),
     TrainCommand.Create(),
+    PretrainCommand.Create(),
     EvalCommand.Create(),
     PredictCommand.Create(),
     ExportOnnxCommand.Create(),
