@@ -11,6 +11,8 @@ foreach (var command in new[]
     TokenizeCommand.Create(),
     TrainCommand.Create(),
     PretrainCommand.Create(),
+    FillMaskCommand.Create(),
+    BiasProbeCommand.Create(),
     EvalCommand.Create(),
     PredictCommand.Create(),
     ExportOnnxCommand.Create(),

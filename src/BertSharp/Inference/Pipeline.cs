@@ -125,6 +125,7 @@ public abstract class Pipeline : IDisposable
             return TaskModels.ArchitectureOf(pretrained.Config, pretrained.Weights) switch
             {
                 nameof(BertForSequenceClassification) => new TextClassifier(pretrained, engine),
+                nameof(BertForMaskedLM) or nameof(BertForPreTraining) => new FillMaskPipeline(pretrained, engine),
                 var other => throw new NotSupportedException($"{directory}: BertSharp has no pipeline for a {other}"),
             };
         }

@@ -47,20 +47,20 @@ internal sealed class MlmMasking
     {
         var labels = new int[ids.Length];
         Array.Fill(labels, BertPreTrainedModel.IgnoreIndex);
-        bool previousChosen = false;
+        bool previousChosen = false, previousMaskable = false;
         for (int i = 0; i < ids.Length; i++)
         {
             int id = ids[i];
             if (attentionMask[i] == 0 || _special[id])
             {
-                previousChosen = false;
+                previousChosen = previousMaskable = false;
                 continue;
             }
             // A continuation piece follows its word's first piece under whole-word masking; it draws nothing.
-            bool chosen = WholeWord && _continuation[id] && i > 0 && attentionMask[i - 1] != 0 && !_special[ids[i - 1]]
-                ? previousChosen
-                : Uniform(ref rng) < Probability;
+            // (The previous token is judged by what it was, not by what masking made of it.)
+            bool chosen = WholeWord && _continuation[id] && previousMaskable ? previousChosen : Uniform(ref rng) < Probability;
             previousChosen = chosen;
+            previousMaskable = true;
             if (!chosen) continue;
             labels[i] = id;
             double r = Uniform(ref rng);

@@ -114,6 +114,38 @@ public class MaskedLmTests
     }
 
     [Fact]
+    public void FillMaskPipelineProbabilitiesMatchTheFloat64ReferenceForSeveralMasks()
+    {
+        using var dir = new TempDir();
+        var written = PreTrainingDirectory(dir.Path);
+        using var pipeline = BertSharp.Inference.FillMaskPipeline.Load(dir.Path);
+        var result = pipeline.FillBatch(["the [MASK] film [mask] good", "a <MASK> film"], topK: TinyModel.Vocab.Length);
+        var tokenizer = pipeline.Tokenizer;
+        foreach (var (r, text) in new[] { "the [MASK] film [MASK] good", "a [MASK] film" }.Index())
+        {
+            var encoding = tokenizer.Encode(text);
+            var input = new BertInput(1, encoding.Length, encoding.Ids, encoding.TypeIds, encoding.AttentionMask);
+            var masks = Enumerable.Range(0, encoding.Length).Where(t => encoding.Ids[t] == pipeline.MaskId).ToArray();
+            Assert.Equal(masks.Length, result[r].Masks.Count);
+            foreach (var (m, t) in masks.Index())
+            {
+                var expected = ReferenceProbabilities(written.Config, written.Weights, input, 0, t);
+                var candidates = result[r].Masks[m];
+                Assert.Equal(TinyModel.Vocab.Length, candidates.Count);
+                Assert.True(candidates.Zip(candidates.Skip(1)).All(p => p.First.Score >= p.Second.Score));
+                foreach (var c in candidates) Assert.True(Math.Abs(c.Score - expected[c.TokenId]) <= 1e-4, $"{c.Token}: {c.Score} vs {expected[c.TokenId]}");
+            }
+        }
+        // Targets: each word's probability over the whole vocabulary; a word the vocabulary lacks is reported, not guessed.
+        var targeted = pipeline.Fill("the [MASK] film", topK: 5, targets: ["good", "bad"]).Masks[0];
+        var all = pipeline.Fill("the [MASK] film", topK: TinyModel.Vocab.Length).Masks[0];
+        Assert.Equal(2, targeted.Count);
+        foreach (var c in targeted) Assert.Equal(all.Single(a => a.TokenId == c.TokenId).Score, c.Score);
+        Assert.Equal([7, 8, null], pipeline.TargetIds(["film", "Good", "zebra"]));
+        Assert.Throws<ArgumentException>(() => pipeline.Fill("the film", topK: 5));
+    }
+
+    [Fact]
     public void SavesWithoutTheDecoderAndReloadsTheSameModel()
     {
         using var dir = new TempDir();
