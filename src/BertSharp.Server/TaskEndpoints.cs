@@ -16,6 +16,9 @@ internal static class TaskEndpoints
             case TextClassifier classifier:
                 app.MapPost("/v1/classify", new ClassifyEndpoint(state, classifier).HandleAsync);
                 break;
+            case FillMaskPipeline fillMask:
+                app.MapPost("/v1/fill-mask", new FillMaskEndpoint(state, fillMask).HandleAsync);
+                break;
         }
     }
 }

@@ -37,7 +37,11 @@ async function loadModel() {
     const info = await api("/v1/model");
     state.info = info;
     const c = info.config;
-    $("model").textContent = `${info.model} · ${info.labels.join(" / ")} · ${c.num_hidden_layers} layers × ${c.num_attention_heads} heads, ` +
+    // A masked language model answers fill-mask instead of classify.
+    const masked = /MaskedLM|PreTraining/.test(info.architecture || "");
+    $("fill-card").hidden = !masked;
+    $("form").closest("section").hidden = masked;
+    $("model").textContent = `${info.model} · ${masked ? "fill-mask" : info.labels.join(" / ")} · ${c.num_hidden_layers} layers × ${c.num_attention_heads} heads, ` +
       `${c.hidden_size} wide · ${(info.parameters / 1e6).toFixed(1)}M parameters · ${info.runtime} runtime`;
   } catch (e) {
     $("model").textContent = e.message;
@@ -201,6 +205,38 @@ function el(tag, className, text) {
   return e;
 }
 
+// Fill-mask: per [MASK], the five most probable tokens as bars.
+async function fillMask(event) {
+  event.preventDefault();
+  $("fill").disabled = true;
+  $("fill-status").textContent = "filling…";
+  $("fill-status").classList.remove("error");
+  try {
+    const result = await api("/v1/fill-mask", { text: $("fill-text").value, top_k: 5 });
+    const groups = result.results[0].masks.map((candidates, m) => {
+      const bars = el("div", "bars");
+      for (const c of candidates) {
+        const track = el("div", "bar-track");
+        const fill = el("div", c === candidates[0] ? "bar-fill top" : "bar-fill");
+        fill.style.width = `${(c.score * 100).toFixed(1)}%`;
+        track.append(fill);
+        bars.append(el("div", "bar-label", c.token_str), track, el("div", "bar-value", `${(c.score * 100).toFixed(1)}%`));
+      }
+      const group = el("div", "fill-mask");
+      group.append(el("h3", null, `[MASK] ${m + 1}`), bars);
+      return group;
+    });
+    $("fill-results").replaceChildren(...groups);
+    $("fill-status").textContent = "";
+  } catch (e) {
+    $("fill-status").textContent = e.message;
+    $("fill-status").classList.add("error");
+  } finally {
+    $("fill").disabled = false;
+  }
+}
+
+$("fill-form").addEventListener("submit", fillMask);
 $("form").addEventListener("submit", classify);
 $("layer").addEventListener("change", drawWeights);
 $("head").addEventListener("change", drawWeights);

@@ -58,6 +58,13 @@ public sealed partial class FillMaskPipeline : Pipeline
         return [.. targets.Select(t => Tokenizer.Vocabulary.TryGetId(Tokenizer.Options.DoLowerCase ? t.Trim().ToLowerInvariant() : t.Trim()))];
     }
 
+    /// <summary>How many masks of <paramref name="text"/> the model sees (those within its maximum length).</summary>
+    public int CountMasks(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return Tokenizer.Encode(NormalizeMasks(text), null, new EncodeOptions { MaxLength = MaxLength }).Ids.Count(id => id == MaskId);
+    }
+
     /// <summary>Fills the masks of one text.</summary>
     public FillMaskResult Fill(string text, int topK = 5, IReadOnlyList<string>? targets = null) => FillBatch([text], topK, targets)[0];
 
