@@ -21,6 +21,7 @@ public static class BuiltInModels
     /// <summary>The short names, in a stable order.</summary>
     public static IReadOnlyList<string> Names { get; } = ["minilm-l6", "arctic-xs"];
 
+    /// <summary>Whether <paramref name="name"/> is a built-in model (case-insensitive).</summary>
     public static bool IsBuiltIn(string name) => Assemblies.ContainsKey(name);
 
     /// <summary>Opens the embedded ONNX file of a built-in model.</summary>

@@ -8,6 +8,7 @@ namespace BertSharp.IO;
 /// </summary>
 public sealed class PretrainedModel
 {
+    /// <summary>The model's config.json.</summary>
     public required BertConfig Config { get; init; }
 
     /// <summary>The weights under checkpoint names: the encoder under <c>bert.</c> (<c>bert.embeddings.word_embeddings.weight</c>, …), heads as stored.</summary>

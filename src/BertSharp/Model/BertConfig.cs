@@ -8,27 +8,46 @@ namespace BertSharp.Model;
 /// </summary>
 public sealed record BertConfig
 {
+    /// <summary>Rows of the word-embedding table (WordPiece vocabulary size).</summary>
     [JsonPropertyName("vocab_size")] public int VocabSize { get; init; } = 30522;
+    /// <summary>Width of every hidden state.</summary>
     [JsonPropertyName("hidden_size")] public int HiddenSize { get; init; } = 768;
+    /// <summary>Number of transformer layers.</summary>
     [JsonPropertyName("num_hidden_layers")] public int NumHiddenLayers { get; init; } = 12;
+    /// <summary>Attention heads per layer; hidden_size must be a multiple of it.</summary>
     [JsonPropertyName("num_attention_heads")] public int NumAttentionHeads { get; init; } = 12;
+    /// <summary>Width of each layer's feed-forward inner product.</summary>
     [JsonPropertyName("intermediate_size")] public int IntermediateSize { get; init; } = 3072;
+    /// <summary>The feed-forward activation; BertSharp runs "gelu" (the exact erf form).</summary>
     [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "gelu";
+    /// <summary>Dropout on embeddings and layer outputs in training.</summary>
     [JsonPropertyName("hidden_dropout_prob")] public float HiddenDropoutProb { get; init; } = 0.1f;
+    /// <summary>Dropout on attention probabilities in training.</summary>
     [JsonPropertyName("attention_probs_dropout_prob")] public float AttentionProbsDropoutProb { get; init; } = 0.1f;
+    /// <summary>Rows of the position table: the longest sequence the model reads.</summary>
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 512;
+    /// <summary>Rows of the token-type (segment) table.</summary>
     [JsonPropertyName("type_vocab_size")] public int TypeVocabSize { get; init; } = 2;
+    /// <summary>Standard deviation of the normal initialisation of new weights.</summary>
     [JsonPropertyName("initializer_range")] public float InitializerRange { get; init; } = 0.02f;
+    /// <summary>The epsilon added to the variance in every LayerNorm.</summary>
     [JsonPropertyName("layer_norm_eps")] public float LayerNormEps { get; init; } = 1e-12f;
+    /// <summary>Id of [PAD], whose embedding row a new model zeroes.</summary>
     [JsonPropertyName("pad_token_id")] public int PadTokenId { get; init; }
+    /// <summary>Always "bert".</summary>
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "bert";
+    /// <summary>The task model this checkpoint is (e.g. BertForSequenceClassification); it picks the head at load.</summary>
     [JsonPropertyName("architectures")] public IReadOnlyList<string>? Architectures { get; init; }
+    /// <summary>Dropout before a classification head; hidden_dropout_prob when null.</summary>
     [JsonPropertyName("classifier_dropout")] public float? ClassifierDropout { get; init; }
+    /// <summary>A sequence classifier's problem type; inferred from the label count when null (one label: regression).</summary>
     [JsonPropertyName("problem_type")] public ProblemType? ProblemType { get; init; }
 
     /// <summary>What a sequence classifier's head reads (BertSharp's key; absent means the pooler, as in Hugging Face).</summary>
     [JsonPropertyName("classifier_input")] public ClassifierHeadInput? ClassifierInput { get; init; }
+    /// <summary>Label names by output index (string keys, as Hugging Face writes them).</summary>
     [JsonPropertyName("id2label")] public IReadOnlyDictionary<string, string>? Id2Label { get; init; }
+    /// <summary>Output index by label name.</summary>
     [JsonPropertyName("label2id")] public IReadOnlyDictionary<string, int>? Label2Id { get; init; }
 
     /// <summary>Width of one attention head.</summary>

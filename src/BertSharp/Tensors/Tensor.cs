@@ -6,6 +6,7 @@ namespace BertSharp.Tensors;
 /// </summary>
 public sealed class Tensor
 {
+    /// <summary>A tensor of the given shape over <paramref name="data"/>, or over new zeros when it is null.</summary>
     public Tensor(int[] shape, float[]? data = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
@@ -22,10 +23,15 @@ public sealed class Tensor
         Data = data ?? new float[n];
     }
 
+    /// <summary>The dimensions, outermost first.</summary>
     public int[] Shape { get; }
+    /// <summary>The values, row-major.</summary>
     public float[] Data { get; }
+    /// <summary>The number of values.</summary>
     public int Length => Data.Length;
+    /// <summary>The number of dimensions.</summary>
     public int Rank => Shape.Length;
 
+    /// <summary>The shape as text, e.g. "[2, 3]".</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }

@@ -9,30 +9,48 @@ namespace BertSharp.Training;
 /// </summary>
 public sealed record TrainingArguments
 {
+    /// <summary>Peak AdamW learning rate.</summary>
     [JsonPropertyName("learning_rate")] public float LearningRate { get; init; } = 2e-5f;
+    /// <summary>AdamW's decoupled weight decay, not applied to biases and LayerNorm weights.</summary>
     [JsonPropertyName("weight_decay")] public float WeightDecay { get; init; } = 0.01f;
+    /// <summary>AdamW's first-moment decay.</summary>
     [JsonPropertyName("adam_beta1")] public float AdamBeta1 { get; init; } = 0.9f;
+    /// <summary>AdamW's second-moment decay.</summary>
     [JsonPropertyName("adam_beta2")] public float AdamBeta2 { get; init; } = 0.999f;
+    /// <summary>AdamW's denominator epsilon.</summary>
     [JsonPropertyName("adam_epsilon")] public float AdamEpsilon { get; init; } = 1e-8f;
+    /// <summary>Clip the gradients to this global norm (0 turns clipping off).</summary>
     [JsonPropertyName("max_grad_norm")] public float MaxGradNorm { get; init; } = 1.0f;
+    /// <summary>Passes over the training data.</summary>
     [JsonPropertyName("num_train_epochs")] public int NumTrainEpochs { get; init; } = 3;
+    /// <summary>Examples per training batch.</summary>
     [JsonPropertyName("per_device_train_batch_size")] public int TrainBatchSize { get; init; } = 8;
+    /// <summary>Examples per evaluation batch.</summary>
     [JsonPropertyName("per_device_eval_batch_size")] public int EvalBatchSize { get; init; } = 32;
+    /// <summary>Batches whose gradients are summed before each optimizer step.</summary>
     [JsonPropertyName("gradient_accumulation_steps")] public int GradientAccumulationSteps { get; init; } = 1;
+    /// <summary>Share of the steps over which the learning rate rises from 0 to its peak.</summary>
     [JsonPropertyName("warmup_ratio")] public float WarmupRatio { get; init; }
+    /// <summary>"linear" (decay to 0) or "constant".</summary>
     [JsonPropertyName("lr_scheduler_type")] public string LrSchedulerType { get; init; } = "linear";
+    /// <summary>Seeds shuffles, splits, dropout and the initial head weights.</summary>
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
+    /// <summary>Tokens per example, [CLS] and [SEP] included.</summary>
     [JsonPropertyName("max_length")] public int MaxLength { get; init; } = 128;
+    /// <summary>Dropout on embeddings and layer outputs in training.</summary>
     [JsonPropertyName("hidden_dropout_prob")] public float? Dropout { get; init; }
 
     /// <summary>"epoch" or "steps" (then every <see cref="EvalSteps"/> optimizer steps).</summary>
     [JsonPropertyName("eval_strategy")] public string EvalStrategy { get; init; } = "epoch";
+    /// <summary>With eval_strategy "steps": evaluate every this many optimizer steps.</summary>
     [JsonPropertyName("eval_steps")] public int EvalSteps { get; init; } = 500;
     /// <summary>The metric that picks the best checkpoint (e.g. accuracy, micro_f1, mse, loss); null takes the task's default.</summary>
     [JsonPropertyName("metric_for_best_model")] public string? MetricForBestModel { get; init; }
+    /// <summary>Stop after this many evaluations without improvement; null never stops early.</summary>
     [JsonPropertyName("early_stopping_patience")] public int? EarlyStoppingPatience { get; init; }
     /// <summary>Also checkpoint every N optimizer steps (besides every evaluation and epoch end).</summary>
     [JsonPropertyName("save_steps")] public int? SaveSteps { get; init; }
+    /// <summary>Log the mean training loss every this many optimizer steps.</summary>
     [JsonPropertyName("logging_steps")] public int LoggingSteps { get; init; } = 10;
 
     /// <summary>"balanced", a comma-separated list of weights in label-id order, or null for none.</summary>

@@ -38,9 +38,9 @@ public class BertForSequenceClassificationTests
         int checkedTensors = 0;
         foreach (var p in model.Parameters)
         {
-            if (head == ClassifierHeadInput.ClsHiddenState && p.Name.StartsWith("pooler.", StringComparison.Ordinal)) continue;
+            if (head == ClassifierHeadInput.ClsHiddenState && p.Name.StartsWith("bert.pooler.", StringComparison.Ordinal)) continue;
             // The pad row (id 0) takes no gradient, as nn.Embedding(padding_idx) in HF.
-            Func<int, bool>? skip = p.Name == "embeddings.word_embeddings.weight" ? i => i < 8 : null;
+            Func<int, bool>? skip = p.Name == "bert.embeddings.word_embeddings.weight" ? i => i < 8 : null;
             GradCheck.Check(p.Name, p.Value.Data, p.Grad, Loss, skip: skip);
             checkedTensors++;
         }
