@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>
     ["kernels"] = KernelBench.Run,
     ["onnx"] = OnnxBench.Run,
     ["serve-load"] = ServeLoadBench.Run,
+    ["balancer-load"] = BalancerLoadBench.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {

@@ -6,7 +6,6 @@ using BertSharp.Inference;
 using BertSharp.IO;
 using BertSharp.Server;
 using BertSharp.Tensors;
-using Microsoft.AspNetCore.Builder;
 
 namespace BertSharp.Bench;
 
@@ -116,7 +115,7 @@ internal static class ServeLoadBench
     }
 
     /// <summary>minilm-l6 with a seeded random 2-label head, saved as a model directory with its ONNX export.</summary>
-    private static string MiniLmClassifier(string root)
+    internal static string MiniLmClassifier(string root)
     {
         var baseModel = PretrainedModel.Load("minilm-l6");
         int h = baseModel.Config.HiddenSize;
@@ -156,7 +155,7 @@ internal static class ServeLoadBench
         return 0;
     }
 
-    private static string? Arg(string[] args, string name)
+    internal static string? Arg(string[] args, string name)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;

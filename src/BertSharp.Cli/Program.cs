@@ -1,6 +1,12 @@
 using System.CommandLine;
 using BertSharp.Cli;
 using BertSharp.Cli.Commands;
+using BertSharp.Distributed;
+
+// mpirun connects the ranks' output through a pseudo-terminal, so .NET would take it for one and
+// write terminal set-up codes into what is often redirected to a file; a rank's output is never a
+// terminal's. This must come before the first use of the console.
+if (MpiEnvironment.Current is not null) Environment.SetEnvironmentVariable("TERM", "dumb");
 
 var root = new RootCommand("BertSharp: tokenize, fine-tune, evaluate and serve BERT models in .NET.");
 // Each command lives in its own file under Commands/ and is listed here once.
@@ -20,6 +26,7 @@ foreach (var command in new[]
     EmbedCommand.Create(),
     SimilarityCommand.Create(),
     ServeCommand.Create(),
+    DistributedCheckCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -11,7 +11,8 @@ namespace BertSharp.Server;
 /// <summary>
 /// The HTTP service over a pipeline: its task's endpoints (a <see cref="TextClassifier"/>: POST /v1/classify), and
 /// for every task POST /v1/embed, /v1/tokenize, /v1/attention; GET /v1/model, /health, /metrics (Prometheus) and
-/// the web page at /. Single-text requests that arrive together run in one batch.
+/// the web page at /. Single-text requests that arrive together run in one batch. /health/live and
+/// /health/ready are for load balancers and Kubernetes probes.
 /// </summary>
 public static class BertServer
 {
@@ -44,6 +45,10 @@ public static class BertServer
         // Created (and so disposed) by the container: disposal comes after the web server has drained.
         builder.Services.AddSingleton<ModelGate>();
         builder.Services.AddSingleton<RequestPipeline>();
+        var health = new Health();
+        builder.Services.AddSingleton(health);
+        builder.Services.AddHostedService(services => new HealthLifecycle(health, pipeline, services.GetRequiredService<ModelGate>(), options,
+            services.GetRequiredService<ILogger<HealthLifecycle>>()));
         var app = builder.Build();
 
         var state = new ServerState(pipeline, options, app.Services.GetRequiredService<ModelGate>(), metrics);
@@ -65,6 +70,8 @@ public static class BertServer
             w.WriteString("runtime", s.Pipeline.Runtime.ToString().ToLowerInvariant());
             w.WriteEndObject();
         }));
+        app.MapGet("/health/live", health.LiveAsync);
+        app.MapGet("/health/ready", health.ReadyAsync);
         app.MapGet("/metrics", context =>
         {
             context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

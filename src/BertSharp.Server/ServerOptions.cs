@@ -33,8 +33,14 @@ public sealed record ServerOptions
     /// <summary>Tokens kept for /v1/attention, whose answer grows with the square of the length.</summary>
     public int AttentionMaxTokens { get; init; } = 128;
 
-    /// <summary>How long shutdown waits for requests in flight to finish.</summary>
+    /// <summary>How long shutdown waits for requests in flight to finish (the drain delay included).</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// On shutdown, how long /health/ready answers 503 while requests are still served, before the
+    /// server stops accepting: time for a load balancer's health checks to take this replica out.
+    /// </summary>
+    public TimeSpan DrainDelay { get; init; } = TimeSpan.Zero;
 
     /// <summary>Checks that every limit is positive and consistent.</summary>
     /// <exception cref="ArgumentException">A limit is out of range; the message names it.</exception>
@@ -51,5 +57,7 @@ public sealed record ServerOptions
         if (AttentionMaxTokens < 3) throw new ArgumentException($"attention max tokens {AttentionMaxTokens}: must be ≥ 3");
         if (ApiKey is { Length: 0 }) throw new ArgumentException("api key: empty; leave it unset to serve without one");
         if (ShutdownTimeout < TimeSpan.Zero) throw new ArgumentException("shutdown timeout: must be ≥ 0");
+        if (DrainDelay < TimeSpan.Zero || (DrainDelay > TimeSpan.Zero && DrainDelay >= ShutdownTimeout))
+            throw new ArgumentException($"drain delay {DrainDelay.TotalSeconds} s: must be ≥ 0 and shorter than the shutdown timeout ({ShutdownTimeout.TotalSeconds} s), which it counts against");
     }
 }

@@ -61,12 +61,6 @@ internal sealed class TextsRequest
         return n;
     }
 
-    /// <summary>An optional boolean field.</summary>
-    public static bool OptionalBool(JsonElement body, string name) =>
-        !body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null ? false
-        : value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean()
-        : throw Invalid("invalid_field", $"\"{name}\" must be true or false (got {value.GetRawText()})");
-
     private static void Check(string text, string where, int maxChars)
     {
         if (string.IsNullOrWhiteSpace(text)) throw Invalid("empty_text", $"{where} is empty; give some text to work on");

@@ -52,7 +52,8 @@ internal static class CliRunner
         return p;
     }
 
-    private static string CliPath { get; } = FindCli();
+    /// <summary>The built command's dll, for tests that start it under another launcher (mpirun).</summary>
+    internal static string CliPath { get; } = FindCli();
 
     private static string FindCli()
     {

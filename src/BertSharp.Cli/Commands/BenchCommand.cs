@@ -40,14 +40,33 @@ internal static class BenchCommand
         var profile = new Option<bool>("--profile") { Description = "Also time each encoder operation (inference and training)" };
         var bf16 = ProviderOption.Create();
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var grid = new Option<bool>("--grid") { Description = "Inference over a batch × tokens grid (fp32, and bf16 where oneDNN runs it natively) against ONNX Runtime, as a table" };
+        var gridBatches = new Option<string>("--grid-batches") { Description = "The grid's batch sizes", DefaultValueFactory = _ => "1,8,32" };
+        var gridTokens = new Option<string>("--grid-tokens") { Description = "The grid's sequence lengths", DefaultValueFactory = _ => "16,32,64,128,256,512" };
+        var contend = new Option<int>("--contend") { Description = "Busy threads the bench starts beside the measurement (a CPU shared with other work)" };
         var command = new Command("bench",
             "Measure inference (against ONNX Runtime on the same model, same run) and training throughput.\n\n" +
-            "Examples:\n  bertsharp bench\n  bertsharp bench --batch 32 --seq 128 --threads 2 --json\n  bertsharp bench --bf16 --json")
+            "Examples:\n  bertsharp bench\n  bertsharp bench --batch 32 --seq 128 --threads 2 --json\n  bertsharp bench --bf16 --json\n" +
+            "  bertsharp bench --grid --contend 2")
         {
-            batch, seq, threads, model, trainBatch, iterations, profile, bf16, json,
+            batch, seq, threads, model, trainBatch, iterations, profile, bf16, json, grid, gridBatches, gridTokens, contend,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(contend) < 0) throw new ArgumentException($"--contend ({parse.GetValue(contend)}) must not be negative");
+            using var load = new BusyThreads(parse.GetValue(contend));
+            if (parse.GetValue(grid))
+            {
+                bool asJson = parse.GetValue(json);
+                if (!asJson)
+                    BenchGrid.PrintHeader(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(contend), parse.GetValue(iterations),
+                        ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16));
+                var cells = BenchGrid.Run(parse.GetValue(model)!, BenchGrid.Sizes(parse.GetValue(gridBatches)!, "--grid-batches"),
+                    BenchGrid.Sizes(parse.GetValue(gridTokens)!, "--grid-tokens"), parse.GetValue(threads), parse.GetValue(iterations),
+                    parse.GetValue(contend), asJson ? null : BenchGrid.PrintRow);
+                if (asJson) Console.WriteLine(cells.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
             var settings = new Settings(parse.GetValue(model)!, parse.GetValue(batch), parse.GetValue(seq), parse.GetValue(threads),
                 parse.GetValue(trainBatch), parse.GetValue(iterations), parse.GetValue(profile), ProviderOption.Resolve(parse.GetValue(bf16)));
             var result = Run(settings);
@@ -160,14 +179,14 @@ internal static class BenchCommand
         return o;
     }
 
-    private static double Seconds(Action action)
+    internal static double Seconds(Action action)
     {
         long start = Stopwatch.GetTimestamp();
         action();
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
-    private static double Median(double[] values)
+    internal static double Median(double[] values)
     {
         var sorted = (double[])values.Clone();
         Array.Sort(sorted);
@@ -177,7 +196,7 @@ internal static class BenchCommand
 
     private static double Round(double x) => Math.Round(x, 2);
 
-    private static string CpuName()
+    internal static string CpuName()
     {
         try
         {
@@ -193,7 +212,7 @@ internal static class BenchCommand
         return $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, {Environment.ProcessorCount} logical cores";
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {
@@ -207,7 +226,7 @@ internal static class BenchCommand
 
     // Rows of exactly seq real tokens: [CLS], a window of the prose's wordpieces (each row starts
     // elsewhere, so rows differ), [SEP].
-    private static BertInput Input(int[] prose, int batch, int seq, int offset)
+    internal static BertInput Input(int[] prose, int batch, int seq, int offset)
     {
         int n = batch * seq;
         var input = new BertInput(batch, seq, new int[n], new int[n], new int[n]);
@@ -223,7 +242,7 @@ internal static class BenchCommand
     }
 
     // [CLS] wordpieces-of-all-prose [SEP], through the model's own tokenizer.
-    private static int[] ProseIds(PretrainedModel model)
+    internal static int[] ProseIds(PretrainedModel model)
     {
         using var vocab = model.OpenVocab();
         var tokenizer = BertTokenizer.FromVocab(vocab, new BertTokenizerOptions { DoLowerCase = model.DoLowerCase }, model.Source);

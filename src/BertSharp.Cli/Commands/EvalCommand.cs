@@ -1,4 +1,5 @@
 using System.CommandLine;
+using BertSharp.Distributed;
 using BertSharp.Inference;
 using BertSharp.Training;
 
@@ -14,14 +15,16 @@ internal static class EvalCommand
         var batch = new Option<int>("--batch-size") { Description = "Examples per batch", DefaultValueFactory = _ => 32 };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
+        var shard = new Option<string?>("--shard") { Description = "Score only part i of N (0-based, e.g. 0/4) of the data; the report covers that part" };
         var dataOptions = new DataOptions();
         var command = new Command("eval", """
             Score a fine-tuned model on labelled data with its task's metrics: a classifier's accuracy, per-class
             precision/recall/F1, averages, confusion matrix and (two classes) ROC-AUC; a multi-label classifier's
             micro/macro F1 and subset accuracy; a regressor's MSE, MAE, Pearson and Spearman.
 
-            Example:
+            Examples:
               bertsharp eval --model out/polarity --data ../shared/data/sentence-polarity/dev.csv
+              bertsharp eval --model out/polarity --data dev.csv --shard 0/4 --json
             """);
         command.Options.Add(model);
         command.Options.Add(data);
@@ -29,9 +32,13 @@ internal static class EvalCommand
         command.Options.Add(batch);
         command.Options.Add(runtime);
         command.Options.Add(bf16);
+        command.Options.Add(shard);
         dataOptions.AddTo(command);
         command.SetAction(parse =>
         {
+            // Every rank would score everything and print the same report: refuse rather than repeat the work.
+            if (MpiEnvironment.Current is { Size: > 1 } job)
+                throw new NotSupportedException($"eval under mpirun ({job.Size} ranks) does not split its data yet: run it as one process, or give each job --shard i/N");
             var engine = RuntimeOption.Parse(parse.GetValue(runtime));
             ProviderOption.Validate(parse.GetValue(bf16), engine);
             int batchSize = parse.GetValue(batch);
@@ -40,7 +47,10 @@ internal static class EvalCommand
             ProviderOption.Apply(pipeline, parse.GetValue(bf16));
             var task = TaskAdapters.For(pipeline);
             var dataset = task.Load(parse.GetValue(data)!, dataOptions.Read(parse));
-            var encoded = task.Encode(dataset, pipeline.Tokenizer, pipeline.MaxLength);
+            var all = task.Encode(dataset, pipeline.Tokenizer, pipeline.MaxLength);
+            var (start, length) = parse.GetValue(shard) is { } part ? ShardSpec.Parse(part).Of(all.Count) : (0, all.Count);
+            if (length == 0) throw new ArgumentException($"--shard {parse.GetValue(shard)}: this part of {all.Count} examples is empty");
+            var encoded = all.Skip(start).Take(length).ToList();
             var (report, _) = task.Evaluate(pipeline.Engine, encoded, batchSize, pipeline.Tokenizer.PadId);
             Console.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText(4));
             return 0;

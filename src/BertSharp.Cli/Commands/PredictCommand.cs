@@ -20,36 +20,47 @@ internal static class PredictCommand
         var longText = new Option<LongTextStrategy>("--long") { Description = "Texts longer than the model's maximum: Truncate or Chunk (average over overlapping windows)", DefaultValueFactory = _ => LongTextStrategy.Truncate };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
+        var shard = new Option<string?>("--shard") { Description = "Classify only part i of N (0-based, e.g. 0/4) of the texts: one job of a job array; the parts' outputs in order are the whole output" };
+        var distributed = DistributedOption.Create();
         var command = new Command("predict", """
-            Classify texts with a fine-tuned model.
+            Classify texts with a fine-tuned model. Under mpirun the texts are split across the ranks and
+            rank 0 writes one output in input order.
 
             Examples:
               bertsharp predict --model out/polarity "a gripping, beautifully acted film" "a dull mess"
               bertsharp predict --model out/polarity --input reviews.txt --output predictions.jsonl --json --top-k 0
               bertsharp predict --model out/polarity --runtime onnx "runs on the exported model.onnx"
+              bertsharp predict --model out/polarity --input reviews.txt --shard 2/8 --output part-2.tsv
+              mpirun -np 4 -x DOTNET_PROCESSOR_COUNT=2 bertsharp predict --model out/polarity --input reviews.txt --output all.tsv
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, output, topK, json, longText, runtime, bf16 }) command.Options.Add(o);
-        command.SetAction(parse =>
+        foreach (var o in new Option[] { model, input, output, topK, json, longText, runtime, bf16, shard, distributed }) command.Options.Add(o);
+        command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
         {
-            var (items, pairs) = ReadInputs(parse.GetValue(texts) ?? [], parse.GetValue(input));
-            if (items.Count == 0) throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE");
+            var (allItems, allPairs) = ReadInputs(parse.GetValue(texts) ?? [], parse.GetValue(input));
+            if (allItems.Count == 0) throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE");
+            var (start, length) = DistributedOption.Part(parse.GetValue(shard), communicator, allItems.Count);
+            var items = allItems.GetRange(start, length);
+            var pairs = allPairs?.GetRange(start, length);
             int k = parse.GetValue(topK);
             if (k < 0) throw new ArgumentException($"--top-k {k}: must be ≥ 0");
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
             using var pipeline = Pipeline.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
             ProviderOption.Apply(pipeline, parse.GetValue(bf16));
             // Each task writes its own lines; a new task's pipeline adds its case here.
-            var text = pipeline switch
+            // A rank can get no text when there are fewer texts than ranks; it still takes part in the gather.
+            var text = items.Count == 0 ? new StringBuilder() : pipeline switch
             {
                 TextClassifier classifier => Classify(classifier, items, pairs, k, parse.GetValue(json), parse.GetValue(longText)),
                 _ => throw new NotSupportedException($"{pipeline.Source}: predict does not know the task of a {pipeline.GetType().Name}"),
             };
+            // Each rank's lines are a contiguous run of the input, so rank order is input order.
+            if (DistributedOption.GatherOnRoot(communicator, text.ToString()) is not { } whole) return 0;
             var path = parse.GetValue(output);
-            if (path is null) Console.Write(text.ToString());
-            else AtomicFile.WriteAllText(path, text.ToString());
+            if (path is null) Console.Write(whole);
+            else AtomicFile.WriteAllText(path, whole);
             return 0;
-        });
+        }));
         return command;
     }
 

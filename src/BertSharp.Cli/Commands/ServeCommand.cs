@@ -3,7 +3,6 @@ using System.Globalization;
 using BertSharp.Inference;
 using BertSharp.Tensors;
 using BertSharp.Server;
-using Microsoft.AspNetCore.Builder;
 
 namespace BertSharp.Cli.Commands;
 
@@ -26,27 +25,36 @@ internal static class ServeCommand
         var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body", DefaultValueFactory = _ => defaults.MaxBodyBytes };
         var maxTexts = new Option<int>("--max-texts") { Description = "Most texts per request", DefaultValueFactory = _ => defaults.MaxTextsPerRequest };
         var maxChars = new Option<int>("--max-chars") { Description = "Longest text in characters", DefaultValueFactory = _ => defaults.MaxCharsPerText };
+        var drainDelay = new Option<double>("--drain-delay") { Description = "On SIGTERM, seconds to keep serving while /health/ready says 503, so a load balancer takes this replica out first", DefaultValueFactory = _ => defaults.DrainDelay.TotalSeconds };
+        var shutdownTimeout = new Option<double>("--shutdown-timeout") { Description = "On SIGTERM, most seconds to wait for requests in flight (drain delay included)", DefaultValueFactory = _ => defaults.ShutdownTimeout.TotalSeconds };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", """
             Serve a fine-tuned classifier over HTTP, with a web page at / that shows the prediction, the
             WordPiece tokens and the attention of every layer and head.
 
             Endpoints: POST /v1/classify {"text": …} or {"texts": […]} (optional "text_pair(s)", "top_k"),
-            POST /v1/embed, POST /v1/tokenize, POST /v1/attention, GET /v1/model, GET /health, GET /metrics.
-            Concurrent requests are batched together; Ctrl+C (or SIGTERM) finishes the requests in flight, then stops.
+            POST /v1/embed, POST /v1/tokenize, POST /v1/attention, GET /v1/model, GET /health, GET /metrics;
+            GET /health/live and GET /health/ready (200 once the model has run one warm-up pass) for probes.
+            Concurrent requests are batched together. Ctrl+C or SIGTERM: /health/ready turns 503 for
+            --drain-delay seconds while requests are still served, then the server stops accepting and
+            finishes the requests in flight.
 
             Examples:
               bertsharp serve --model out/polarity
               bertsharp serve --model out/polarity --runtime onnx --urls http://0.0.0.0:8080 --api-key s3cret
+              bertsharp serve --model /model --urls http://0.0.0.0:8080 --drain-delay 5   # behind a load balancer
               curl -s localhost:5000/v1/classify -H 'Content-Type: application/json' -d '{"text": "a gripping film"}'
             """);
-        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, threads })
+        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, drainDelay, shutdownTimeout, threads })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
             var directory = parse.GetValue(model)!;
             double waitMs = parse.GetValue(maxWait);
             if (!double.IsFinite(waitMs) || waitMs < 0) throw new ArgumentException($"--max-wait-ms {waitMs}: must be ≥ 0");
+            double drainSeconds = parse.GetValue(drainDelay), shutdownSeconds = parse.GetValue(shutdownTimeout);
+            if (!double.IsFinite(drainSeconds) || drainSeconds < 0) throw new ArgumentException($"--drain-delay {drainSeconds}: must be ≥ 0");
+            if (!double.IsFinite(shutdownSeconds) || shutdownSeconds < 0) throw new ArgumentException($"--shutdown-timeout {shutdownSeconds}: must be ≥ 0");
             int threadCount = parse.GetValue(threads);
             if (threadCount < 0) throw new ArgumentException($"--threads {threadCount}: must be ≥ 0");
             var key = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable(ApiKeyVariable);
@@ -61,6 +69,8 @@ internal static class ServeCommand
                 MaxBodyBytes = parse.GetValue(maxBody),
                 MaxTextsPerRequest = parse.GetValue(maxTexts),
                 MaxCharsPerText = parse.GetValue(maxChars),
+                DrainDelay = TimeSpan.FromSeconds(drainSeconds),
+                ShutdownTimeout = TimeSpan.FromSeconds(shutdownSeconds),
             };
             options.Validate();
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
@@ -69,7 +79,8 @@ internal static class ServeCommand
             var app = BertServer.Build(classifier, options);
             app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Config.Architectures?.FirstOrDefault()}{(classifier is TextClassifier c ? $", {c.Labels.Count} labels" : "")}) on {string.Join(" ", app.Urls)}")));
-            app.Lifetime.ApplicationStopping.Register(() => Console.WriteLine("bertsharp: stopping; finishing the requests in flight"));
+            app.Lifetime.ApplicationStopping.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"bertsharp: stopping; not ready, serving for {options.DrainDelay.TotalSeconds:0.#} s more, then finishing the requests in flight")));
             app.Run();
             return 0;
         });

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Reflection;
 using BertSharp.Tensors;
 
 namespace BertSharp.Cli.Commands;

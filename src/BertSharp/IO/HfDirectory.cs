@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using BertSharp.Model;
-using BertSharp.Tensors;
 
 namespace BertSharp.IO;
 
@@ -43,7 +42,7 @@ internal static class HfDirectory
         JsonNode? node;
         try { node = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip }); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
-        bool lower = node?["do_lower_case"] is JsonValue l && l.TryGetValue<bool>(out var b) ? b : true;
+        bool lower = node?["do_lower_case"] is not JsonValue l || !l.TryGetValue<bool>(out var b) || b;
         // HF writes a huge sentinel (1e30) when the length is unknown.
         int? max = node?["model_max_length"] is JsonValue m && m.TryGetValue<double>(out var d) && d is > 0 and < int.MaxValue ? (int)d : null;
         return (lower, max);

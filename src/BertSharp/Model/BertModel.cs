@@ -195,7 +195,7 @@ public sealed class BertModel
         _embeddings.CheckInput(input);
         ws.Input = input;
         ws.ClsOnly = clsOnly && Config.NumHiddenLayers > 0;
-        int B = input.BatchSize, T = input.SequenceLength, N = B * T;
+        int B = input.BatchSize, T = input.SequenceLength;
         ws.Mask.Set(input.AttentionMask, B, T);
         // A training pass means an optimizer will write the weights: stop trusting packed copies.
         if (ws.Training) _state.MarkMutable();

@@ -11,9 +11,10 @@ namespace BertSharp.Model;
 /// additive finfo.min mask there.
 /// </summary>
 /// <remarks>
-/// With right padding the fused <see cref="Attention"/> kernel runs, dropout included (its mask is
-/// rebuilt in backward from the call's key, so training stores only the probabilities). Masks with
-/// holes (and the [CLS]-only last layer) run the same per-head steps here with the additive mask.
+/// Every case runs the one fused <see cref="Attention"/> kernel, dropout included (its mask is
+/// rebuilt in backward from the call's key, so training stores only the probabilities): right
+/// padding through the provider (which may run it on oneDNN), masks with holes with the additive
+/// mask, and the [CLS]-only last layer with one query row per sequence.
 /// </remarks>
 internal sealed class BertSelfAttention
 {
@@ -51,7 +52,7 @@ internal sealed class BertSelfAttention
         c.Dropped = dropout is not null && _dropout > 0;
         c.Fused = !mask.Holes;
         c.Key = c.Dropped ? dropout!.NextKey() : 0;
-        c.Ensure(N, C, keepProbs || !c.Fused ? B * H * T * T : 0);
+        c.Ensure(N, C, keepProbs ? B * H * T * T : 0);
         long t0 = OpProfile.Start();
         ProjectQkv(x, c, N, packed);
         OpProfile.Stop(OpProfile.Op.QkvProjection, t0);
@@ -63,8 +64,9 @@ internal sealed class BertSelfAttention
         }
         else
         {
-            var job = c.Heads.Set(this, mask, c, T, queryRows: T, c.QKV, qBatch: T * 3 * C, ldq: 3 * C, ctxBatch: T * C);
-            WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
+            var qkv = c.QKV.AsSpan(0, N * 3 * C);
+            Attention.ForwardQueries(qkv, 3 * C, T, qkv[C..], qkv[(2 * C)..], 3 * C, c.Context, C, keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default,
+                B, T, H, d, _scale, mask.Valid, mask.Add.AsSpan(0, N), c.Dropped ? _dropout : 0, c.Key);
         }
         OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
@@ -73,7 +75,7 @@ internal sealed class BertSelfAttention
     public void Backward(float[] x, Cache c, KeyMask mask, float[] dContext, float[] dx, Scratch s, int B, int T)
     {
         int N = B * T, C = _hidden, H = _heads, d = _headSize;
-        s.Ensure(N, C, c.Fused ? 0 : B * H * T * T);
+        s.Ensure(N, C);
         long t0 = OpProfile.Start();
         if (c.Fused)
         {
@@ -82,9 +84,10 @@ internal sealed class BertSelfAttention
         }
         else
         {
-            var job = c.Heads.Set(this, mask, c, T, queryRows: T, c.QKV, qBatch: T * 3 * C, ldq: 3 * C, ctxBatch: T * C);
-            job.SetBackward(dContext, s.DQKV, s.DQKV, s.DProbs);
-            WorkerPool.For(B * H, Gemm.MaxThreads, job.BackwardBody);
+            var qkv = c.QKV.AsSpan(0, N * 3 * C);
+            var dQkv = s.DQKV.AsSpan(0, N * 3 * C);
+            Attention.BackwardQueries(qkv, 3 * C, T, qkv[C..], qkv[(2 * C)..], 3 * C, c.Probs, dContext, C, dQkv, 3 * C, dQkv[C..], dQkv[(2 * C)..], 3 * C,
+                B, T, H, d, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key);
         }
         OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
         t0 = OpProfile.Start();
@@ -141,8 +144,9 @@ internal sealed class BertSelfAttention
         c.Dropped = dropout is not null && _dropout > 0;
         c.Fused = false;
         c.Key = c.Dropped ? dropout!.NextKey() : 0;
-        var job = c.Heads.Set(this, mask, c, T, queryRows: 1, c.Q, qBatch: C, ldq: C, ctxBatch: C);
-        WorkerPool.For(B * H, Gemm.MaxThreads, job.ForwardBody);
+        var qkv = c.QKV.AsSpan(0, N * 3 * C);
+        Attention.ForwardQueries(c.Q.AsSpan(0, B * C), C, 1, qkv[C..], qkv[(2 * C)..], 3 * C, c.Context, C, c.Probs.AsSpan(0, B * H * T),
+            B, T, H, _headSize, _scale, mask.Valid, mask.Holes ? mask.Add.AsSpan(0, N) : default, c.Dropped ? _dropout : 0, c.Key);
         OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
 
@@ -150,12 +154,13 @@ internal sealed class BertSelfAttention
     public void BackwardCls(float[] x, Cache c, KeyMask mask, float[] dContext, float[] dx, Scratch s, int B, int T)
     {
         int N = B * T, C = _hidden, H = _heads;
-        s.Ensure(N, C, B * H * T);
+        s.Ensure(N, C);
         Buffers.Ensure(ref s.DQ, B * C);
         long t0 = OpProfile.Start();
-        var job = c.Heads.Set(this, mask, c, T, queryRows: 1, c.Q, qBatch: C, ldq: C, ctxBatch: C);
-        job.SetBackward(dContext, s.DQ, s.DQKV, s.DProbs);
-        WorkerPool.For(B * H, Gemm.MaxThreads, job.BackwardBody);
+        var qkv = c.QKV.AsSpan(0, N * 3 * C);
+        var dQkv = s.DQKV.AsSpan(0, N * 3 * C);
+        Attention.BackwardQueries(c.Q.AsSpan(0, B * C), C, 1, qkv[C..], qkv[(2 * C)..], 3 * C, c.Probs, dContext, C, s.DQ, C, dQkv[C..], dQkv[(2 * C)..], 3 * C,
+            B, T, H, _headSize, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key);
         OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
         t0 = OpProfile.Start();
         // The query block of DQKV is not written here: only the key and value biases come from it.
@@ -223,7 +228,7 @@ internal sealed class BertSelfAttention
     /// <summary>Activations saved for backward.</summary>
     internal sealed class Cache
     {
-        public float[] Probs = [], Mask = [], DroppedProbs = [], Context = [];
+        public float[] Probs = [], Context = [];
 
         // Outputs of the query/key/value projection (oneDNN writes them fastest cache-line aligned).
         public readonly AlignedArray QKV = new(), Q = new();
@@ -236,8 +241,6 @@ internal sealed class BertSelfAttention
         /// <summary>The attention dropout's key for this pass (forward's mask, replayed in backward).</summary>
         public ulong Key;
 
-        public HeadJob Heads { get; } = new();
-
         public void Ensure(int n, int c, int probs)
         {
             QKV.Ensure(n * 3 * c);
@@ -249,125 +252,12 @@ internal sealed class BertSelfAttention
     /// <summary>Gradient buffers shared by all layers' backward passes.</summary>
     internal sealed class Scratch
     {
-        public float[] DQKV = [], DQ = [], DProbs = [], DBias = [], DWeights = [];
+        public float[] DQKV = [], DQ = [], DBias = [], DWeights = [];
 
-        public void Ensure(int n, int c, int probs)
+        public void Ensure(int n, int c)
         {
             Buffers.Ensure(ref DQKV, n * 3 * c);
-            Buffers.Ensure(ref DProbs, probs);
             Buffers.Ensure(ref DBias, 3 * c);
-        }
-    }
-
-    /// <summary>
-    /// One (sequence, head) pair of attention with dropout and the additive mask, run for all pairs
-    /// on the worker pool through delegates made once per cache (no allocation per call).
-    /// </summary>
-    internal sealed class HeadJob
-    {
-        public readonly Action<int> ForwardBody, BackwardBody;
-        private ulong _key;
-        private AlignedArray _q = null!, _qkv = null!;
-        private float[] _probs = [], _mask = [], _dropped = [], _context = [], _add = [];
-        private float[] _dContext = [], _dq = [], _dqkv = [], _dProbs = [];
-        private int[] _valid = [];
-        private bool _holes, _isDropped;
-        private int _t, _rows, _qBatch, _ldq, _ctxBatch, _c, _h, _d;
-        private float _scale, _p;
-
-        public HeadJob()
-        {
-            ForwardBody = Forward;
-            BackwardBody = Backward;
-        }
-
-        // q: the queries (queryRows per sequence, sequence b at b·qBatch, row stride ldq); keys and
-        // values from the cache's QKV; context (and dContext) sequence b at b·ctxBatch, stride C.
-        public HeadJob Set(BertSelfAttention a, KeyMask mask, Cache c, int T, int queryRows, AlignedArray q, int qBatch, int ldq, int ctxBatch)
-        {
-            (_c, _h, _d, _scale, _p) = (a._hidden, a._heads, a._headSize, a._scale, a._dropout);
-            (_t, _rows, _q, _qBatch, _ldq, _ctxBatch) = (T, queryRows, q, qBatch, ldq, ctxBatch);
-            (_qkv, _probs, _context, _isDropped, _key) = (c.QKV, c.Probs, c.Context, c.Dropped, c.Key);
-            (_valid, _add, _holes) = (mask.Valid, mask.Add, mask.Holes);
-            int n = c.Probs.Length;
-            if (c.Dropped)
-            {
-                Buffers.Ensure(ref c.Mask, n);
-                Buffers.Ensure(ref c.DroppedProbs, n);
-            }
-            (_mask, _dropped) = (c.Mask, c.DroppedProbs);
-            return this;
-        }
-
-        // dq: the queries' gradient, laid out as q; dqkv receives dk and dv (stride 3C).
-        public void SetBackward(float[] dContext, float[] dq, float[] dqkv, float[] dProbs) =>
-            (_dContext, _dq, _dqkv, _dProbs) = (dContext, dq, dqkv, dProbs);
-
-        private void Forward(int t)
-        {
-            int b = t / _h, h = t % _h, T = _t, rows = _rows, d = _d, ld = 3 * _c, keys = _valid[b];
-            int qOff = b * _qBatch + h * d, kOff = b * T * ld + _c + h * d, vOff = kOff + _c, region = rows * T;
-            var probs = _probs.AsSpan(t * region, region);
-            // scores (rows, keys) = scale · q kᵀ, then the masked softmax; skipped keys get probability 0.
-            Gemm.Multiply(false, true, rows, keys, d, _scale, _q.AsSpan(qOff), _ldq, _qkv.AsSpan(kOff), ld, 0f, probs, T);
-            ReadOnlySpan<float> add = _holes ? _add.AsSpan(b * T, keys) : default;
-            if (keys == T)
-            {
-                Kernels.ScaledMaskedSoftmax(probs, rows, T, 1f, add);
-            }
-            else
-            {
-                for (int i = 0; i < rows; i++)
-                {
-                    Kernels.ScaledMaskedSoftmax(probs.Slice(i * T, keys), 1, keys, 1f, add);
-                    probs.Slice(i * T + keys, T - keys).Clear();
-                }
-            }
-            ReadOnlySpan<float> used = probs;
-            if (_isDropped)
-            {
-                var dropped = _dropped.AsSpan(t * region, region);
-                Dropout.Forward(probs, dropped, _mask.AsSpan(t * region, region), _p, _key, (long)t * region);
-                used = dropped;
-            }
-            // context (rows, d) = P v
-            Gemm.Multiply(false, false, rows, d, keys, 1f, used, T, _qkv.AsSpan(vOff), ld, 0f, _context.AsSpan(b * _ctxBatch + h * d), _c);
-        }
-
-        private void Backward(int t)
-        {
-            int b = t / _h, h = t % _h, T = _t, rows = _rows, d = _d, ld = 3 * _c, keys = _valid[b];
-            int qOff = b * _qBatch + h * d, kOff = b * T * ld + _c + h * d, vOff = kOff + _c, region = rows * T;
-            var probs = _probs.AsSpan(t * region, region);
-            ReadOnlySpan<float> used = _isDropped ? _dropped.AsSpan(t * region, region) : probs;
-            var dP = _dProbs.AsSpan(t * region, region);
-            var dCtx = _dContext.AsSpan(b * _ctxBatch + h * d);
-            // dP_used (rows, keys) = dCtx vᵀ; dv (keys, d) = P_usedᵀ dCtx
-            Gemm.Multiply(false, true, rows, keys, d, 1f, dCtx, _c, _qkv.AsSpan(vOff), ld, 0f, dP, T);
-            Gemm.Multiply(true, false, keys, d, rows, 1f, used, T, dCtx, _c, 0f, _dqkv.AsSpan(vOff), ld);
-            // The additive mask is a constant and takes no gradient.
-            if (keys == T)
-            {
-                if (_isDropped) Dropout.Backward(dP, _mask.AsSpan(t * region, region), dP);
-                Kernels.SoftmaxRowsBackward(probs, dP, dP, rows, T);
-            }
-            else
-            {
-                for (int i = 0; i < rows; i++)
-                {
-                    var row = dP.Slice(i * T, keys);
-                    if (_isDropped) Dropout.Backward(row, _mask.AsSpan(t * region + i * T, keys), row);
-                    Kernels.SoftmaxRowsBackward(probs.Slice(i * T, keys), row, row, 1, keys);
-                }
-            }
-            // dq = scale · dS k; dk (keys, d) = scale · dSᵀ q
-            Gemm.Multiply(false, false, rows, d, keys, _scale, dP, T, _qkv.AsSpan(kOff), ld, 0f, _dq.AsSpan(qOff), _ldq);
-            Gemm.Multiply(true, false, keys, d, rows, _scale, dP, T, _q.AsSpan(qOff), _ldq, 0f, _dqkv.AsSpan(kOff), ld);
-            for (int j = keys; j < T; j++)
-            {
-                _dqkv.AsSpan(kOff + j * ld, d).Clear();
-                _dqkv.AsSpan(vOff + j * ld, d).Clear();
-            }
         }
     }
 }

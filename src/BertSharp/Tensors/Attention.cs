@@ -14,8 +14,11 @@ namespace BertSharp.Tensors;
 /// in forward and rebuilt in backward, never stored.
 /// </summary>
 /// <remarks>
-/// The (batch, head) pairs run in parallel, each with single-threaded GEMMs on packed panels.
-/// q, k and v may be column slices of one fused [tokens, 3·hidden] QKV buffer (same ld).
+/// The (batch, head) pairs run in parallel when the cost model finds enough work, each with
+/// single-threaded GEMMs on packed panels. q, k and v may be column slices of one fused
+/// [tokens, 3·hidden] QKV buffer (same ld). The general overloads also serve masks with holes (an
+/// additive mask) and a [CLS]-only last layer (one query row per sequence): every managed attention
+/// in the encoder is this one kernel.
 /// </remarks>
 internal static unsafe class Attention
 {
@@ -31,25 +34,45 @@ internal static unsafe class Attention
         ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld,
         Span<float> context, int ldContext, Span<float> probs,
         int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys,
-        float dropout = 0, ulong dropoutKey = 0)
+        float dropout = 0, ulong dropoutKey = 0) =>
+        ForwardQueries(q, ld, seq, k, v, ld, context, ldContext, probs, batch, seq, heads, headDim, scale, validKeys, default, dropout, dropoutKey);
+
+    /// <summary>
+    /// The general form of <see cref="Forward"/>:
+    /// queryRows query rows per sequence (seq, or 1 for a [CLS]-only last layer) in q with row stride
+    /// ldq, sequence b's at row b·queryRows, and context laid out likewise (row stride ldContext);
+    /// probs, when given, is [batch, heads, queryRows, seq]. addMask, when given ([batch, seq]), is
+    /// added to the scaled scores of the first validKeys[b] keys (0 for real keys, float.MinValue
+    /// for masked ones: a mask with holes, as Hugging Face's BERT adds it). The dropout mask's index
+    /// is ((b·heads + h)·queryRows + i)·seq + j.
+    /// </summary>
+    public static void ForwardQueries(
+        ReadOnlySpan<float> q, int ldq, int queryRows, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld,
+        Span<float> context, int ldContext, Span<float> probs,
+        int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys, ReadOnlySpan<float> addMask,
+        float dropout, ulong dropoutKey)
     {
         CheckDropout(dropout);
-        Check(q.Length, k.Length, v.Length, ld, batch, seq, heads, headDim, validKeys);
-        Gemm.CheckMatrix("context", context.Length, batch * seq, heads * headDim, ldContext);
-        if (!probs.IsEmpty) Kernels.Need(probs.Length, batch * heads * seq, seq, nameof(probs));
-        if (batch == 0 || seq == 0 || heads == 0) return;
-        fixed (float* pq = q, pk = k, pv = v, pc = context, pp = probs)
+        Check(q.Length, ldq, queryRows, k.Length, v.Length, ld, batch, seq, heads, headDim, validKeys);
+        Gemm.CheckMatrix("context", context.Length, batch * queryRows, heads * headDim, ldContext);
+        if (!probs.IsEmpty) Kernels.Need(probs.Length, batch * heads * queryRows, seq, nameof(probs));
+        if (!addMask.IsEmpty) Kernels.Need(addMask.Length, batch, seq, nameof(addMask));
+        if (batch == 0 || seq == 0 || heads == 0 || queryRows == 0) return;
+        fixed (float* pq = q, pk = k, pv = v, pc = context, pp = probs, pm = addMask)
         fixed (int* pl = validKeys)
         {
             var job = new Job
             {
                 Q = pq,
+                LdQ = ldq,
+                Rows = queryRows,
                 K = pk,
                 V = pv,
                 Ld = ld,
                 C = pc,
                 LdC = ldContext,
                 P = probs.IsEmpty ? null : pp,
+                Add = addMask.IsEmpty ? null : pm,
                 Seq = seq,
                 Heads = heads,
                 HeadDim = headDim,
@@ -58,7 +81,7 @@ internal static unsafe class Attention
                 Dropout = dropout,
                 Key = dropoutKey,
             };
-            Run(batch * heads, job, &ForwardOne);
+            Run(batch * heads, job, &ForwardOne, 1);
         }
     }
 
@@ -72,22 +95,37 @@ internal static unsafe class Attention
         ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, int ldContext,
         Span<float> dq, Span<float> dk, Span<float> dv, int ldGrad,
         int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys,
-        float dropout = 0, ulong dropoutKey = 0)
+        float dropout = 0, ulong dropoutKey = 0) =>
+        BackwardQueries(q, ld, seq, k, v, ld, probs, dContext, ldContext, dq, ldGrad, dk, dv, ldGrad, batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey);
+
+    /// <summary>
+    /// Gradients of <see cref="ForwardQueries"/>:
+    /// dq laid out as q (row stride ldDq), dk and dv as k and v (row stride ldGrad). The additive
+    /// mask is a constant and takes no gradient (masked keys have probability 0).
+    /// </summary>
+    public static void BackwardQueries(
+        ReadOnlySpan<float> q, int ldq, int queryRows, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld,
+        ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, int ldContext,
+        Span<float> dq, int ldDq, Span<float> dk, Span<float> dv, int ldGrad,
+        int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys,
+        float dropout, ulong dropoutKey)
     {
         CheckDropout(dropout);
-        Check(q.Length, k.Length, v.Length, ld, batch, seq, heads, headDim, validKeys);
-        Kernels.Need(probs.Length, batch * heads * seq, seq, nameof(probs));
-        Gemm.CheckMatrix("dContext", dContext.Length, batch * seq, heads * headDim, ldContext);
-        Gemm.CheckMatrix("dq", dq.Length, batch * seq, heads * headDim, ldGrad);
+        Check(q.Length, ldq, queryRows, k.Length, v.Length, ld, batch, seq, heads, headDim, validKeys);
+        Kernels.Need(probs.Length, batch * heads * queryRows, seq, nameof(probs));
+        Gemm.CheckMatrix("dContext", dContext.Length, batch * queryRows, heads * headDim, ldContext);
+        Gemm.CheckMatrix("dq", dq.Length, batch * queryRows, heads * headDim, ldDq);
         Gemm.CheckMatrix("dk", dk.Length, batch * seq, heads * headDim, ldGrad);
         Gemm.CheckMatrix("dv", dv.Length, batch * seq, heads * headDim, ldGrad);
-        if (batch == 0 || seq == 0 || heads == 0) return;
+        if (batch == 0 || seq == 0 || heads == 0 || queryRows == 0) return;
         fixed (float* pq = q, pk = k, pv = v, pp = probs, pdc = dContext, pdq = dq, pdk = dk, pdv = dv)
         fixed (int* pl = validKeys)
         {
             var job = new Job
             {
                 Q = pq,
+                LdQ = ldq,
+                Rows = queryRows,
                 K = pk,
                 V = pv,
                 Ld = ld,
@@ -95,6 +133,7 @@ internal static unsafe class Attention
                 LdC = ldContext,
                 P = pp,
                 DQ = pdq,
+                LdDQ = ldDq,
                 DK = pdk,
                 DV = pdv,
                 LdG = ldGrad,
@@ -106,17 +145,19 @@ internal static unsafe class Attention
                 Dropout = dropout,
                 Key = dropoutKey,
             };
-            Run(batch * heads, job, &BackwardOne);
+            Run(batch * heads, job, &BackwardOne, 2);
         }
     }
 
-    private static void Check(int q, int k, int v, int ld, int batch, int seq, int heads, int headDim, ReadOnlySpan<int> validKeys)
+    private static void Check(int q, int ldq, int queryRows, int k, int v, int ld, int batch, int seq, int heads, int headDim, ReadOnlySpan<int> validKeys)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
         ArgumentOutOfRangeException.ThrowIfNegative(seq);
         ArgumentOutOfRangeException.ThrowIfNegative(heads);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(headDim);
-        Gemm.CheckMatrix("q", q, batch * seq, heads * headDim, ld);
+        ArgumentOutOfRangeException.ThrowIfNegative(queryRows);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(queryRows, seq);
+        Gemm.CheckMatrix("q", q, batch * queryRows, heads * headDim, ldq);
         Gemm.CheckMatrix("k", k, batch * seq, heads * headDim, ld);
         Gemm.CheckMatrix("v", v, batch * seq, heads * headDim, ld);
         if (validKeys.Length < batch)
@@ -133,8 +174,8 @@ internal static unsafe class Attention
 
     private struct Job
     {
-        public float* Q, K, V, C, P, DQ, DK, DV;
-        public int Ld, LdC, LdG, Seq, Heads, HeadDim;
+        public float* Q, K, V, C, P, Add, DQ, DK, DV;
+        public int LdQ, Rows, Ld, LdC, LdDQ, LdG, Seq, Heads, HeadDim;
         public float Scale, Dropout;
         public ulong Key;
         public int* Valid;
@@ -142,12 +183,15 @@ internal static unsafe class Attention
 
     [ThreadStatic] private static Runner? runner;
 
-    private static void Run(int count, Job job, delegate*<ref Job, int, void> one)
+    // passes: 1 for forward's two products per pair, 2 for backward's four; the cost model keeps
+    // short sequences (a query's few tokens) on the calling thread.
+    private static void Run(int count, Job job, delegate*<ref Job, int, void> one, int passes)
     {
         var r = runner ??= new Runner();
         r.Job = job;
         r.Fn = (nint)one;
-        WorkerPool.For(count, Gemm.MaxThreads, r.Body);
+        long flops = passes * 4L * count * job.Rows * job.Seq * job.HeadDim;
+        WorkerPool.For(count, WorkerPool.Threads(flops, Gemm.ParallelGrainFlops), r.Body);
     }
 
     // Per calling thread, so concurrent callers never share one.
@@ -168,42 +212,45 @@ internal static unsafe class Attention
 
     private static void ForwardOne(ref Job j, int t)
     {
-        int b = t / j.Heads, h = t % j.Heads, seq = j.Seq, dh = j.HeadDim, keys = j.Valid[b];
+        int b = t / j.Heads, h = t % j.Heads, seq = j.Seq, rows = j.Rows, dh = j.HeadDim, keys = j.Valid[b];
         long at = (long)b * seq * j.Ld + (long)h * dh;
-        long block = (long)seq * seq;
+        float* q = j.Q + (long)b * rows * j.LdQ + (long)h * dh;
+        long block = (long)rows * seq;
         float* work = (scratch ??= new AlignedBuffer()).Get(2 * block);
         float* p = j.P != null ? j.P + t * block : work;
-        Gemm.Run(false, true, seq, keys, dh, j.Scale, j.Q + at, j.Ld, j.K + at, j.Ld, null, 0, p, seq, serial: true);
+        float* add = j.Add != null ? j.Add + (long)b * seq : null;
+        Gemm.Run(false, true, rows, keys, dh, j.Scale, q, j.LdQ, j.K + at, j.Ld, null, 0, p, seq, serial: true);
         // Dropped probabilities go to scratch while the row is in L1: P itself is what backward needs.
         float* used = j.Dropout > 0 ? work + block : p;
-        for (int i = 0; i < seq; i++)
+        for (int i = 0; i < rows; i++)
         {
             float* row = p + (long)i * seq;
-            Kernels.SoftmaxRow(row, keys, 1, null);
+            Kernels.SoftmaxRow(row, keys, 1, add);
             new Span<float>(row + keys, seq - keys).Clear();
             if (j.Dropout > 0) Drop(row, used + (long)i * seq, keys, j.Dropout, j.Key, t * block + (long)i * seq);
         }
-        float* c = j.C + (long)b * seq * j.LdC + (long)h * dh;
-        Gemm.Run(false, false, seq, dh, keys, 1, used, seq, j.V + at, j.Ld, null, 0, c, j.LdC, serial: true);
+        float* c = j.C + (long)b * rows * j.LdC + (long)h * dh;
+        Gemm.Run(false, false, rows, dh, keys, 1, used, seq, j.V + at, j.Ld, null, 0, c, j.LdC, serial: true);
     }
 
     private static void BackwardOne(ref Job j, int t)
     {
-        int b = t / j.Heads, h = t % j.Heads, seq = j.Seq, dh = j.HeadDim, keys = j.Valid[b];
+        int b = t / j.Heads, h = t % j.Heads, seq = j.Seq, rows = j.Rows, dh = j.HeadDim, keys = j.Valid[b];
         long at = (long)b * seq * j.Ld + (long)h * dh;
         long atG = (long)b * seq * j.LdG + (long)h * dh;
-        float* p = j.P + (long)t * seq * seq;
-        float* dc = j.C + (long)b * seq * j.LdC + (long)h * dh;
-        float* dv = j.DV + atG, dk = j.DK + atG, dq = j.DQ + atG;
+        float* q = j.Q + (long)b * rows * j.LdQ + (long)h * dh;
+        long block = (long)rows * seq;
+        float* p = j.P + t * block;
+        float* dc = j.C + (long)b * rows * j.LdC + (long)h * dh;
+        float* dv = j.DV + atG, dk = j.DK + atG, dq = j.DQ + (long)b * rows * j.LdDQ + (long)h * dh;
 
-        long block = (long)seq * seq;
         float* ds = (scratch ??= new AlignedBuffer()).Get(3 * block);
         float* mask = ds + block, used = p;
         if (j.Dropout > 0)
         {
             // The forward's mask, rebuilt from its key; used = P ⊙ M as forward multiplied V by.
             used = ds + 2 * block;
-            for (int i = 0; i < seq; i++)
+            for (int i = 0; i < rows; i++)
             {
                 long o = (long)i * seq;
                 DropoutMask.Fill(mask + o, keys, j.Dropout, j.Key, t * block + o);
@@ -211,18 +258,18 @@ internal static unsafe class Attention
             }
         }
         // dV = (P ⊙ M)ᵀ·dC over the real keys.
-        Gemm.Run(true, false, keys, dh, seq, 1, used, seq, dc, j.LdC, null, 0, dv, j.LdG, serial: true);
+        Gemm.Run(true, false, keys, dh, rows, 1, used, seq, dc, j.LdC, null, 0, dv, j.LdG, serial: true);
         // dS = scale · P ⊙ (dP − rowsum(dP ⊙ P)), with dP = (dC·Vᵀ) ⊙ M.
-        Gemm.Run(false, true, seq, keys, dh, 1, dc, j.LdC, j.V + at, j.Ld, null, 0, ds, seq, serial: true);
-        for (int i = 0; i < seq; i++)
+        Gemm.Run(false, true, rows, keys, dh, 1, dc, j.LdC, j.V + at, j.Ld, null, 0, ds, seq, serial: true);
+        for (int i = 0; i < rows; i++)
         {
             long o = (long)i * seq;
             if (j.Dropout > 0) Multiply(ds + o, mask + o, ds + o, keys);
             Kernels.SoftmaxBackwardRow(p + o, ds + o, ds + o, keys, j.Scale);
         }
         // dQ = dS·K, dK = dSᵀ·Q.
-        Gemm.Run(false, false, seq, dh, keys, 1, ds, seq, j.K + at, j.Ld, null, 0, dq, j.LdG, serial: true);
-        Gemm.Run(true, false, keys, dh, seq, 1, ds, seq, j.Q + at, j.Ld, null, 0, dk, j.LdG, serial: true);
+        Gemm.Run(false, false, rows, dh, keys, 1, ds, seq, j.K + at, j.Ld, null, 0, dq, j.LdDQ, serial: true);
+        Gemm.Run(true, false, keys, dh, rows, 1, ds, seq, q, j.LdQ, null, 0, dk, j.LdG, serial: true);
         for (int i = keys; i < seq; i++)
         {
             new Span<float>(dk + (long)i * j.LdG, dh).Clear();

@@ -28,8 +28,11 @@ internal static unsafe class Gemm
     // block of A (192 KiB) stays in the 2 MiB L2; an NC-wide B panel (3 MiB) lives in L3.
     internal const int KC = 256, MC = 192, NC = 3072;
 
-    // Below this many flops, fork/join costs more than the second core gains.
-    private const long SerialFlops = 1L << 22;
+    /// <summary>
+    /// The cost model's grain for products: a thread's share should be at least this many flops
+    /// (about 50 µs here) to repay waking it, so a product under twice this runs on its caller.
+    /// </summary>
+    internal const long ParallelGrainFlops = 1L << 21;
 
     internal enum Isa { Scalar, Avx2, Avx512 }
 
@@ -244,24 +247,26 @@ internal static unsafe class Gemm
             return;
         }
         var x = threadContext ??= new Context();
-        int threads = serial || 2L * m * n * k < SerialFlops ? 1 : maxThreads;
+        int threads = serial ? 1 : WorkerPool.Threads(2L * m * n * k, ParallelGrainFlops);
         x.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, threads);
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
+            if (packed is not null)
+            {
+                // A packed weight needs no shared packing step per KC block, so each task runs its
+                // columns through all of k: one fork/join per product instead of one per KC block
+                // (six for a 1536-deep FFN product), which is most of a small batch's cost.
+                x.Block(jc, nc, 0, k, beta, packed);
+                WorkerPool.For(x.Tasks, threads, x.RunTaskBody);
+                continue;
+            }
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                x.Block(jc, nc, pc, kc, pc == 0 ? beta : 1f);
-                if (packed is not null)
-                {
-                    x.BPanel = packed.Pointer + (long)pc * packed.PaddedN + (long)(jc / NR) * kc * NR;
-                }
-                else
-                {
-                    x.BPanel = x.PackB.Get(x.Slivers * kc * NR);
-                    WorkerPool.For(x.Slivers, (long)kc * nc >= 1 << 15 ? threads : 1, x.PackBSliverBody);
-                }
+                x.Block(jc, nc, pc, kc, pc == 0 ? beta : 1f, null);
+                x.BPanel = x.PackB.Get(x.Slivers * kc * NR);
+                WorkerPool.For(x.Slivers, (long)kc * nc >= 1 << 15 ? threads : 1, x.PackBSliverBody);
                 WorkerPool.For(x.Tasks, threads, x.RunTaskBody);
             }
         }
@@ -286,10 +291,11 @@ internal static unsafe class Gemm
         public float* BPanel;
         public int Slivers, Tasks;
         private bool transA, transB;
-        private int m, n, k, lda, ldb, ldc, threads;
+        private int m, lda, ldb, ldc, threads;
         private float alpha, betaNow;
         private float* a, b, c, bias;
         private int jc, nc, pc, kc, nParts, sliversPerPart;
+        private PackedMatrix? packed;
 
         public Context()
         {
@@ -301,7 +307,7 @@ internal static unsafe class Gemm
             float* b, int ldb, float* c, int ldc, float* bias, int threads)
         {
             this.bias = bias;
-            (this.transA, this.transB, this.m, this.n, this.k, this.alpha) = (transA, transB, m, n, k, alpha);
+            (this.transA, this.transB, this.m, this.alpha) = (transA, transB, m, alpha);
             this.a = a;
             this.b = b;
             this.c = c;
@@ -311,11 +317,14 @@ internal static unsafe class Gemm
         public void Clear()
         {
             a = b = c = bias = BPanel = null;
+            packed = null;
         }
 
-        public void Block(int jc, int nc, int pc, int kc, float beta)
+        // packed: the weight's panels, walked through all of [pc, pc + kc) by each task; null when
+        // BPanel holds this KC block's freshly packed B.
+        public void Block(int jc, int nc, int pc, int kc, float beta, PackedMatrix? packed)
         {
-            (this.jc, this.nc, this.pc, this.kc, betaNow) = (jc, nc, pc, kc, beta);
+            (this.jc, this.nc, this.pc, this.kc, betaNow, this.packed) = (jc, nc, pc, kc, beta, packed);
             Slivers = (nc + NR - 1) / NR;
             int mBlocks = (m + MC - 1) / MC;
             // Enough tasks for every thread to get two, splitting along n when m is short (dW = dYᵀ·X).
@@ -335,6 +344,21 @@ internal static unsafe class Gemm
         }
 
         public void RunTask(int t)
+        {
+            if (packed is null)
+            {
+                RunTask(t, pc, kc, betaNow, BPanel);
+                return;
+            }
+            for (int p = pc; p < pc + kc; p += KC)
+            {
+                int depth = Math.Min(KC, pc + kc - p);
+                RunTask(t, p, depth, p == pc ? betaNow : 1f, packed.Pointer + (long)p * packed.PaddedN + (long)(jc / NR) * depth * NR);
+            }
+        }
+
+        // Task t's tiles for the KC block [pc, pc + kc) of B, whose slivers start at panel.
+        private void RunTask(int t, int pc, int kc, float betaNow, float* panel)
         {
             int ib = t / nParts, part = t % nParts;
             int i0 = ib * MC, mc = Math.Min(MC, m - i0);
@@ -358,13 +382,18 @@ internal static unsafe class Gemm
             for (int s = s0; s < s1; s++)
             {
                 int j = jc + s * NR, nr = Math.Min(NR, jc + nc - j);
-                float* bs = BPanel + (long)s * kc * NR;
+                float* bs = panel + (long)s * kc * NR;
                 // The bias goes in with the first KC block, when C is first written.
                 float* biasNow = bias != null && pc == 0 ? bias + j : null;
                 for (int q = 0; q < aSlivers; q++)
                 {
-                    int r = i0 + q * MR;
-                    tile(kc, ap + (long)q * kc * MR, bs, c + (long)r * ldc + j, ldc, alpha, betaNow, Math.Min(MR, m - r), nr, biasNow);
+                    int r = i0 + q * MR, rows = Math.Min(MR, m - r);
+                    // A short last sliver (a few tokens' rows) on a narrower kernel: the 12-row one
+                    // would spend 12 rows of multiply-adds on it.
+                    var run = Path != Isa.Avx512 || rows > 8 ? tile
+                        : rows > 4 ? (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile512x8
+                        : &Tile512x4;
+                    run(kc, ap + (long)q * kc * MR, bs, c + (long)r * ldc + j, ldc, alpha, betaNow, rows, nr, biasNow);
                 }
             }
         }
@@ -622,6 +651,99 @@ internal static unsafe class Gemm
             r11a.Store(t + 352); r11b.Store(t + 368);
             StoreEdge(t, c, ldc, alpha, beta, mr, nr, bias);
         }
+    }
+
+    // Tile512 for slivers of at most 4 real rows (of the 12-lane packed A sliver).
+    private static void Tile512x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    {
+        Vector512<float> r0a = default, r0b = default, r1a = default, r1b = default;
+        Vector512<float> r2a = default, r2b = default, r3a = default, r3b = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            r0a = Vector512.FusedMultiplyAdd(a0, b0, r0a);
+            r0b = Vector512.FusedMultiplyAdd(a0, b1, r0b);
+            var a1 = Vector512.Create(a[1]);
+            r1a = Vector512.FusedMultiplyAdd(a1, b0, r1a);
+            r1b = Vector512.FusedMultiplyAdd(a1, b1, r1b);
+            var a2 = Vector512.Create(a[2]);
+            r2a = Vector512.FusedMultiplyAdd(a2, b0, r2a);
+            r2b = Vector512.FusedMultiplyAdd(a2, b1, r2b);
+            var a3 = Vector512.Create(a[3]);
+            r3a = Vector512.FusedMultiplyAdd(a3, b0, r3a);
+            r3b = Vector512.FusedMultiplyAdd(a3, b1, r3b);
+            a += MR;
+            b += NR;
+        }
+        float* t = stackalloc float[4 * NR];
+        r0a.Store(t + 0); r0b.Store(t + 16);
+        r1a.Store(t + 32); r1b.Store(t + 48);
+        r2a.Store(t + 64); r2b.Store(t + 80);
+        r3a.Store(t + 96); r3b.Store(t + 112);
+        StoreRows(t, c, ldc, alpha, beta, mr, nr, bias);
+    }
+
+    // Tile512 for slivers of 5 to 8 real rows.
+    private static void Tile512x8(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    {
+        Vector512<float> r0a = default, r0b = default, r1a = default, r1b = default;
+        Vector512<float> r2a = default, r2b = default, r3a = default, r3b = default;
+        Vector512<float> r4a = default, r4b = default, r5a = default, r5b = default;
+        Vector512<float> r6a = default, r6b = default, r7a = default, r7b = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            r0a = Vector512.FusedMultiplyAdd(a0, b0, r0a);
+            r0b = Vector512.FusedMultiplyAdd(a0, b1, r0b);
+            var a1 = Vector512.Create(a[1]);
+            r1a = Vector512.FusedMultiplyAdd(a1, b0, r1a);
+            r1b = Vector512.FusedMultiplyAdd(a1, b1, r1b);
+            var a2 = Vector512.Create(a[2]);
+            r2a = Vector512.FusedMultiplyAdd(a2, b0, r2a);
+            r2b = Vector512.FusedMultiplyAdd(a2, b1, r2b);
+            var a3 = Vector512.Create(a[3]);
+            r3a = Vector512.FusedMultiplyAdd(a3, b0, r3a);
+            r3b = Vector512.FusedMultiplyAdd(a3, b1, r3b);
+            var a4 = Vector512.Create(a[4]);
+            r4a = Vector512.FusedMultiplyAdd(a4, b0, r4a);
+            r4b = Vector512.FusedMultiplyAdd(a4, b1, r4b);
+            var a5 = Vector512.Create(a[5]);
+            r5a = Vector512.FusedMultiplyAdd(a5, b0, r5a);
+            r5b = Vector512.FusedMultiplyAdd(a5, b1, r5b);
+            var a6 = Vector512.Create(a[6]);
+            r6a = Vector512.FusedMultiplyAdd(a6, b0, r6a);
+            r6b = Vector512.FusedMultiplyAdd(a6, b1, r6b);
+            var a7 = Vector512.Create(a[7]);
+            r7a = Vector512.FusedMultiplyAdd(a7, b0, r7a);
+            r7b = Vector512.FusedMultiplyAdd(a7, b1, r7b);
+            a += MR;
+            b += NR;
+        }
+        float* t = stackalloc float[8 * NR];
+        r0a.Store(t + 0); r0b.Store(t + 16);
+        r1a.Store(t + 32); r1b.Store(t + 48);
+        r2a.Store(t + 64); r2b.Store(t + 80);
+        r3a.Store(t + 96); r3b.Store(t + 112);
+        r4a.Store(t + 128); r4b.Store(t + 144);
+        r5a.Store(t + 160); r5b.Store(t + 176);
+        r6a.Store(t + 192); r6b.Store(t + 208);
+        r7a.Store(t + 224); r7b.Store(t + 240);
+        StoreRows(t, c, ldc, alpha, beta, mr, nr, bias);
+    }
+
+    // The first mr rows of a short tile t (NR wide): whole rows vectorised, a narrow edge through StoreEdge.
+    private static void StoreRows(float* t, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    {
+        if (nr != NR)
+        {
+            StoreEdge(t, c, ldc, alpha, beta, mr, nr, bias);
+            return;
+        }
+        for (int i = 0; i < mr; i++) Store512(c + (long)i * ldc, Vector512.Load(t + i * NR), Vector512.Load(t + i * NR + 16), alpha, beta, bias);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

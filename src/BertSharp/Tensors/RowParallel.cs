@@ -21,11 +21,11 @@ internal unsafe struct RowJob
 /// <summary>Runs a row-range function over [0, rows), splitting rows across threads when large.</summary>
 internal static unsafe class RowParallel
 {
-    // Below about 64K elements a row kernel finishes faster than a fork/join round trip.
-    private const long Threshold = 1 << 16;
+    // A thread's share should be at least about 32K elements: below twice that a row kernel
+    // finishes faster than a fork/join round trip.
+    private const long GrainElements = 1 << 15;
 
-    public static int Chunks(int rows, int cols) =>
-        (long)rows * cols < Threshold ? 1 : Math.Min(rows, Gemm.MaxThreads);
+    public static int Chunks(int rows, int cols) => Math.Min(Math.Max(rows, 1), WorkerPool.Threads((long)rows * cols, GrainElements));
 
     /// <summary>body(job, chunk, r0, r1) for contiguous row ranges.</summary>
     public static void For(int rows, int cols, ref RowJob job, delegate*<ref RowJob, int, int, int, void> body)

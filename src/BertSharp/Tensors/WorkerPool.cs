@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace BertSharp.Tensors;
@@ -8,14 +9,37 @@ namespace BertSharp.Tensors;
 /// nothing. One loop runs at a time; a loop started while another runs (another thread, or a
 /// nested loop inside a task) runs serially on its caller, so threads never oversubscribe.
 /// </summary>
+/// <remarks>
+/// <para>A forward pass opens dozens of loops back to back, so a helper that finishes one spins
+/// for <see cref="SpinMicroseconds"/> waiting for the next before it blocks (a blocked helper
+/// takes tens of microseconds to wake, longer on a busy machine).</para>
+/// <para>The caller never waits for a helper that has not started: helpers join a loop only while
+/// it is open, the caller takes every task nobody has claimed, then closes the loop and waits
+/// only for helpers already inside a task. A helper descheduled by other processes (a shared
+/// CPU) therefore delays a loop by at most the one task it holds, not by its whole time slice.</para>
+/// </remarks>
 internal static class WorkerPool
 {
-    private static readonly SemaphoreSlim Wake = new(0);
-    private static readonly ManualResetEventSlim Done = new(false);
-    private static readonly int WorkerCount = Environment.ProcessorCount - 1;
+    // Long enough to bridge the serial gap between two loops of a pass (layer norms, small
+    // products on the caller), short enough that an idle process stops burning a shared core.
+    private const int SpinMicroseconds = 100;
+
+    private const int StallMicroseconds = 200;
+    private static readonly long MinBackOffTicks = Stopwatch.Frequency / 200, MaxBackOffTicks = Stopwatch.Frequency / 2;
+
+    // Loops run serially until this timestamp (see BackOff); written only by a loop's caller.
+    private static long serialUntil, backOffTicks;
+
+    private static readonly Helper[] Helpers;
     private static int busy;
     private static Action<int>? job;
-    private static int jobCount, next, pending;
+    private static int jobCount, next;
+
+    // Odd while a loop is open to helpers, even once the caller has closed it; each loop adds 2.
+    private static int generation;
+
+    // Helpers allowed to join the open loop (counts down), and helpers inside it now.
+    private static int seats, active;
     private static Exception? error;
     [ThreadStatic] private static bool isWorker, inLoop;
 
@@ -24,16 +48,27 @@ internal static class WorkerPool
 
     static WorkerPool()
     {
-        for (int i = 0; i < WorkerCount; i++)
-            new Thread(WorkerLoop) { IsBackground = true, Name = "BertSharp tensor worker " + i }.Start();
+        Helpers = new Helper[Environment.ProcessorCount - 1];
+        for (int i = 0; i < Helpers.Length; i++)
+        {
+            var h = Helpers[i] = new Helper();
+            new Thread(() => HelperLoop(h)) { IsBackground = true, Name = "BertSharp tensor worker " + i }.Start();
+        }
     }
+
+    /// <summary>
+    /// The cost model: how many threads (1 … <see cref="Gemm.MaxThreads"/>) a loop of `work` units
+    /// should use when a thread's share must be at least `grain` units to pay for its hand-off.
+    /// Below two grains the loop runs on the caller alone.
+    /// </summary>
+    public static int Threads(long work, long grain) => (int)Math.Clamp(work / Math.Max(1, grain), 1, Gemm.MaxThreads);
 
     /// <summary>Runs body(0 … count−1) on up to maxThreads threads (the caller included).</summary>
     public static void For(int count, int maxThreads, Action<int> body)
     {
-        int helpers = Math.Min(Math.Min(maxThreads, count) - 1, WorkerCount);
+        int helpers = Math.Min(Math.Min(maxThreads, count) - 1, Helpers.Length);
         bool outer = !inLoop;
-        if (helpers <= 0 || isWorker || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
+        if (helpers <= 0 || isWorker || Stopwatch.GetTimestamp() < serialUntil || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
         {
             inLoop = true;
             try
@@ -47,25 +82,58 @@ internal static class WorkerPool
             return;
         }
         inLoop = true;
+        int open = generation + 1;
+        long start = Stopwatch.GetTimestamp();
         try
         {
             job = body;
             jobCount = count;
             next = 0;
             error = null;
-            pending = helpers;
-            Done.Reset();
-            Wake.Release(helpers);
+            seats = helpers;
+            Volatile.Write(ref generation, open);
+            for (int i = 0, woken = 0; i < Helpers.Length && woken < helpers; i++)
+            {
+                var h = Helpers[i];
+                if (Volatile.Read(ref h.Sleeping) == 1 && Interlocked.Exchange(ref h.Sleeping, 0) == 1)
+                {
+                    h.Wake.Release();
+                    woken++;
+                }
+            }
             Work();
-            // Every woken helper checks in, so none still reads this job when the next one starts.
-            Done.Wait();
-            if (error is not null) ExceptionDispatchInfo.Throw(error);
         }
         finally
         {
+            // Closed (a full fence) before reading active: a helper counts itself in before it checks
+            // the generation, so one that missed the loop can no longer enter it.
+            Interlocked.Exchange(ref generation, open + 1);
+            long waitStart = Stopwatch.GetTimestamp();
+            var spin = new SpinWait();
+            while (Volatile.Read(ref active) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            BackOff(Stopwatch.GetTimestamp() - waitStart, waitStart - start);
             inLoop = false;
             job = null;
             Volatile.Write(ref busy, 0);
+        }
+        if (error is not null) ExceptionDispatchInfo.Throw(error);
+    }
+
+    // A loop whose caller, done with its own share, then waited longer for a helper than it had
+    // worked (and more than StallMicroseconds) ran slower than it would have alone: the helper
+    // was descheduled mid-task by other processes. Loops then run serially for a while, a window
+    // that doubles while stalls repeat and halves after each clean parallel loop, so a busy CPU
+    // costs one thread's speed, not a collapse, and a quiet one gets both threads back.
+    private static void BackOff(long waited, long worked)
+    {
+        if (waited > worked && waited > Stopwatch.Frequency * StallMicroseconds / 1_000_000)
+        {
+            backOffTicks = Math.Clamp(backOffTicks * 2, MinBackOffTicks, MaxBackOffTicks);
+            serialUntil = Stopwatch.GetTimestamp() + backOffTicks;
+        }
+        else
+        {
+            backOffTicks /= 2;
         }
     }
 
@@ -83,14 +151,50 @@ internal static class WorkerPool
         }
     }
 
-    private static void WorkerLoop()
+    private static void HelperLoop(Helper h)
     {
         isWorker = true;
+        int seen = 0;
         while (true)
         {
-            Wake.Wait();
-            Work();
-            if (Interlocked.Decrement(ref pending) == 0) Done.Set();
+            int g = NextOpen(h, seen);
+            seen = g;
+            Interlocked.Increment(ref active);
+            if (Volatile.Read(ref generation) == g && Interlocked.Decrement(ref seats) >= 0) Work();
+            Interlocked.Decrement(ref active);
         }
+    }
+
+    // Spins for a while, then blocks, until a loop other than `seen` is open; returns its generation.
+    private static int NextOpen(Helper h, int seen)
+    {
+        while (true)
+        {
+            long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
+            do
+            {
+                int g = Volatile.Read(ref generation);
+                if ((g & 1) == 1 && g != seen) return g;
+                Thread.SpinWait(20);
+            }
+            while (Stopwatch.GetTimestamp() < until);
+            // Announce the sleep, then look once more: a caller that opened a loop before seeing the
+            // flag is caught by this check; one that opens after sees the flag and wakes us.
+            Interlocked.Exchange(ref h.Sleeping, 1);
+            int now = Volatile.Read(ref generation);
+            if ((now & 1) == 1 && now != seen)
+            {
+                // If a caller took the flag meanwhile, its permit makes one later wait return early: harmless.
+                Interlocked.Exchange(ref h.Sleeping, 0);
+                return now;
+            }
+            h.Wake.Wait();
+        }
+    }
+
+    private sealed class Helper
+    {
+        public readonly SemaphoreSlim Wake = new(0);
+        public int Sleeping;
     }
 }

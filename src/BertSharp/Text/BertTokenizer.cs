@@ -311,10 +311,10 @@ public sealed class BertTokenizer
                 {
                     case TruncationStrategy.LongestFirst when b is not null:
                         {
-                            int n1 = la, n2 = lb;
-                            bool swap = n1 > n2;
-                            if (swap) (n1, n2) = (n2, n1);
-                            n2 = n1 > max ? n1 : Math.Max(n1, max - n1);
+                            // n1 is the shorter side's length; the longer side gets what is left (HF's longest_first).
+                            bool swap = la > lb;
+                            int n1 = Math.Min(la, lb);
+                            int n2 = n1 > max ? n1 : Math.Max(n1, max - n1);
                             if (n1 + n2 > max)
                             {
                                 n1 = max / 2;
@@ -390,7 +390,7 @@ public sealed class BertTokenizer
         if (b is not null)
         {
             Copy(b, rb);
-            if (special) { ids[k] = SepId; words[k] = -1; k++; }
+            if (special) { ids[k] = SepId; words[k] = -1; }
         }
         return new Encoding(Vocabulary.Tokens, ids, offsets, words, special, na, b is null ? -1 : nb);
 

@@ -19,7 +19,7 @@ public sealed class Encoding
     private readonly bool _special;
     private readonly int _firstLength;
     private readonly int _secondLength; // -1 without a pair
-    private int _realLength;
+    private readonly int _realLength;
     private int[]? _typeIds, _attentionMask, _specialTokensMask;
 
     internal Encoding(string[] vocabulary, int[] ids, (int Start, int End)[] offsets, int[] words,

@@ -46,7 +46,7 @@ public class MultiLabelDataTests
         Assert.Equal(["LOC", "MISC", "ORG", "PER"], MultiLabels.LabelMapOf(data).Id2Label);
 
         var bad = dir.Write("eng.bad", "word\n");
-        Assert.Contains("eng.bad:1", Assert.Throws<InvalidDataException>(() => TextDataset.Load(bad)).Message);
+        Assert.Contains("eng.bad, line 1", Assert.Throws<InvalidDataException>(() => TextDataset.Load(bad)).Message);
     }
 
     [Fact]

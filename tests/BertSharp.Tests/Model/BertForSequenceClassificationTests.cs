@@ -1,4 +1,3 @@
-using BertSharp.IO;
 using BertSharp.Model;
 
 namespace BertSharp.Tests.Model;

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using BertSharp.IO;
 using BertSharp.Model;
 
 namespace BertSharp.Tests.Model;

@@ -1,6 +1,5 @@
 using BertSharp.Inference;
 using BertSharp.IO;
-using BertSharp.Model;
 using Xunit.Abstractions;
 
 namespace BertSharp.Tests.Onnx;

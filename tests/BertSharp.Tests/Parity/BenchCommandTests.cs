@@ -28,4 +28,27 @@ public class BenchCommandTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("built-in", r.Stderr);
     }
+
+    [Fact]
+    public void GridHasACellPerBatchAndTokenCountWithPositiveRatesUnderCompetingLoad()
+    {
+        var r = CliRunner.Run("bench", "--grid", "--grid-batches", "1,2", "--grid-tokens", "8", "--iterations", "1", "--threads", "2", "--contend", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var root = doc.RootElement;
+        Assert.Equal(1, root.GetProperty("contend").GetInt32());
+        var cells = root.GetProperty("cells").EnumerateArray().ToList();
+        Assert.Equal([(1, 8), (2, 8)], cells.Select(c => (c.GetProperty("batch").GetInt32(), c.GetProperty("tokens").GetInt32())));
+        foreach (var c in cells)
+            foreach (var key in new[] { "fp32_samples_per_s", "onnxruntime_samples_per_s", "fp32_ratio" })
+                Assert.True(c.GetProperty(key).GetDouble() > 0, $"{key} = {c.GetProperty(key)}");
+    }
+
+    [Fact]
+    public void AGridTokenCountPastTheModelsPositionsIsRefused()
+    {
+        var r = CliRunner.Run("bench", "--grid", "--grid-tokens", "16,4096", "--iterations", "1");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("4096", r.Stderr);
+    }
 }

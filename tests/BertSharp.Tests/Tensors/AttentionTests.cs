@@ -148,9 +148,41 @@ public class AttentionTests
 
     // Plain double attention; keys at or past valid[b] are left out of the softmax. mask (optional)
     // scales probability ((b·heads + h)·seq + i)·seq + j before it multiplies v.
+    [Fact]
+    public void OneQueryRowPerSequenceWithAHoleInTheMaskMatchesDoubleReference()
+    {
+        // The [CLS]-only last layer on a mask with holes: queries apart from keys and values, one row
+        // per sequence, and an additive mask (float.MinValue at masked keys) besides right padding.
+        int batch = 2, seq = 6, heads = 2, dh = 4, ld = heads * dh;
+        var rng = new Random(5);
+        var q = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var k = KernelsTests.Random(rng, batch * seq * ld, 1);
+        var v = KernelsTests.Random(rng, batch * seq * ld, 1);
+        int[] valid = [6, 4];
+        var add = new float[batch * seq];
+        add[2] = add[seq + 1] = float.MinValue;
+        float scale = 1 / MathF.Sqrt(dh);
+        var cls = new float[batch * ld];
+        for (int b = 0; b < batch; b++) q.AsSpan(b * seq * ld, ld).CopyTo(cls.AsSpan(b * ld));
+        var ctx = new float[batch * ld];
+        var probs = new float[batch * heads * seq];
+        Attention.ForwardQueries(cls, ld, 1, k, v, ld, ctx, ld, probs, batch, seq, heads, dh, scale, valid, add, 0, 0);
+        var (wantCtx, wantP) = Forward(Doubles(q), Doubles(k), Doubles(v), ld, batch, seq, heads, dh, scale, valid, add: add);
+        for (int b = 0; b < batch; b++)
+        {
+            for (int c = 0; c < ld; c++)
+                Assert.True(Math.Abs(ctx[b * ld + c] - wantCtx[b * seq * ld + c]) <= 1e-5, $"context[{b},{c}]");
+            for (int h = 0; h < heads; h++)
+                for (int j = 0; j < seq; j++)
+                    Assert.True(Math.Abs(probs[(b * heads + h) * seq + j] - wantP[((b * heads + h) * seq) * seq + j]) <= 1e-6, $"P[{b},{h},0,{j}]");
+        }
+        Assert.Equal(0f, probs[2]);
+        Assert.Equal(0f, probs[2 * seq + 1]);
+    }
+
     private static (double[] Context, double[] Probs) Forward(
         double[] q, double[] k, double[] v, int ld, int batch, int seq, int heads, int dh, double scale, int[] valid, int ldOut = -1,
-        Func<long, double>? mask = null)
+        Func<long, double>? mask = null, float[]? add = null)
     {
         if (ldOut < 0) ldOut = ld;
         var ctx = new double[batch * seq * ldOut];
@@ -163,6 +195,8 @@ public class AttentionTests
                     for (int j = 0; j < valid[b]; j++)
                         for (int d = 0; d < dh; d++)
                             s[j] += scale * q[(b * seq + i) * ld + h * dh + d] * k[(b * seq + j) * ld + h * dh + d];
+                    if (add is not null)
+                        for (int j = 0; j < valid[b]; j++) s[j] += add[b * seq + j];
                     double max = s.Max(), sum = s.Sum(e => Math.Exp(e - max));
                     for (int j = 0; j < valid[b]; j++)
                     {

@@ -13,6 +13,7 @@ public class GemmTests
         { 200, 70, 300 },   // an MC block and a short one; large enough to run in parallel
         { 5, 3100, 3 },     // more than one NC panel
         { 128, 128, 32 },   // attention scores per head
+        { 20, 64, 40 },     // a 12-row sliver and a full-width 8-row one
     };
 
     [Theory]
@@ -121,6 +122,8 @@ public class GemmTests
     [Theory]
     [InlineData(false, 33, 70, 300)]
     [InlineData(true, 200, 64, 384)]
+    [InlineData(false, 16, 96, 600)]   // a 16-token query: a 12-row and a 4-row sliver, all of k in each task
+    [InlineData(false, 7, 64, 300)]    // the 8-row kernel with full-width tiles
     public void PackedMatrixMatchesUnpacked(bool transA, int m, int n, int k)
     {
         var rng = new Random(7);

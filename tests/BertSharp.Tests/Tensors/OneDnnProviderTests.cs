@@ -89,6 +89,30 @@ public class OneDnnProviderTests
     }
 
     [SkippableTheory]
+    [InlineData(16, 0, 1536)]   // one 16-token query's feed-forward
+    [InlineData(16, 768, 384)]  // its query/key/value rows, written into (N, 3C)
+    [InlineData(9, 0, 1152)]
+    public void AShortInputOnAPreparedWeightRunsOnOneDnnsFastKernelInBf16(int m, int extraColumns, int n)
+    {
+        var provider = Bf16Provider();
+        int k = 384, ldy = n + extraColumns;
+        var rng = new Random(m + n);
+        var x = Random(rng, m * k);
+        var w = Random(rng, n * k);
+        var bias = Random(rng, n);
+        var y = new float[m * ldy];
+        provider.Multiply(m, x, k, provider.Prepare(w, n, k), bias, y, ldy);
+        Assert.DoesNotContain("ref", OneDnnMatMul.LastImplementation, StringComparison.Ordinal);
+        var expected = RoundedProduct(false, true, m, n, k, x, k, w, k, bias, roundA: true);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                var e = expected[i * n + j];
+                Assert.True(Math.Abs(y[i * ldy + j] - e.Value) <= 1e-5 * (1 + e.Scale), $"y[{i},{j}] = {y[i * ldy + j]}, expected {e.Value}");
+            }
+    }
+
+    [SkippableTheory]
     [InlineData(50, 384)]      // a [CLS]-only last layer's keys for one 50-token sentence, written into (N, 3C) rows
     [InlineData(256, 384)]
     [InlineData(50, 0)]

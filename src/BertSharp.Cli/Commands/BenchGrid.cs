@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using BertSharp.Inference;
+using BertSharp.IO;
+using BertSharp.Model;
+using BertSharp.Tensors;
+
+namespace BertSharp.Cli.Commands;
+
+/// <summary>
+/// <c>bertsharp bench --grid</c>: inference at every batch × tokens cell against ONNX Runtime on the
+/// same embedded model.onnx, same inputs and threads, in the same process, so each cell's ratio holds
+/// however loaded the machine is; fp32, and bf16 where oneDNN runs it natively.
+/// </summary>
+internal static class BenchGrid
+{
+    public static int[] Sizes(string list, string option)
+    {
+        var sizes = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(x => int.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+                : throw new ArgumentException($"{option} '{list}': expected positive integers separated by commas"))
+            .ToArray();
+        return sizes.Length > 0 ? sizes : throw new ArgumentException($"{option} is empty");
+    }
+
+    /// <summary>Measures every cell; onCell (when given) sees each cell as soon as it is measured.</summary>
+    public static JsonObject Run(string model, int[] batches, int[] tokens, int threads, int iterations, int contend, Action<JsonObject>? onCell = null)
+    {
+        if (threads <= 0 || iterations <= 0) throw new ArgumentException($"--threads ({threads}) and --iterations ({iterations}) must be positive");
+        if (!BuiltInModels.IsBuiltIn(model))
+            throw new ArgumentException($"--model '{model}': the benchmark compares against ONNX Runtime on the embedded model.onnx, so it needs a built-in model ({string.Join(", ", BuiltInModels.Names)})");
+        Gemm.MaxThreads = threads;
+        var pretrained = PretrainedModel.Load(model);
+        foreach (int t in tokens)
+            if (t < 2 || t > pretrained.Config.MaxPositionEmbeddings)
+                throw new ArgumentException($"--grid-tokens {t} must be in [2, {pretrained.Config.MaxPositionEmbeddings}]");
+        var ids = BenchCommand.ProseIds(pretrained);
+        var fp32 = new BertModel(pretrained.Config, pretrained.Weights) { Provider = ComputeProvider.Managed };
+        // bf16 only where it is native: emulated bf16 would measure the fallback, not the provider.
+        var bf16 = ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16)
+            ? new BertModel(pretrained.Config, pretrained.Weights) { Provider = ComputeProvider.OneDnnBf16 }
+            : null;
+        using var ort = new OnnxRuntimeEncoder(model, threads);
+        var cells = new JsonArray();
+        foreach (int b in batches)
+        {
+            foreach (int t in tokens)
+            {
+                var input = BenchCommand.Input(ids, b, t, offset: 0);
+                var engines = new List<Action> { () => fp32.Forward(input), () => ort.Run(input) };
+                if (bf16 is not null) engines.Add(() => bf16.Forward(input));
+                var rates = Measure(engines, b, iterations);
+                var cell = new JsonObject
+                {
+                    ["batch"] = b,
+                    ["tokens"] = t,
+                    ["fp32_samples_per_s"] = Math.Round(rates[0], 2),
+                    ["onnxruntime_samples_per_s"] = Math.Round(rates[1], 2),
+                    ["fp32_ratio"] = Math.Round(rates[0] / rates[1], 3),
+                };
+                if (bf16 is not null)
+                {
+                    cell["bf16_samples_per_s"] = Math.Round(rates[2], 2);
+                    cell["bf16_ratio"] = Math.Round(rates[2] / rates[1], 3);
+                }
+                cells.Add(cell);
+                onCell?.Invoke(cell);
+            }
+        }
+        return new JsonObject
+        {
+            ["model"] = model,
+            ["threads"] = threads,
+            ["contend"] = contend,
+            ["iterations"] = iterations,
+            ["bf16"] = bf16 is null ? ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16) : ComputeProviders.Describe(ComputeProvider.OneDnnBf16),
+            ["cpu"] = BenchCommand.CpuName(),
+            ["load_average"] = BenchCommand.LoadAverage(),
+            ["cells"] = cells,
+        };
+    }
+
+    // Samples/s per engine, the median of `iterations` timed passes after two warm-ups each. The
+    // engines take turns pass by pass, so a burst of outside load hits all of them; a short pause
+    // before each pass lets the previous engine's spinning threads (ONNX Runtime's, ours) go to
+    // sleep, so no engine is timed against the other's spinners.
+    private static double[] Measure(List<Action> engines, int batch, int iterations)
+    {
+        var times = engines.Select(_ => new double[iterations]).ToArray();
+        for (int w = 0; w < 2; w++)
+            foreach (var run in engines) run();
+        for (int i = 0; i < iterations; i++)
+        {
+            for (int e = 0; e < engines.Count; e++)
+            {
+                Thread.Sleep(5);
+                times[e][i] = BenchCommand.Seconds(engines[e]);
+            }
+        }
+        return [.. times.Select(t => batch / BenchCommand.Median(t))];
+    }
+
+    // A table row per cell as it is measured (a 512-token cell takes minutes on a busy machine),
+    // after a header naming the run.
+    public static void PrintHeader(string model, int threads, int contend, int iterations, bool bf16)
+    {
+        Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, median of {iterations}, " +
+            $"on {BenchCommand.CpuName()} (load {BenchCommand.LoadAverage()}); bf16: " +
+            (bf16 ? ComputeProviders.Describe(ComputeProvider.OneDnnBf16) : ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16)));
+        Console.WriteLine(bf16
+            ? "| batch × tokens | fp32 samples/s | ONNX Runtime samples/s | fp32 ratio | bf16 samples/s | bf16 ratio |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+            : "| batch × tokens | fp32 samples/s | ONNX Runtime samples/s | fp32 ratio |\n| --- | ---: | ---: | ---: |");
+    }
+
+    public static void PrintRow(JsonObject c)
+    {
+        var line = $"| {c["batch"]} × {c["tokens"]} | {c["fp32_samples_per_s"]} | {c["onnxruntime_samples_per_s"]} | {c["fp32_ratio"]} |";
+        if (c["bf16_samples_per_s"] is not null) line += $" {c["bf16_samples_per_s"]} | {c["bf16_ratio"]} |";
+        Console.WriteLine(line);
+    }
+}
+
+/// <summary>
+/// `count` threads spinning on arithmetic until disposed: another process's work on a shared CPU,
+/// started by the bench itself so that a contended run can be repeated.
+/// </summary>
+internal sealed class BusyThreads : IDisposable
+{
+    private readonly Thread[] _threads;
+    private volatile bool _stop;
+
+    public BusyThreads(int count)
+    {
+        _threads = new Thread[count];
+        for (int i = 0; i < count; i++)
+        {
+            _threads[i] = new Thread(Spin) { IsBackground = true, Name = "bench competing load " + i };
+            _threads[i].Start();
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop = true;
+        foreach (var t in _threads) t.Join();
+    }
+
+    private void Spin()
+    {
+        double x = 1;
+        while (!_stop)
+            for (int i = 0; i < 100_000; i++) x = x * 1.0000001 + 1e-9;
+        GC.KeepAlive(x);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace BertSharp.Tensors;
+
+// GELU forward (and its derivative for training) and the erf/erfc/Φ approximations it is built on.
+internal static unsafe partial class Kernels
+{
+    private const float InvSqrt2 = 0.70710678118654752f;
+    private const float InvSqrt2Pi = 0.39894228040143268f;
+
+    /// <summary>Exact GELU: y = x · Φ(x) = 0.5 x (1 + erf(x / √2)). In place allowed.</summary>
+    /// <remarks>Φ is evaluated as ½·erfc(−x/√2), so the tail for negative x keeps its relative accuracy.</remarks>
+    public static void Gelu(ReadOnlySpan<float> x, Span<float> y)
+    {
+        Need(y.Length, 1, x.Length, nameof(y));
+        fixed (float* px = x, py = y)
+        {
+            var job = new RowJob { X = px, Y = py, Cols = 1 };
+            RowParallel.For(x.Length, 1, ref job, &GeluRange);
+        }
+    }
+
+    private static void GeluRange(ref RowJob j, int chunk, int i0, int i1) => GeluSpan(j.X + i0, j.Y + i0, i1 - i0);
+
+    /// <summary>
+    /// Training's GELU: y = GELU(x), and x is replaced by GELU′(x) = Φ(x) + x·φ(x), all that backward
+    /// needs (dx = dy ⊙ GELU′, <see cref="MaskBiasBackward"/>). Computing the derivative here, where
+    /// Φ(x) is at hand, costs one more exponential; recomputing it in backward cost a second erf.
+    /// y must not alias x.
+    /// </summary>
+    public static void GeluWithDerivative(Span<float> x, Span<float> y)
+    {
+        Need(y.Length, 1, x.Length, nameof(y));
+        fixed (float* px = x, py = y)
+        {
+            var job = new RowJob { X = px, Y = py, Cols = 1 };
+            RowParallel.For(x.Length, 1, ref job, &GeluWithDerivativeRange);
+        }
+    }
+
+    private static void GeluWithDerivativeRange(ref RowJob j, int chunk, int i0, int i1)
+    {
+        float* x = j.X + i0, y = j.Y + i0;
+        int n = i1 - i0, end = VectorEnd(n), i = 0;
+        for (; i < end; i += 16)
+        {
+            var v = Vector512.Load(x + i);
+            var cdf = Cdf(v);
+            var pdf = Exp(v * v * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi);
+            (v * cdf).Store(y + i);
+            Vector512.FusedMultiplyAdd(v, pdf, cdf).Store(x + i);
+        }
+        for (; i < n; i++)
+        {
+            float v = x[i], cdf = Cdf(v);
+            y[i] = v * cdf;
+            x[i] = cdf + v * MathF.Exp(-0.5f * v * v) * InvSqrt2Pi;
+        }
+    }
+
+    /// <summary>erf with |error| below 1.2e-7 (Numerical Recipes' erfc Chebyshev fit).</summary>
+    public static double Erf(double x)
+    {
+        double z = Math.Abs(x);
+        double t = 1 / (1 + 0.5 * z);
+        double r = t * Math.Exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+            t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+            t * (-0.82215223 + t * 0.17087277)))))))));
+        return x >= 0 ? 1 - r : r - 1;
+    }
+
+    /// <summary>
+    /// y = erf(x) element-wise in fp32 (the same fit as <see cref="Erf(double)"/>, vectorised);
+    /// absolute error below 2.5e-7 (measured 1.7e-7 on [−6, 6]). In place allowed.
+    /// </summary>
+    public static void Erf(ReadOnlySpan<float> x, Span<float> y)
+    {
+        Need(y.Length, 1, x.Length, nameof(y));
+        fixed (float* px = x, py = y)
+        {
+            int n = x.Length, end = VectorEnd(n), i = 0;
+            for (; i < end; i += 16)
+            {
+                var v = Vector512.Load(px + i);
+                var e = Vector512<float>.One - Erfc(Vector512.Abs(v));
+                Vector512.ConditionalSelect(Vector512.Create(-0.0f), v, e).Store(py + i);
+            }
+            for (; i < n; i++) py[i] = MathF.CopySign(1 - Erfc(MathF.Abs(px[i])), px[i]);
+        }
+    }
+
+    // erfc(z) for z ≥ 0: t·exp(−z² + P(t)), t = 1/(1 + z/2), relative error below 1.2e-7.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Erfc(Vector512<float> z)
+    {
+        var t = Vector512<float>.One / Vector512.FusedMultiplyAdd(z, Vector512.Create(0.5f), Vector512<float>.One);
+        var p = Vector512.Create(0.17087277f);
+        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-0.82215223f));
+        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(1.48851587f));
+        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-1.13520398f));
+        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.27886807f));
+        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-0.18628806f));
+        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.09678418f));
+        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.37409196f));
+        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(1.00002368f));
+        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-1.26551223f));
+        return t * Exp(Vector512.FusedMultiplyAdd(-z, z, p));
+    }
+
+    private static float Erfc(float z)
+    {
+        float t = 1 / (1 + 0.5f * z);
+        float p = 0.17087277f;
+        p = p * t - 0.82215223f;
+        p = p * t + 1.48851587f;
+        p = p * t - 1.13520398f;
+        p = p * t + 0.27886807f;
+        p = p * t - 0.18628806f;
+        p = p * t + 0.09678418f;
+        p = p * t + 0.37409196f;
+        p = p * t + 1.00002368f;
+        p = p * t - 1.26551223f;
+        return t * MathF.Exp(-z * z + p);
+    }
+
+    // Φ(x) = ½ erfc(−x/√2): ½·erfc(|x|/√2) for x < 0, else 1 − that.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Cdf(Vector512<float> x)
+    {
+        var half = Vector512.Create(0.5f) * Erfc(Vector512.Abs(x) * Vector512.Create(InvSqrt2));
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), half, Vector512<float>.One - half);
+    }
+
+    private static float Cdf(float x)
+    {
+        float half = 0.5f * Erfc(MathF.Abs(x) * InvSqrt2);
+        return x < 0 ? half : 1 - half;
+    }
+
+    private static void GeluSpan(float* x, float* y, int n)
+    {
+        int end = VectorEnd(n), i = 0;
+        for (; i < end; i += 16)
+        {
+            var v = Vector512.Load(x + i);
+            (v * Cdf(v)).Store(y + i);
+        }
+        for (; i < n; i++) y[i] = x[i] * Cdf(x[i]);
+    }
+}

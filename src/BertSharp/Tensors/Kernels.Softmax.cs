@@ -1,0 +1,184 @@
+using System.Runtime.Intrinsics;
+
+namespace BertSharp.Tensors;
+
+// Row softmax (plain, attention's scaled/masked, bf16-rounding) and its backward.
+internal static unsafe partial class Kernels
+{
+    /// <summary>Numerically stable softmax of each row, in place.</summary>
+    public static void SoftmaxRows(Span<float> x, int rows, int cols) => ScaledMaskedSoftmax(x, rows, cols, 1, default);
+
+    /// <summary>
+    /// Attention's softmax, in place: x[r, c] = softmax over c of (scale · x[r, c] + mask[c]), where
+    /// mask (length cols, or empty for none) is the additive key mask shared by every row
+    /// (0 for real keys, a large negative number or −∞ for padding).
+    /// </summary>
+    public static void ScaledMaskedSoftmax(Span<float> x, int rows, int cols, float scale, ReadOnlySpan<float> mask)
+    {
+        Need(x.Length, rows, cols, nameof(x));
+        if (!mask.IsEmpty) Need(mask.Length, 1, cols, nameof(mask));
+        fixed (float* px = x, pm = mask)
+        {
+            var job = new RowJob { X = px, Y = mask.IsEmpty ? null : pm, Cols = cols, F0 = scale };
+            RowParallel.For(rows, cols, ref job, &SoftmaxRowsRange);
+        }
+    }
+
+    private static void SoftmaxRowsRange(ref RowJob j, int chunk, int r0, int r1)
+    {
+        for (int r = r0; r < r1; r++) SoftmaxRow(j.X + (long)r * j.Cols, j.Cols, j.F0, j.Y);
+    }
+
+    /// <summary>
+    /// Attention's softmax with bf16 output (the next product's operand), for rows × n scores with
+    /// keys real keys per row: dst[r, ..keys] = softmax(scale·x[r, ..keys]) rounded to bf16, and
+    /// dst[r, keys..n] = 0 (padded keys); x is overwritten. scale must be positive (it is 1/√headDim),
+    /// so a row's maximum is taken unscaled.
+    /// </summary>
+    /// <remarks>
+    /// Runs in phases over 32 rows at a time (maxima, exponentials and sums, normalise and round), so
+    /// that one row's chain of reductions overlaps the next row's work instead of stalling on it; the
+    /// exponential is <see cref="ExpCoarse"/>, whose error is a sixtieth of the bf16 rounding step after it.
+    /// </remarks>
+    internal static void SoftmaxRowsToBf16(float* x, int rows, int keys, int n, float scale, ushort* dst)
+    {
+        const int Chunk = 32;
+        float* stat = stackalloc float[Chunk];
+        int end = VectorEnd(keys);
+        var vs = Vector512.Create(scale);
+        for (int r0 = 0; r0 < rows; r0 += Chunk)
+        {
+            int count = Math.Min(Chunk, rows - r0);
+            for (int i = 0; i < count; i++)
+            {
+                float* row = x + (long)(r0 + i) * n;
+                var vmax = Vector512.Create(float.NegativeInfinity);
+                int c = 0;
+                for (; c < end; c += 16) vmax = Vector512.Max(vmax, Vector512.Load(row + c));
+                float max = end > 0 ? HorizontalMax(vmax) : float.NegativeInfinity;
+                for (; c < keys; c++) max = Math.Max(max, row[c]);
+                stat[i] = -scale * max;
+            }
+            for (int i = 0; i < count; i++)
+            {
+                float* row = x + (long)(r0 + i) * n;
+                float shift = stat[i];
+                var vshift = Vector512.Create(shift);
+                var acc = Vector512<float>.Zero;
+                int c = 0;
+                for (; c < end; c += 16)
+                {
+                    var e = ExpCoarse(Vector512.FusedMultiplyAdd(Vector512.Load(row + c), vs, vshift));
+                    e.Store(row + c);
+                    acc += e;
+                }
+                float sum = Vector512.Sum(acc);
+                for (; c < keys; c++)
+                {
+                    row[c] = MathF.Exp(MathF.FusedMultiplyAdd(row[c], scale, shift));
+                    sum += row[c];
+                }
+                stat[i] = 1 / sum;
+            }
+            for (int i = 0; i < count; i++)
+            {
+                long at = (long)(r0 + i) * n;
+                float* row = x + at;
+                ushort* d = dst + at;
+                float inv = stat[i];
+                var vinv = Vector512.Create(inv);
+                int c = 0;
+                for (; c < end; c += 16) Bf16.Round(Vector512.Load(row + c) * vinv).Store(d + c);
+                for (; c < keys; c++) d[c] = Bf16.Round(row[c] * inv);
+                new Span<ushort>(d + keys, n - keys).Clear();
+            }
+        }
+    }
+
+    /// <summary>row ← softmax(scale·row + mask) over n values; mask may be null.</summary>
+    internal static void SoftmaxRow(float* row, int n, float scale, float* mask)
+    {
+        int end = VectorEnd(n), c = 0;
+        var vs = Vector512.Create(scale);
+        var vmax = Vector512.Create(float.NegativeInfinity);
+        if (scale != 1 || mask != null)
+        {
+            for (; c < end; c += 16)
+            {
+                var v = Vector512.Load(row + c) * vs;
+                if (mask != null) v += Vector512.Load(mask + c);
+                v.Store(row + c);
+                vmax = Vector512.Max(vmax, v);
+            }
+            for (; c < n; c++) row[c] = row[c] * scale + (mask != null ? mask[c] : 0);
+        }
+        else
+        {
+            for (; c < end; c += 16) vmax = Vector512.Max(vmax, Vector512.Load(row + c));
+        }
+        float max = end > 0 ? HorizontalMax(vmax) : float.NegativeInfinity;
+        for (c = end; c < n; c++) max = Math.Max(max, row[c]);
+        var vm = Vector512.Create(max);
+        var acc = Vector512<float>.Zero;
+        for (c = 0; c < end; c += 16)
+        {
+            var e = Exp(Vector512.Load(row + c) - vm);
+            e.Store(row + c);
+            acc += e;
+        }
+        double sum = Vector512.Sum(acc);
+        for (; c < n; c++)
+        {
+            row[c] = MathF.Exp(row[c] - max);
+            sum += row[c];
+        }
+        float inv = (float)(1 / sum);
+        var vinv = Vector512.Create(inv);
+        for (c = 0; c < end; c += 16) (Vector512.Load(row + c) * vinv).Store(row + c);
+        for (; c < n; c++) row[c] *= inv;
+    }
+
+    private static float HorizontalMax(Vector512<float> v)
+    {
+        var m = Vector256.Max(v.GetLower(), v.GetUpper());
+        var q = Vector128.Max(m.GetLower(), m.GetUpper());
+        q = Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(2, 3, 0, 1)));
+        return Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(1, 0, 3, 2))).ToScalar();
+    }
+
+    /// <summary>dx = y ⊙ (dy − Σ dy·y) per row, from the softmax output y. dx may alias dy.</summary>
+    public static void SoftmaxRowsBackward(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int rows, int cols)
+    {
+        Need(y.Length, rows, cols, nameof(y));
+        Need(dy.Length, rows, cols, nameof(dy));
+        Need(dx.Length, rows, cols, nameof(dx));
+        fixed (float* py = y, pdy = dy, pdx = dx)
+        {
+            var job = new RowJob { X = py, Y = pdy, Z = pdx, Cols = cols, F0 = 1 };
+            RowParallel.For(rows, cols, ref job, &SoftmaxBackwardRows);
+        }
+    }
+
+    private static void SoftmaxBackwardRows(ref RowJob j, int chunk, int r0, int r1)
+    {
+        for (int r = r0; r < r1; r++)
+        {
+            long o = (long)r * j.Cols;
+            SoftmaxBackwardRow(j.X + o, j.Y + o, j.Z + o, j.Cols, j.F0);
+        }
+    }
+
+    /// <summary>dx = scale · y ⊙ (dy − Σ dy·y) over n values; dx may alias dy.</summary>
+    internal static void SoftmaxBackwardRow(float* y, float* dy, float* dx, int n, float scale)
+    {
+        int end = VectorEnd(n), c = 0;
+        var acc = Vector512<float>.Zero;
+        for (; c < end; c += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(dy + c), Vector512.Load(y + c), acc);
+        float dot = Vector512.Sum(acc);
+        for (; c < n; c++) dot += dy[c] * y[c];
+        var vdot = Vector512.Create(dot);
+        var vs = Vector512.Create(scale);
+        for (c = 0; c < end; c += 16) (Vector512.Load(y + c) * (Vector512.Load(dy + c) - vdot) * vs).Store(dx + c);
+        for (; c < n; c++) dx[c] = y[c] * (dy[c] - dot) * scale;
+    }
+}
