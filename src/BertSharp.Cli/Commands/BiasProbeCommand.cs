@@ -1,6 +1,5 @@
 using System.CommandLine;
 using BertSharp.Inference;
-using BertSharp.IO;
 
 namespace BertSharp.Cli.Commands;
 

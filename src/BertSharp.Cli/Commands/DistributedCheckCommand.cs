@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using BertSharp.Distributed;
 using BertSharp.IO;
 
 namespace BertSharp.Cli.Commands;

@@ -1,5 +1,4 @@
 using BertSharp.IO;
-using BertSharp.Tensors;
 
 namespace BertSharp.Model;
 
