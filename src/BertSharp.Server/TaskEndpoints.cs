@@ -22,6 +22,9 @@ internal static class TaskEndpoints
             case QuestionAnswering.QuestionAnsweringPipeline qa:
                 app.MapPost("/v1/qa", new QaEndpoint(state, qa).HandleAsync);
                 break;
+            case FillMaskPipeline fillMask:
+                app.MapPost("/v1/fill-mask", new FillMaskEndpoint(state, fillMask).HandleAsync);
+                break;
         }
     }
 }

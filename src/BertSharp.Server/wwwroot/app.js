@@ -38,10 +38,12 @@ async function loadModel() {
     state.info = info;
     const c = info.config;
     const qa = info.architecture === "BertForQuestionAnswering";
-    // A question-answering model gets the question form instead of the classifier's.
-    $("form").closest("section").hidden = qa;
+    // A masked language model answers fill-mask, a question-answering model the question form, instead of classify.
+    const masked = /MaskedLM|PreTraining/.test(info.architecture || "");
+    $("form").closest("section").hidden = qa || masked;
     $("qa-card").hidden = !qa;
-    $("model").textContent = `${info.model} · ${qa ? "question answering" : (info.labels || []).join(" / ")} · ${c.num_hidden_layers} layers × ${c.num_attention_heads} heads, ` +
+    $("fill-card").hidden = !masked;
+    $("model").textContent = `${info.model} · ${qa ? "question answering" : masked ? "fill-mask" : (info.labels || []).join(" / ")} · ${c.num_hidden_layers} layers × ${c.num_attention_heads} heads, ` +
       `${c.hidden_size} wide · ${(info.parameters / 1e6).toFixed(1)}M parameters · ${info.runtime} runtime`;
   } catch (e) {
     $("model").textContent = e.message;
@@ -257,6 +259,38 @@ function el(tag, className, text) {
   return e;
 }
 
+// Fill-mask: per [MASK], the five most probable tokens as bars.
+async function fillMask(event) {
+  event.preventDefault();
+  $("fill").disabled = true;
+  $("fill-status").textContent = "filling…";
+  $("fill-status").classList.remove("error");
+  try {
+    const result = await api("/v1/fill-mask", { text: $("fill-text").value, top_k: 5 });
+    const groups = result.results[0].masks.map((candidates, m) => {
+      const bars = el("div", "bars");
+      for (const c of candidates) {
+        const track = el("div", "bar-track");
+        const fill = el("div", c === candidates[0] ? "bar-fill top" : "bar-fill");
+        fill.style.width = `${(c.score * 100).toFixed(1)}%`;
+        track.append(fill);
+        bars.append(el("div", "bar-label", c.token_str), track, el("div", "bar-value", `${(c.score * 100).toFixed(1)}%`));
+      }
+      const group = el("div", "fill-mask");
+      group.append(el("h3", null, `[MASK] ${m + 1}`), bars);
+      return group;
+    });
+    $("fill-results").replaceChildren(...groups);
+    $("fill-status").textContent = "";
+  } catch (e) {
+    $("fill-status").textContent = e.message;
+    $("fill-status").classList.add("error");
+  } finally {
+    $("fill").disabled = false;
+  }
+}
+
+$("fill-form").addEventListener("submit", fillMask);
 $("form").addEventListener("submit", classify);
 $("qa-form").addEventListener("submit", answer);
 $("layer").addEventListener("change", drawWeights);

@@ -127,6 +127,7 @@ public abstract class Pipeline : IDisposable
                 nameof(BertForSequenceClassification) => new TextClassifier(pretrained, engine),
                 nameof(BertForTokenClassification) => new TokenClassificationPipeline(pretrained, engine),
                 nameof(BertForQuestionAnswering) => new QuestionAnswering.QuestionAnsweringPipeline(pretrained, engine),
+                nameof(BertForMaskedLM) or nameof(BertForPreTraining) => new FillMaskPipeline(pretrained, engine),
                 var other => throw new NotSupportedException($"{directory}: BertSharp has no pipeline for a {other}"),
             };
         }

@@ -22,6 +22,7 @@ public abstract class BertPreTrainedModel
     private readonly DropoutStream _dropout;
     private readonly BertWorkspace _trainWorkspace;
     private float[] _logits = [], _dLogits = [], _dLastHidden = [], _dPooled = [];
+    private int _trainOutputLength;
 
     /// <summary>Builds the encoder; the subclass then builds its head from <see cref="Root"/>.</summary>
     /// <param name="config">The encoder's shape (and the head's options).</param>
@@ -35,7 +36,7 @@ public abstract class BertPreTrainedModel
         Config = config;
         Reads = reads;
         _root = WeightBuilder.Create(weights?.WithCheckpointNames(), seed, config.InitializerRange, shareTensors);
-        Bert = new BertModel(config, _root.Push(BertModel.Root), addPooler: reads == HeadReads.PooledOutput ? true : null);
+        Bert = new BertModel(config, _root.Push(BertModel.Root), addPooler: reads is HeadReads.PooledOutput or HeadReads.EveryTokenAndPooled ? true : null);
         _dropout = new DropoutStream(seed);
         _trainWorkspace = Bert.CreateTrainingWorkspace();
     }
@@ -71,7 +72,7 @@ public abstract class BertPreTrainedModel
     /// <summary>The builder at the model's root, for the head's modules (<c>classifier</c>, <c>cls.predictions</c>, …).</summary>
     private protected WeightBuilder Root => _root;
 
-    private bool ClsOnly => Reads != HeadReads.EveryToken && ClsOnlyLastLayer;
+    private bool ClsOnly => Reads is HeadReads.PooledOutput or HeadReads.ClsState && ClsOnlyLastLayer;
 
     /// <summary>The head's output in evaluation mode, row-major in the shape of <see cref="OutputShape"/>.</summary>
     public float[] Logits(BertInput input)
@@ -144,6 +145,13 @@ public abstract class BertPreTrainedModel
     internal abstract int[] OutputShape(int batch, int sequence);
 
     /// <summary>
+    /// How many values the head writes in a training pass (<see cref="TrainStep"/>, <see cref="Loss"/>) over
+    /// <paramref name="batch"/>: its inference output unless it computes less in training (the masked LM scores
+    /// only the masked positions), in which case it records here what <see cref="HeadForward"/> computes.
+    /// </summary>
+    internal virtual int TrainOutputLength(TaskBatch batch) => Count(OutputShape(batch.Input.BatchSize, batch.Input.SequenceLength));
+
+    /// <summary>
     /// The head's forward pass from the encoder's output in <paramref name="ws"/> (ws.LastHidden, or only its
     /// [CLS] rows after a [CLS]-only pass, and ws.Pooled) into <paramref name="output"/>. With
     /// <paramref name="dropout"/> (training) it keeps what <see cref="HeadBackward"/> needs.
@@ -172,7 +180,7 @@ public abstract class BertPreTrainedModel
         var dropout = training ? _dropout : null;
         var input = batch.Input;
         Bert.Forward(input, ws, dropout, clsOnly: ClsOnly);
-        int n = Count(OutputShape(input.BatchSize, input.SequenceLength));
+        int n = _trainOutputLength = TrainOutputLength(batch);
         Buffers.Ensure(ref _logits, n);
         Buffers.Ensure(ref _dLogits, n);
         HeadForward(ws, _logits.AsSpan(0, n), dropout);
@@ -186,14 +194,13 @@ public abstract class BertPreTrainedModel
         int length = ws.ClsOnly ? B * C : B * T * C;
         Buffers.Ensure(ref _dLastHidden, length);
         _dLastHidden.AsSpan(0, length).Clear();
-        bool pooled = Reads == HeadReads.PooledOutput;
+        bool pooled = Reads is HeadReads.PooledOutput or HeadReads.EveryTokenAndPooled;
         if (pooled)
         {
             Buffers.Ensure(ref _dPooled, B * C);
             _dPooled.AsSpan(0, B * C).Clear();
         }
-        int n = Count(OutputShape(B, T));
-        HeadBackward(ws, _dLogits.AsSpan(0, n), _dLastHidden, _dPooled);
+        HeadBackward(ws, _dLogits.AsSpan(0, _trainOutputLength), _dLastHidden, _dPooled);
         Bert.Backward(ws, _dLastHidden, pooled ? _dPooled : null);
     }
 

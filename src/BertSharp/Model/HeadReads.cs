@@ -11,4 +11,7 @@ internal enum HeadReads
 
     /// <summary>Every token's final state (token classification, span QA, masked LM).</summary>
     EveryToken,
+
+    /// <summary>Every token's final state and the pooler output (pre-training: masked LM and next-sentence prediction).</summary>
+    EveryTokenAndPooled,
 }

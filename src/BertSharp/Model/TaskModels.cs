@@ -9,7 +9,8 @@ namespace BertSharp.Model;
 public static class TaskModels
 {
     /// <summary>The architectures BertSharp builds, as Hugging Face names them.</summary>
-    public static IReadOnlyList<string> Architectures { get; } = [nameof(BertForSequenceClassification), nameof(BertForTokenClassification), nameof(BertForQuestionAnswering)];
+    public static IReadOnlyList<string> Architectures { get; } =
+        [nameof(BertForSequenceClassification), nameof(BertForTokenClassification), nameof(BertForQuestionAnswering), nameof(BertForMaskedLM), nameof(BertForPreTraining)];
 
     /// <summary>
     /// The architecture of a checkpoint: the config's <c>architectures</c>, or when it names none (or only
@@ -43,6 +44,8 @@ public static class TaskModels
             BertForTokenClassification.Validate(config, weights);
         else if (ArchitectureOf(config, weights) == nameof(BertForQuestionAnswering))
             BertForQuestionAnswering.Validate(config, weights);
+        else if (ArchitectureOf(config, weights) == nameof(BertForMaskedLM)) BertForMaskedLM.Validate(config, weights);
+        else if (ArchitectureOf(config, weights) == nameof(BertForPreTraining)) BertForPreTraining.Validate(config, weights);
         else
             _ = new BertModel(config, WeightBuilder.Create(weights.WithCheckpointNames(), 0, config.InitializerRange, shareTensors: true).Push(BertModel.Root), addPooler: null);
     }
@@ -57,6 +60,8 @@ public static class TaskModels
             nameof(BertForSequenceClassification) => new BertForSequenceClassification(config, weights),
             nameof(BertForTokenClassification) => new BertForTokenClassification(config, weights),
             nameof(BertForQuestionAnswering) => new BertForQuestionAnswering(config, weights),
+            nameof(BertForMaskedLM) => new BertForMaskedLM(config, weights),
+            nameof(BertForPreTraining) => new BertForPreTraining(config, weights),
             "BertModel" => null,
             _ => throw new NotSupportedException(
                 $"{weights.Source}: architecture '{architecture}' is not one BertSharp runs ({string.Join(", ", Architectures)} or BertModel)"),

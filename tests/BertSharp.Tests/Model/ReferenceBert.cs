@@ -123,7 +123,7 @@ internal static class ReferenceBert
 
     // erf: Maclaurin series below 3 (terms stay small, so no cancellation), the continued fraction
     // erfc(x) = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))) above.
-    private static double Erf(double x)
+    internal static double Erf(double x)
     {
         double ax = Math.Abs(x);
         if (ax >= 3)
