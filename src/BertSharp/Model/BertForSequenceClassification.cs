@@ -46,6 +46,7 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
         if (Reads == HeadReads.PooledOutput && Root.Has("classifier.weight") && !Root.Has(StateDict.EncoderPrefix + "pooler.dense.weight"))
             throw new InvalidDataException($"{weights!.Source}: the classifier reads the pooler output but the checkpoint has no pooler " +
                 "(bert.pooler.dense.weight); a model trained on the [CLS] state needs \"classifier_input\": \"cls_hidden_state\" in config.json");
+        NewHead = !Root.Has("classifier.weight");
         _classifier = new Linear(Root.Push("classifier").InitMissing(), config.HiddenSize, NumLabels);
     }
 
@@ -64,6 +65,22 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
 
     /// <summary>What the head reads.</summary>
     public ClassifierHeadInput HeadInput => Reads == HeadReads.ClsState ? ClassifierHeadInput.ClsHiddenState : ClassifierHeadInput.PoolerOutput;
+
+    /// <summary>Whether the classifier was initialised here rather than loaded (a head about to be trained for the first time).</summary>
+    internal bool NewHead { get; }
+
+    /// <summary>
+    /// Starts a new regression head at the training targets' mean: its output bias is that mean instead of 0. A
+    /// rating of 1–10 is otherwise hundreds of AdamW steps away at lr 2e-5, and the first epoch is spent moving
+    /// the bias instead of learning from the text.
+    /// </summary>
+    internal void StartAtMean(ReadOnlySpan<float> targets)
+    {
+        if (!NewHead || ProblemType != ProblemType.Regression || targets.IsEmpty) return;
+        double sum = 0;
+        foreach (var t in targets) sum += t;
+        _classifier.Bias.Value.Data.AsSpan().Fill((float)(sum / targets.Length));
+    }
 
     /// <summary>Single-label loss weights, one per label (PyTorch's CrossEntropyLoss(weight)); empty for none.</summary>
     internal float[] ClassWeights { get; set; } = [];

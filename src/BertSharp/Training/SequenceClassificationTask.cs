@@ -61,6 +61,7 @@ internal sealed class SequenceClassificationTask(ProblemType problemType, LabelM
     public override void Prepare(BertPreTrainedModel model, IReadOnlyList<EncodedExample> train, TrainingArguments args)
     {
         var classifier = (BertForSequenceClassification)model;
+        classifier.StartAtMean([.. train.SelectMany(e => e.Targets)]);
         if (args.ClassWeights is null) return;
         if (ProblemType != ProblemType.SingleLabelClassification)
             throw new ArgumentException($"class_weights apply to single-label classification, not {ProblemType}");

@@ -108,4 +108,19 @@ public class ProblemTypeTests
         Assert.Contains("at least 2", Assert.Throws<ArgumentException>(() =>
             BertForSequenceClassification.CreateRandom(config with { ProblemType = ProblemType.SingleLabelClassification })).Message);
     }
+
+    [Fact]
+    public void ANewRegressionHeadStartsAtTheTargetsMeanAndATrainedOneIsLeftAlone()
+    {
+        var config = GradCheck.TinyConfig(labels: 1) with { ProblemType = ProblemType.Regression };
+        var fresh = BertForSequenceClassification.CreateRandom(config);
+        var task = new BertSharp.Training.SequenceClassificationTask(ProblemType.Regression, BertSharp.Data.LabelMap.FromLabels(["rating"]));
+        BertSharp.Training.EncodedExample Row(float y) => new([2, 7, 3], [0, 0, 0], [], [y]);
+        task.Prepare(fresh, [Row(2f), Row(9f), Row(7f)], new BertSharp.Training.TrainingArguments());
+        Assert.Equal(6f, fresh.ToStateDict()["classifier.bias"].Data[0], 5);
+
+        var trained = new BertForSequenceClassification(config, fresh.ToStateDict());
+        task.Prepare(trained, [Row(1f)], new BertSharp.Training.TrainingArguments());
+        Assert.Equal(6f, trained.ToStateDict()["classifier.bias"].Data[0], 5);
+    }
 }
