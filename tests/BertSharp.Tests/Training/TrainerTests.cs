@@ -180,4 +180,18 @@ public sealed class TrainerTests : IDisposable
         var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(result.BestCheckpoint!, Checkpoint.StateFile)));
         Assert.Equal(2, state.RootElement.GetProperty("global_step").GetInt32());
     }
+
+    [Fact]
+    public void ADivergingRunStopsNamingTheStepAndKeepsItsLastFiniteCheckpoint()
+    {
+        var output = Path.Combine(_dir, "diverged");
+        var trainer = TinyTrainer(new TrainingArguments { NumTrainEpochs = 3, LearningRate = 1e10f, MaxLength = 32, SaveSteps = 1, EvalStrategy = "no" });
+        var e = Assert.Throws<TrainingDivergedException>(() => trainer.Train(Polarity("train.csv", 64), null, output));
+        Assert.Matches("training diverged at step [0-9]+: the (loss|gradient norm) is", e.Message);
+        Assert.DoesNotContain(Directory.EnumerateFiles(output), f => Path.GetFileName(f) == "model.safetensors");
+        // Whatever was checkpointed before the numbers broke holds finite weights only.
+        foreach (var checkpoint in Directory.EnumerateDirectories(output, Checkpoint.Prefix + "*"))
+            foreach (var (name, t) in SafeTensors.Read(Path.Combine(checkpoint, "model.safetensors")))
+                Assert.True(t.Data.All(float.IsFinite), $"{checkpoint}: {name} is not finite");
+    }
 }
