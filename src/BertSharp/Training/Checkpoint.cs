@@ -41,7 +41,7 @@ internal static class Checkpoint
         // The state goes last: a directory holding trainer_state.json is complete.
         AtomicFile.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, Json));
 
-        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        if (Directory.Exists(final)) DeleteWhole(final);
         Directory.Move(temp, final);
         return final;
     }
@@ -95,7 +95,17 @@ internal static class Checkpoint
         {
             var full = Path.GetFullPath(d);
             if (full == Path.GetFullPath(keepLatest) || (keepBest is not null && full == Path.GetFullPath(keepBest))) continue;
-            Directory.Delete(d, recursive: true);
+            DeleteWhole(d);
         }
+    }
+
+    // A recursive delete is file by file: a run killed halfway would leave checkpoint-N without some of its files.
+    // Renamed first into the temporary pattern RemoveIncomplete cleans, a checkpoint under its final name is always whole.
+    private static void DeleteWhole(string checkpoint)
+    {
+        var doomed = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, $".{Path.GetFileName(checkpoint)}.tmp-delete-{Environment.ProcessId}");
+        if (Directory.Exists(doomed)) Directory.Delete(doomed, recursive: true);
+        Directory.Move(checkpoint, doomed);
+        Directory.Delete(doomed, recursive: true);
     }
 }
