@@ -45,13 +45,13 @@ internal sealed class BertLayer
             return;
         }
         long t0 = OpProfile.Start();
-        AttentionOutput.Forward(c.Attention.Context, x, c.AttentionOut, N, dropout, mode.Packed);               // a1 = LN(drop(ctx Wo) + x)
+        AttentionOutput.Forward(c.Attention.Context, x, c.AttentionOut, N, T, dropout, mode.Packed);               // a1 = LN(drop(ctx Wo) + x)
         OpProfile.Stop(OpProfile.Op.AttentionOutput, t0);
         t0 = OpProfile.Start();
         Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, N, mode.Packed, mode.Training);            // g = gelu(a1 Wi)
         OpProfile.Stop(OpProfile.Op.Intermediate, t0);
         t0 = OpProfile.Start();
-        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, N, dropout, mode.Packed);           // h = LN(drop(g Wo2) + a1)
+        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, N, T, dropout, mode.Packed);           // h = LN(drop(g Wo2) + a1)
         OpProfile.Stop(OpProfile.Op.Output, t0);
     }
 
@@ -84,9 +84,9 @@ internal sealed class BertLayer
         SelfAttention.ForwardCls(x, mask, c.Attention, B, T, dropout, mode.Packed);
         Buffers.Ensure(ref c.ClsInput, B * C);
         for (int b = 0; b < B; b++) x.AsSpan(b * T * C, C).CopyTo(c.ClsInput.AsSpan(b * C, C));
-        AttentionOutput.Forward(c.Attention.Context, c.ClsInput, c.AttentionOut, B, dropout, mode.Packed);
+        AttentionOutput.Forward(c.Attention.Context, c.ClsInput, c.AttentionOut, B, 1, dropout, mode.Packed);
         Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, B, mode.Packed, mode.Training);
-        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, B, dropout, mode.Packed);
+        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, B, 1, dropout, mode.Packed);
     }
 
     // dOut (B,C) → dx (N,C), written.

@@ -131,6 +131,10 @@ public abstract class BertMaskedLanguageModel : BertPreTrainedModel
         _seqRelationship?.Forward(ws.Pooled, C, output.Slice(R * VocabSize, 2 * B), B);
     }
 
+    // The masked tokens. With next-sentence prediction the loss also adds a mean over rows, which no single weight per
+    // rank reproduces: data-parallel runs then weigh that term by masked tokens, close to but not exactly one process's.
+    internal override double LossDenominator(TaskBatch batch) => Counted(batch.Labels.AsSpan(0, batch.Input.BatchSize * batch.Input.SequenceLength));
+
     internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale)
     {
         int R = _rows.Length, V = VocabSize, B = batch.Input.BatchSize, N = B * batch.Input.SequenceLength;

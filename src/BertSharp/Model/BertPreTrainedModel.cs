@@ -158,6 +158,21 @@ public abstract class BertPreTrainedModel
     /// </summary>
     internal abstract void HeadForward(BertWorkspace ws, Span<float> output, DropoutStream? dropout);
 
+    /// <summary>
+    /// What the head's loss on <paramref name="batch"/> is a mean over: its rows, unless the loss averages over the
+    /// targets it does not skip (weighted as it weighs them). A data-parallel rank weighs the loss of its share of a
+    /// micro-batch by its part of the whole's, so that the ranks' mean gradient is the whole micro-batch's.
+    /// </summary>
+    internal virtual double LossDenominator(TaskBatch batch) => batch.Input.BatchSize;
+
+    /// <summary>How many of <paramref name="labels"/> a loss counts (those not <see cref="IgnoreIndex"/>).</summary>
+    private protected static int Counted(ReadOnlySpan<int> labels)
+    {
+        int n = 0;
+        foreach (int y in labels) if (y != IgnoreIndex) n++;
+        return n;
+    }
+
     /// <summary>The loss of <paramref name="output"/> against the batch's targets; when <paramref name="dOutput"/> is not empty it receives scale × ∂loss/∂output.</summary>
     internal abstract float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale);
 

@@ -52,6 +52,7 @@ internal sealed class BertSelfAttention
         c.Dropped = dropout is not null && _dropout > 0;
         c.Fused = !mask.Holes;
         c.Key = c.Dropped ? dropout!.NextKey() : 0;
+        c.Offset = c.Dropped ? dropout!.Offset((long)H * T * T) : 0;
         c.Ensure(N, C, keepProbs ? B * H * T * T : 0);
         long t0 = OpProfile.Start();
         ProjectQkv(x, c, N, packed);
@@ -60,13 +61,13 @@ internal sealed class BertSelfAttention
         if (c.Fused)
         {
             _state.MatMul.SelfAttention(c.QKV, c.Context, mask.Valid, B, T, H, d, _scale,
-                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, c.Dropped ? _dropout : 0, c.Key);
+                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, c.Dropped ? _dropout : 0, c.Key, c.Offset);
         }
         else
         {
             var qkv = c.QKV.AsSpan(0, N * 3 * C);
             Attention.ForwardQueries(qkv, 3 * C, T, qkv[C..], qkv[(2 * C)..], 3 * C, c.Context, C, keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default,
-                B, T, H, d, _scale, mask.Valid, mask.Add.AsSpan(0, N), c.Dropped ? _dropout : 0, c.Key);
+                B, T, H, d, _scale, mask.Valid, mask.Add.AsSpan(0, N), c.Dropped ? _dropout : 0, c.Key, c.Offset);
         }
         OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
@@ -80,14 +81,14 @@ internal sealed class BertSelfAttention
         if (c.Fused)
         {
             _state.MatMul.SelfAttentionBackward(c.QKV, c.Probs, dContext, s.DQKV, mask.Valid, B, T, H, d, _scale,
-                c.Dropped ? _dropout : 0, c.Key);
+                c.Dropped ? _dropout : 0, c.Key, c.Offset);
         }
         else
         {
             var qkv = c.QKV.AsSpan(0, N * 3 * C);
             var dQkv = s.DQKV.AsSpan(0, N * 3 * C);
             Attention.BackwardQueries(qkv, 3 * C, T, qkv[C..], qkv[(2 * C)..], 3 * C, c.Probs, dContext, C, dQkv, 3 * C, dQkv[C..], dQkv[(2 * C)..], 3 * C,
-                B, T, H, d, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key);
+                B, T, H, d, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key, c.Offset);
         }
         OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
         t0 = OpProfile.Start();
@@ -144,9 +145,10 @@ internal sealed class BertSelfAttention
         c.Dropped = dropout is not null && _dropout > 0;
         c.Fused = false;
         c.Key = c.Dropped ? dropout!.NextKey() : 0;
+        c.Offset = c.Dropped ? dropout!.Offset((long)H * T) : 0;
         var qkv = c.QKV.AsSpan(0, N * 3 * C);
         Attention.ForwardQueries(c.Q.AsSpan(0, B * C), C, 1, qkv[C..], qkv[(2 * C)..], 3 * C, c.Context, C, c.Probs.AsSpan(0, B * H * T),
-            B, T, H, _headSize, _scale, mask.Valid, mask.Holes ? mask.Add.AsSpan(0, N) : default, c.Dropped ? _dropout : 0, c.Key);
+            B, T, H, _headSize, _scale, mask.Valid, mask.Holes ? mask.Add.AsSpan(0, N) : default, c.Dropped ? _dropout : 0, c.Key, c.Offset);
         OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
 
@@ -160,7 +162,7 @@ internal sealed class BertSelfAttention
         var qkv = c.QKV.AsSpan(0, N * 3 * C);
         var dQkv = s.DQKV.AsSpan(0, N * 3 * C);
         Attention.BackwardQueries(c.Q.AsSpan(0, B * C), C, 1, qkv[C..], qkv[(2 * C)..], 3 * C, c.Probs, dContext, C, s.DQ, C, dQkv[C..], dQkv[(2 * C)..], 3 * C,
-            B, T, H, _headSize, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key);
+            B, T, H, _headSize, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key, c.Offset);
         OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
         t0 = OpProfile.Start();
         // The query block of DQKV is not written here: only the key and value biases come from it.
@@ -240,6 +242,9 @@ internal sealed class BertSelfAttention
 
         /// <summary>The attention dropout's key for this pass (forward's mask, replayed in backward).</summary>
         public ulong Key;
+
+        /// <summary>The mask index of this pass's first probability (nonzero on a data-parallel rank's slice of a batch).</summary>
+        public long Offset;
 
         public void Ensure(int n, int c, int probs)
         {
