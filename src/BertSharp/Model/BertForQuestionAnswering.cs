@@ -50,11 +50,11 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
     }
 
     // The rows whose start lies in the window (the start and the end of an answer are in or out of it together).
-    internal override double LossDenominator(TaskBatch batch)
+    internal override double[] LossDenominators(TaskBatch batch)
     {
         int n = 0, T = batch.Input.SequenceLength;
         for (int b = 0; b < batch.Input.BatchSize; b++) if ((uint)batch.Labels[2 * b] < (uint)T) n++;
-        return n;
+        return [n];
     }
 
     internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale) =>

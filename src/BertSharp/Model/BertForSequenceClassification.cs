@@ -141,12 +141,12 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
     }
 
     // A class-weighted cross-entropy is a mean weighted by the labels' weights (PyTorch's); every other loss here is a mean over rows.
-    internal override double LossDenominator(TaskBatch batch)
+    internal override double[] LossDenominators(TaskBatch batch)
     {
-        if (ProblemType != ProblemType.SingleLabelClassification || ClassWeights.Length == 0) return batch.Input.BatchSize;
+        if (ProblemType != ProblemType.SingleLabelClassification || ClassWeights.Length == 0) return [batch.Input.BatchSize];
         double sum = 0;
         foreach (int y in batch.Labels) if (y != IgnoreIndex) sum += ClassWeights[y];
-        return sum;
+        return [sum];
     }
 
     internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale)

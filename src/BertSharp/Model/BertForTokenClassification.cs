@@ -70,7 +70,7 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
         _classifier.Forward(x, C, output, rows);
     }
 
-    internal override double LossDenominator(TaskBatch batch) => Counted(batch.Labels);
+    internal override double[] LossDenominators(TaskBatch batch) => [Counted(batch.Labels)];
 
     internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale)
     {

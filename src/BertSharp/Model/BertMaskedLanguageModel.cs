@@ -131,19 +131,26 @@ public abstract class BertMaskedLanguageModel : BertPreTrainedModel
         _seqRelationship?.Forward(ws.Pooled, C, output.Slice(R * VocabSize, 2 * B), B);
     }
 
-    // The masked tokens. With next-sentence prediction the loss also adds a mean over rows, which no single weight per
-    // rank reproduces: data-parallel runs then weigh that term by masked tokens, close to but not exactly one process's.
-    internal override double LossDenominator(TaskBatch batch) => Counted(batch.Labels.AsSpan(0, batch.Input.BatchSize * batch.Input.SequenceLength));
+    // The masked-LM term is a mean over masked tokens, the next-sentence term one over rows.
+    internal override double[] LossDenominators(TaskBatch batch)
+    {
+        int B = batch.Input.BatchSize, masked = Counted(batch.Labels.AsSpan(0, B * batch.Input.SequenceLength));
+        return HasNextSentenceHead ? [masked, B] : [masked];
+    }
+
+    private protected override bool HeadAppliesLossShares => true;
 
     internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale)
     {
         int R = _rows.Length, V = VocabSize, B = batch.Input.BatchSize, N = B * batch.Input.SequenceLength;
         foreach (var id in _rowLabels)
             if ((uint)id >= (uint)V) throw new ArgumentException($"masked-LM label {id} is outside the vocabulary [0, {V})");
-        float loss = CrossEntropy.Compute(output[..(R * V)], R, V, _rowLabels, [], dOutput.IsEmpty ? default : dOutput[..(R * V)], scale);
+        // A data-parallel slice weighs each term by its share of the whole's (1 and unchanged in a whole batch).
+        float mlmShare = batch.LossShares is { } shares ? (float)shares[0] : 1, nspShare = batch.LossShares is { Length: 2 } both ? (float)both[1] : 1;
+        float loss = mlmShare * CrossEntropy.Compute(output[..(R * V)], R, V, _rowLabels, [], dOutput.IsEmpty ? default : dOutput[..(R * V)], scale * mlmShare);
         if (HasNextSentenceHead)
-            loss += CrossEntropy.Compute(output.Slice(R * V, 2 * B), B, 2, batch.Labels.AsSpan(N, B), [],
-                dOutput.IsEmpty ? default : dOutput.Slice(R * V, 2 * B), scale);
+            loss += nspShare * CrossEntropy.Compute(output.Slice(R * V, 2 * B), B, 2, batch.Labels.AsSpan(N, B), [],
+                dOutput.IsEmpty ? default : dOutput.Slice(R * V, 2 * B), scale * nspShare);
         return loss;
     }
 

@@ -332,15 +332,21 @@ public sealed class Trainer
         double contribution = 0;
         if (shard.Count > 0)
         {
-            var part = _task.Rows(whole, first, shard.Count);
-            // Shard.Weight is this for a loss averaged over rows; a loss averaged over tokens or class weights needs their counts.
-            double total = Model.LossDenominator(whole);
-            double share = total > 0 ? Model.LossDenominator(part) / total : 0;
+            var rows = _task.Rows(whole, first, shard.Count);
+            // Shard.Weight is the share of a loss averaged over rows; one averaged over tokens or class weights needs their counts.
+            double[] total = Model.LossDenominators(whole), local = Model.LossDenominators(rows);
+            var part = new TaskBatch
+            {
+                Input = rows.Input,
+                Labels = rows.Labels,
+                Targets = rows.Targets,
+                LossShares = [.. total.Select((t, k) => t > 0 ? local[k] / t : 0)],
+            };
             // The same dropout masks as one process draws for these rows: same keys, indices shifted to the slice.
             Model.DropoutStream.FirstSequence = first;
-            float loss = Model.TrainStep(part, (float)(share * ranks) / groupSize);
+            // The averager divides the sum over ranks by their number; the shares already make the parts add up to the whole.
+            contribution = Model.TrainStep(part, (float)ranks / groupSize);
             Model.DropoutStream.FirstSequence = 0;
-            contribution = share * loss;
         }
         if (whole.Input.BatchSize < ranks)
         {
