@@ -39,5 +39,5 @@ print(f"steps {len(t1)}; largest loss difference {diff:.3g} (relative {rel:.3g})
       f"first losses {t1[0]['loss']:.6f} / {t2[0]['loss']:.6f}, last {t1[-1]['loss']:.6f} / {t2[-1]['loss']:.6f}")
 print(f"dev accuracy: 1 process {acc('one'):.4f}, 2 ranks {acc('two'):.4f}")
 print(f"samples/s: 1 rank x 2 threads {t1[-1]['samples_per_second']}, 2 ranks x 1 thread {t2[-1]['samples_per_second']}")
-print(f"all-reduce share of a step: mean {sum(shares) / len(shares):.3f}, median {sorted(shares)[len(shares) // 2]:.3f}, max {max(shares):.3f}")
+print(f"all-reduce share of a step: mean {sum(shares) / len(shares):.3f}, min {min(shares):.3f}, median {sorted(shares)[len(shares) // 2]:.3f}, max {max(shares):.3f}")
 EOF
