@@ -121,8 +121,8 @@ public sealed class BertModel
         var ws = RentWorkspace();
         try
         {
-            var hiddenStates = outputHiddenStates ? new List<Tensor>(Config.NumHiddenLayers + 1) : null;
-            var attentions = outputAttentions ? new List<Tensor>(Config.NumHiddenLayers) : null;
+            var hiddenStates = outputHiddenStates ? new List<FloatTensor>(Config.NumHiddenLayers + 1) : null;
+            var attentions = outputAttentions ? new List<FloatTensor>(Config.NumHiddenLayers) : null;
             Forward(input, ws, dropout: null, hiddenStates, attentions);
             int B = input.BatchSize, T = input.SequenceLength, C = Config.HiddenSize;
             return new BertOutput
@@ -185,7 +185,7 @@ public sealed class BertModel
     /// that read [CLS] or the pooler, it skips most of the last layer's work; not with the lists.
     /// </summary>
     internal void Forward(BertInput input, BertWorkspace ws, DropoutStream? dropout,
-        List<Tensor>? hiddenStates = null, List<Tensor>? attentions = null, bool clsOnly = false)
+        List<FloatTensor>? hiddenStates = null, List<FloatTensor>? attentions = null, bool clsOnly = false)
     {
         if (clsOnly && (hiddenStates is not null || attentions is not null))
             throw new InvalidOperationException("a [CLS]-only pass cannot record every token's states");
@@ -200,22 +200,24 @@ public sealed class BertModel
         // A training pass means an optimizer will write the weights: stop trusting packed copies.
         if (ws.Training) _state.MarkMutable();
         var mode = new PassMode(Packed: !_state.Mutable, Training: ws.Training, KeepProbs: attentions is not null);
-        long t0 = OpProfile.Start();
-        _embeddings.Forward(input, ws.Embeddings, dropout);
-        OpProfile.Stop(OpProfile.Op.Embeddings, t0);
+        using (OpProfile.Time(OpProfile.Op.Embeddings))
+        {
+            _embeddings.Forward(input, ws.Embeddings, dropout);
+        }
         hiddenStates?.Add(TensorCopy.Of(ws.Embeddings.Output, B, T, Config.HiddenSize));
         _encoder.Forward(ws.Embeddings.Output, ws.Mask, ws.Layers, B, T, dropout, mode, ws.ClsOnly, hiddenStates, attentions);
         if (_pooler is not null)
         {
             Buffers.Ensure(ref ws.Pooled, B * Config.HiddenSize);
-            t0 = OpProfile.Start();
-            _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B, mode.Packed);
-            OpProfile.Stop(OpProfile.Op.Pooler, t0);
+            using (OpProfile.Time(OpProfile.Op.Pooler))
+            {
+                _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B, mode.Packed);
+            }
         }
     }
 
     /// <summary>
-    /// Backward pass after <see cref="Forward(BertInput, BertWorkspace, DropoutStream, List{Tensor}, List{Tensor}, bool)"/> on the same
+    /// Backward pass after <see cref="Forward(BertInput, BertWorkspace, DropoutStream, List{FloatTensor}, List{FloatTensor}, bool)"/> on the same
     /// workspace: adds every parameter's gradient into <see cref="Parameter.Grad"/>.
     /// </summary>
     /// <param name="ws">The workspace of the forward pass.</param>
@@ -238,8 +240,9 @@ public sealed class BertModel
         Buffers.Ensure(ref ws.DHiddenB, N * C);
         Buffers.Ensure(ref ws.DHiddenC, N * C);
         var dEmbeddings = _encoder.Backward(ws.Embeddings.Output, ws.Layers, ws.Mask, dLastHidden, ws.DHiddenA, ws.DHiddenB, ws.ClsOnly, ws.LayerScratch, B, T);
-        long t0 = OpProfile.Start();
-        _embeddings.Backward(input, ws.Embeddings, dEmbeddings, ws.DHiddenC);
-        OpProfile.Stop(OpProfile.Op.EmbeddingsBackward, t0);
+        using (OpProfile.Time(OpProfile.Op.EmbeddingsBackward))
+        {
+            _embeddings.Backward(input, ws.Embeddings, dEmbeddings, ws.DHiddenC);
+        }
     }
 }
