@@ -1,8 +1,12 @@
 using System.Text.Json;
 using BertSharp.Inference;
+using BertSharp.Text;
 using BertSharp.Model;
 using Microsoft.AspNetCore.Http;
+<<<<<<< HEAD
 using BertSharp.Text;
+=======
+>>>>>>> main
 
 namespace BertSharp.Server;
 

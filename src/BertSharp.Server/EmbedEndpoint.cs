@@ -1,6 +1,10 @@
 using BertSharp.Inference;
-using Microsoft.AspNetCore.Http;
 using BertSharp.Text;
+using Microsoft.AspNetCore.Http;
+<<<<<<< HEAD
+using BertSharp.Text;
+=======
+>>>>>>> main
 
 namespace BertSharp.Server;
 

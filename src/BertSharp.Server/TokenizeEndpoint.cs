@@ -1,5 +1,9 @@
-using Microsoft.AspNetCore.Http;
 using BertSharp.Text;
+using Microsoft.AspNetCore.Http;
+<<<<<<< HEAD
+using BertSharp.Text;
+=======
+>>>>>>> main
 
 namespace BertSharp.Server;
 

@@ -26,7 +26,7 @@ public abstract class BertMaskedLanguageModel : BertPreTrainedModel
     private float[] _x = [], _dx = [];
 
     private protected BertMaskedLanguageModel(BertConfig config, StateDict? weights, int seed, bool nextSentence, bool shareTensors)
-        : base(config, weights is null ? null : Normalize(weights), seed, nextSentence ? HeadReads.EveryTokenAndPooled : HeadReads.EveryToken, shareTensors)
+        : base(config, weights is null ? null : Normalize(weights, tied: (config ?? throw new ArgumentNullException(nameof(config))).TieWordEmbeddings != false), seed, nextSentence ? HeadReads.EveryTokenAndPooled : HeadReads.EveryToken, shareTensors)
     {
         var cls = Root.Push("cls");
         // An encoder saved without the head (minilm-l6, arctic-xs) gets a new one, initialised as HF's _init_weights
@@ -170,15 +170,15 @@ public abstract class BertMaskedLanguageModel : BertPreTrainedModel
     internal override void ExportHead(OnnxExporterGraph graph, string lastHidden) =>
         throw new NotSupportedException($"ONNX export of a {GetType().Name} is not implemented yet");
 
-    // HF's checkpoints hold the decoder as cls.predictions.decoder.{weight,bias}: the weight, when stored at all, is
-    // the word-embedding matrix again (tied, and HF re-ties it after loading), and the bias is cls.predictions.bias
-    // under a second name. Both are dropped for the one tensor each the model keeps.
-    private static StateDict Normalize(StateDict weights)
+    // HF's checkpoints hold the decoder as cls.predictions.decoder.{weight,bias}: the weight, when tied and stored at
+    // all, is the word-embedding matrix again (HF re-ties it after loading), and the bias is cls.predictions.bias under
+    // a second name. Both are dropped for the one tensor each the model keeps; an untied weight is the decoder's own.
+    private static StateDict Normalize(StateDict weights, bool tied)
     {
         var result = new StateDict { Source = weights.Source };
         foreach (var (name, tensor) in weights)
         {
-            if (name.EndsWith(PredictionsPath + "decoder.weight", StringComparison.Ordinal)) continue;
+            if (tied && name.EndsWith(PredictionsPath + "decoder.weight", StringComparison.Ordinal)) continue;
             if (name.EndsWith(PredictionsPath + "decoder.bias", StringComparison.Ordinal))
             {
                 var bias = name[..^"decoder.bias".Length] + "bias";
