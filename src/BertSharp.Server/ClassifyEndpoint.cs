@@ -3,10 +3,6 @@ using BertSharp.Inference;
 using BertSharp.Text;
 using BertSharp.Model;
 using Microsoft.AspNetCore.Http;
-<<<<<<< HEAD
-using BertSharp.Text;
-=======
->>>>>>> main
 
 namespace BertSharp.Server;
 

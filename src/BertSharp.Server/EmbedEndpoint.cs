@@ -1,10 +1,6 @@
 using BertSharp.Inference;
 using BertSharp.Text;
 using Microsoft.AspNetCore.Http;
-<<<<<<< HEAD
-using BertSharp.Text;
-=======
->>>>>>> main
 
 namespace BertSharp.Server;
 

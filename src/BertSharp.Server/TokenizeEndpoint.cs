@@ -1,9 +1,5 @@
 using BertSharp.Text;
 using Microsoft.AspNetCore.Http;
-<<<<<<< HEAD
-using BertSharp.Text;
-=======
->>>>>>> main
 
 namespace BertSharp.Server;
 
