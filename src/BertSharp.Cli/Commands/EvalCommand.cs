@@ -18,6 +18,7 @@ internal static class EvalCommand
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var shard = new Option<string?>("--shard") { Description = "Score only part i of N (0-based, e.g. 0/4) of the data; the report covers that part" };
+        var distributed = DistributedOption.Create();
         var dataOptions = new DataOptions();
         var command = new Command("eval", """
             Score a fine-tuned model on labelled data with its task's metrics: a classifier's accuracy, per-class
@@ -29,6 +30,7 @@ internal static class EvalCommand
             Examples:
               bertsharp eval --model out/polarity --data ../shared/data/sentence-polarity/dev.csv
               bertsharp eval --model out/polarity --data dev.csv --shard 0/4 --json
+              mpirun -np 4 -x DOTNET_PROCESSOR_COUNT=1 bertsharp eval --model out/polarity --data dev.csv
               bertsharp eval --model out/squad --data eval.json --predictions predictions.json
             """);
         command.Options.Add(model);
@@ -39,18 +41,26 @@ internal static class EvalCommand
         command.Options.Add(runtime);
         command.Options.Add(bf16);
         command.Options.Add(shard);
+        command.Options.Add(distributed);
         dataOptions.AddTo(command);
-        command.SetAction(parse =>
+        command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
         {
-            // Every rank would score everything and print the same report: refuse rather than repeat the work.
-            if (MpiEnvironment.Current is { Size: > 1 } job)
-                throw new NotSupportedException($"eval under mpirun ({job.Size} ranks) does not split its data yet: run it as one process, or give each job --shard i/N");
+            if (communicator.Size > 1 && parse.GetValue(shard) is { } given)
+                throw new ArgumentException($"--shard {given} under mpirun: the ranks already split every batch; give one or the other");
             var engine = RuntimeOption.Parse(parse.GetValue(runtime));
             ProviderOption.Validate(parse.GetValue(bf16), engine);
             int batchSize = parse.GetValue(batch);
             if (batchSize < 1) throw new ArgumentException($"--batch-size {batchSize}: must be ≥ 1");
             using var pipeline = Pipeline.Load(parse.GetValue(model)!, engine);
             ProviderOption.Apply(pipeline, parse.GetValue(bf16));
+            // Under mpirun rank 0 reads the data and runs the task's evaluation; every batch it scores is split
+            // over the ranks, which only hold the model.
+            using var split = communicator.Size > 1 ? new RankSplitRuntime(pipeline.Engine, communicator) : null;
+            if (split is not null && !communicator.IsRoot)
+            {
+                split.Serve();
+                return 0;
+            }
             var task = TaskAdapters.For(pipeline);
             var dataset = task.Load(parse.GetValue(data)!, dataOptions.Read(parse));
             var all = task.Encode(dataset, pipeline.Tokenizer, pipeline.MaxLength);
@@ -58,7 +68,7 @@ internal static class EvalCommand
             if (length == 0) throw new ArgumentException($"--shard {parse.GetValue(shard)}: this part of {all.Count} examples is empty");
             // The whole set stays the task's own list (question answering keeps its windows' examples there).
             var encoded = length == all.Count ? all : all.Skip(start).Take(length).ToList();
-            var (report, _) = task.Evaluate(pipeline.Engine, encoded, batchSize, pipeline.Tokenizer.PadId);
+            var (report, _) = task.Evaluate(split ?? pipeline.Engine, encoded, batchSize, pipeline.Tokenizer.PadId);
             Console.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText(4));
             if (parse.GetValue(predictions) is { } path)
             {
@@ -66,7 +76,7 @@ internal static class EvalCommand
                 AtomicFile.WriteAllText(path, squad.PredictionsJson());
             }
             return 0;
-        });
+        }));
         return command;
     }
 }

@@ -130,6 +130,31 @@ public class MpiJobTests
     }
 
     [SkippableFact]
+    public void Eval_on_two_ranks_splits_every_batch_and_reports_what_one_process_reports()
+    {
+        Skip.If(MpiRun.Launcher is null, "Open MPI's mpirun is not installed (apt-get install openmpi-bin)");
+        using var dir = new TempDir();
+        string trained = Path.Combine(dir.Root, "trained"), dev = Rows(dir, "dev.csv", 23);
+        var train = CliRunner.Run("train", "--data", Rows(dir, "train.csv", 40), "--model", TinyModel(dir), "--epochs", "1", "--max-length", "32",
+            "--lr", "1e-3", "--validation-split", "0", "-o", trained);
+        Assert.True(train.ExitCode == 0, train.Stderr);
+        // Batches of 5 split 3 + 2 over the ranks, and the last batch (3 rows) 2 + 1.
+        string[] eval = ["eval", "--model", trained, "--data", dev, "--batch-size", "5", "--json"];
+        var single = CliRunner.Run(eval);
+        Assert.True(single.ExitCode == 0, single.Stderr);
+        var job = MpiRun.Run(2, eval);
+        Assert.True(job.ExitCode == 0, job.Stdout + job.Stderr);
+        using var want = JsonDocument.Parse(single.Stdout);
+        using var got = JsonDocument.Parse(job.Stdout); // rank 0 alone prints: one JSON document
+        Assert.Equal(23, got.RootElement.GetProperty("macro avg").GetProperty("support").GetDouble());
+        foreach (var name in new[] { "accuracy", "roc_auc" })
+            Assert.Equal(want.RootElement.GetProperty(name).GetDouble(), got.RootElement.GetProperty(name).GetDouble(), 6);
+        Assert.Equal(want.RootElement.GetProperty("macro avg").GetProperty("f1-score").GetDouble(),
+            got.RootElement.GetProperty("macro avg").GetProperty("f1-score").GetDouble(), 6);
+        Assert.Equal(want.RootElement.GetProperty("confusion_matrix").ToString(), got.RootElement.GetProperty("confusion_matrix").ToString());
+    }
+
+    [SkippableFact]
     public void A_rank_killed_mid_training_ends_the_job_within_seconds_and_resume_finishes_it()
     {
         Skip.If(MpiRun.Launcher is null, "Open MPI's mpirun is not installed (apt-get install openmpi-bin)");
