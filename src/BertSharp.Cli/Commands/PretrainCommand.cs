@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using BertSharp.Data;
 using BertSharp.IO;
@@ -23,24 +22,8 @@ internal static class PretrainCommand
         var output = new Option<string>("--output", "-o") { Description = "Directory for checkpoints and the pre-trained model", Required = true };
         var select = new Option<int?>("--select") { Description = "Use N documents taken after a seeded shuffle" };
         var validationSplit = new Option<double>("--validation-split") { Description = "Share of documents held out when --eval is absent", DefaultValueFactory = _ => 0.05 };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the text (masked afresh each time)", DefaultValueFactory = _ => 1 };
-        var lr = new Option<float>("--learning-rate", "--lr") { Description = "Peak AdamW learning rate", DefaultValueFactory = _ => 5e-5f };
-        var batch = new Option<int>("--batch-size") { Description = "Sequences per training batch", DefaultValueFactory = _ => 16 };
-        var evalBatch = new Option<int>("--eval-batch-size") { Description = "Sequences per evaluation batch", DefaultValueFactory = _ => 32 };
-        var maxLength = new Option<int>("--max-length") { Description = "Tokens per packed sequence, [CLS] and [SEP] included", DefaultValueFactory = _ => 128 };
-        var warmup = new Option<float>("--warmup-ratio") { Description = "Share of steps spent warming the learning rate up", DefaultValueFactory = _ => 0.06f };
-        var weightDecay = new Option<float>("--weight-decay") { Description = "AdamW decoupled weight decay", DefaultValueFactory = _ => 0.01f };
-        var accumulation = new Option<int>("--gradient-accumulation-steps") { Description = "Batches per optimizer step", DefaultValueFactory = _ => 1 };
-        var seed = new Option<int>("--seed") { Description = "Seed for splits, masking, sentence pairs, dropout and new weights", DefaultValueFactory = _ => 42 };
-        var evalStrategy = new Option<string>("--eval-strategy") { Description = "epoch, steps or no", DefaultValueFactory = _ => "epoch" };
-        var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps with --eval-strategy steps", DefaultValueFactory = _ => 500 };
-        var loggingSteps = new Option<int>("--logging-steps") { Description = "Log the mean training loss every N optimizer steps", DefaultValueFactory = _ => 10 };
-        var saveSteps = new Option<int?>("--save-steps") { Description = "Also checkpoint every N optimizer steps" };
-        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output" };
-        var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Replace a model or checkpoints already in --output" };
-        var bf16 = ProviderOption.Create();
         var json = new Option<bool>("--json") { Description = "Print the result (held-out scores before and after) as JSON" };
-        var distributed = DistributedOption.Create();
+        var recipe = new RecipeOptions(epochs: 1, learningRate: 5e-5f, batchSize: 16, warmupRatio: 0.06f, examples: "sequences");
         var dataOptions = new DataOptions();
 
         var command = new Command("pretrain", """
@@ -55,33 +38,16 @@ internal static class PretrainCommand
               bertsharp pretrain --data reviews.jsonl -o out/reviews-mlm --resume
               mpirun -np 4 bertsharp pretrain --data books.txt --config mini --batch-size 16 -o out/mini   (data-parallel: a batch of 64)
             """);
-        foreach (var o in new Option[] { data, eval, model, config, nsp, wholeWord, probability, output, select, validationSplit, epochs, lr, batch,
-            evalBatch, maxLength, warmup, weightDecay, accumulation, seed, evalStrategy, evalSteps, loggingSteps, saveSteps, resume, overwrite, bf16, json, distributed })
+        foreach (var o in new Option[] { data, eval, model, config, nsp, wholeWord, probability, output, select, validationSplit, json })
         {
             command.Options.Add(o);
         }
+        recipe.AddTo(command);
         dataOptions.AddTo(command);
 
-        command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
+        command.SetAction(parse => DistributedOption.Run(parse, recipe.Distributed, communicator =>
         {
-            var args = new TrainingArguments
-            {
-                NumTrainEpochs = parse.GetValue(epochs),
-                LearningRate = parse.GetValue(lr),
-                TrainBatchSize = parse.GetValue(batch),
-                EvalBatchSize = parse.GetValue(evalBatch),
-                WeightDecay = parse.GetValue(weightDecay),
-                WarmupRatio = parse.GetValue(warmup),
-                MaxLength = parse.GetValue(maxLength),
-                GradientAccumulationSteps = parse.GetValue(accumulation),
-                Seed = parse.GetValue(seed),
-                EvalStrategy = parse.GetValue(evalStrategy)!,
-                EvalSteps = parse.GetValue(evalSteps),
-                SaveSteps = parse.GetValue(saveSteps),
-                LoggingSteps = parse.GetValue(loggingSteps),
-                OverwriteOutputDir = parse.GetValue(overwrite),
-                Bf16 = ProviderOption.Resolve(parse.GetValue(bf16)) == ComputeProvider.OneDnnBf16,
-            };
+            var args = recipe.Read(parse);
             args.Validate();
             bool asJson = parse.GetValue(json);
             // Every rank trains; rank 0 alone speaks, as it alone writes the outputs.
@@ -118,7 +84,7 @@ internal static class PretrainCommand
             }
 
             Dictionary<string, double>? before = null;
-            if (heldOut is not null && !parse.GetValue(resume) && communicator.IsRoot)
+            if (heldOut is not null && !parse.GetValue(recipe.Resume) && communicator.IsRoot)
             {
                 // The starting point, scored on the same held-out text and masks as the end (a fresh head when the
                 // base model had none), so the run's gain is visible.
@@ -127,16 +93,7 @@ internal static class PretrainCommand
                 log.WriteLine("held-out before: " + Describe(report.Metrics));
             }
 
-            using var cancel = new CancellationTokenSource();
-            void OnSignal(PosixSignalContext context)
-            {
-                context.Cancel = true;
-                if (cancel.IsCancellationRequested) return;
-                cancel.Cancel();
-                if (communicator.IsRoot) Console.Error.WriteLine("bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
-            }
-            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            using var signals = new StopSignals(announce: communicator.IsRoot);
             trainer.Logged += e =>
             {
                 if (e.Kind == "train")
@@ -145,7 +102,7 @@ internal static class PretrainCommand
                 else if (e.Metrics is not null)
                     log.WriteLine($"eval  step {e.Step} epoch {e.Epoch:F2}: " + Describe(e.Metrics.ToDictionary(m => m.Key[5..], m => m.Value)));
             };
-            var result = trainer.Train(train, heldOut, outputDir, parse.GetValue(resume), cancel.Token);
+            var result = trainer.Train(train, heldOut, outputDir, parse.GetValue(recipe.Resume), signals.Token);
             if (before is not null && !result.Interrupted)
                 AtomicFile.WriteAllText(Path.Combine(outputDir, "eval_before.json"), JsonSerializer.Serialize(before, new JsonSerializerOptions { WriteIndented = true }));
             // Masked-LM sequences are packed to --max-length (all but the last one), so this is tokens/s; sentence

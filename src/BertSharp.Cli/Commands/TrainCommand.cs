@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using BertSharp.Tensors;
 using System.Text.Json;
 using BertSharp.Data;
@@ -21,21 +20,8 @@ internal static class TrainCommand
         var output = new Option<string>("--output", "-o") { Description = "Directory for checkpoints and the fine-tuned model", Required = true };
         var select = new Option<int?>("--select") { Description = "Train on N examples taken after a seeded shuffle (the spec's quick recipe uses 2000)" };
         var validationSplit = new Option<double>("--validation-split") { Description = "Share of the training data held out for evaluation when --eval is absent", DefaultValueFactory = _ => 0.2 };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 3 };
-        var lr = new Option<float>("--learning-rate", "--lr") { Description = "Peak AdamW learning rate", DefaultValueFactory = _ => 2e-5f };
-        var batch = new Option<int>("--batch-size") { Description = "Examples per training batch", DefaultValueFactory = _ => 8 };
-        var evalBatch = new Option<int>("--eval-batch-size") { Description = "Examples per evaluation batch", DefaultValueFactory = _ => 32 };
-        var weightDecay = new Option<float>("--weight-decay") { Description = "AdamW decoupled weight decay (not on biases and LayerNorm)", DefaultValueFactory = _ => 0.01f };
-        var warmup = new Option<float>("--warmup-ratio") { Description = "Share of steps spent warming the learning rate up", DefaultValueFactory = _ => 0f };
-        var maxLength = new Option<int>("--max-length") { Description = "Tokens per example, [CLS] and [SEP] included (up to 512)", DefaultValueFactory = _ => 128 };
-        var accumulation = new Option<int>("--gradient-accumulation-steps") { Description = "Batches per optimizer step", DefaultValueFactory = _ => 1 };
         var clip = new Option<float>("--max-grad-norm") { Description = "Clip gradients to this global norm (0 = off)", DefaultValueFactory = _ => 1f };
         var dropout = new Option<float?>("--dropout") { Description = "Dropout in the encoder and head (default: the model's, 0.1)" };
-        var seed = new Option<int>("--seed") { Description = "Seed for shuffles, splits, dropout and the head's initial weights", DefaultValueFactory = _ => 42 };
-        var evalStrategy = new Option<string>("--eval-strategy") { Description = "epoch, steps or no", DefaultValueFactory = _ => "epoch" };
-        var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps with --eval-strategy steps", DefaultValueFactory = _ => 500 };
-        var loggingSteps = new Option<int>("--logging-steps") { Description = "Log the mean training loss every N optimizer steps", DefaultValueFactory = _ => 10 };
-        var saveSteps = new Option<int?>("--save-steps") { Description = "Also checkpoint every N optimizer steps" };
         var metric = new Option<string?>("--metric")
         {
             Description = "Metric that picks the best checkpoint (default: accuracy; micro_f1 for multi-label; mse for regression): " +
@@ -53,11 +39,8 @@ internal static class TrainCommand
         };
         var separator = new Option<string>("--label-separator") { Description = "How a multi-label column joins its label names", DefaultValueFactory = _ => MultiLabels.DefaultSeparator };
         var head = new Option<ClassifierHeadInput>("--head-input") { Description = "What the classifier reads: PoolerOutput (as Hugging Face) or ClsHiddenState (the raw [CLS] state)", DefaultValueFactory = _ => ClassifierHeadInput.PoolerOutput };
-        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output" };
-        var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Replace a model or checkpoints already in --output" };
-        var bf16 = ProviderOption.Create();
         var json = new Option<bool>("--json") { Description = "Print the final result as JSON" };
-        var distributed = DistributedOption.Create();
+        var recipe = new RecipeOptions(epochs: 3, learningRate: 2e-5f, batchSize: 8, warmupRatio: 0f, examples: "examples");
         var dataOptions = new DataOptions();
         var tokenClassification = new TokenClassificationOptions();
         var qaOptions = new QuestionAnsweringOptions();
@@ -75,41 +58,26 @@ internal static class TrainCommand
               bertsharp train --task token-classification --data ../shared/data/conll2003/eng.train --eval ../shared/data/conll2003/eng.testa --lr 5e-5 -o out/ner
               mpirun -np 4 bertsharp train --data reviews.jsonl --batch-size 8 -o out/reviews   (data-parallel: 4 ranks × 8 = a batch of 32)
             """);
-        foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, epochs, lr, batch, evalBatch, weightDecay, warmup,
-            maxLength, accumulation, clip, dropout, seed, evalStrategy, evalSteps, loggingSteps, saveSteps, metric, patience, classWeights, groupByLength,
-            task, problemType, separator, head, resume, overwrite, bf16, json, distributed })
+        foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, clip, dropout, metric, patience, classWeights, groupByLength,
+            task, problemType, separator, head, json })
         {
             command.Options.Add(o);
         }
+        recipe.AddTo(command);
         dataOptions.AddTo(command);
         tokenClassification.AddTo(command);
         qaOptions.AddTo(command);
 
-        command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
+        command.SetAction(parse => DistributedOption.Run(parse, recipe.Distributed, communicator =>
         {
-            var args = new TrainingArguments
+            var args = recipe.Read(parse) with
             {
-                NumTrainEpochs = parse.GetValue(epochs),
-                LearningRate = parse.GetValue(lr),
-                TrainBatchSize = parse.GetValue(batch),
-                EvalBatchSize = parse.GetValue(evalBatch),
-                WeightDecay = parse.GetValue(weightDecay),
-                WarmupRatio = parse.GetValue(warmup),
-                MaxLength = parse.GetValue(maxLength),
-                GradientAccumulationSteps = parse.GetValue(accumulation),
                 MaxGradNorm = parse.GetValue(clip),
                 Dropout = parse.GetValue(dropout),
-                Seed = parse.GetValue(seed),
-                EvalStrategy = parse.GetValue(evalStrategy)!,
-                EvalSteps = parse.GetValue(evalSteps),
-                SaveSteps = parse.GetValue(saveSteps),
-                LoggingSteps = parse.GetValue(loggingSteps),
                 MetricForBestModel = parse.GetValue(metric),
                 EarlyStoppingPatience = parse.GetValue(patience),
                 ClassWeights = parse.GetValue(classWeights),
                 GroupByLength = parse.GetValue(groupByLength),
-                OverwriteOutputDir = parse.GetValue(overwrite),
-                Bf16 = ProviderOption.Resolve(parse.GetValue(bf16)) == ComputeProvider.OneDnnBf16,
             };
             args.Validate();
             bool asJson = parse.GetValue(json);
@@ -121,7 +89,7 @@ internal static class TrainCommand
             {
                 "text-classification" => TextClassification(setup, ParseProblemType(parse.GetValue(problemType)!), parse.GetValue(separator)!, parse.GetValue(head)),
                 "token-classification" => tokenClassification.Setup(parse, setup),
-                "question-answering" => QuestionAnsweringOptions.Setup(setup, qaOptions.Read(parse, args.MaxLength), parse.GetResult(maxLength) is { Implicit: false }),
+                "question-answering" => QuestionAnsweringOptions.Setup(setup, qaOptions.Read(parse, args.MaxLength), recipe.MaxLengthGiven(parse)),
                 var other => throw new ArgumentException($"--task {other}: not a task BertSharp trains (text-classification, token-classification, question-answering)"),
             };
             log.WriteLine($"compute: {ComputeProviders.Describe(args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed)}");
@@ -133,20 +101,9 @@ internal static class TrainCommand
             }
             var outputDir = parse.GetValue(output)!;
             if (communicator.IsRoot) AtomicFile.RemoveStale(outputDir);
-            using var cancel = new CancellationTokenSource();
-            // Ctrl-C (SIGINT) and a polite stop (SIGTERM: systemd, Kubernetes, `timeout`) both save a
-            // checkpoint at the next optimizer step and exit 130 instead of killing the run mid-step.
-            void OnSignal(PosixSignalContext context)
+            using var signals = new StopSignals(announce: communicator.IsRoot);
             {
-                context.Cancel = true;
-                if (cancel.IsCancellationRequested) return;
-                cancel.Cancel();
-                if (communicator.IsRoot) Console.Error.WriteLine("bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
-            }
-            using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-            {
-                var result = RunWithProgress(trainer, train, validation, outputDir, parse.GetValue(resume), cancel.Token, log);
+                var result = RunWithProgress(trainer, train, validation, outputDir, parse.GetValue(recipe.Resume), signals.Token, log);
                 if (asJson && communicator.IsRoot)
                 {
                     Console.WriteLine(JsonSerializer.Serialize(Summary(result)));
