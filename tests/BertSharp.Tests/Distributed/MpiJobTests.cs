@@ -51,13 +51,7 @@ public class MpiJobTests
         job.BeginErrorReadLine();
         int victim = WaitForChild(job.Id, TimeSpan.FromSeconds(60));
         Thread.Sleep(2000); // let both ranks get into the all-reduce loop
-        var clock = Stopwatch.StartNew();
-        Process.GetProcessById(victim).Kill();
-        bool ended = job.WaitForExit(TimeSpan.FromSeconds(30));
-        if (!ended) job.Kill(true);
-        Assert.True(ended, "the job hung after one rank was killed");
-        Assert.NotEqual(0, job.ExitCode);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed.TotalSeconds:F1} s to end");
+        KillRankAndSeeTheJobEnd(job, victim);
         lock (stderr) Assert.Contains("exited on signal 9", stderr.ToString());
     }
 
@@ -177,13 +171,7 @@ public class MpiJobTests
                 Assert.False(job.HasExited, "training ended before a rank could be killed");
                 Thread.Sleep(20);
             }
-            var clock = Stopwatch.StartNew();
-            Process.GetProcessById(victim).Kill();
-            bool ended = job.WaitForExit(TimeSpan.FromSeconds(30));
-            if (!ended) job.Kill(true);
-            Assert.True(ended, "the job hung after one rank was killed");
-            Assert.NotEqual(0, job.ExitCode);
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed.TotalSeconds:F1} s to end");
+            KillRankAndSeeTheJobEnd(job, victim);
         }
         Assert.False(File.Exists(Path.Combine(output, "model.safetensors")), "a job that lost a rank must not publish a model");
 
@@ -191,6 +179,18 @@ public class MpiJobTests
         Assert.True(resumed.ExitCode == 0, resumed.Stdout + resumed.Stderr);
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
         Assert.Equal(Enumerable.Range(1, 50).Select(i => i * 10), TrainLog(output).Select(e => e.GetProperty("step").GetInt32()));
+    }
+
+    /// <summary>Kills one rank and checks that mpirun ends the whole job, non-zero, within seconds.</summary>
+    private static void KillRankAndSeeTheJobEnd(Process job, int victim)
+    {
+        var clock = Stopwatch.StartNew();
+        Process.GetProcessById(victim).Kill();
+        bool ended = job.WaitForExit(TimeSpan.FromSeconds(30));
+        if (!ended) job.Kill(true);
+        Assert.True(ended, "the job hung after one rank was killed");
+        Assert.NotEqual(0, job.ExitCode);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed.TotalSeconds:F1} s to end");
     }
 
     /// <summary>The pid of one of mpirun's dotnet children (the ranks), once both are up.</summary>
