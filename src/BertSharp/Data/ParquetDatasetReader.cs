@@ -23,7 +23,8 @@ internal static class ParquetDatasetReader
         try
         {
             CheckFooterEnds(stream, path, parseFooter);
-            return ReadAsync(stream, path, options).GetAwaiter().GetResult();
+            // Page headers are parsed from this stream by the same Thrift reader (fuzz finding parquet-hang-page-header.bin).
+            return ReadAsync(new EndThrowingStream(stream, "a page header runs past the end of the file"), path, options).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
         {
@@ -51,7 +52,7 @@ internal static class ParquetDatasetReader
         file.Seek(-tail.Length - length, SeekOrigin.End);
         file.ReadExactly(footer);
         file.Seek(0, SeekOrigin.Begin);
-        parseFooter(new EndThrowingStream(footer));
+        parseFooter(new EndThrowingStream(new MemoryStream(footer, writable: false), "the footer's metadata ends inside a field"));
     }
 
     // Parquet.Net's footer parser (FileMetaData.Read over its ThriftCompactProtocolReader) is internal; found once. A
@@ -68,15 +69,22 @@ internal static class ParquetDatasetReader
         return stream => read.Invoke(null, BindingFlags.DoNotWrapExceptions, null, [create.Invoke([stream])], null);
     });
 
-    /// <summary>The footer's bytes, read past their end only by an exception.</summary>
-    private sealed class EndThrowingStream(byte[] bytes) : MemoryStream(bytes, writable: false)
+    /// <summary>A stream read past its end only by an exception, which Parquet.Net's loops cannot take for data.</summary>
+    private sealed class EndThrowingStream(Stream inner, string atEnd) : Stream
     {
-        public override int ReadByte() => Position < Length ? base.ReadByte()
-            : throw new EndOfStreamException("the footer's metadata ends inside a field");
-
-        // MemoryStream sends a derived class's span reads here too.
-        public override int Read(byte[] buffer, int offset, int count) => count == 0 || Position < Length ? base.Read(buffer, offset, count)
-            : throw new EndOfStreamException("the footer's metadata ends inside a field");
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => inner.Position = value; }
+        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+        public override int Read(byte[] buffer, int offset, int count) => Checked(inner.Read(buffer, offset, count), count);
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Checked(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false), buffer.Length);
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        private int Checked(int read, int wanted) => read > 0 || wanted == 0 ? read : throw new EndOfStreamException(atEnd);
     }
 
     private static async Task<TextDataset> ReadAsync(Stream stream, string path, DatasetLoadOptions options)
