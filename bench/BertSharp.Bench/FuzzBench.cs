@@ -152,13 +152,13 @@ internal static class FuzzBench
         // Names and shapes from the module tree (a random encoder's state dict), plus a two-label head.
         var weights = new StateDict();
         foreach (var (name, t) in BertModel.CreateRandom(config with { Id2Label = null, Label2Id = null }, 1).ToStateDict()) weights[name] = t;
-        weights["classifier.weight"] = new Tensor([2, 4]);
-        weights["classifier.bias"] = new Tensor([2]);
+        weights["classifier.weight"] = new FloatTensor([2, 4]);
+        weights["classifier.bias"] = new FloatTensor([2]);
         weights = weights.WithCheckpointNames();
         var model = File("model");
         HfDirectory.Save(model, config, weights, () => new MemoryStream(Encoding.UTF8.GetBytes(string.Join("\n", vocab) + "\n")), true, 8);
         // A second, small safetensors file so that most edits land in the header rather than the data.
-        SafeTensors.Write(File("small.safetensors"), new Dictionary<string, Tensor> { ["a"] = new([2, 1], [1, 2]), ["b"] = new([1], [3]) }, new Dictionary<string, string> { ["format"] = "pt" });
+        SafeTensors.Write(File("small.safetensors"), new Dictionary<string, FloatTensor> { ["a"] = new([2, 1], [1, 2]), ["b"] = new([1], [3]) }, new Dictionary<string, string> { ["format"] = "pt" });
 
         var tokenizerJson = "{\"version\":\"1.0\",\"normalizer\":{\"type\":\"BertNormalizer\",\"clean_text\":true,\"handle_chinese_chars\":true,\"strip_accents\":null,\"lowercase\":true}," +
             "\"pre_tokenizer\":{\"type\":\"BertPreTokenizer\"},\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"continuing_subword_prefix\":\"##\",\"max_input_chars_per_word\":100,\"vocab\":{" +

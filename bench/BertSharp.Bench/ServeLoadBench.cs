@@ -122,8 +122,8 @@ internal static class ServeLoadBench
         var random = new Random(5);
         var weights = new StateDict { Source = "minilm-l6 + random head" };
         foreach (var (k, v) in baseModel.Weights) weights[k] = v;
-        weights["classifier.weight"] = new Tensor([2, h], [.. Enumerable.Range(0, 2 * h).Select(_ => (float)(random.NextDouble() - 0.5) * 0.1f)]);
-        weights["classifier.bias"] = new Tensor([2]);
+        weights["classifier.weight"] = new FloatTensor([2, h], [.. Enumerable.Range(0, 2 * h).Select(_ => (float)(random.NextDouble() - 0.5) * 0.1f)]);
+        weights["classifier.bias"] = new FloatTensor([2]);
         var model = new PretrainedModel
         {
             Config = baseModel.Config with

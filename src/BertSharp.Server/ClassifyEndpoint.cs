@@ -2,7 +2,7 @@ using System.Text.Json;
 using BertSharp.Inference;
 using BertSharp.Model;
 using Microsoft.AspNetCore.Http;
-using Encoding = BertSharp.Text.Encoding;
+using BertSharp.Text;
 
 namespace BertSharp.Server;
 
@@ -15,14 +15,14 @@ internal sealed class ClassifyEndpoint
 {
     private readonly ServerState _state;
     private readonly TextClassifier _classifier;
-    private readonly BatchQueue<Encoding, float[]> _queue;
+    private readonly BatchQueue<TokenEncoding, float[]> _queue;
 
     public ClassifyEndpoint(ServerState state, TextClassifier classifier)
     {
         _state = state;
         _classifier = classifier;
         int k = classifier.Labels.Count;
-        _queue = new BatchQueue<Encoding, float[]>(batch =>
+        _queue = new BatchQueue<TokenEncoding, float[]>(batch =>
         {
             var scores = classifier.Probabilities(batch, state.Options.MaxBatchSize);
             return [.. Enumerable.Range(0, batch.Count).Select(i => scores.AsSpan(i * k, k).ToArray())];
@@ -36,7 +36,7 @@ internal sealed class ClassifyEndpoint
         int k = _classifier.Labels.Count;
         int topK = Math.Min(TextsRequest.OptionalPositiveInt(body.RootElement, "top_k") ?? k, k);
         // Tokenize here, on the request's thread, so the batcher's thread only runs the model.
-        var encodings = new Encoding[request.Texts.Length];
+        var encodings = new TokenEncoding[request.Texts.Length];
         for (int i = 0; i < encodings.Length; i++) encodings[i] = _classifier.Encode(request.Texts[i], request.Pairs?[i]);
         var scores = await _queue.RunAsync(encodings, context.RequestAborted);
         await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (this, scores, topK), static (w, s) =>

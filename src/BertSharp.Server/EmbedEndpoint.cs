@@ -1,6 +1,6 @@
 using BertSharp.Inference;
 using Microsoft.AspNetCore.Http;
-using Encoding = BertSharp.Text.Encoding;
+using BertSharp.Text;
 
 namespace BertSharp.Server;
 
@@ -15,7 +15,7 @@ internal sealed class EmbedEndpoint(ServerState state)
         RequireManaged(state, "embeddings");
         using var body = await JsonBody.ReadAsync(context, state.Options.MaxBodyBytes);
         var request = TextsRequest.Parse(body.RootElement, state.Options);
-        var encodings = new Encoding[request.Texts.Length];
+        var encodings = new TokenEncoding[request.Texts.Length];
         for (int i = 0; i < encodings.Length; i++) encodings[i] = state.Pipeline.Encode(request.Texts[i], request.Pairs?[i]);
         var embeddings = await state.Gate.RunExclusiveAsync(() => state.Pipeline.Embed(encodings, state.Options.MaxBatchSize));
         int dimensions = state.Pipeline.Config.HiddenSize;

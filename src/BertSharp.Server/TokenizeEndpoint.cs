@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http;
-using Encoding = BertSharp.Text.Encoding;
+using BertSharp.Text;
 
 namespace BertSharp.Server;
 
@@ -14,7 +14,7 @@ internal sealed class TokenizeEndpoint(ServerState state)
     {
         using var body = await JsonBody.ReadAsync(context, state.Options.MaxBodyBytes);
         var request = TextsRequest.Parse(body.RootElement, state.Options);
-        var encodings = new Encoding[request.Texts.Length];
+        var encodings = new TokenEncoding[request.Texts.Length];
         for (int i = 0; i < encodings.Length; i++) encodings[i] = state.Pipeline.Encode(request.Texts[i], request.Pairs?[i]);
         await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, (encodings, state.Options.ModelName), static (w, s) =>
         {
@@ -38,7 +38,7 @@ internal sealed class TokenizeEndpoint(ServerState state)
     }
 
     /// <summary>Writes an encoding's "ids", "tokens" and "offsets" properties (shared with the attention endpoint).</summary>
-    internal static void WriteTokens(System.Text.Json.Utf8JsonWriter w, BertSharp.Text.Encoding e)
+    internal static void WriteTokens(System.Text.Json.Utf8JsonWriter w, BertSharp.Text.TokenEncoding e)
     {
         w.WritePropertyName("ids");
         w.WriteStartArray();

@@ -119,7 +119,7 @@ internal static class TokenizeCommand
         }
     }
 
-    private static void WriteJson(TextWriter output, BertSharp.Text.Encoding e)
+    private static void WriteJson(TextWriter output, BertSharp.Text.TokenEncoding e)
     {
         var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))

@@ -74,7 +74,7 @@ internal static partial class OnnxBertImporter
             bool transposed = !isGemm || !TransB(node);
             var shape = OnnxTensors.Shape(w, source);
             var data = OnnxTensors.Floats(w, source, externalDirectory);
-            weights[name] = transposed ? Transpose(data, shape[0], shape[1]) : new Tensor(shape, data);
+            weights[name] = transposed ? Transpose(data, shape[0], shape[1]) : new FloatTensor(shape, data);
             linearWeights.Add(w.Name);
         }
         foreach (var (onnxName, t) in initializers)
@@ -82,7 +82,7 @@ internal static partial class OnnxBertImporter
             if (linearWeights.Contains(onnxName) || HfName(onnxName) is not { } name
                 || (TensorProto.Types.DataType)t.DataType != TensorProto.Types.DataType.Float || weights.ContainsKey(name))
                 continue;
-            weights[name] = new Tensor(OnnxTensors.Shape(t, source), OnnxTensors.Floats(t, source, externalDirectory));
+            weights[name] = new FloatTensor(OnnxTensors.Shape(t, source), OnnxTensors.Floats(t, source, externalDirectory));
         }
         return weights;
     }
@@ -117,13 +117,13 @@ internal static partial class OnnxBertImporter
         return false;
     }
 
-    private static Tensor Transpose(float[] data, int rows, int cols)
+    private static FloatTensor Transpose(float[] data, int rows, int cols)
     {
         var t = new float[data.Length];
         for (int r = 0; r < rows; r++)
             for (int c = 0; c < cols; c++)
                 t[c * rows + r] = data[r * cols + c];
-        return new Tensor([cols, rows], t);
+        return new FloatTensor([cols, rows], t);
     }
 
     private static BertConfig InferConfig(GraphProto graph, StateDict weights, Dictionary<string, TensorProto> constants,

@@ -181,7 +181,7 @@ internal sealed class OnnxExporterGraph
 
     private string Head(string name) => Add(name, _weights.Get(name));
 
-    private string Add(string onnxName, Tensor t)
+    private string Add(string onnxName, FloatTensor t)
     {
         if (!_initializers.Contains(onnxName)) Add(Initializer(onnxName, t.Shape, t.Data));
         return onnxName;
@@ -224,7 +224,7 @@ internal sealed class OnnxExporterGraph
         return t;
     }
 
-    private static float[] Transpose(Tensor w)
+    private static float[] Transpose(FloatTensor w)
     {
         int rows = w.Shape[0], cols = w.Shape[1];
         var t = new float[w.Length];

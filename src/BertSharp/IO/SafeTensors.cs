@@ -165,9 +165,9 @@ internal static class SafeTensors
     // Bytes per element of the dtypes we convert to fp32; 0 for those we do not read.
     private static int ElementSize(string dtype) => dtype switch { "F32" => 4, "F16" or "BF16" => 2, _ => 0 };
 
-    private static Tensor ReadTensor(Stream file, Entry e, string path)
+    private static FloatTensor ReadTensor(Stream file, Entry e, string path)
     {
-        var tensor = new Tensor(e.Shape);
+        var tensor = new FloatTensor(e.Shape);
         var values = tensor.Data.AsSpan();
         if (e.DType == "F32")
         {
@@ -206,7 +206,7 @@ internal static class SafeTensors
     }
 
     /// <summary>Writes F32 tensors, names sorted, atomically.</summary>
-    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IReadOnlyDictionary<string, FloatTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var names = tensors.Keys.Order(StringComparer.Ordinal).ToArray();
         var header = Header(names, tensors, metadata);
@@ -226,7 +226,7 @@ internal static class SafeTensors
         });
     }
 
-    private static byte[] Header(string[] names, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata)
+    private static byte[] Header(string[] names, IReadOnlyDictionary<string, FloatTensor> tensors, IReadOnlyDictionary<string, string>? metadata)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer))

@@ -7,7 +7,7 @@ namespace BertSharp.IO;
 /// one currency between checkpoint readers/writers and the model, so loading code cannot drift
 /// from the checkpoint's naming.
 /// </summary>
-public sealed class StateDict : Dictionary<string, Tensor>
+public sealed class StateDict : Dictionary<string, FloatTensor>
 {
     /// <summary>An empty state dict.</summary>
     public StateDict() : base(StringComparer.Ordinal) { }
@@ -44,7 +44,7 @@ public sealed class StateDict : Dictionary<string, Tensor>
     public string Source { get; init; } = "(memory)";
 
     /// <summary>Returns the tensor or throws an error that names the source and tensor.</summary>
-    public Tensor Get(string name, params int[] expectedShape)
+    public FloatTensor Get(string name, params int[] expectedShape)
     {
         if (!TryGetValue(name, out var t))
             throw new InvalidDataException($"{Source}: tensor '{name}' is missing");

@@ -86,7 +86,7 @@ public sealed partial class FillMaskPipeline : Pipeline
             if (targetIds.Length == 0)
                 throw new ArgumentException($"none of the targets ({string.Join(", ", targets)}) is a single token of the model's vocabulary");
         }
-        var encodings = new Encoding[texts.Count];
+        var encodings = new TokenEncoding[texts.Count];
         var masks = new int[texts.Count][];
         for (int i = 0; i < texts.Count; i++)
         {
@@ -134,7 +134,7 @@ public sealed partial class FillMaskPipeline : Pipeline
         return results;
     }
 
-    private List<FillMaskCandidate> Candidates(ReadOnlySpan<float> probabilities, Encoding encoding, int position, int topK, int[]? targetIds)
+    private List<FillMaskCandidate> Candidates(ReadOnlySpan<float> probabilities, TokenEncoding encoding, int position, int topK, int[]? targetIds)
     {
         IEnumerable<int> ids = targetIds ?? Enumerable.Range(0, probabilities.Length);
         var scores = probabilities.ToArray();

@@ -65,7 +65,7 @@ internal sealed class OnnxRuntimeEncoder : IDisposable
     public bool HasPooler => _pooler is not null;
 
     /// <summary>Returns last_hidden_state [batch, seq, hidden].</summary>
-    public Tensor Run(BertInput input) => Run(input, [_lastHiddenState])[0];
+    public FloatTensor Run(BertInput input) => Run(input, [_lastHiddenState])[0];
 
     /// <summary>Returns last_hidden_state, the pooler output when present, and the hidden states when asked for at construction.</summary>
     public BertOutput RunAll(BertInput input)
@@ -84,7 +84,7 @@ internal sealed class OnnxRuntimeEncoder : IDisposable
         };
     }
 
-    private Tensor[] Run(BertInput input, IReadOnlyList<string> outputNames)
+    private FloatTensor[] Run(BertInput input, IReadOnlyList<string> outputNames)
     {
         input.Validate();
         long[] shape = [input.BatchSize, input.SequenceLength];
@@ -97,11 +97,11 @@ internal sealed class OnnxRuntimeEncoder : IDisposable
                 values.Add(OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, i => (long)i), shape));
             }
             using var results = _session.Run(_runOptions, _inputNames, values, [.. outputNames]);
-            var tensors = new Tensor[results.Count];
+            var tensors = new FloatTensor[results.Count];
             for (int i = 0; i < tensors.Length; i++)
             {
                 var dims = results[i].GetTensorTypeAndShape().Shape;
-                tensors[i] = new Tensor(Array.ConvertAll(dims, d => (int)d), results[i].GetTensorDataAsSpan<float>().ToArray());
+                tensors[i] = new FloatTensor(Array.ConvertAll(dims, d => (int)d), results[i].GetTensorDataAsSpan<float>().ToArray());
             }
             return tensors;
         }

@@ -69,7 +69,7 @@ public abstract class Pipeline : IDisposable
     }
 
     /// <summary>Tokenizes one text (or pair) the way the model reads it: truncated to <see cref="MaxLength"/>.</summary>
-    public Encoding Encode(string text, string? pair = null) => Tokenizer.Encode(text, pair, new EncodeOptions { MaxLength = MaxLength });
+    public TokenEncoding Encode(string text, string? pair = null) => Tokenizer.Encode(text, pair, new EncodeOptions { MaxLength = MaxLength });
 
     /// <summary>
     /// Sentence embeddings [texts × hidden]: the encoder's last hidden state averaged over each text's
@@ -84,7 +84,7 @@ public abstract class Pipeline : IDisposable
     }
 
     /// <summary><see cref="Embed(IReadOnlyList{string}, IReadOnlyList{string}, int)"/> of texts already tokenized (see <see cref="Encode"/>).</summary>
-    public float[] Embed(IReadOnlyList<Encoding> encodings, int batchSize = 32)
+    public float[] Embed(IReadOnlyList<TokenEncoding> encodings, int batchSize = 32)
     {
         ArgumentNullException.ThrowIfNull(encodings);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -152,7 +152,7 @@ public abstract class Pipeline : IDisposable
     /// The encodings in batches of at most <paramref name="batchSize"/>, in length order so little is padded: each
     /// batch padded to its longest, with the indices (into <paramref name="encodings"/>) of its rows.
     /// </summary>
-    private protected IEnumerable<(BertInput Input, int[] Rows)> Batches(IReadOnlyList<Encoding> encodings, int batchSize)
+    private protected IEnumerable<(BertInput Input, int[] Rows)> Batches(IReadOnlyList<TokenEncoding> encodings, int batchSize)
     {
         var order = Enumerable.Range(0, encodings.Count).OrderBy(i => encodings[i].Length).ToArray();
         for (int start = 0; start < order.Length; start += batchSize)

@@ -90,12 +90,12 @@ public sealed class SentenceEmbedder
     public float[] Embed(string text, Pooling pooling = Pooling.Mean, bool normalize = true) => Embed([text], pooling, normalize)[0];
 
     /// <summary>Embeddings [batch, hidden] of an encoded batch: pooled over the tokens whose attention mask is 1.</summary>
-    public Tensor Embed(BertInput input, Pooling pooling = Pooling.Mean, bool normalize = true)
+    public FloatTensor Embed(BertInput input, Pooling pooling = Pooling.Mean, bool normalize = true)
     {
         ArgumentNullException.ThrowIfNull(input);
         var hidden = Model.Forward(input).LastHiddenState.Data;
         int B = input.BatchSize, T = input.SequenceLength, C = Dimension;
-        var output = new Tensor([B, C]);
+        var output = new FloatTensor([B, C]);
         for (int b = 0; b < B; b++)
         {
             var e = output.Data.AsSpan(b * C, C);

@@ -79,13 +79,13 @@ public sealed class TextClassifier : Pipeline
     }
 
     /// <summary>Scores [encodings × labels] of texts already tokenized (see <see cref="Pipeline.Encode"/>); overflow windows are averaged.</summary>
-    public float[] Probabilities(IReadOnlyList<Encoding> encodings, int batchSize = 32)
+    public float[] Probabilities(IReadOnlyList<TokenEncoding> encodings, int batchSize = 32)
     {
         ArgumentNullException.ThrowIfNull(encodings);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         int k = Labels.Count;
         // Every window of every text, then classify windows in length order.
-        var windows = new List<Encoding>();
+        var windows = new List<TokenEncoding>();
         var owner = new List<int>();
         for (int i = 0; i < encodings.Count; i++)
         {

@@ -97,7 +97,7 @@ public sealed class TokenClassificationPipeline : Pipeline
     private List<Piece>[] Pieces(IReadOnlyList<string> texts, int batchSize)
     {
         var options = new EncodeOptions { MaxLength = MaxLength, ReturnOverflowing = true, Stride = Math.Min(Stride, MaxLength / 2) };
-        var windows = new List<Encoding>();
+        var windows = new List<TokenEncoding>();
         var owner = new List<int>();
         var firstIndex = new List<int>();
         for (int i = 0; i < texts.Count; i++)

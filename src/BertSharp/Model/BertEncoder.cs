@@ -20,7 +20,7 @@ internal sealed class BertEncoder
     // attention probabilities (B,H,T,T).
     // clsOnly: the last layer computes only the [CLS] rows, (B,C) (see BertLayer.ForwardCls).
     public void Forward(float[] x, KeyMask mask, BertLayer.Cache[] caches, int B, int T, DropoutStream? dropout, PassMode mode,
-        bool clsOnly, List<Tensor>? hiddenStates, List<Tensor>? attentions)
+        bool clsOnly, List<FloatTensor>? hiddenStates, List<FloatTensor>? attentions)
     {
         for (int l = 0; l < Layers.Count; l++)
         {

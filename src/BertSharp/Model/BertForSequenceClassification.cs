@@ -92,7 +92,7 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
     public ClassifierOutput Predict(BertInput input, bool outputAttentions = false, bool outputHiddenStates = false)
     {
         var output = Forward(input, outputAttentions, outputHiddenStates);
-        var scores = new Tensor(output.Logits.Shape, (float[])output.Logits.Data.Clone());
+        var scores = new FloatTensor(output.Logits.Shape, (float[])output.Logits.Data.Clone());
         Scores(scores.Data, input.BatchSize);
         return new ClassifierOutput { Logits = output.Logits, Probabilities = scores, Attentions = output.Attentions, HiddenStates = output.HiddenStates };
     }

@@ -121,8 +121,8 @@ public sealed class BertModel
         var ws = RentWorkspace();
         try
         {
-            var hiddenStates = outputHiddenStates ? new List<Tensor>(Config.NumHiddenLayers + 1) : null;
-            var attentions = outputAttentions ? new List<Tensor>(Config.NumHiddenLayers) : null;
+            var hiddenStates = outputHiddenStates ? new List<FloatTensor>(Config.NumHiddenLayers + 1) : null;
+            var attentions = outputAttentions ? new List<FloatTensor>(Config.NumHiddenLayers) : null;
             Forward(input, ws, dropout: null, hiddenStates, attentions);
             int B = input.BatchSize, T = input.SequenceLength, C = Config.HiddenSize;
             return new BertOutput
@@ -185,7 +185,7 @@ public sealed class BertModel
     /// that read [CLS] or the pooler, it skips most of the last layer's work; not with the lists.
     /// </summary>
     internal void Forward(BertInput input, BertWorkspace ws, DropoutStream? dropout,
-        List<Tensor>? hiddenStates = null, List<Tensor>? attentions = null, bool clsOnly = false)
+        List<FloatTensor>? hiddenStates = null, List<FloatTensor>? attentions = null, bool clsOnly = false)
     {
         if (clsOnly && (hiddenStates is not null || attentions is not null))
             throw new InvalidOperationException("a [CLS]-only pass cannot record every token's states");
@@ -215,7 +215,7 @@ public sealed class BertModel
     }
 
     /// <summary>
-    /// Backward pass after <see cref="Forward(BertInput, BertWorkspace, DropoutStream, List{Tensor}, List{Tensor}, bool)"/> on the same
+    /// Backward pass after <see cref="Forward(BertInput, BertWorkspace, DropoutStream, List{FloatTensor}, List{FloatTensor}, bool)"/> on the same
     /// workspace: adds every parameter's gradient into <see cref="Parameter.Grad"/>.
     /// </summary>
     /// <param name="ws">The workspace of the forward pass.</param>

@@ -6,14 +6,14 @@ namespace BertSharp.Model;
 public sealed class BertOutput
 {
     /// <summary>[batch, sequence, hidden]</summary>
-    public required Tensor LastHiddenState { get; init; }
+    public required FloatTensor LastHiddenState { get; init; }
 
     /// <summary>[batch, hidden]: tanh(dense([CLS])), or null when the model has no pooler.</summary>
-    public Tensor? PoolerOutput { get; init; }
+    public FloatTensor? PoolerOutput { get; init; }
 
     /// <summary>Embedding output then each layer's output, each [batch, sequence, hidden], when asked for.</summary>
-    public IReadOnlyList<Tensor>? HiddenStates { get; init; }
+    public IReadOnlyList<FloatTensor>? HiddenStates { get; init; }
 
     /// <summary>Each layer's attention probabilities [batch, heads, sequence, sequence], when asked for.</summary>
-    public IReadOnlyList<Tensor>? Attentions { get; init; }
+    public IReadOnlyList<FloatTensor>? Attentions { get; init; }
 }

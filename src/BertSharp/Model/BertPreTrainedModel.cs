@@ -98,10 +98,10 @@ public abstract class BertPreTrainedModel
         var ws = Bert.RentWorkspace();
         try
         {
-            var hiddenStates = outputHiddenStates ? new List<Tensor>() : null;
-            var attentions = outputAttentions ? new List<Tensor>() : null;
+            var hiddenStates = outputHiddenStates ? new List<FloatTensor>() : null;
+            var attentions = outputAttentions ? new List<FloatTensor>() : null;
             Bert.Forward(input, ws, dropout: null, hiddenStates, attentions, clsOnly: ClsOnly && !outputAttentions && !outputHiddenStates);
-            var logits = new Tensor(OutputShape(input.BatchSize, input.SequenceLength));
+            var logits = new FloatTensor(OutputShape(input.BatchSize, input.SequenceLength));
             HeadForward(ws, logits.Data, dropout: null);
             return new TaskOutput { Logits = logits, Attentions = attentions, HiddenStates = hiddenStates };
         }

@@ -6,14 +6,14 @@ namespace BertSharp.Model;
 public sealed class ClassifierOutput
 {
     /// <summary>[batch, labels]</summary>
-    public required Tensor Logits { get; init; }
+    public required FloatTensor Logits { get; init; }
 
     /// <summary>[batch, labels]: softmax of the logits.</summary>
-    public required Tensor Probabilities { get; init; }
+    public required FloatTensor Probabilities { get; init; }
 
     /// <summary>Embedding output then each layer's output, each [batch, sequence, hidden], when asked for.</summary>
-    public IReadOnlyList<Tensor>? HiddenStates { get; init; }
+    public IReadOnlyList<FloatTensor>? HiddenStates { get; init; }
 
     /// <summary>Each layer's attention probabilities [batch, heads, sequence, sequence], when asked for.</summary>
-    public IReadOnlyList<Tensor>? Attentions { get; init; }
+    public IReadOnlyList<FloatTensor>? Attentions { get; init; }
 }

@@ -10,7 +10,7 @@ internal sealed class Parameter
 {
     private float[]? _grad;
 
-    public Parameter(string name, Tensor value, bool applyWeightDecay)
+    public Parameter(string name, FloatTensor value, bool applyWeightDecay)
     {
         Name = name;
         Value = value;
@@ -19,7 +19,7 @@ internal sealed class Parameter
 
     public string Name { get; }
 
-    public Tensor Value { get; }
+    public FloatTensor Value { get; }
 
     /// <summary>
     /// Same length as <see cref="Value"/>; backward passes add into it. Allocated on first use so that a

@@ -6,11 +6,11 @@ namespace BertSharp.Model;
 public sealed class TaskOutput
 {
     /// <summary>The head's output (e.g. [batch, labels] for a sequence classifier, [batch, sequence, labels] per token).</summary>
-    public required Tensor Logits { get; init; }
+    public required FloatTensor Logits { get; init; }
 
     /// <summary>Embedding output then each layer's output, each [batch, sequence, hidden], when asked for.</summary>
-    public IReadOnlyList<Tensor>? HiddenStates { get; init; }
+    public IReadOnlyList<FloatTensor>? HiddenStates { get; init; }
 
     /// <summary>Each layer's attention probabilities [batch, heads, sequence, sequence], when asked for.</summary>
-    public IReadOnlyList<Tensor>? Attentions { get; init; }
+    public IReadOnlyList<FloatTensor>? Attentions { get; init; }
 }

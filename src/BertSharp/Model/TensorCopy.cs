@@ -5,9 +5,9 @@ namespace BertSharp.Model;
 /// <summary>Copies the live part of a grow-only buffer into a new tensor handed to the caller.</summary>
 internal static class TensorCopy
 {
-    public static Tensor Of(float[] source, params int[] shape)
+    public static FloatTensor Of(float[] source, params int[] shape)
     {
-        var t = new Tensor(shape);
+        var t = new FloatTensor(shape);
         source.AsSpan(0, t.Length).CopyTo(t.Data);
         return t;
     }

@@ -53,15 +53,15 @@ internal sealed class WeightBuilder
 
     public Parameter Get(string name, int[] shape, WeightInit init, bool applyWeightDecay)
     {
-        Tensor value;
+        FloatTensor value;
         if (_shared.Weights is not null && (!_initMissing || Has(name)))
         {
             var source = _shared.Weights.Get(_path + name, shape);
-            value = _shared.ShareTensors ? source : new Tensor(shape, (float[])source.Data.Clone());
+            value = _shared.ShareTensors ? source : new FloatTensor(shape, (float[])source.Data.Clone());
         }
         else
         {
-            value = new Tensor(shape);
+            value = new FloatTensor(shape);
             Initialise(value.Data, init);
         }
         var p = new Parameter(_path + name, value, applyWeightDecay);

@@ -95,7 +95,7 @@ public static class QaFeatures
         return alone.Length <= maxTokens ? question : question[..alone.Offsets[maxTokens - 1].End];
     }
 
-    private static QaFeature Window(Encoding window, int exampleIndex, SquadAnswer? answer)
+    private static QaFeature Window(TokenEncoding window, int exampleIndex, SquadAnswer? answer)
     {
         int n = window.Length;
         var types = window.TypeIds;

@@ -149,7 +149,7 @@ public sealed class BertTokenizer
     /// </summary>
     /// <exception cref="ArgumentException">The maximum length cannot hold the special tokens, the stride
     /// does not fit in it, or <c>only_first</c>/<c>only_second</c> cannot cut enough.</exception>
-    public Encoding Encode(string text, string? pair = null, EncodeOptions? options = null)
+    public TokenEncoding Encode(string text, string? pair = null, EncodeOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(text);
         options ??= EncodeOptions.Default;
@@ -187,14 +187,14 @@ public sealed class BertTokenizer
     }
 
     /// <summary>Encodes many texts (or pairs) on all cores, then pads them as asked.</summary>
-    public Encoding[] EncodeBatch(IReadOnlyList<string> texts, IReadOnlyList<string?>? pairs = null,
+    public TokenEncoding[] EncodeBatch(IReadOnlyList<string> texts, IReadOnlyList<string?>? pairs = null,
         EncodeOptions? options = null, PaddingStrategy padding = PaddingStrategy.Longest)
     {
         ArgumentNullException.ThrowIfNull(texts);
         if (pairs is not null && pairs.Count != texts.Count)
             throw new ArgumentException($"{texts.Count} texts but {pairs.Count} pairs", nameof(pairs));
         options ??= EncodeOptions.Default;
-        var result = new Encoding[texts.Count];
+        var result = new TokenEncoding[texts.Count];
         for (int i = 0; i < texts.Count; i++)
             if (texts[i] is null) throw new ArgumentNullException(nameof(texts), $"text {i} is null");
         if (texts.Count < 8)
@@ -293,7 +293,7 @@ public sealed class BertTokenizer
 
     // ---- truncation and special tokens (HF's truncate_encodings and TemplateProcessing) ----
 
-    private Encoding Build(TokenBuffer a, TokenBuffer? b, EncodeOptions options)
+    private TokenEncoding Build(TokenBuffer a, TokenBuffer? b, EncodeOptions options)
     {
         int added = options.AddSpecialTokens ? (b is null ? 2 : 3) : 0;
         int la = a.Count, lb = b?.Count ?? 0;
@@ -347,7 +347,7 @@ public sealed class BertTokenizer
         if (options.ReturnOverflowing && (windowsA.Count > 1 || windowsB.Count > 1))
         {
             // HF's merge order: each overflow of A with B, then with each overflow of B; then A with each overflow of B.
-            var overflowing = new List<Encoding>();
+            var overflowing = new List<TokenEncoding>();
             for (int i = 1; i < windowsA.Count; i++)
             {
                 overflowing.Add(Assemble(a, windowsA[i], b, windowsB[0], options.AddSpecialTokens));
@@ -359,7 +359,7 @@ public sealed class BertTokenizer
         return main;
     }
 
-    /// <summary>HF's <c>Encoding::truncate</c> windows: the kept part first, then the overflow windows.</summary>
+    /// <summary>HF's <c>TokenEncoding::truncate</c> windows: the kept part first, then the overflow windows.</summary>
     private static List<(int Start, int Stop)> Windows(int length, int maxLength, int stride)
     {
         if (maxLength >= length) return [(0, length)];
@@ -376,7 +376,7 @@ public sealed class BertTokenizer
         return windows;
     }
 
-    private Encoding Assemble(TokenBuffer a, (int Start, int Stop) ra, TokenBuffer? b, (int Start, int Stop) rb, bool special)
+    private TokenEncoding Assemble(TokenBuffer a, (int Start, int Stop) ra, TokenBuffer? b, (int Start, int Stop) rb, bool special)
     {
         int na = ra.Stop - ra.Start, nb = b is null ? 0 : rb.Stop - rb.Start;
         int n = na + nb + (special ? (b is null ? 2 : 3) : 0);
@@ -392,7 +392,7 @@ public sealed class BertTokenizer
             Copy(b, rb);
             if (special) { ids[k] = SepId; words[k] = -1; }
         }
-        return new Encoding(Vocabulary.Tokens, ids, offsets, words, special, na, b is null ? -1 : nb);
+        return new TokenEncoding(Vocabulary.Tokens, ids, offsets, words, special, na, b is null ? -1 : nb);
 
         void Copy(TokenBuffer t, (int Start, int Stop) r)
         {

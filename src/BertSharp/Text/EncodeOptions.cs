@@ -21,6 +21,6 @@ public sealed record EncodeOptions
     /// <summary>Tokens shared by consecutive overflow windows (<c>stride</c>). Default 0.</summary>
     public int Stride { get; init; }
 
-    /// <summary>Keep what truncation cut off as <see cref="Encoding.Overflowing"/> windows (<c>return_overflowing_tokens</c>).</summary>
+    /// <summary>Keep what truncation cut off as <see cref="TokenEncoding.Overflowing"/> windows (<c>return_overflowing_tokens</c>).</summary>
     public bool ReturnOverflowing { get; init; }
 }

@@ -27,13 +27,13 @@ internal static class Checkpoint
         Directory.CreateDirectory(temp);
 
         HfDirectory.Save(temp, model.Config, model.ToStateDict(), openVocab, doLowerCase, args.MaxLength);
-        var moments = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var moments = new Dictionary<string, FloatTensor>(StringComparer.Ordinal);
         for (int i = 0; i < optimizer.Parameters.Count; i++)
         {
             var p = optimizer.Parameters[i];
             var (m, v) = optimizer.Moments(i);
-            moments[p.Name + ".exp_avg"] = new Tensor(p.Value.Shape, m);
-            moments[p.Name + ".exp_avg_sq"] = new Tensor(p.Value.Shape, v);
+            moments[p.Name + ".exp_avg"] = new FloatTensor(p.Value.Shape, m);
+            moments[p.Name + ".exp_avg_sq"] = new FloatTensor(p.Value.Shape, v);
         }
         SafeTensors.Write(Path.Combine(temp, OptimizerFile), moments,
             new Dictionary<string, string> { ["step"] = optimizer.StepCount.ToString(System.Globalization.CultureInfo.InvariantCulture) });

@@ -74,7 +74,7 @@ public class HfDirectoryTests
         var model = TinyModel.Model();
         model.Save(dir.Path);
         // Rewrite the weights as an older checkpoint would name them: no "bert." and LayerNorm gamma/beta.
-        var renamed = new Dictionary<string, Tensor>();
+        var renamed = new Dictionary<string, FloatTensor>();
         foreach (var (name, t) in model.Weights)
             renamed[name.Replace("LayerNorm.weight", "LayerNorm.gamma").Replace("LayerNorm.bias", "LayerNorm.beta")] = t;
         SafeTensors.Write(dir.File("model.safetensors"), renamed);

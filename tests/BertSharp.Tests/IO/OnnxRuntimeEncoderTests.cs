@@ -188,7 +188,7 @@ public class OnnxRuntimeEncoderTests(ITestOutputHelper log)
         }
 
         // y = x Wᵀ + b with HF's [out, in] weight.
-        private static double[] Linear(double[] x, int inSize, Tensor weight, Tensor bias)
+        private static double[] Linear(double[] x, int inSize, FloatTensor weight, FloatTensor bias)
         {
             int outSize = weight.Shape[0], rows = x.Length / inSize;
             Assert.Equal(inSize, weight.Shape[1]);
@@ -203,7 +203,7 @@ public class OnnxRuntimeEncoderTests(ITestOutputHelper log)
             return y;
         }
 
-        private static double[] LayerNorm(double[] x, int h, Tensor gamma, Tensor beta, double eps)
+        private static double[] LayerNorm(double[] x, int h, FloatTensor gamma, FloatTensor beta, double eps)
         {
             var y = new double[x.Length];
             for (int r = 0; r < x.Length / h; r++)

@@ -22,7 +22,7 @@ public class SafeTensorsTests
     {
         using var dir = new TempDir();
         var path = dir.File("model.safetensors");
-        var weights = new Dictionary<string, Tensor>
+        var weights = new Dictionary<string, FloatTensor>
         {
             ["b"] = new([2], [1.0f, -2.0f]),
             ["a"] = new([1, 1], [0.5f]),

@@ -48,9 +48,9 @@ internal static class TinyModel
         ModelMaxLength = 16,
     };
 
-    private static Tensor Random(Random rng, int[] shape)
+    private static FloatTensor Random(Random rng, int[] shape)
     {
-        var t = new Tensor(shape);
+        var t = new FloatTensor(shape);
         for (int i = 0; i < t.Length; i++) t.Data[i] = (float)(rng.NextDouble() * 2 - 1);
         return t;
     }

@@ -201,7 +201,7 @@ public class BertModelTests
         Assert.Contains("weights.safetensors", e.Message);
         Assert.Contains("encoder.layer.1.output.dense.bias", e.Message);
 
-        missing["encoder.layer.1.output.dense.bias"] = new Tensor([7]);
+        missing["encoder.layer.1.output.dense.bias"] = new FloatTensor([7]);
         e = Assert.Throws<InvalidDataException>(() => new BertModel(config, missing));
         Assert.Contains("encoder.layer.1.output.dense.bias", e.Message);
         Assert.Contains("[7]", e.Message);

@@ -75,9 +75,9 @@ public class MaskedLmTests
         return [.. logits.Select(z => Math.Exp(z - max) / sum)];
     }
 
-    private static Tensor Random(Random rng, int[] shape, float scale, float centre = 0f)
+    private static FloatTensor Random(Random rng, int[] shape, float scale, float centre = 0f)
     {
-        var t = new Tensor(shape);
+        var t = new FloatTensor(shape);
         for (int i = 0; i < t.Length; i++) t.Data[i] = centre + (float)((rng.NextDouble() * 2 - 1) * scale);
         return t;
     }
@@ -187,7 +187,7 @@ public class MaskedLmTests
     {
         var config = TinyModel.Config();
         var weights = TinyModel.Weights(config);
-        weights["cls.predictions.transform.dense.weight"] = new Tensor([config.HiddenSize, config.HiddenSize]);
+        weights["cls.predictions.transform.dense.weight"] = new FloatTensor([config.HiddenSize, config.HiddenSize]);
         var e = Assert.ThrowsAny<Exception>(() => new BertForMaskedLM(config, weights));
         Assert.Contains("cls.predictions", e.Message, StringComparison.Ordinal);
     }

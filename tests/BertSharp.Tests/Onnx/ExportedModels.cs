@@ -18,8 +18,8 @@ public sealed class ExportedModels : IDisposable
         Model = PretrainedModel.Load("minilm-l6");
         var random = new Random(20261126);
         int h = Model.Config.HiddenSize;
-        ClassifierWeight = new Tensor([Labels, h], [.. Enumerable.Range(0, Labels * h).Select(_ => (float)(random.NextDouble() - 0.5) * 0.4f)]);
-        ClassifierBias = new Tensor([Labels], [0.3f, -0.2f, 0.05f]);
+        ClassifierWeight = new FloatTensor([Labels, h], [.. Enumerable.Range(0, Labels * h).Select(_ => (float)(random.NextDouble() - 0.5) * 0.4f)]);
+        ClassifierBias = new FloatTensor([Labels], [0.3f, -0.2f, 0.05f]);
         var weights = new StateDict { Source = "minilm-l6 + test head" };
         foreach (var (k, v) in Model.Weights) weights[k] = v;
         weights["classifier.weight"] = ClassifierWeight;
@@ -36,8 +36,8 @@ public sealed class ExportedModels : IDisposable
     public const int Labels = 3;
 
     public PretrainedModel Model { get; }
-    public Tensor ClassifierWeight { get; }
-    public Tensor ClassifierBias { get; }
+    public FloatTensor ClassifierWeight { get; }
+    public FloatTensor ClassifierBias { get; }
     public StateDict ClassifierWeights { get; }
     public global::BertSharp.Model.BertConfig ClassifierConfig { get; }
 

@@ -120,7 +120,7 @@ public class OnnxInt8Tests(ExportedModels models, ITestOutputHelper log) : IClas
 
     // Logistic regression on the original model's pooler output for 400 training sentences: a head
     // with real margins, so that a flipped prediction means quantisation moved a decision.
-    private static (Tensor Weight, Tensor Bias) TrainHead()
+    private static (FloatTensor Weight, FloatTensor Bias) TrainHead()
     {
         const int n = 400;
         var ids = RealSentences.Ids("train.csv", 0, n, 64, out var positive);
@@ -151,7 +151,7 @@ public class OnnxInt8Tests(ExportedModels models, ITestOutputHelper log) : IClas
         // Two-label softmax head: logit(positive) − logit(negative) = w·x + b.
         var weight = new float[2 * Hidden];
         for (int k = 0; k < Hidden; k++) { weight[k] = (float)(-w[k] / 2); weight[Hidden + k] = (float)(w[k] / 2); }
-        return (new Tensor([2, Hidden], weight), new Tensor([2], [(float)(-b / 2), (float)(b / 2)]));
+        return (new FloatTensor([2, Hidden], weight), new FloatTensor([2], [(float)(-b / 2), (float)(b / 2)]));
     }
 
     private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)

@@ -4,7 +4,7 @@ namespace BertSharp.Text;
 /// One encoded sequence (or pair), as Hugging Face's <c>Encoding</c>: parallel arrays with one entry per
 /// token. The arrays belong to this object; treat them as read-only.
 /// </summary>
-public sealed class Encoding
+public sealed class TokenEncoding
 {
     private readonly string[] _vocabulary;
     private string[]? _tokens;
@@ -22,7 +22,7 @@ public sealed class Encoding
     private readonly int _realLength;
     private int[]? _typeIds, _attentionMask, _specialTokensMask;
 
-    internal Encoding(string[] vocabulary, int[] ids, (int Start, int End)[] offsets, int[] words,
+    internal TokenEncoding(string[] vocabulary, int[] ids, (int Start, int End)[] offsets, int[] words,
         bool special, int firstLength, int secondLength)
     {
         _vocabulary = vocabulary;
@@ -103,7 +103,7 @@ public sealed class Encoding
     public string[] Tokens => _tokens ??= Array.ConvertAll(Ids, id => _vocabulary[id]);
 
     /// <summary>What truncation cut off, as further windows of at most the same length (when asked for).</summary>
-    public IReadOnlyList<Encoding> Overflowing { get; internal set; } = [];
+    public IReadOnlyList<TokenEncoding> Overflowing { get; internal set; } = [];
 
     /// <summary>Number of tokens, padding included.</summary>
     public int Length => Ids.Length;

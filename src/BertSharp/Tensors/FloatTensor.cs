@@ -4,10 +4,10 @@ namespace BertSharp.Tensors;
 /// A dense fp32 tensor in row-major order. Weights keep Hugging Face's layout
 /// (a Linear weight is [out, in]).
 /// </summary>
-public sealed class Tensor
+public sealed class FloatTensor
 {
     /// <summary>A tensor of the given shape over <paramref name="data"/>, or over new zeros when it is null.</summary>
-    public Tensor(int[] shape, float[]? data = null)
+    public FloatTensor(int[] shape, float[]? data = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         long n = 1;
