@@ -1,8 +1,8 @@
 using System.Text.Json;
 using BertSharp.Inference;
+using BertSharp.Text;
 using BertSharp.Model;
 using Microsoft.AspNetCore.Http;
-using BertSharp.Text;
 
 namespace BertSharp.Server;
 

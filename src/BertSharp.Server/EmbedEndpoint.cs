@@ -1,6 +1,6 @@
 using BertSharp.Inference;
-using Microsoft.AspNetCore.Http;
 using BertSharp.Text;
+using Microsoft.AspNetCore.Http;
 
 namespace BertSharp.Server;
 

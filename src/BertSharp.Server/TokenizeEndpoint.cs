@@ -1,5 +1,5 @@
-using Microsoft.AspNetCore.Http;
 using BertSharp.Text;
+using Microsoft.AspNetCore.Http;
 
 namespace BertSharp.Server;
 

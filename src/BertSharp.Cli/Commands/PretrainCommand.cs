@@ -40,6 +40,7 @@ internal static class PretrainCommand
         var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Replace a model or checkpoints already in --output" };
         var bf16 = ProviderOption.Create();
         var json = new Option<bool>("--json") { Description = "Print the result (held-out scores before and after) as JSON" };
+        var distributed = DistributedOption.Create();
         var dataOptions = new DataOptions();
 
         var command = new Command("pretrain", """
@@ -52,15 +53,16 @@ internal static class PretrainCommand
               bertsharp pretrain --data ../shared/data/sentence-polarity/train.csv --text-column text --epochs 3 -o out/polarity-mlm
               bertsharp pretrain --data books.txt --config mini --nsp --whole-word-mask --epochs 10 -o out/mini
               bertsharp pretrain --data reviews.jsonl -o out/reviews-mlm --resume
+              mpirun -np 4 bertsharp pretrain --data books.txt --config mini --batch-size 16 -o out/mini   (data-parallel: a batch of 64)
             """);
         foreach (var o in new Option[] { data, eval, model, config, nsp, wholeWord, probability, output, select, validationSplit, epochs, lr, batch,
-            evalBatch, maxLength, warmup, weightDecay, accumulation, seed, evalStrategy, evalSteps, loggingSteps, saveSteps, resume, overwrite, bf16, json })
+            evalBatch, maxLength, warmup, weightDecay, accumulation, seed, evalStrategy, evalSteps, loggingSteps, saveSteps, resume, overwrite, bf16, json, distributed })
         {
             command.Options.Add(o);
         }
         dataOptions.AddTo(command);
 
-        command.SetAction(parse =>
+        command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
         {
             var args = new TrainingArguments
             {
@@ -82,7 +84,8 @@ internal static class PretrainCommand
             };
             args.Validate();
             bool asJson = parse.GetValue(json);
-            var log = asJson ? Console.Error : Console.Out;
+            // Every rank trains; rank 0 alone speaks, as it alone writes the outputs.
+            var log = !communicator.IsRoot ? TextWriter.Null : asJson ? Console.Error : Console.Out;
             var loadOptions = dataOptions.Read(parse);
             var corpus = TextCorpus.Load(parse.GetValue(data)!, loadOptions);
             if (parse.GetValue(select) is int n)
@@ -107,9 +110,15 @@ internal static class PretrainCommand
             log.WriteLine($"model: {trainer.Model.GetType().Name}, {trainer.Model.Config.NumHiddenLayers} layers × {trainer.Model.Config.HiddenSize}; " +
                 $"compute: {ComputeProviders.Describe(args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed)}");
             var outputDir = parse.GetValue(output)!;
+            if (communicator.Size > 1)
+            {
+                trainer.Communicator = communicator;
+                log.WriteLine($"data-parallel: {communicator.Size} ranks × batch {args.TrainBatchSize} × accumulation {args.GradientAccumulationSteps} " +
+                    $"= {communicator.Size * args.TrainBatchSize * args.GradientAccumulationSteps} sequences per step ({communicator.Description})");
+            }
 
             Dictionary<string, double>? before = null;
-            if (heldOut is not null && !parse.GetValue(resume))
+            if (heldOut is not null && !parse.GetValue(resume) && communicator.IsRoot)
             {
                 // The starting point, scored on the same held-out text and masks as the end (a fresh head when the
                 // base model had none), so the run's gain is visible.
@@ -124,7 +133,7 @@ internal static class PretrainCommand
                 context.Cancel = true;
                 if (cancel.IsCancellationRequested) return;
                 cancel.Cancel();
-                Console.Error.WriteLine("bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
+                if (communicator.IsRoot) Console.Error.WriteLine("bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
             }
             using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
             using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
@@ -142,7 +151,7 @@ internal static class PretrainCommand
             // Masked-LM sequences are packed to --max-length (all but the last one), so this is tokens/s; sentence
             // pairs (--nsp) are often shorter and it is then an upper bound.
             double tokensPerSecond = result.SamplesPerSecond * args.MaxLength;
-            if (asJson)
+            if (asJson && communicator.IsRoot)
             {
                 Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
@@ -167,7 +176,7 @@ internal static class PretrainCommand
                     $"model saved to {outputDir} ({result.TrainSeconds:F0} s, {result.SamplesPerSecond:F1} sequences/s, {tokensPerSecond:F0} tokens/s, peak memory {result.PeakMemoryBytes / (1024 * 1024)} MiB)"));
             }
             return result.Interrupted ? 130 : 0;
-        });
+        }));
         return command;
     }
 

@@ -57,6 +57,7 @@ internal static class TrainCommand
         var overwrite = new Option<bool>("--overwrite-output-dir") { Description = "Replace a model or checkpoints already in --output" };
         var bf16 = ProviderOption.Create();
         var json = new Option<bool>("--json") { Description = "Print the final result as JSON" };
+        var distributed = DistributedOption.Create();
         var dataOptions = new DataOptions();
         var tokenClassification = new TokenClassificationOptions();
         var qaOptions = new QuestionAnsweringOptions();
@@ -72,10 +73,11 @@ internal static class TrainCommand
               bertsharp train --data reviews.jsonl -o out/reviews --resume
               bertsharp train --data reviews.jsonl -o out/reviews --bf16
               bertsharp train --task token-classification --data ../shared/data/conll2003/eng.train --eval ../shared/data/conll2003/eng.testa --lr 5e-5 -o out/ner
+              mpirun -np 4 bertsharp train --data reviews.jsonl --batch-size 8 -o out/reviews   (data-parallel: 4 ranks × 8 = a batch of 32)
             """);
         foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, epochs, lr, batch, evalBatch, weightDecay, warmup,
             maxLength, accumulation, clip, dropout, seed, evalStrategy, evalSteps, loggingSteps, saveSteps, metric, patience, classWeights, groupByLength,
-            task, problemType, separator, head, resume, overwrite, bf16, json })
+            task, problemType, separator, head, resume, overwrite, bf16, json, distributed })
         {
             command.Options.Add(o);
         }
@@ -83,7 +85,7 @@ internal static class TrainCommand
         tokenClassification.AddTo(command);
         qaOptions.AddTo(command);
 
-        command.SetAction(parse =>
+        command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
         {
             var args = new TrainingArguments
             {
@@ -111,7 +113,8 @@ internal static class TrainCommand
             };
             args.Validate();
             bool asJson = parse.GetValue(json);
-            var log = asJson ? Console.Error : Console.Out;
+            // Every rank trains; rank 0 alone speaks, as it alone writes the outputs.
+            var log = !communicator.IsRoot ? TextWriter.Null : asJson ? Console.Error : Console.Out;
             var setup = new TaskSetup(parse.GetValue(model)!, parse.GetValue(data)!, parse.GetValue(eval), dataOptions.Read(parse), parse.GetValue(select),
                 parse.GetValue(validationSplit), args, log);
             var (trainer, train, validation) = parse.GetValue(task) switch
@@ -122,8 +125,14 @@ internal static class TrainCommand
                 var other => throw new ArgumentException($"--task {other}: not a task BertSharp trains (text-classification, token-classification, question-answering)"),
             };
             log.WriteLine($"compute: {ComputeProviders.Describe(args.Bf16 ? ComputeProvider.OneDnnBf16 : ComputeProvider.Managed)}");
+            if (communicator.Size > 1)
+            {
+                trainer.Communicator = communicator;
+                log.WriteLine($"data-parallel: {communicator.Size} ranks × batch {args.TrainBatchSize} × accumulation {args.GradientAccumulationSteps} " +
+                    $"= {communicator.Size * args.TrainBatchSize * args.GradientAccumulationSteps} examples per step ({communicator.Description})");
+            }
             var outputDir = parse.GetValue(output)!;
-            AtomicFile.RemoveStale(outputDir);
+            if (communicator.IsRoot) AtomicFile.RemoveStale(outputDir);
             using var cancel = new CancellationTokenSource();
             // Ctrl-C (SIGINT) and a polite stop (SIGTERM: systemd, Kubernetes, `timeout`) both save a
             // checkpoint at the next optimizer step and exit 130 instead of killing the run mid-step.
@@ -132,13 +141,13 @@ internal static class TrainCommand
                 context.Cancel = true;
                 if (cancel.IsCancellationRequested) return;
                 cancel.Cancel();
-                Console.Error.WriteLine("bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
+                if (communicator.IsRoot) Console.Error.WriteLine("bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
             }
             using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
             using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             {
                 var result = RunWithProgress(trainer, train, validation, outputDir, parse.GetValue(resume), cancel.Token, log);
-                if (asJson)
+                if (asJson && communicator.IsRoot)
                 {
                     Console.WriteLine(JsonSerializer.Serialize(Summary(result)));
                 }
@@ -153,7 +162,7 @@ internal static class TrainCommand
                 }
                 return result.Interrupted ? 130 : 0;
             }
-        });
+        }));
         return command;
     }
 
@@ -216,7 +225,7 @@ internal static class TrainCommand
             if (e.Kind == "eval" && e.Metrics is not null)
                 log.WriteLine($"eval  step {e.Step} epoch {e.Epoch:F2}: " + string.Join(", ", e.Metrics.Select(m => $"{m.Key[5..]} {m.Value:F4}")));
         };
-        if (Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
+        if (log == TextWriter.Null || Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
         {
             // Not a terminal: plain lines a log file can keep.
             trainer.Logged += e =>

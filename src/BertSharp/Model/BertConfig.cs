@@ -36,6 +36,12 @@ public sealed record BertConfig
     [JsonPropertyName("pad_token_id")] public int PadTokenId { get; init; }
     /// <summary>Always "bert".</summary>
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "bert";
+    /// <summary>
+    /// Whether the masked-LM decoder is the word-embedding matrix (Hugging Face's default, null here); false gives it a
+    /// weight of its own, <c>cls.predictions.decoder.weight</c>, loaded and saved under that name.
+    /// </summary>
+    [JsonPropertyName("tie_word_embeddings")] public bool? TieWordEmbeddings { get; init; }
+
     /// <summary>The task model this checkpoint is (e.g. BertForSequenceClassification); it picks the head at load.</summary>
     [JsonPropertyName("architectures")] public IReadOnlyList<string>? Architectures { get; init; }
     /// <summary>Dropout before a classification head; hidden_dropout_prob when null.</summary>

@@ -68,7 +68,7 @@ internal sealed class BertEmbeddings
         if (c.Dropped)
         {
             Buffers.Ensure(ref c.Mask, N * C);
-            Dropout.ForwardInPlace(c.Output, c.Mask, N * C, _dropout, dropout!.NextKey());
+            Dropout.ForwardInPlace(c.Output, c.Mask, N * C, _dropout, dropout!.NextKey(), dropout.Offset((long)T * C));
         }
     }
 

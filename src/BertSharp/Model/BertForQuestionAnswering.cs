@@ -49,6 +49,14 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
         _qaOutputs.Forward(ws.LastHidden, Config.HiddenSize, output, ws.BatchSize * ws.SequenceLength);
     }
 
+    // The rows whose start lies in the window (the start and the end of an answer are in or out of it together).
+    internal override double[] LossDenominators(TaskBatch batch)
+    {
+        int n = 0, T = batch.Input.SequenceLength;
+        for (int b = 0; b < batch.Input.BatchSize; b++) if ((uint)batch.Labels[2 * b] < (uint)T) n++;
+        return [n];
+    }
+
     internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale) =>
         SpanLoss(output, batch.Input.BatchSize, batch.Input.SequenceLength, batch.Labels, dOutput, scale);
 

@@ -132,12 +132,21 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
             Buffers.Ensure(ref _dropped, B * C);
             ulong key = dropout!.NextKey();
             for (int b = 0; b < B; b++)
-                Dropout.Forward(x.AsSpan(b * ldx, C), _dropped.AsSpan(b * C, C), _mask.AsSpan(b * C, C), _classifierDropout, key, (long)b * C);
+                Dropout.Forward(x.AsSpan(b * ldx, C), _dropped.AsSpan(b * C, C), _mask.AsSpan(b * C, C), _classifierDropout, key, dropout.Offset(C) + (long)b * C);
             (x, ldx) = (_dropped, C);
         }
         // Only a training pass keeps state: inference may run on other threads meanwhile.
         if (dropout is not null) (_headInput, _headInputStride, _dropoutApplied) = (x, ldx, drop);
         _classifier.Forward(x, ldx, output, B);
+    }
+
+    // A class-weighted cross-entropy is a mean weighted by the labels' weights (PyTorch's); every other loss here is a mean over rows.
+    internal override double[] LossDenominators(TaskBatch batch)
+    {
+        if (ProblemType != ProblemType.SingleLabelClassification || ClassWeights.Length == 0) return [batch.Input.BatchSize];
+        double sum = 0;
+        foreach (int y in batch.Labels) if (y != IgnoreIndex) sum += ClassWeights[y];
+        return [sum];
     }
 
     internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale)

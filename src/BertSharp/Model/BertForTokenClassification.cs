@@ -62,13 +62,15 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
         {
             Buffers.Ensure(ref _mask, rows * C);
             Buffers.Ensure(ref _dropped, rows * C);
-            Dropout.Forward(x.AsSpan(0, rows * C), _dropped.AsSpan(0, rows * C), _mask.AsSpan(0, rows * C), _classifierDropout, dropout!.NextKey(), 0);
+            Dropout.Forward(x.AsSpan(0, rows * C), _dropped.AsSpan(0, rows * C), _mask.AsSpan(0, rows * C), _classifierDropout, dropout!.NextKey(), dropout.Offset((long)ws.SequenceLength * C));
             x = _dropped;
         }
         // Only a training pass keeps state: inference may run on other threads meanwhile.
         if (dropout is not null) (_headInput, _dropoutApplied) = (x, drop);
         _classifier.Forward(x, C, output, rows);
     }
+
+    internal override double[] LossDenominators(TaskBatch batch) => [Counted(batch.Labels)];
 
     internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale)
     {

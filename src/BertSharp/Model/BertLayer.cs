@@ -28,31 +28,36 @@ internal sealed class BertLayer
         int N = B * T;
         if (mode.Packed && !mode.Training && !mode.KeepProbs && dropout is null && LayerTail.WholeLayerWorthwhile(B, T, mask, AttentionOutput.Dense.MatMul))
         {
-            long t = OpProfile.Start();
-            c.Out.Ensure(N, SelfAttention.Query.In);
-            c.Tail.RunLayer(this, x, mask, c.Out.Output, B, T);
-            OpProfile.Stop(OpProfile.Op.BlockedLayer, t);
+            using (OpProfile.Time(OpProfile.Op.BlockedLayer))
+            {
+                c.Out.Ensure(N, SelfAttention.Query.In);
+                c.Tail.RunLayer(this, x, mask, c.Out.Output, B, T);
+            }
             return;
         }
         SelfAttention.Forward(x, mask, c.Attention, B, T, dropout, mode.Packed, mode.Training || mode.KeepProbs);
         if (mode.Packed && !mode.Training && dropout is null && LayerTail.Worthwhile(N, AttentionOutput.Dense.MatMul))
         {
-            long start = OpProfile.Start();
-            c.AttentionOut.Ensure(N, SelfAttention.Query.In);
-            c.Out.Ensure(N, SelfAttention.Query.In);
-            c.Tail.Run(this, c.Attention.Context, x, c.AttentionOut.Output, c.Out.Output, N);
-            OpProfile.Stop(OpProfile.Op.FusedTail, start);
+            using (OpProfile.Time(OpProfile.Op.FusedTail))
+            {
+                c.AttentionOut.Ensure(N, SelfAttention.Query.In);
+                c.Out.Ensure(N, SelfAttention.Query.In);
+                c.Tail.Run(this, c.Attention.Context, x, c.AttentionOut.Output, c.Out.Output, N);
+            }
             return;
         }
-        long t0 = OpProfile.Start();
-        AttentionOutput.Forward(c.Attention.Context, x, c.AttentionOut, N, dropout, mode.Packed);               // a1 = LN(drop(ctx Wo) + x)
-        OpProfile.Stop(OpProfile.Op.AttentionOutput, t0);
-        t0 = OpProfile.Start();
-        Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, N, mode.Packed, mode.Training);            // g = gelu(a1 Wi)
-        OpProfile.Stop(OpProfile.Op.Intermediate, t0);
-        t0 = OpProfile.Start();
-        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, N, dropout, mode.Packed);           // h = LN(drop(g Wo2) + a1)
-        OpProfile.Stop(OpProfile.Op.Output, t0);
+        using (OpProfile.Time(OpProfile.Op.AttentionOutput))
+        {
+            AttentionOutput.Forward(c.Attention.Context, x, c.AttentionOut, N, T, dropout, mode.Packed);               // a1 = LN(drop(ctx Wo) + x)
+        }
+        using (OpProfile.Time(OpProfile.Op.Intermediate))
+        {
+            Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, N, mode.Packed, mode.Training);            // g = gelu(a1 Wi)
+        }
+        using (OpProfile.Time(OpProfile.Op.Output))
+        {
+            Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, N, T, dropout, mode.Packed);           // h = LN(drop(g Wo2) + a1)
+        }
     }
 
     // dOut (N,C) → dx (N,C), written. dOut is left unchanged.
@@ -61,17 +66,20 @@ internal sealed class BertLayer
         int N = B * T;
         s.Ensure(N, SelfAttention.Query.In, Intermediate.Dense.Out);
         // dA1 = ∂/∂a1 via the residual; dG = ∂/∂g
-        long t0 = OpProfile.Start();
-        Output.Backward(c.Intermediate.Output, c.Out, dOut, s.DIntermediate, s.DA1, s.DHidden, N);
-        OpProfile.Stop(OpProfile.Op.OutputBackward, t0);
+        using (OpProfile.Time(OpProfile.Op.OutputBackward))
+        {
+            Output.Backward(c.Intermediate.Output, c.Out, dOut, s.DIntermediate, s.DA1, s.DHidden, N);
+        }
         // dA1 += through the feed-forward
-        t0 = OpProfile.Start();
-        Intermediate.Backward(c.AttentionOut.Output, c.Intermediate, s.DIntermediate, s.DA1, s.DPre, N);
-        OpProfile.Stop(OpProfile.Op.IntermediateBackward, t0);
+        using (OpProfile.Time(OpProfile.Op.IntermediateBackward))
+        {
+            Intermediate.Backward(c.AttentionOut.Output, c.Intermediate, s.DIntermediate, s.DA1, s.DPre, N);
+        }
         // dx = through the residual; dCtx = through the output projection
-        t0 = OpProfile.Start();
-        AttentionOutput.Backward(c.Attention.Context, c.AttentionOut, s.DA1, s.DContext, dx, s.DHidden, N);
-        OpProfile.Stop(OpProfile.Op.AttentionOutputBackward, t0);
+        using (OpProfile.Time(OpProfile.Op.AttentionOutputBackward))
+        {
+            AttentionOutput.Backward(c.Attention.Context, c.AttentionOut, s.DA1, s.DContext, dx, s.DHidden, N);
+        }
         // dx += through the attention
         SelfAttention.Backward(x, c.Attention, mask, s.DContext, dx, s.Attention, B, T);
     }
@@ -84,9 +92,9 @@ internal sealed class BertLayer
         SelfAttention.ForwardCls(x, mask, c.Attention, B, T, dropout, mode.Packed);
         Buffers.Ensure(ref c.ClsInput, B * C);
         for (int b = 0; b < B; b++) x.AsSpan(b * T * C, C).CopyTo(c.ClsInput.AsSpan(b * C, C));
-        AttentionOutput.Forward(c.Attention.Context, c.ClsInput, c.AttentionOut, B, dropout, mode.Packed);
+        AttentionOutput.Forward(c.Attention.Context, c.ClsInput, c.AttentionOut, B, 1, dropout, mode.Packed);
         Intermediate.Forward(c.AttentionOut.Output, c.Intermediate, B, mode.Packed, mode.Training);
-        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, B, dropout, mode.Packed);
+        Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, B, 1, dropout, mode.Packed);
     }
 
     // dOut (B,C) → dx (N,C), written.

@@ -26,7 +26,7 @@ public abstract class BertMaskedLanguageModel : BertPreTrainedModel
     private float[] _x = [], _dx = [];
 
     private protected BertMaskedLanguageModel(BertConfig config, StateDict? weights, int seed, bool nextSentence, bool shareTensors)
-        : base(config, weights is null ? null : Normalize(weights), seed, nextSentence ? HeadReads.EveryTokenAndPooled : HeadReads.EveryToken, shareTensors)
+        : base(config, weights is null ? null : Normalize(weights, tied: (config ?? throw new ArgumentNullException(nameof(config))).TieWordEmbeddings != false), seed, nextSentence ? HeadReads.EveryTokenAndPooled : HeadReads.EveryToken, shareTensors)
     {
         var cls = Root.Push("cls");
         // An encoder saved without the head (minilm-l6, arctic-xs) gets a new one, initialised as HF's _init_weights
@@ -131,15 +131,26 @@ public abstract class BertMaskedLanguageModel : BertPreTrainedModel
         _seqRelationship?.Forward(ws.Pooled, C, output.Slice(R * VocabSize, 2 * B), B);
     }
 
+    // The masked-LM term is a mean over masked tokens, the next-sentence term one over rows.
+    internal override double[] LossDenominators(TaskBatch batch)
+    {
+        int B = batch.Input.BatchSize, masked = Counted(batch.Labels.AsSpan(0, B * batch.Input.SequenceLength));
+        return HasNextSentenceHead ? [masked, B] : [masked];
+    }
+
+    private protected override bool HeadAppliesLossShares => true;
+
     internal override float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale)
     {
         int R = _rows.Length, V = VocabSize, B = batch.Input.BatchSize, N = B * batch.Input.SequenceLength;
         foreach (var id in _rowLabels)
             if ((uint)id >= (uint)V) throw new ArgumentException($"masked-LM label {id} is outside the vocabulary [0, {V})");
-        float loss = CrossEntropy.Compute(output[..(R * V)], R, V, _rowLabels, [], dOutput.IsEmpty ? default : dOutput[..(R * V)], scale);
+        // A data-parallel slice weighs each term by its share of the whole's (1 and unchanged in a whole batch).
+        float mlmShare = batch.LossShares is { } shares ? (float)shares[0] : 1, nspShare = batch.LossShares is { Length: 2 } both ? (float)both[1] : 1;
+        float loss = mlmShare * CrossEntropy.Compute(output[..(R * V)], R, V, _rowLabels, [], dOutput.IsEmpty ? default : dOutput[..(R * V)], scale * mlmShare);
         if (HasNextSentenceHead)
-            loss += CrossEntropy.Compute(output.Slice(R * V, 2 * B), B, 2, batch.Labels.AsSpan(N, B), [],
-                dOutput.IsEmpty ? default : dOutput.Slice(R * V, 2 * B), scale);
+            loss += nspShare * CrossEntropy.Compute(output.Slice(R * V, 2 * B), B, 2, batch.Labels.AsSpan(N, B), [],
+                dOutput.IsEmpty ? default : dOutput.Slice(R * V, 2 * B), scale * nspShare);
         return loss;
     }
 
@@ -159,15 +170,15 @@ public abstract class BertMaskedLanguageModel : BertPreTrainedModel
     internal override void ExportHead(OnnxExporterGraph graph, string lastHidden) =>
         throw new NotSupportedException($"ONNX export of a {GetType().Name} is not implemented yet");
 
-    // HF's checkpoints hold the decoder as cls.predictions.decoder.{weight,bias}: the weight, when stored at all, is
-    // the word-embedding matrix again (tied, and HF re-ties it after loading), and the bias is cls.predictions.bias
-    // under a second name. Both are dropped for the one tensor each the model keeps.
-    private static StateDict Normalize(StateDict weights)
+    // HF's checkpoints hold the decoder as cls.predictions.decoder.{weight,bias}: the weight, when tied and stored at
+    // all, is the word-embedding matrix again (HF re-ties it after loading), and the bias is cls.predictions.bias under
+    // a second name. Both are dropped for the one tensor each the model keeps; an untied weight is the decoder's own.
+    private static StateDict Normalize(StateDict weights, bool tied)
     {
         var result = new StateDict { Source = weights.Source };
         foreach (var (name, tensor) in weights)
         {
-            if (name.EndsWith(PredictionsPath + "decoder.weight", StringComparison.Ordinal)) continue;
+            if (tied && name.EndsWith(PredictionsPath + "decoder.weight", StringComparison.Ordinal)) continue;
             if (name.EndsWith(PredictionsPath + "decoder.bias", StringComparison.Ordinal))
             {
                 var bias = name[..^"decoder.bias".Length] + "bias";

@@ -200,17 +200,19 @@ public sealed class BertModel
         // A training pass means an optimizer will write the weights: stop trusting packed copies.
         if (ws.Training) _state.MarkMutable();
         var mode = new PassMode(Packed: !_state.Mutable, Training: ws.Training, KeepProbs: attentions is not null);
-        long t0 = OpProfile.Start();
-        _embeddings.Forward(input, ws.Embeddings, dropout);
-        OpProfile.Stop(OpProfile.Op.Embeddings, t0);
+        using (OpProfile.Time(OpProfile.Op.Embeddings))
+        {
+            _embeddings.Forward(input, ws.Embeddings, dropout);
+        }
         hiddenStates?.Add(TensorCopy.Of(ws.Embeddings.Output, B, T, Config.HiddenSize));
         _encoder.Forward(ws.Embeddings.Output, ws.Mask, ws.Layers, B, T, dropout, mode, ws.ClsOnly, hiddenStates, attentions);
         if (_pooler is not null)
         {
             Buffers.Ensure(ref ws.Pooled, B * Config.HiddenSize);
-            t0 = OpProfile.Start();
-            _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B, mode.Packed);
-            OpProfile.Stop(OpProfile.Op.Pooler, t0);
+            using (OpProfile.Time(OpProfile.Op.Pooler))
+            {
+                _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B, mode.Packed);
+            }
         }
     }
 
@@ -238,8 +240,9 @@ public sealed class BertModel
         Buffers.Ensure(ref ws.DHiddenB, N * C);
         Buffers.Ensure(ref ws.DHiddenC, N * C);
         var dEmbeddings = _encoder.Backward(ws.Embeddings.Output, ws.Layers, ws.Mask, dLastHidden, ws.DHiddenA, ws.DHiddenB, ws.ClsOnly, ws.LayerScratch, B, T);
-        long t0 = OpProfile.Start();
-        _embeddings.Backward(input, ws.Embeddings, dEmbeddings, ws.DHiddenC);
-        OpProfile.Stop(OpProfile.Op.EmbeddingsBackward, t0);
+        using (OpProfile.Time(OpProfile.Op.EmbeddingsBackward))
+        {
+            _embeddings.Backward(input, ws.Embeddings, dEmbeddings, ws.DHiddenC);
+        }
     }
 }

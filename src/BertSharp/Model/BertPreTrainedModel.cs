@@ -158,6 +158,25 @@ public abstract class BertPreTrainedModel
     /// </summary>
     internal abstract void HeadForward(BertWorkspace ws, Span<float> output, DropoutStream? dropout);
 
+    /// <summary>
+    /// What each term of the head's loss on <paramref name="batch"/> is a mean over: the rows, unless a term averages
+    /// over the targets it does not skip (weighted as it weighs them). A data-parallel rank weighs each term of its
+    /// slice of a micro-batch by the slice's part of the whole's (<see cref="TaskBatch.LossShares"/>), so that the
+    /// ranks' losses and gradients add up to the whole micro-batch's.
+    /// </summary>
+    internal virtual double[] LossDenominators(TaskBatch batch) => [batch.Input.BatchSize];
+
+    /// <summary>Whether <see cref="HeadLoss"/> applies <see cref="TaskBatch.LossShares"/> itself (a loss of several terms); else the one share scales the whole loss.</summary>
+    private protected virtual bool HeadAppliesLossShares => false;
+
+    /// <summary>How many of <paramref name="labels"/> a loss counts (those not <see cref="IgnoreIndex"/>).</summary>
+    private protected static int Counted(ReadOnlySpan<int> labels)
+    {
+        int n = 0;
+        foreach (int y in labels) if (y != IgnoreIndex) n++;
+        return n;
+    }
+
     /// <summary>The loss of <paramref name="output"/> against the batch's targets; when <paramref name="dOutput"/> is not empty it receives scale × ∂loss/∂output.</summary>
     internal abstract float HeadLoss(TaskBatch batch, ReadOnlySpan<float> output, Span<float> dOutput, float scale);
 
@@ -184,7 +203,9 @@ public abstract class BertPreTrainedModel
         Buffers.Ensure(ref _logits, n);
         Buffers.Ensure(ref _dLogits, n);
         HeadForward(ws, _logits.AsSpan(0, n), dropout);
-        return HeadLoss(batch, _logits.AsSpan(0, n), computeGradient ? _dLogits.AsSpan(0, n) : default, lossScale);
+        if (batch.LossShares is not [var share] || HeadAppliesLossShares)
+            return HeadLoss(batch, _logits.AsSpan(0, n), computeGradient ? _dLogits.AsSpan(0, n) : default, lossScale);
+        return (float)share * HeadLoss(batch, _logits.AsSpan(0, n), computeGradient ? _dLogits.AsSpan(0, n) : default, lossScale * (float)share);
     }
 
     private void Backward()

@@ -23,9 +23,10 @@ internal sealed class BertResidualOutput
     public Linear Dense { get; }
     public LayerNorm Norm { get; }
 
-    // input (N,in), residual (N,C) → c.Output (N,C). Saves the LayerNorm input c.Sum and its statistics.
+    // input (N,in), residual (N,C) → c.Output (N,C), rowsPerSequence rows per sequence (T, or 1 in a [CLS]-only layer).
+    // Saves the LayerNorm input c.Sum and its statistics.
     // The dense bias rides the GEMM; the residual add and LayerNorm are one pass.
-    public void Forward(ReadOnlySpan<float> input, float[] residual, NormalizedSumCache c, int N, DropoutStream? dropout, bool packed)
+    public void Forward(ReadOnlySpan<float> input, float[] residual, NormalizedSumCache c, int N, int rowsPerSequence, DropoutStream? dropout, bool packed)
     {
         int C = _hidden;
         c.Ensure(N, C);
@@ -35,7 +36,7 @@ internal sealed class BertResidualOutput
         if (c.Dropped)
         {
             Buffers.Ensure(ref c.Mask, N * C);
-            Dropout.ForwardInPlace(c.Sum, c.Mask, N * C, _dropout, dropout!.NextKey());
+            Dropout.ForwardInPlace(c.Sum, c.Mask, N * C, _dropout, dropout!.NextKey(), dropout.Offset((long)rowsPerSequence * C));
         }
         Norm.AddForward(sum, residual, sum, c.Output, c.Mean, c.Rstd, N);
     }

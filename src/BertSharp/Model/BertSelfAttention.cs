@@ -52,23 +52,26 @@ internal sealed class BertSelfAttention
         c.Dropped = dropout is not null && _dropout > 0;
         c.Fused = !mask.Holes;
         c.Key = c.Dropped ? dropout!.NextKey() : 0;
+        c.Offset = c.Dropped ? dropout!.Offset((long)H * T * T) : 0;
         c.Ensure(N, C, keepProbs ? B * H * T * T : 0);
-        long t0 = OpProfile.Start();
-        ProjectQkv(x, c, N, packed);
-        OpProfile.Stop(OpProfile.Op.QkvProjection, t0);
-        t0 = OpProfile.Start();
-        if (c.Fused)
+        using (OpProfile.Time(OpProfile.Op.QkvProjection))
         {
-            _state.MatMul.SelfAttention(c.QKV, c.Context, mask.Valid, B, T, H, d, _scale,
-                keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, c.Dropped ? _dropout : 0, c.Key);
+            ProjectQkv(x, c, N, packed);
         }
-        else
+        using (OpProfile.Time(OpProfile.Op.Attention))
         {
-            var qkv = c.QKV.AsSpan(0, N * 3 * C);
-            Attention.ForwardQueries(qkv, 3 * C, T, qkv[C..], qkv[(2 * C)..], 3 * C, c.Context, C, keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default,
-                B, T, H, d, _scale, mask.Valid, mask.Add.AsSpan(0, N), c.Dropped ? _dropout : 0, c.Key);
+            if (c.Fused)
+            {
+                _state.MatMul.SelfAttention(c.QKV, c.Context, mask.Valid, B, T, H, d, _scale,
+                    keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default, c.Dropped ? _dropout : 0, c.Key, c.Offset);
+            }
+            else
+            {
+                var qkv = c.QKV.AsSpan(0, N * 3 * C);
+                Attention.ForwardQueries(qkv, 3 * C, T, qkv[C..], qkv[(2 * C)..], 3 * C, c.Context, C, keepProbs ? c.Probs.AsSpan(0, B * H * T * T) : default,
+                    B, T, H, d, _scale, mask.Valid, mask.Add.AsSpan(0, N), c.Dropped ? _dropout : 0, c.Key, c.Offset);
+            }
         }
-        OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
 
     // dContext (N,C) → dx (N,C) += (dx holds the residual branch's gradient already).
@@ -76,34 +79,36 @@ internal sealed class BertSelfAttention
     {
         int N = B * T, C = _hidden, H = _heads, d = _headSize;
         s.Ensure(N, C);
-        long t0 = OpProfile.Start();
-        if (c.Fused)
+        using (OpProfile.Time(OpProfile.Op.AttentionBackward))
         {
-            _state.MatMul.SelfAttentionBackward(c.QKV, c.Probs, dContext, s.DQKV, mask.Valid, B, T, H, d, _scale,
-                c.Dropped ? _dropout : 0, c.Key);
+            if (c.Fused)
+            {
+                _state.MatMul.SelfAttentionBackward(c.QKV, c.Probs, dContext, s.DQKV, mask.Valid, B, T, H, d, _scale,
+                    c.Dropped ? _dropout : 0, c.Key, c.Offset);
+            }
+            else
+            {
+                var qkv = c.QKV.AsSpan(0, N * 3 * C);
+                var dQkv = s.DQKV.AsSpan(0, N * 3 * C);
+                Attention.BackwardQueries(qkv, 3 * C, T, qkv[C..], qkv[(2 * C)..], 3 * C, c.Probs, dContext, C, dQkv, 3 * C, dQkv[C..], dQkv[(2 * C)..], 3 * C,
+                    B, T, H, d, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key, c.Offset);
+            }
         }
-        else
+        using (OpProfile.Time(OpProfile.Op.QkvBackward))
         {
-            var qkv = c.QKV.AsSpan(0, N * 3 * C);
-            var dQkv = s.DQKV.AsSpan(0, N * 3 * C);
-            Attention.BackwardQueries(qkv, 3 * C, T, qkv[C..], qkv[(2 * C)..], 3 * C, c.Probs, dContext, C, dQkv, 3 * C, dQkv[C..], dQkv[(2 * C)..], 3 * C,
-                B, T, H, d, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key);
+            // The three projections as one: x is packed once for [dWq; dWk; dWv] = dQKVᵀ x, and dx
+            // gets dQKV [Wq; Wk; Wv] in one pass (k = 3C) instead of three read-modify-writes.
+            if (!c.Stacked) throw new InvalidOperationException("attention backward needs a training forward pass first (the stacked QKV weights)");
+            s.DBias.AsSpan(0, 3 * C).Clear();
+            Kernels.BiasBackward(s.DQKV.AsSpan(0, N * 3 * C), s.DBias, N, 3 * C);
+            Buffers.Ensure(ref s.DWeights, 3 * C * C);
+            _state.MatMul.LinearBackward(N, C, 3 * C, x, C, s.DQKV, 3 * C, c.Weights, 0f, s.DWeights, dx, C, accumulateDx: true);
+            for (int i = 0; i < 3; i++)
+            {
+                Kernels.AddInto(s.DBias.AsSpan(i * C, C), _parts[i].Bias.Grad);
+                Kernels.AddInto(s.DWeights.AsSpan(i * C * C, C * C), _parts[i].Weight.Grad);
+            }
         }
-        OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
-        t0 = OpProfile.Start();
-        // The three projections as one: x is packed once for [dWq; dWk; dWv] = dQKVᵀ x, and dx
-        // gets dQKV [Wq; Wk; Wv] in one pass (k = 3C) instead of three read-modify-writes.
-        if (!c.Stacked) throw new InvalidOperationException("attention backward needs a training forward pass first (the stacked QKV weights)");
-        s.DBias.AsSpan(0, 3 * C).Clear();
-        Kernels.BiasBackward(s.DQKV.AsSpan(0, N * 3 * C), s.DBias, N, 3 * C);
-        Buffers.Ensure(ref s.DWeights, 3 * C * C);
-        _state.MatMul.LinearBackward(N, C, 3 * C, x, C, s.DQKV, 3 * C, c.Weights, 0f, s.DWeights, dx, C, accumulateDx: true);
-        for (int i = 0; i < 3; i++)
-        {
-            Kernels.AddInto(s.DBias.AsSpan(i * C, C), _parts[i].Bias.Grad);
-            Kernels.AddInto(s.DWeights.AsSpan(i * C * C, C * C), _parts[i].Weight.Grad);
-        }
-        OpProfile.Stop(OpProfile.Op.QkvBackward, t0);
     }
 
     // Inference on a block of whole right-padded sequences already sliced out, on the calling thread:
@@ -112,19 +117,21 @@ internal sealed class BertSelfAttention
     {
         int N = B * T, C = _hidden;
         var mm = _state.MatMul;
-        long t0 = OpProfile.Start();
-        if (FusedWeights(mm) is { } w)
+        using (OpProfile.Time(OpProfile.Op.QkvProjection))
         {
-            mm.Multiply(N, x, C, w.Weight, w.Bias, qkv, 3 * C);
+            if (FusedWeights(mm) is { } w)
+            {
+                mm.Multiply(N, x, C, w.Weight, w.Bias, qkv, 3 * C);
+            }
+            else
+            {
+                for (int i = 0; i < 3; i++) _parts[i].Forward(x, C, qkv[(i * C)..], N, packed: true, ldy: 3 * C);
+            }
         }
-        else
+        using (OpProfile.Time(OpProfile.Op.Attention))
         {
-            for (int i = 0; i < 3; i++) _parts[i].Forward(x, C, qkv[(i * C)..], N, packed: true, ldy: 3 * C);
+            mm.SelfAttention(qkv, context, valid, B, T, _heads, _headSize, _scale);
         }
-        OpProfile.Stop(OpProfile.Op.QkvProjection, t0);
-        t0 = OpProfile.Start();
-        mm.SelfAttention(qkv, context, valid, B, T, _heads, _headSize, _scale);
-        OpProfile.Stop(OpProfile.Op.Attention, t0);
     }
 
     // [CLS]-only variant for a last layer whose other rows nobody reads (classification): keys and
@@ -135,19 +142,22 @@ internal sealed class BertSelfAttention
         int N = B * T, C = _hidden, H = _heads;
         c.Ensure(N, C, B * H * T);
         c.Q.Ensure(B * C);
-        long t0 = OpProfile.Start();
-        Query.Forward(x, T * C, c.Q, B, packed);
-        Key.Forward(x, C, c.QKV.AsSpan(C), N, packed, ldy: 3 * C);
-        Value.Forward(x, C, c.QKV.AsSpan(2 * C), N, packed, ldy: 3 * C);
-        OpProfile.Stop(OpProfile.Op.QkvProjection, t0);
-        t0 = OpProfile.Start();
-        c.Dropped = dropout is not null && _dropout > 0;
-        c.Fused = false;
-        c.Key = c.Dropped ? dropout!.NextKey() : 0;
-        var qkv = c.QKV.AsSpan(0, N * 3 * C);
-        Attention.ForwardQueries(c.Q.AsSpan(0, B * C), C, 1, qkv[C..], qkv[(2 * C)..], 3 * C, c.Context, C, c.Probs.AsSpan(0, B * H * T),
-            B, T, H, _headSize, _scale, mask.Valid, mask.Holes ? mask.Add.AsSpan(0, N) : default, c.Dropped ? _dropout : 0, c.Key);
-        OpProfile.Stop(OpProfile.Op.Attention, t0);
+        using (OpProfile.Time(OpProfile.Op.QkvProjection))
+        {
+            Query.Forward(x, T * C, c.Q, B, packed);
+            Key.Forward(x, C, c.QKV.AsSpan(C), N, packed, ldy: 3 * C);
+            Value.Forward(x, C, c.QKV.AsSpan(2 * C), N, packed, ldy: 3 * C);
+        }
+        using (OpProfile.Time(OpProfile.Op.Attention))
+        {
+            c.Dropped = dropout is not null && _dropout > 0;
+            c.Fused = false;
+            c.Key = c.Dropped ? dropout!.NextKey() : 0;
+            c.Offset = c.Dropped ? dropout!.Offset((long)H * T) : 0;
+            var qkv = c.QKV.AsSpan(0, N * 3 * C);
+            Attention.ForwardQueries(c.Q.AsSpan(0, B * C), C, 1, qkv[C..], qkv[(2 * C)..], 3 * C, c.Context, C, c.Probs.AsSpan(0, B * H * T),
+                B, T, H, _headSize, _scale, mask.Valid, mask.Holes ? mask.Add.AsSpan(0, N) : default, c.Dropped ? _dropout : 0, c.Key, c.Offset);
+        }
     }
 
     // Backward of ForwardCls: dContext (B,C) → dx (N,C) += (the query's part lands on rows b·T).
@@ -156,22 +166,24 @@ internal sealed class BertSelfAttention
         int N = B * T, C = _hidden, H = _heads;
         s.Ensure(N, C);
         Buffers.Ensure(ref s.DQ, B * C);
-        long t0 = OpProfile.Start();
-        var qkv = c.QKV.AsSpan(0, N * 3 * C);
-        var dQkv = s.DQKV.AsSpan(0, N * 3 * C);
-        Attention.BackwardQueries(c.Q.AsSpan(0, B * C), C, 1, qkv[C..], qkv[(2 * C)..], 3 * C, c.Probs, dContext, C, s.DQ, C, dQkv[C..], dQkv[(2 * C)..], 3 * C,
-            B, T, H, _headSize, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key);
-        OpProfile.Stop(OpProfile.Op.AttentionBackward, t0);
-        t0 = OpProfile.Start();
-        // The query block of DQKV is not written here: only the key and value biases come from it.
-        s.DBias.AsSpan(0, 3 * C).Clear();
-        Kernels.BiasBackward(s.DQKV.AsSpan(0, N * 3 * C), s.DBias, N, 3 * C);
-        Kernels.AddInto(s.DBias.AsSpan(C, C), Key.Bias.Grad);
-        Kernels.AddInto(s.DBias.AsSpan(2 * C, C), Value.Bias.Grad);
-        Key.BackwardWeights(x, C, s.DQKV.AsSpan(C), 3 * C, dx, C, N, accumulateDx: true);
-        Value.BackwardWeights(x, C, s.DQKV.AsSpan(2 * C), 3 * C, dx, C, N, accumulateDx: true);
-        Query.Backward(x, T * C, s.DQ, dx, T * C, B, accumulateDx: true);
-        OpProfile.Stop(OpProfile.Op.QkvBackward, t0);
+        using (OpProfile.Time(OpProfile.Op.AttentionBackward))
+        {
+            var qkv = c.QKV.AsSpan(0, N * 3 * C);
+            var dQkv = s.DQKV.AsSpan(0, N * 3 * C);
+            Attention.BackwardQueries(c.Q.AsSpan(0, B * C), C, 1, qkv[C..], qkv[(2 * C)..], 3 * C, c.Probs, dContext, C, s.DQ, C, dQkv[C..], dQkv[(2 * C)..], 3 * C,
+                B, T, H, _headSize, _scale, mask.Valid, c.Dropped ? _dropout : 0, c.Key, c.Offset);
+        }
+        using (OpProfile.Time(OpProfile.Op.QkvBackward))
+        {
+            // The query block of DQKV is not written here: only the key and value biases come from it.
+            s.DBias.AsSpan(0, 3 * C).Clear();
+            Kernels.BiasBackward(s.DQKV.AsSpan(0, N * 3 * C), s.DBias, N, 3 * C);
+            Kernels.AddInto(s.DBias.AsSpan(C, C), Key.Bias.Grad);
+            Kernels.AddInto(s.DBias.AsSpan(2 * C, C), Value.Bias.Grad);
+            Key.BackwardWeights(x, C, s.DQKV.AsSpan(C), 3 * C, dx, C, N, accumulateDx: true);
+            Value.BackwardWeights(x, C, s.DQKV.AsSpan(2 * C), 3 * C, dx, C, N, accumulateDx: true);
+            Query.Backward(x, T * C, s.DQ, dx, T * C, B, accumulateDx: true);
+        }
     }
 
     // qkv (N,3C) = x [Wq; Wk; Wv]ᵀ + [bq; bk; bv]: one GEMM, on the fused packed weight in inference,
@@ -240,6 +252,9 @@ internal sealed class BertSelfAttention
 
         /// <summary>The attention dropout's key for this pass (forward's mask, replayed in backward).</summary>
         public ulong Key;
+
+        /// <summary>The mask index of this pass's first probability (nonzero on a data-parallel rank's slice of a batch).</summary>
+        public long Offset;
 
         public void Ensure(int n, int c, int probs)
         {

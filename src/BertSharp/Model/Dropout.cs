@@ -19,17 +19,17 @@ internal static class Dropout
         VectorOps.Multiply(x[..y.Length], mask, y);
     }
 
-    /// <summary>x[..length] ⊙= mask, in parallel chunks on the worker pool for large activations.</summary>
-    public static void ForwardInPlace(float[] x, float[] mask, int length, float p, ulong key)
+    /// <summary>x[..length] ⊙= mask, in parallel chunks on the worker pool for large activations; <paramref name="offset"/> is the index of x[0] in the call.</summary>
+    public static void ForwardInPlace(float[] x, float[] mask, int length, float p, ulong key, long offset)
     {
         int chunks = (length + ParallelChunk - 1) / ParallelChunk;
         if (chunks <= 1)
         {
-            Forward(x.AsSpan(0, length), x.AsSpan(0, length), mask.AsSpan(0, length), p, key, 0);
+            Forward(x.AsSpan(0, length), x.AsSpan(0, length), mask.AsSpan(0, length), p, key, offset);
             return;
         }
         var r = runner ??= new Runner();
-        (r.X, r.Mask, r.Length, r.P, r.Key) = (x, mask, length, p, key);
+        (r.X, r.Mask, r.Length, r.P, r.Key, r.Offset) = (x, mask, length, p, key, offset);
         try
         {
             WorkerPool.For(chunks, Gemm.MaxThreads, r.Body);
@@ -50,13 +50,14 @@ internal static class Dropout
         public int Length;
         public float P;
         public ulong Key;
+        public long Offset;
 
         public Runner() => Body = Chunk;
 
         private void Chunk(int c)
         {
             int start = c * ParallelChunk, n = Math.Min(ParallelChunk, Length - start);
-            Forward(X.AsSpan(start, n), X.AsSpan(start, n), Mask.AsSpan(start, n), P, Key, start);
+            Forward(X.AsSpan(start, n), X.AsSpan(start, n), Mask.AsSpan(start, n), P, Key, Offset + start);
         }
     }
 

@@ -11,5 +11,14 @@ internal sealed class DropoutStream(int seed)
     /// <summary>Number of keys handed out; tests rewind it to replay a forward pass with the same masks.</summary>
     public long Position { get; set; }
 
+    /// <summary>
+    /// Where the batch's first sequence stands in the batch whose masks are drawn: 0, unless a data-parallel rank runs
+    /// sequences s… of a micro-batch one process would run whole, and must draw exactly that process's masks for them.
+    /// </summary>
+    public long FirstSequence { get; set; }
+
+    /// <summary>The mask index of a call's first element, for a call with <paramref name="elementsPerSequence"/> values per sequence.</summary>
+    public long Offset(long elementsPerSequence) => FirstSequence * elementsPerSequence;
+
     public ulong NextKey() => Dropout.Mix(_seed ^ Dropout.Mix((ulong)Position++ + 1));
 }

@@ -94,9 +94,10 @@ internal sealed class LayerTail
         var x = _x.AsSpan(r0 * C, n * C);
         var context = buffers.Context.AsSpan(0, n * C);
         layer.SelfAttention.ForwardBlock(x, buffers.Qkv.AsSpan(0, n * 3 * C), context, _valid.AsSpan(b0, sequences), sequences, T);
-        long t0 = OpProfile.Start();
-        Tail(layer, context, x, buffers.A1.AsSpan(0, n * C), _out.AsSpan(r0 * C, n * C), n);
-        OpProfile.Stop(OpProfile.Op.FusedTail, t0);
+        using (OpProfile.Time(OpProfile.Op.FusedTail))
+        {
+            Tail(layer, context, x, buffers.A1.AsSpan(0, n * C), _out.AsSpan(r0 * C, n * C), n);
+        }
     }
 
     // context, x (n,C) → a1 (n,C), output (n,C) for one block of rows, on the calling thread.

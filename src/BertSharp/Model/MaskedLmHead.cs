@@ -4,8 +4,9 @@ namespace BertSharp.Model;
 
 /// <summary>
 /// Hugging Face's <c>BertLMPredictionHead</c> (path <c>cls.predictions</c>): <c>transform.dense</c> → GELU →
-/// <c>transform.LayerNorm</c>, then the decoder, whose weight IS the encoder's word-embedding matrix (tied, one
-/// <see cref="Parameter"/>), plus <c>cls.predictions.bias</c>: logits = LN(gelu(h W₁ᵀ + b₁)) Eᵀ + b.
+/// <c>transform.LayerNorm</c>, then the decoder, whose weight is the encoder's word-embedding matrix (tied, one
+/// <see cref="Parameter"/>; a weight of its own with <c>tie_word_embeddings: false</c>), plus
+/// <c>cls.predictions.bias</c>: logits = LN(gelu(h W₁ᵀ + b₁)) Eᵀ + b.
 /// </summary>
 internal sealed class MaskedLmHead
 {
@@ -24,11 +25,13 @@ internal sealed class MaskedLmHead
         var transform = predictions.Push("transform");
         _dense = new Linear(transform.Push("dense"), _hidden, _hidden);
         _norm = new LayerNorm(transform.Push("LayerNorm"), _hidden, config.LayerNormEps);
-        Decoder = wordEmbeddings;
+        Decoder = config.TieWordEmbeddings == false
+            ? predictions.Push("decoder").Get("weight", [_vocab, _hidden], WeightInit.Normal, applyWeightDecay: true)
+            : wordEmbeddings;
         Bias = predictions.Get("bias", [_vocab], WeightInit.Zeros, applyWeightDecay: false);
     }
 
-    /// <summary>The decoder weight (vocab, hidden): the word embeddings themselves.</summary>
+    /// <summary>The decoder weight (vocab, hidden): the word embeddings themselves unless the config unties them.</summary>
     public Parameter Decoder { get; }
 
     /// <summary>The decoder's bias, one per vocabulary entry (<c>cls.predictions.bias</c>).</summary>

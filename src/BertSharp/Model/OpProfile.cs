@@ -33,11 +33,17 @@ internal static class OpProfile
 
     public static bool Enabled { get; set; }
 
-    public static long Start() => Enabled ? Stopwatch.GetTimestamp() : 0;
+    /// <summary>Times <paramref name="op"/> until the scope is disposed: <c>using (OpProfile.Time(Op.X)) { … }</c>.</summary>
+    public static Scope Time(Op op) => new(op, Enabled ? Stopwatch.GetTimestamp() : 0);
 
-    public static void Stop(Op op, long start)
+    /// <summary>A timed region; a ref struct so that timing costs no allocation and cannot outlive its caller.</summary>
+    internal readonly ref struct Scope(Op op, long start)
     {
-        if (Enabled) Interlocked.Add(ref Ticks[(int)op], Stopwatch.GetTimestamp() - start);
+        public void Dispose()
+        {
+            // A start of 0 means profiling was off when the scope opened.
+            if (start != 0) Interlocked.Add(ref Ticks[(int)op], Stopwatch.GetTimestamp() - start);
+        }
     }
 
     public static void Reset() => Array.Clear(Ticks);

@@ -14,4 +14,11 @@ internal sealed class TaskBatch
 
     /// <summary>Real-valued targets (multi-label 0/1 indicators, regression values).</summary>
     public float[] Targets { get; init; } = [];
+
+    /// <summary>
+    /// For a data-parallel rank's slice of a larger batch: the slice's share of each term of the head's loss in the
+    /// whole (see <see cref="BertPreTrainedModel.LossDenominators"/>). The loss is then Σ share × term, this slice's
+    /// part of the whole's loss, and so is its gradient. Null for a batch that is a whole.
+    /// </summary>
+    public double[]? LossShares { get; init; }
 }

@@ -28,14 +28,15 @@ internal static unsafe class Attention
     /// context[b·seq + i, h·headDim + d] = Σ_j P[b,h,i,j] · v[b·seq + j, h·headDim + d].
     /// probs is either empty or [batch, heads, seq, seq]; when given it receives P (zeros for
     /// padded keys, before dropout), which <see cref="Backward"/> needs and which can be shown to users.
-    /// dropout (in [0, 1)) and dropoutKey select the dropout mask; 0 means none.
+    /// dropout (in [0, 1)) and dropoutKey select the dropout mask; 0 means none. dropoutOffset is the mask index of
+    /// this call's first element (0, or where these sequences start in a larger batch whose masks they must repeat).
     /// </summary>
     public static void Forward(
         ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld,
         Span<float> context, int ldContext, Span<float> probs,
         int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys,
-        float dropout = 0, ulong dropoutKey = 0) =>
-        ForwardQueries(q, ld, seq, k, v, ld, context, ldContext, probs, batch, seq, heads, headDim, scale, validKeys, default, dropout, dropoutKey);
+        float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0) =>
+        ForwardQueries(q, ld, seq, k, v, ld, context, ldContext, probs, batch, seq, heads, headDim, scale, validKeys, default, dropout, dropoutKey, dropoutOffset);
 
     /// <summary>
     /// The general form of <see cref="Forward"/>:
@@ -44,13 +45,13 @@ internal static unsafe class Attention
     /// probs, when given, is [batch, heads, queryRows, seq]. addMask, when given ([batch, seq]), is
     /// added to the scaled scores of the first validKeys[b] keys (0 for real keys, float.MinValue
     /// for masked ones: a mask with holes, as Hugging Face's BERT adds it). The dropout mask's index
-    /// is ((b·heads + h)·queryRows + i)·seq + j.
+    /// is dropoutOffset + ((b·heads + h)·queryRows + i)·seq + j.
     /// </summary>
     public static void ForwardQueries(
         ReadOnlySpan<float> q, int ldq, int queryRows, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld,
         Span<float> context, int ldContext, Span<float> probs,
         int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys, ReadOnlySpan<float> addMask,
-        float dropout, ulong dropoutKey)
+        float dropout, ulong dropoutKey, long dropoutOffset = 0)
     {
         CheckDropout(dropout);
         Check(q.Length, ldq, queryRows, k.Length, v.Length, ld, batch, seq, heads, headDim, validKeys);
@@ -80,6 +81,7 @@ internal static unsafe class Attention
                 Valid = pl,
                 Dropout = dropout,
                 Key = dropoutKey,
+                Offset = dropoutOffset,
             };
             Run(batch * heads, job, &ForwardOne, 1);
         }
@@ -88,15 +90,15 @@ internal static unsafe class Attention
     /// <summary>
     /// Gradients of <see cref="Forward"/> given dContext and the saved probs: dq, dk and dv are
     /// written (not accumulated) at the same positions as q, k and v (row stride ldGrad); rows of
-    /// padded keys get zero dk and dv. dropout and dropoutKey must be those of the forward call.
+    /// padded keys get zero dk and dv. dropout, dropoutKey and dropoutOffset must be those of the forward call.
     /// </summary>
     public static void Backward(
         ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld,
         ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, int ldContext,
         Span<float> dq, Span<float> dk, Span<float> dv, int ldGrad,
         int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys,
-        float dropout = 0, ulong dropoutKey = 0) =>
-        BackwardQueries(q, ld, seq, k, v, ld, probs, dContext, ldContext, dq, ldGrad, dk, dv, ldGrad, batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey);
+        float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0) =>
+        BackwardQueries(q, ld, seq, k, v, ld, probs, dContext, ldContext, dq, ldGrad, dk, dv, ldGrad, batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey, dropoutOffset);
 
     /// <summary>
     /// Gradients of <see cref="ForwardQueries"/>:
@@ -108,7 +110,7 @@ internal static unsafe class Attention
         ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, int ldContext,
         Span<float> dq, int ldDq, Span<float> dk, Span<float> dv, int ldGrad,
         int batch, int seq, int heads, int headDim, float scale, ReadOnlySpan<int> validKeys,
-        float dropout, ulong dropoutKey)
+        float dropout, ulong dropoutKey, long dropoutOffset = 0)
     {
         CheckDropout(dropout);
         Check(q.Length, ldq, queryRows, k.Length, v.Length, ld, batch, seq, heads, headDim, validKeys);
@@ -144,6 +146,7 @@ internal static unsafe class Attention
                 Valid = pl,
                 Dropout = dropout,
                 Key = dropoutKey,
+                Offset = dropoutOffset,
             };
             Run(batch * heads, job, &BackwardOne, 2);
         }
@@ -178,6 +181,7 @@ internal static unsafe class Attention
         public int LdQ, Rows, Ld, LdC, LdDQ, LdG, Seq, Heads, HeadDim;
         public float Scale, Dropout;
         public ulong Key;
+        public long Offset;
         public int* Valid;
     }
 
@@ -227,7 +231,7 @@ internal static unsafe class Attention
             float* row = p + (long)i * seq;
             Kernels.SoftmaxRow(row, keys, 1, add);
             new Span<float>(row + keys, seq - keys).Clear();
-            if (j.Dropout > 0) Drop(row, used + (long)i * seq, keys, j.Dropout, j.Key, t * block + (long)i * seq);
+            if (j.Dropout > 0) Drop(row, used + (long)i * seq, keys, j.Dropout, j.Key, j.Offset + t * block + (long)i * seq);
         }
         float* c = j.C + (long)b * rows * j.LdC + (long)h * dh;
         Gemm.Run(false, false, rows, dh, keys, 1, used, seq, j.V + at, j.Ld, null, 0, c, j.LdC, serial: true);
@@ -253,7 +257,7 @@ internal static unsafe class Attention
             for (int i = 0; i < rows; i++)
             {
                 long o = (long)i * seq;
-                DropoutMask.Fill(mask + o, keys, j.Dropout, j.Key, t * block + o);
+                DropoutMask.Fill(mask + o, keys, j.Dropout, j.Key, j.Offset + t * block + o);
                 Multiply(p + o, mask + o, used + o, keys);
             }
         }

@@ -64,14 +64,14 @@ internal abstract class MatMul
     /// <see cref="Attention.Forward"/> on whole right-padded sequences: qkv (batch·seq × 3·heads·headDim)
     /// holds q, k and v side by side, context (batch·seq × heads·headDim) receives the heads' outputs,
     /// validKeys[b] is the number of real tokens of sequence b, probs (batch, heads, seq, seq) receives
-    /// the probabilities when given, and dropout/dropoutKey select the dropout mask. Inside a worker
+    /// the probabilities when given, and dropout/dropoutKey/dropoutOffset select the dropout mask. Inside a worker
     /// loop's task it runs on the calling thread.
     /// </summary>
     public virtual void SelfAttention(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> validKeys,
-        int batch, int seq, int heads, int headDim, float scale, Span<float> probs = default, float dropout = 0, ulong dropoutKey = 0)
+        int batch, int seq, int heads, int headDim, float scale, Span<float> probs = default, float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0)
     {
         int c = heads * headDim;
-        Attention.Forward(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, context, c, probs, batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey);
+        Attention.Forward(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, context, c, probs, batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey, dropoutOffset);
     }
 
     /// <summary>
@@ -79,11 +79,11 @@ internal abstract class MatMul
     /// dq, dk and dv, written, not accumulated.
     /// </summary>
     public virtual void SelfAttentionBackward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, Span<float> dQkv,
-        ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float scale, float dropout = 0, ulong dropoutKey = 0)
+        ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float scale, float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0)
     {
         int c = heads * headDim;
         Attention.Backward(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, probs, dContext, c, dQkv, dQkv[c..], dQkv[(2 * c)..], 3 * c,
-            batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey);
+            batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey, dropoutOffset);
     }
 
     /// <summary>GELU in place on an m × n block of y with row stride ldy.</summary>

@@ -168,6 +168,15 @@ internal sealed class PretrainingTask : TaskAdapter
         return new TaskBatch { Input = new BertInput(input.BatchSize, input.SequenceLength, masked, input.TokenTypeIds, input.AttentionMask), Labels = labels };
     }
 
+    // Labels are a token's per position, then (with next-sentence prediction) one per sequence: two blocks to cut.
+    public override TaskBatch Rows(TaskBatch batch, int start, int count)
+    {
+        if (!_nextSentence) return base.Rows(batch, start, count);
+        int B = batch.Input.BatchSize, N = B * batch.Input.SequenceLength;
+        var tokens = Slice(batch, start, count, N, 0);
+        return new TaskBatch { Input = tokens.Input, Labels = [.. tokens.Labels, .. batch.Labels.AsSpan(N + start, count)] };
+    }
+
     public override (IEvaluationReport Report, double Loss) Evaluate(IModelRuntime model, IReadOnlyList<EncodedExample> data, int batchSize, int padId)
     {
         var order = ByLength(data);

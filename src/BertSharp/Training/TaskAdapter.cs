@@ -32,6 +32,34 @@ internal abstract class TaskAdapter
     {
     }
 
+    /// <summary>
+    /// Rows <paramref name="start"/> … <paramref name="start"/> + <paramref name="count"/> − 1 of a collated batch as a
+    /// batch of their own, padded and masked exactly as in the whole: a data-parallel rank's share of the micro-batch one
+    /// process would run. Labels and targets split into equal blocks per row; a task whose layout differs overrides this.
+    /// </summary>
+    public virtual TaskBatch Rows(TaskBatch batch, int start, int count) => Slice(batch, start, count, batch.Labels.Length, batch.Targets.Length);
+
+    /// <summary>Rows of <paramref name="batch"/>, taking the first <paramref name="labels"/> labels and <paramref name="targets"/> targets as equal blocks per row.</summary>
+    private protected static TaskBatch Slice(TaskBatch batch, int start, int count, int labels, int targets)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var input = batch.Input;
+        int B = input.BatchSize, T = input.SequenceLength;
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, B, nameof(count));
+        if (labels % B != 0 || targets % B != 0)
+            throw new ArgumentException($"{labels} labels and {targets} targets do not split into {B} rows");
+        int l = labels / B, t = targets / B;
+        return new TaskBatch
+        {
+            Input = new BertInput(count, T, input.InputIds[(start * T)..((start + count) * T)], input.TokenTypeIds[(start * T)..((start + count) * T)],
+                input.AttentionMask[(start * T)..((start + count) * T)]),
+            Labels = batch.Labels[(start * l)..((start + count) * l)],
+            Targets = batch.Targets[(start * t)..((start + count) * t)],
+        };
+    }
+
     /// <summary>The examples at <paramref name="indices"/> as one padded batch with their targets.</summary>
     public virtual TaskBatch Collate(IReadOnlyList<EncodedExample> examples, ReadOnlySpan<int> indices, int padId)
     {

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using BertSharp.Data;
+using BertSharp.Distributed;
 using BertSharp.Evaluation;
 using BertSharp.Inference;
 using BertSharp.IO;
@@ -96,6 +98,15 @@ public sealed class Trainer
     /// <summary>The tokenizer that encodes the data.</summary>
     public BertTokenizer Tokenizer { get; }
 
+    /// <summary>
+    /// The job this trainer is one rank of (one process unless set). With several ranks, training is data-parallel: each
+    /// micro-batch of <c>batch size × ranks</c> examples, the one a single process would run with that batch size, is
+    /// cut into one contiguous slice per rank, gradients are averaged over the ranks before clipping, and rank 0 alone
+    /// evaluates, logs and writes checkpoints and the model. Every rank must call <see cref="Train"/> with the same data
+    /// and arguments.
+    /// </summary>
+    public ICommunicator Communicator { get; set; } = new LocalCommunicator();
+
     /// <summary>Raised after every optimizer step.</summary>
     public event Action<TrainingProgress>? Progress;
 
@@ -119,17 +130,23 @@ public sealed class Trainer
         ArgumentNullException.ThrowIfNull(train);
         ArgumentException.ThrowIfNullOrWhiteSpace(outputDirectory);
         if (train.Count == 0) throw new ArgumentException($"{train.Source ?? "training data"}: no examples to train on");
-        var output = OutputStaging.Open(outputDirectory, resume, _args.OverwriteOutputDir);
+        var comm = Communicator;
+        bool root = comm.IsRoot, distributed = comm.Size > 1;
+        // Only rank 0 touches the output directory (beside the old model when the run replaces one, as OutputStaging
+        // decides); the others learn what it found through the broadcasts below.
+        var output = root ? OutputStaging.Open(outputDirectory, resume, _args.OverwriteOutputDir) : null;
         string finalDirectory = outputDirectory;
-        // From here the run writes where OutputStaging says: beside the old model when it replaces one.
-        outputDirectory = output.TrainingDirectory;
+        if (output is not null) outputDirectory = output.TrainingDirectory;
 
         var trainSet = _task.Encode(train, Tokenizer, _args.MaxLength);
         var evalSet = eval is null ? null : _task.Encode(eval, Tokenizer, _args.MaxLength);
         _task.Prepare(Model, trainSet, _args);
 
-        int batch = _args.TrainBatchSize, accumulation = _args.GradientAccumulationSteps;
-        int batchesPerEpoch = (trainSet.Count + batch - 1) / batch;
+        // One process's batch is the micro-batch; with N ranks it is N per-rank batches, so the data order, the
+        // batches and hence the steps are those of one process with batch = per-rank batch × N.
+        var parallel = new DataParallel(comm, _args.TrainBatchSize, _args.GradientAccumulationSteps);
+        int batch = parallel.MicroBatchSize, accumulation = _args.GradientAccumulationSteps;
+        int batchesPerEpoch = parallel.MicroBatchesPerEpoch(trainSet.Count);
         int updatesPerEpoch = (batchesPerEpoch + accumulation - 1) / accumulation;
         int maxSteps = updatesPerEpoch * _args.NumTrainEpochs;
         var schedule = _args.LrSchedulerType == "constant"
@@ -137,8 +154,8 @@ public sealed class Trainer
             : LearningRateSchedule.Linear(_args.LearningRate, maxSteps, _args.WarmupRatio);
 
         var state = new TrainerState { MaxSteps = maxSteps };
-        string? latest = resume ? Checkpoint.Latest(outputDirectory) : null;
-        if (resume && latest is null)
+        string? latest = root && resume ? Checkpoint.Latest(outputDirectory) : null;
+        if (root && resume && latest is null)
             throw new InvalidOperationException($"{outputDirectory}: --resume was given but there is no complete checkpoint to resume from");
         if (latest is not null)
         {
@@ -148,23 +165,36 @@ public sealed class Trainer
             // Found by name: a replacement's checkpoints were made beside the directory they are in now.
             if (state.BestModelCheckpoint is { } best) state.BestModelCheckpoint = Path.Combine(outputDirectory, Path.GetFileName(best));
         }
+        GradientAverager? averager = null;
+        if (distributed)
+        {
+            state = ShareFromRoot(parallel, state, resumed: parallel.AgreeWithRoot(latest is not null));
+            averager = new GradientAverager(comm, [.. Model.Parameters.Select(p => p.Grad)]);
+        }
 
         var logPath = Path.Combine(outputDirectory, "train_log.jsonl");
-        // The log restarts from the checkpoint's history: lines a killed run wrote after its last checkpoint
-        // would otherwise appear twice once the resumed run passes those steps again.
-        AtomicFile.WriteAllText(logPath, string.Concat(state.LogHistory.Select(e => JsonSerializer.Serialize(e) + "\n")));
-        AtomicFile.WriteAllText(Path.Combine(outputDirectory, "training_args.json"), JsonSerializer.Serialize(_args, Checkpoint.Json));
+        if (root)
+        {
+            // The log restarts from the checkpoint's history: lines a killed run wrote after its last checkpoint
+            // would otherwise appear twice once the resumed run passes those steps again.
+            AtomicFile.WriteAllText(logPath, string.Concat(state.LogHistory.Select(e => JsonSerializer.Serialize(e) + "\n")));
+            AtomicFile.WriteAllText(Path.Combine(outputDirectory, "training_args.json"), JsonSerializer.Serialize(_args, Checkpoint.Json));
+        }
 
         var clock = Stopwatch.StartNew();
         double startSeconds = state.TrainSeconds;
         long startSamples = state.SamplesSeen;
-        double lossSum = 0;
+        double lossSum = 0, groupLoss = 0;
         int lossCount = 0;
+        TimeSpan reducedAtLog = TimeSpan.Zero, clockAtLog = TimeSpan.Zero;
         bool interrupted = false, stop = false;
         Model.ZeroGrad();
         // A run whose evaluation failed saved its checkpoint first; resumed, it evaluates there before training on.
         if (state.EvaluationPending && evalSet is not null)
-            stop = EvaluateAndCheckpoint(evalSet, state, outputDirectory, logPath, state.Epoch + (double)state.BatchInEpoch / batchesPerEpoch);
+        {
+            if (root) stop = EvaluateAndCheckpoint(evalSet, state, outputDirectory, logPath, state.Epoch + (double)state.BatchInEpoch / batchesPerEpoch);
+            if (distributed) stop = parallel.AgreeWithRoot(stop);
+        }
 
         int firstBatch = state.BatchInEpoch;
         for (int epoch = state.Epoch; epoch < _args.NumTrainEpochs && !stop; epoch++, firstBatch = 0)
@@ -178,13 +208,34 @@ public sealed class Trainer
                 // update is a mean over the batches it saw, as HF's Trainer does.
                 int groupStart = b / accumulation * accumulation;
                 int groupSize = Math.Min(accumulation, batchesPerEpoch - groupStart);
-                float loss = Model.TrainStep(input, 1f / groupSize);
-                if (!float.IsFinite(loss)) throw Diverged(state, outputDirectory, $"the loss is {loss}");
-                lossSum += loss;
-                lossCount++;
+                float loss = 0;
+                if (distributed)
+                {
+                    groupLoss += TrainShare(parallel, input, b, trainSet.Count, groupSize);
+                }
+                else
+                {
+                    loss = Model.TrainStep(input, 1f / groupSize);
+                    if (!float.IsFinite(loss)) throw Diverged(state, outputDirectory, $"the loss is {loss}");
+                    lossSum += loss;
+                    lossCount++;
+                }
                 state.SamplesSeen += count;
                 if (b - groupStart + 1 < groupSize) continue;
 
+                if (distributed)
+                {
+                    averager!.Finish();
+                    // The micro-batches' losses summed over ranks: the same number on every rank, so all stop together.
+                    Span<float> reduced = [(float)groupLoss];
+                    comm.AllreduceSum(reduced);
+                    groupLoss = 0;
+                    if (!float.IsFinite(reduced[0])) throw Diverged(state, outputDirectory, $"the loss is {reduced[0]}");
+                    lossSum += reduced[0];
+                    lossCount += groupSize;
+                    loss = reduced[0] / groupSize;
+                }
+                // After averaging the gradients are equal on every rank, so is their norm and the check on it.
                 float gradNorm = GradientClipping.ClipByGlobalNorm(Model.Parameters, _args.MaxGradNorm);
                 if (!float.IsFinite(gradNorm)) throw Diverged(state, outputDirectory, $"the gradient norm is {gradNorm}");
                 float lr = schedule.At(state.GlobalStep);
@@ -202,42 +253,58 @@ public sealed class Trainer
                 double epochFraction = epoch + (double)(b + 1) / batchesPerEpoch;
                 double rate = (state.SamplesSeen - startSamples) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
                 double secondsPerStep = clock.Elapsed.TotalSeconds / Math.Max(1, state.SamplesSeen - startSamples) * batch * accumulation;
-                Progress?.Invoke(new TrainingProgress(state.GlobalStep, maxSteps, epochFraction, _args.NumTrainEpochs, loss, lr, rate,
-                    TimeSpan.FromSeconds(secondsPerStep * (maxSteps - state.GlobalStep))));
+                if (root)
+                {
+                    Progress?.Invoke(new TrainingProgress(state.GlobalStep, maxSteps, epochFraction, _args.NumTrainEpochs, loss, lr, rate,
+                        TimeSpan.FromSeconds(secondsPerStep * (maxSteps - state.GlobalStep))));
+                }
                 if (state.GlobalStep % _args.LoggingSteps == 0 || state.GlobalStep == maxSteps)
                 {
-                    Log(state, logPath, new TrainingLogEntry
+                    double? reduceShare = null;
+                    if (averager is not null)
                     {
-                        Kind = "train",
-                        Step = state.GlobalStep,
-                        Epoch = Math.Round(epochFraction, 4),
-                        Loss = lossSum / lossCount,
-                        LearningRate = lr,
-                        GradNorm = gradNorm,
-                        SamplesPerSecond = Math.Round(rate, 2),
-                    });
+                        // The share of wall time since the last line spent averaging gradients: what more ranks cost.
+                        reduceShare = Math.Round((averager.ReduceTime - reducedAtLog) / (clock.Elapsed - clockAtLog), 4);
+                        (reducedAtLog, clockAtLog) = (averager.ReduceTime, clock.Elapsed);
+                    }
+                    if (root)
+                    {
+                        Log(state, logPath, new TrainingLogEntry
+                        {
+                            Kind = "train",
+                            Step = state.GlobalStep,
+                            Epoch = Math.Round(epochFraction, 4),
+                            Loss = lossSum / lossCount,
+                            LearningRate = lr,
+                            GradNorm = gradNorm,
+                            SamplesPerSecond = Math.Round(rate, 2),
+                            AllreduceShare = reduceShare,
+                        });
+                    }
                     lossSum = 0;
                     lossCount = 0;
                 }
 
+                // A stop request, and rank 0's decisions below, hold for every rank: one that went on alone would wait forever.
+                bool cancel = distributed ? parallel.AgreeWithRoot(cancellation.IsCancellationRequested) : cancellation.IsCancellationRequested;
                 bool evaluateNow = evalSet is not null && (_args.EvalStrategy == "epoch" ? endOfEpoch
                     : _args.EvalStrategy == "steps" && (state.GlobalStep % _args.EvalSteps == 0 || state.GlobalStep == maxSteps));
                 if (evaluateNow)
                 {
-                    stop = EvaluateAndCheckpoint(evalSet!, state, outputDirectory, logPath, epochFraction);
+                    if (root) stop = EvaluateAndCheckpoint(evalSet!, state, outputDirectory, logPath, epochFraction);
+                    if (distributed) stop = parallel.AgreeWithRoot(stop);
                 }
-                else if (endOfEpoch || cancellation.IsCancellationRequested ||
-                    (_args.SaveSteps is int every && state.GlobalStep % every == 0))
+                else if (root && (endOfEpoch || cancel || (_args.SaveSteps is int every && state.GlobalStep % every == 0)))
                 {
                     SaveCheckpoint(outputDirectory, state);
                 }
-                if (cancellation.IsCancellationRequested) { interrupted = true; stop = true; }
+                if (cancel) { interrupted = true; stop = true; }
                 if (stop) break;
             }
         }
 
         IEvaluationReport? report = null;
-        if (!interrupted)
+        if (!interrupted && root)
         {
             if (state.BestModelCheckpoint is not null && Directory.Exists(state.BestModelCheckpoint))
                 Checkpoint.Restore(state.BestModelCheckpoint, Model, _optimizer);
@@ -249,8 +316,10 @@ public sealed class Trainer
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.txt"), report.ToText(4));
             }
             TrainingPlots.Write(outputDirectory, state.LogHistory);
-            output.Commit();
+            output!.Commit();
         }
+        // No rank reports success before rank 0 has the model on disk.
+        if (distributed) comm.Barrier();
 
         return new TrainResult
         {
@@ -264,6 +333,70 @@ public sealed class Trainer
             PeakMemoryBytes = Process.GetCurrentProcess().PeakWorkingSet64,
             History = state.LogHistory,
         };
+    }
+
+    /// <summary>
+    /// This rank's forward and backward pass over its slice of micro-batch <paramref name="microBatch"/> (collated whole
+    /// in <paramref name="whole"/>, as one process runs it), weighted so that the mean over ranks of the gradients is one
+    /// process's gradient for the whole; returns the slice's contribution to the whole's loss.
+    /// </summary>
+    private double TrainShare(DataParallel parallel, TaskBatch whole, int microBatch, int examples, int groupSize)
+    {
+        var shard = parallel.Local(microBatch, examples);
+        int first = shard.Start - microBatch * parallel.MicroBatchSize, ranks = parallel.Communicator.Size;
+        double contribution = 0;
+        if (shard.Count > 0)
+        {
+            var rows = _task.Rows(whole, first, shard.Count);
+            // Shard.Weight is the share of a loss averaged over rows; one averaged over tokens or class weights needs their counts.
+            double[] total = Model.LossDenominators(whole), local = Model.LossDenominators(rows);
+            var part = new TaskBatch
+            {
+                Input = rows.Input,
+                Labels = rows.Labels,
+                Targets = rows.Targets,
+                LossShares = [.. total.Select((t, k) => t > 0 ? local[k] / t : 0)],
+            };
+            // The same dropout masks as one process draws for these rows: same keys, indices shifted to the slice.
+            Model.DropoutStream.FirstSequence = first;
+            // The averager divides the sum over ranks by their number; the shares already make the parts add up to the whole.
+            contribution = Model.TrainStep(part, (float)ranks / groupSize);
+            Model.DropoutStream.FirstSequence = 0;
+        }
+        if (whole.Input.BatchSize < ranks)
+        {
+            // A rank without an example drew no dropout keys; rank 0 always has one, and its count is everyone's.
+            Span<long> position = [Model.DropoutStream.Position];
+            parallel.Communicator.Broadcast(MemoryMarshal.AsBytes(position), 0);
+            Model.DropoutStream.Position = position[0];
+        }
+        return contribution;
+    }
+
+    /// <summary>
+    /// Makes every rank start where rank 0 does: its weights (fresh or restored), and when it resumed a checkpoint, the
+    /// optimizer's moments and step, the dropout position and the trainer state, so no rank needs the checkpoint itself.
+    /// </summary>
+    private TrainerState ShareFromRoot(DataParallel parallel, TrainerState state, bool resumed)
+    {
+        var comm = parallel.Communicator;
+        parallel.BroadcastFromRoot([.. Model.ToStateDict().Select(p => p.Value.Data)]);
+        if (!resumed) return state;
+        for (int i = 0; i < _optimizer.Parameters.Count; i++)
+        {
+            var (m, v) = _optimizer.Moments(i);
+            parallel.BroadcastFromRoot([m, v]);
+        }
+        var json = comm.IsRoot ? JsonSerializer.SerializeToUtf8Bytes(state, Checkpoint.Json) : [];
+        Span<int> length = [json.Length];
+        comm.Broadcast(MemoryMarshal.AsBytes(length), 0);
+        if (!comm.IsRoot) json = new byte[length[0]];
+        comm.Broadcast(json, 0);
+        if (comm.IsRoot) return state;
+        var shared = JsonSerializer.Deserialize<TrainerState>(json, Checkpoint.Json)!;
+        _optimizer.StepCount = shared.OptimizerStepCount;
+        Model.DropoutStream.Position = shared.DropoutPosition;
+        return shared;
     }
 
     /// <summary>Scores the current model on a data set of its task: the task's report and the mean loss.</summary>

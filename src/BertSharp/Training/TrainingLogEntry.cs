@@ -22,6 +22,12 @@ public sealed record TrainingLogEntry
     /// <summary>Training throughput so far.</summary>
     [JsonPropertyName("samples_per_second"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? SamplesPerSecond { get; init; }
 
+    /// <summary>
+    /// In a data-parallel run, the share of wall time since the previous line that went to averaging gradients over the
+    /// ranks (absent in one process).
+    /// </summary>
+    [JsonPropertyName("allreduce_share"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? AllreduceShare { get; init; }
+
     /// <summary>Evaluation metrics by name (eval_accuracy, eval_f1, eval_loss, …).</summary>
     [JsonPropertyName("metrics"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyDictionary<string, double>? Metrics { get; init; }
 }

@@ -11,11 +11,12 @@ public class MaskedLmTests
     /// <summary>
     /// A random Hugging Face BertForPreTraining directory as HF's safetensors files hold one: encoder, pooler,
     /// cls.predictions.transform.*, cls.predictions.bias, cls.seq_relationship.*, and no decoder weight (tied).
-    /// With <paramref name="oldNames"/> the head's LayerNorm is named gamma/beta as TF-era checkpoints have it.
+    /// With <paramref name="oldNames"/> the head's LayerNorm is named gamma/beta as TF-era checkpoints have it; with
+    /// <paramref name="untied"/> the config says <c>tie_word_embeddings: false</c> and the decoder has a weight of its own.
     /// </summary>
-    internal static PretrainedModel PreTrainingDirectory(string path, bool oldNames = false, int seed = 3)
+    internal static PretrainedModel PreTrainingDirectory(string path, bool oldNames = false, int seed = 3, bool untied = false)
     {
-        var config = TinyModel.Config() with { Architectures = [nameof(BertForPreTraining)] };
+        var config = TinyModel.Config() with { Architectures = [nameof(BertForPreTraining)], TieWordEmbeddings = untied ? false : null };
         var rng = new Random(seed);
         var weights = new StateDict();
         foreach (var (name, t) in TinyModel.Weights(config, seed)) weights[name] = t;
@@ -28,6 +29,7 @@ public class MaskedLmTests
         weights["cls.predictions.bias"] = Random(rng, [V], 0.5f);
         weights["cls.seq_relationship.weight"] = Random(rng, [2, C], 0.5f);
         weights["cls.seq_relationship.bias"] = Random(rng, [2], 0.5f);
+        if (untied) weights["cls.predictions.decoder.weight"] = Random(rng, [V, C], 0.5f);
         var model = new PretrainedModel
         {
             Config = config,
@@ -42,7 +44,7 @@ public class MaskedLmTests
 
     /// <summary>
     /// HF's BertForPreTraining masked-LM probabilities in float64, written from modeling_bert.py with plain loops:
-    /// softmax(LN(gelu(h W₁ᵀ + b₁)) Eᵀ + b) at position (b, t), E the word embeddings.
+    /// softmax(LN(gelu(h W₁ᵀ + b₁)) Eᵀ + b) at position (b, t), E the word embeddings (the decoder's own weight when untied).
     /// </summary>
     internal static double[] ReferenceProbabilities(BertConfig config, StateDict checkpoint, BertInput input, int b, int t)
     {
@@ -63,7 +65,7 @@ public class MaskedLmTests
         for (int i = 0; i < C; i++)
             x[i] = (x[i] - mean) / Math.Sqrt(variance + config.LayerNormEps) * bare["cls.predictions.transform.LayerNorm.weight"].Data[i]
                 + bare["cls.predictions.transform.LayerNorm.bias"].Data[i];
-        var e = bare["embeddings.word_embeddings.weight"].Data;
+        var e = bare[config.TieWordEmbeddings == false ? "cls.predictions.decoder.weight" : "embeddings.word_embeddings.weight"].Data;
         var logits = new double[V];
         for (int v = 0; v < V; v++)
         {
@@ -111,6 +113,31 @@ public class MaskedLmTests
             var expected = ReferenceProbabilities(written.Config, written.Weights, input, positions[r] / 6, positions[r] % 6);
             for (int v = 0; v < V; v++) Assert.True(Math.Abs(row[v] - expected[v]) <= 1e-4, $"position {positions[r]}, token {v}: {row[v]} vs {expected[v]}");
         }
+    }
+
+    [Fact]
+    public void AnUntiedDecoderIsLoadedUsedAndSavedAsAWeightOfItsOwn()
+    {
+        using var dir = new TempDir();
+        var written = PreTrainingDirectory(dir.Path, untied: true);
+        var loaded = PretrainedModel.Load(dir.Path);
+        Assert.False(loaded.Config.TieWordEmbeddings);
+        var model = Assert.IsType<BertForPreTraining>(TaskModels.Load(loaded.Config, loaded.Weights));
+        var input = Input();
+        int V = model.VocabSize;
+        var row = model.MaskedLogits(input, [7]);
+        System.Numerics.Tensors.TensorPrimitives.SoftMax(row, row);
+        var expected = ReferenceProbabilities(written.Config, written.Weights, input, 1, 1);
+        for (int v = 0; v < V; v++) Assert.True(Math.Abs(row[v] - expected[v]) <= 1e-4, $"token {v}: {row[v]} vs {expected[v]}");
+        // Saved under HF's name, apart from the word embeddings, and the config keeps saying so.
+        var state = model.ToStateDict();
+        Assert.Equal(written.Weights["cls.predictions.decoder.weight"].Data, state["cls.predictions.decoder.weight"].Data);
+        Assert.NotEqual(state["bert.embeddings.word_embeddings.weight"].Data, state["cls.predictions.decoder.weight"].Data);
+        // Without its weight an untied head is incomplete: an error naming the tensor, not a silently tied decoder.
+        var missing = new StateDict { Source = "no-decoder" };
+        foreach (var (k, v) in loaded.Weights) if (!k.Contains("decoder", StringComparison.Ordinal)) missing[k] = v;
+        var e = Assert.ThrowsAny<Exception>(() => TaskModels.Load(loaded.Config, missing));
+        Assert.Contains("cls.predictions.decoder.weight", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

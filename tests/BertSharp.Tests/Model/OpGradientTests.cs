@@ -147,7 +147,7 @@ public class OpGradientTests
         double Loss()
         {
             stream.Position = 0;
-            output.Forward(input, residual, cache, n, dropout > 0 ? stream : null, packed: false);
+            output.Forward(input, residual, cache, n, 1, dropout > 0 ? stream : null, packed: false);
             return GradCheck.Dot(r, cache.Output.AsSpan(0, n * 8));
         }
         Loss();
@@ -187,7 +187,7 @@ public class OpGradientTests
         var x = new float[n];
         Array.Fill(x, 1f);
         var mask = new float[n];
-        Dropout.ForwardInPlace(x, mask, n, p, key: 42);
+        Dropout.ForwardInPlace(x, mask, n, p, key: 42, offset: 0);
         int kept = 0;
         foreach (var v in x)
         {
@@ -196,10 +196,10 @@ public class OpGradientTests
         Assert.InRange(kept / (double)n, 0.75 - 0.005, 0.75 + 0.005);
         var again = new float[n];
         Array.Fill(again, 1f);
-        Dropout.ForwardInPlace(again, new float[n], n, p, key: 42);
+        Dropout.ForwardInPlace(again, new float[n], n, p, key: 42, offset: 0);
         Assert.Equal(x, again);
         Array.Fill(again, 1f);
-        Dropout.ForwardInPlace(again, new float[n], n, p, key: 43);
+        Dropout.ForwardInPlace(again, new float[n], n, p, key: 43, offset: 0);
         Assert.NotEqual(x, again);
     }
 

@@ -28,10 +28,10 @@ public sealed class TrainerTests : IDisposable
         Label2Id = new Dictionary<string, int> { ["negative"] = 0, ["positive"] = 1 },
     };
 
-    private static TextDataset Polarity(string file, int count, int seed = 42) =>
+    internal static TextDataset Polarity(string file, int count, int seed = 42) =>
         TextDataset.Load(TestData.Path("sentence-polarity", file)).Shuffle(seed).Select(count);
 
-    private static Trainer TinyTrainer(TrainingArguments args)
+    internal static Trainer TinyTrainer(TrainingArguments args)
     {
         var model = BertForSequenceClassification.CreateRandom(Tiny, new SequenceClassificationOptions { Seed = args.Seed });
         var tokenizer = BertTokenizer.FromBuiltIn();

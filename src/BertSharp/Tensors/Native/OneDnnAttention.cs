@@ -36,10 +36,10 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
     /// dense (batch·seq × heads·headDim); probs (batch, heads, seq, seq) fp32 or empty.
     /// </summary>
     public void Forward(float* qkv, float* context, float* probs, int* valid, int batch, int seq, int heads, int headDim,
-        float scale, float dropout, ulong key)
+        float scale, float dropout, ulong key, long offset)
     {
         var job = threadJob ??= new Job();
-        job.Set(this, qkv, context, probs, null, null, valid, seq, heads, headDim, scale, dropout, key);
+        job.Set(this, qkv, context, probs, null, null, valid, seq, heads, headDim, scale, dropout, key, offset);
         WorkerPool.For(batch, Gemm.MaxThreads, job.ForwardBody);
     }
 
@@ -48,10 +48,10 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
     /// not accumulated) from the saved probs and dContext (batch·seq × heads·headDim).
     /// </summary>
     public void Backward(float* qkv, float* probs, float* dContext, float* dQkv, int* valid, int batch, int seq, int heads, int headDim,
-        float scale, float dropout, ulong key)
+        float scale, float dropout, ulong key, long offset)
     {
         var job = threadJob ??= new Job();
-        job.Set(this, qkv, null, probs, dContext, dQkv, valid, seq, heads, headDim, scale, dropout, key);
+        job.Set(this, qkv, null, probs, dContext, dQkv, valid, seq, heads, headDim, scale, dropout, key, offset);
         WorkerPool.For(batch, Gemm.MaxThreads, job.BackwardBody);
     }
 
@@ -83,7 +83,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
                     float* row = p + r * t;
                     Kernels.SoftmaxRow(row, keys, j.Scale, null);
                     new Span<float>(row + keys, t - keys).Clear();
-                    if (j.Dropout > 0) DropoutMask.Fill(mask, keys, j.Dropout, j.Key, ((long)b * H + h0) * scoreBlock + r * t);
+                    if (j.Dropout > 0) DropoutMask.Fill(mask, keys, j.Dropout, j.Key, j.Offset + ((long)b * H + h0) * scoreBlock + r * t);
                     Dropped(row, j.Dropout > 0 ? mask : null, keys, t, used + r * t);
                 }
             }
@@ -117,7 +117,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
                 float* row = ds + r * t, pr = p + r * t;
                 if (j.Dropout > 0)
                 {
-                    DropoutMask.Fill(mask, keys, j.Dropout, j.Key, at + r * t);
+                    DropoutMask.Fill(mask, keys, j.Dropout, j.Key, j.Offset + at + r * t);
                     Tensors.Attention.Multiply(row, mask, row, keys);
                 }
                 Dropped(pr, j.Dropout > 0 ? mask : null, keys, t, used + r * t);
@@ -168,6 +168,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
         public int Seq, Heads, HeadDim;
         public float Scale, Dropout;
         public ulong Key;
+        public long Offset;
         private OneDnnAttention _owner = null!;
 
         public Job()
@@ -177,7 +178,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
         }
 
         public void Set(OneDnnAttention owner, float* qkv, float* context, float* probs, float* dContext, float* dQkv, int* valid,
-            int seq, int heads, int headDim, float scale, float dropout, ulong key)
+            int seq, int heads, int headDim, float scale, float dropout, ulong key, long offset)
         {
             _owner = owner;
             Qkv = qkv;
@@ -186,7 +187,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
             DContext = dContext;
             DQkv = dQkv;
             Valid = valid;
-            (Seq, Heads, HeadDim, Scale, Dropout, Key) = (seq, heads, headDim, scale, dropout, key);
+            (Seq, Heads, HeadDim, Scale, Dropout, Key, Offset) = (seq, heads, headDim, scale, dropout, key, offset);
         }
     }
 

@@ -152,25 +152,25 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     }
 
     public override void SelfAttention(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> validKeys,
-        int batch, int seq, int heads, int headDim, float scale, Span<float> probs = default, float dropout = 0, ulong dropoutKey = 0)
+        int batch, int seq, int heads, int headDim, float scale, Span<float> probs = default, float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0)
     {
         if (seq < MinAttentionSeq || !(scale > 0) || !AttentionRunsNatively(seq, heads, headDim, training: !probs.IsEmpty || dropout > 0))
         {
-            base.SelfAttention(qkv, context, validKeys, batch, seq, heads, headDim, scale, probs, dropout, dropoutKey);
+            base.SelfAttention(qkv, context, validKeys, batch, seq, heads, headDim, scale, probs, dropout, dropoutKey, dropoutOffset);
             return;
         }
         CheckAttention(qkv.Length, context.Length, probs.Length, validKeys, batch, seq, heads, headDim, dropout);
         fixed (float* pqkv = qkv, pc = context, pp = probs)
         fixed (int* pv = validKeys)
-            _attentionKernels.Forward(pqkv, pc, probs.IsEmpty ? null : pp, pv, batch, seq, heads, headDim, scale, dropout, dropoutKey);
+            _attentionKernels.Forward(pqkv, pc, probs.IsEmpty ? null : pp, pv, batch, seq, heads, headDim, scale, dropout, dropoutKey, dropoutOffset);
     }
 
     public override void SelfAttentionBackward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, Span<float> dQkv,
-        ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float scale, float dropout = 0, ulong dropoutKey = 0)
+        ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float scale, float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0)
     {
         if (seq < MinAttentionSeq || !AttentionRunsNatively(seq, heads, headDim, training: true))
         {
-            base.SelfAttentionBackward(qkv, probs, dContext, dQkv, validKeys, batch, seq, heads, headDim, scale, dropout, dropoutKey);
+            base.SelfAttentionBackward(qkv, probs, dContext, dQkv, validKeys, batch, seq, heads, headDim, scale, dropout, dropoutKey, dropoutOffset);
             return;
         }
         CheckAttention(qkv.Length, dContext.Length, probs.Length, validKeys, batch, seq, heads, headDim, dropout);
@@ -178,7 +178,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         Gemm.CheckMatrix("dQkv", dQkv.Length, batch * seq, 3 * heads * headDim, 3 * heads * headDim);
         fixed (float* pqkv = qkv, pp = probs, pdc = dContext, pd = dQkv)
         fixed (int* pv = validKeys)
-            _attentionKernels.Backward(pqkv, pp, pdc, pd, pv, batch, seq, heads, headDim, scale, dropout, dropoutKey);
+            _attentionKernels.Backward(pqkv, pp, pdc, pd, pv, batch, seq, heads, headDim, scale, dropout, dropoutKey, dropoutOffset);
     }
 
     private static void CheckAttention(int qkv, int context, int probs, ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float dropout)
