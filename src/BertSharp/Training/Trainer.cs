@@ -326,6 +326,7 @@ public sealed class Trainer
             Interrupted = interrupted,
             GlobalStep = state.GlobalStep,
             OutputDirectory = finalDirectory,
+            CheckpointDirectory = interrupted ? outputDirectory : finalDirectory,
             BestCheckpoint = state.BestModelCheckpoint is { } kept ? Path.Combine(interrupted ? outputDirectory : finalDirectory, Path.GetFileName(kept)) : null,
             EvalReport = report,
             TrainSeconds = state.TrainSeconds,
