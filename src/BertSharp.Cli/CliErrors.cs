@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Text.Json;
+using BertSharp.Training;
 
 namespace BertSharp.Cli;
 
@@ -96,7 +97,8 @@ internal static class CliErrors
         return previous[b.Length];
     }
 
+    // A diverging run or a failing evaluation is the settings' or the data's doing, and its message says what to change.
     private static bool IsUserError(Exception e) => e is IOException or InvalidDataException or ArgumentException
         or FormatException or UnauthorizedAccessException or NotSupportedException or JsonException
-        or KeyNotFoundException or InvalidOperationException;
+        or KeyNotFoundException or InvalidOperationException or TrainingDivergedException or EvaluationFailedException;
 }

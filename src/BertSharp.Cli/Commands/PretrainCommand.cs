@@ -124,7 +124,7 @@ internal static class PretrainCommand
             }
             else if (result.Interrupted)
             {
-                log.WriteLine($"stopped at step {result.GlobalStep}; checkpoint saved in {outputDir}");
+                log.WriteLine($"stopped at step {result.GlobalStep}; checkpoint saved in {result.CheckpointDirectory}");
             }
             else
             {

@@ -110,7 +110,7 @@ internal static class TrainCommand
                 }
                 else if (result.Interrupted)
                 {
-                    log.WriteLine($"stopped at step {result.GlobalStep}; checkpoint saved in {outputDir}");
+                    log.WriteLine($"stopped at step {result.GlobalStep}; checkpoint saved in {result.CheckpointDirectory}");
                 }
                 else
                 {

@@ -11,6 +11,11 @@ public sealed record TrainResult
     public int GlobalStep { get; init; }
     /// <summary>Where the model, logs and plots were written.</summary>
     public string OutputDirectory { get; init; } = "";
+    /// <summary>
+    /// Where this run's checkpoints are: <see cref="OutputDirectory"/>, or the folder beside it while an interrupted
+    /// run that replaces a model has not finished (<c>--resume</c> finds it either way).
+    /// </summary>
+    public string CheckpointDirectory { get; init; } = "";
     /// <summary>The checkpoint with the best evaluation metric, when there was evaluation.</summary>
     public string? BestCheckpoint { get; init; }
 

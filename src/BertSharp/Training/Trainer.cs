@@ -117,10 +117,13 @@ public sealed class Trainer
     /// Trains, evaluating as the arguments say, and leaves in <paramref name="outputDirectory"/> an HF-style
     /// model (the best one when there is evaluation data), <c>training_args.json</c>, <c>train_log.jsonl</c>,
     /// the evaluation report and plots. With <paramref name="resume"/> it continues from the newest
-    /// checkpoint there. Cancelling saves a checkpoint at the next optimizer step and returns.
+    /// checkpoint there. Cancelling saves a checkpoint at the next optimizer step and returns. Replacing a model
+    /// (<see cref="TrainingArguments.OverwriteOutputDir"/>) trains beside it and swaps only at the end, so a run that
+    /// fails leaves the old model as it was.
     /// </summary>
     /// <exception cref="InvalidDataException">The data cannot be encoded for this task (the message names the example).</exception>
     /// <exception cref="TrainingDivergedException">The loss or the gradients stopped being finite numbers.</exception>
+    /// <exception cref="EvaluationFailedException">An evaluation threw; what was trained up to it is saved first.</exception>
     public TrainResult Train(ITaskDataset train, ITaskDataset? eval, string outputDirectory, bool resume = false,
         CancellationToken cancellation = default)
     {
@@ -129,8 +132,11 @@ public sealed class Trainer
         if (train.Count == 0) throw new ArgumentException($"{train.Source ?? "training data"}: no examples to train on");
         var comm = Communicator;
         bool root = comm.IsRoot, distributed = comm.Size > 1;
-        // Only rank 0 touches the output directory; the others learn what it found through the broadcasts below.
-        if (root) PrepareOutputDirectory(outputDirectory, resume, _args.OverwriteOutputDir);
+        // Only rank 0 touches the output directory (beside the old model when the run replaces one, as OutputStaging
+        // decides); the others learn what it found through the broadcasts below.
+        var output = root ? OutputStaging.Open(outputDirectory, resume, _args.OverwriteOutputDir) : null;
+        string finalDirectory = outputDirectory;
+        if (output is not null) outputDirectory = output.TrainingDirectory;
 
         var trainSet = _task.Encode(train, Tokenizer, _args.MaxLength);
         var evalSet = eval is null ? null : _task.Encode(eval, Tokenizer, _args.MaxLength);
@@ -156,6 +162,8 @@ public sealed class Trainer
             state = Checkpoint.Restore(latest, Model, _optimizer);
             if (state.MaxSteps != maxSteps)
                 throw new InvalidOperationException($"{latest}: the checkpoint was made for {state.MaxSteps} steps but these data and settings give {maxSteps}; resume with the same data and arguments");
+            // Found by name: a replacement's checkpoints were made beside the directory they are in now.
+            if (state.BestModelCheckpoint is { } best) state.BestModelCheckpoint = Path.Combine(outputDirectory, Path.GetFileName(best));
         }
         GradientAverager? averager = null;
         if (distributed)
@@ -181,6 +189,12 @@ public sealed class Trainer
         TimeSpan reducedAtLog = TimeSpan.Zero, clockAtLog = TimeSpan.Zero;
         bool interrupted = false, stop = false;
         Model.ZeroGrad();
+        // A run whose evaluation failed saved its checkpoint first; resumed, it evaluates there before training on.
+        if (state.EvaluationPending && evalSet is not null)
+        {
+            if (root) stop = EvaluateAndCheckpoint(evalSet, state, outputDirectory, logPath, state.Epoch + (double)state.BatchInEpoch / batchesPerEpoch);
+            if (distributed) stop = parallel.AgreeWithRoot(stop);
+        }
 
         int firstBatch = state.BatchInEpoch;
         for (int epoch = state.Epoch; epoch < _args.NumTrainEpochs && !stop; epoch++, firstBatch = 0)
@@ -297,11 +311,12 @@ public sealed class Trainer
             HfDirectory.Save(outputDirectory, Model.Config, Model.ToStateDict(), _openVocab, _doLowerCase, _args.MaxLength);
             if (evalSet is not null)
             {
-                report = _task.Evaluate(new ManagedRuntime(Model), evalSet, _args.EvalBatchSize, Tokenizer.PadId).Report;
+                report = Evaluate(evalSet, state, outputDirectory).Report;
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.json"), report.ToJson());
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.txt"), report.ToText(4));
             }
             TrainingPlots.Write(outputDirectory, state.LogHistory);
+            output!.Commit();
         }
         // No rank reports success before rank 0 has the model on disk.
         if (distributed) comm.Barrier();
@@ -310,8 +325,9 @@ public sealed class Trainer
         {
             Interrupted = interrupted,
             GlobalStep = state.GlobalStep,
-            OutputDirectory = outputDirectory,
-            BestCheckpoint = state.BestModelCheckpoint,
+            OutputDirectory = finalDirectory,
+            CheckpointDirectory = interrupted ? outputDirectory : finalDirectory,
+            BestCheckpoint = state.BestModelCheckpoint is { } kept ? Path.Combine(interrupted ? outputDirectory : finalDirectory, Path.GetFileName(kept)) : null,
             EvalReport = report,
             TrainSeconds = state.TrainSeconds,
             SamplesPerSecond = state.SamplesSeen / Math.Max(1e-9, state.TrainSeconds),
@@ -393,7 +409,20 @@ public sealed class Trainer
 
     private bool EvaluateAndCheckpoint(IReadOnlyList<EncodedExample> evalSet, TrainerState state, string outputDirectory, string logPath, double epoch)
     {
-        var (report, loss) = _task.Evaluate(new ManagedRuntime(Model), evalSet, _args.EvalBatchSize, Tokenizer.PadId);
+        (IEvaluationReport, double) result;
+        try
+        {
+            result = _task.Evaluate(new ManagedRuntime(Model), evalSet, _args.EvalBatchSize, Tokenizer.PadId);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // What was trained is not thrown away with the evaluation: saved first, marked for --resume to evaluate again.
+            state.EvaluationPending = true;
+            SaveCheckpoint(outputDirectory, state);
+            throw EvaluationFailed(e, state, Checkpoint.Latest(outputDirectory));
+        }
+        state.EvaluationPending = false;
+        var (report, loss) = result;
         var metrics = new Dictionary<string, double> { ["eval_loss"] = loss };
         foreach (var (name, v) in report.Metrics) metrics["eval_" + name] = v;
         Log(state, logPath, new TrainingLogEntry { Kind = "eval", Step = state.GlobalStep, Epoch = Math.Round(epoch, 4), Metrics = metrics });
@@ -417,6 +446,23 @@ public sealed class Trainer
         return _args.EarlyStoppingPatience is int patience && state.EvaluationsWithoutImprovement >= patience;
     }
 
+    // The evaluation of the final model: it is saved by now, so a failure only needs naming.
+    private (IEvaluationReport Report, double Loss) Evaluate(IReadOnlyList<EncodedExample> evalSet, TrainerState state, string outputDirectory)
+    {
+        try
+        {
+            return _task.Evaluate(new ManagedRuntime(Model), evalSet, _args.EvalBatchSize, Tokenizer.PadId);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw EvaluationFailed(e, state, outputDirectory);
+        }
+    }
+
+    private static EvaluationFailedException EvaluationFailed(Exception e, TrainerState state, string? saved) =>
+        new($"evaluation at step {state.GlobalStep} failed: {e.Message.ReplaceLineEndings(" ")} ({e.GetType().Name}); " +
+            $"what was trained is saved in {saved}: fix the evaluation data and run again with --resume", e);
+
     private void SaveCheckpoint(string outputDirectory, TrainerState state)
     {
         var saved = Checkpoint.Save(outputDirectory, Model, _optimizer, state, _args, _openVocab, _doLowerCase);
@@ -437,24 +483,5 @@ public sealed class Trainer
         string last = Checkpoint.Latest(outputDirectory) is { } c ? $"; the last good checkpoint is {c}" : "; no checkpoint was saved yet";
         return new TrainingDivergedException(
             $"training diverged at step {state.GlobalStep + 1}: {what} (try a lower learning rate){last}");
-    }
-
-    private static void PrepareOutputDirectory(string outputDirectory, bool resume, bool overwrite)
-    {
-        bool occupied = Directory.Exists(outputDirectory) &&
-            (File.Exists(Path.Combine(outputDirectory, HfDirectory.ConfigFile)) || Checkpoint.Latest(outputDirectory) is not null);
-        if (!resume && occupied && !overwrite)
-        {
-            throw new IOException($"{outputDirectory} already holds a model or checkpoints; choose another --output, pass --overwrite-output-dir, or --resume to continue that run");
-        }
-        if (!resume && occupied)
-        {
-            // Only what a training run writes goes: a directory that is not ours keeps its other files.
-            foreach (var d in Directory.EnumerateDirectories(outputDirectory, Checkpoint.Prefix + "*")) Directory.Delete(d, recursive: true);
-            foreach (var f in new[] { HfDirectory.ConfigFile, HfDirectory.WeightsFile, "train_log.jsonl", "eval_report.json", "eval_report.txt" })
-                File.Delete(Path.Combine(outputDirectory, f));
-        }
-        Directory.CreateDirectory(outputDirectory);
-        Checkpoint.RemoveIncomplete(outputDirectory);
     }
 }

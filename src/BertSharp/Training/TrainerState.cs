@@ -21,5 +21,8 @@ internal sealed record TrainerState
     [JsonPropertyName("evaluations_without_improvement")] public int EvaluationsWithoutImprovement { get; set; }
     [JsonPropertyName("train_seconds")] public double TrainSeconds { get; set; }
     [JsonPropertyName("samples_seen")] public long SamplesSeen { get; set; }
+
+    /// <summary>The evaluation due at this checkpoint threw; a resumed run does it before training on.</summary>
+    [JsonPropertyName("evaluation_pending")] public bool EvaluationPending { get; set; }
     [JsonPropertyName("log_history")] public List<TrainingLogEntry> LogHistory { get; set; } = [];
 }

@@ -153,6 +153,23 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void AnOverwriteThatFailsKeepsTheOldModelAndSaysWhyInOneLine()
+    {
+        var model = TinyModel();
+        var output = Path.Combine(_dir, "kept");
+        string[] args = ["train", "--data", TrainCsv(32), "--model", model, "--epochs", "1", "--max-length", "16", "-o", output];
+        var trained = CliRunner.Run(args);
+        Assert.True(trained.ExitCode == 0, trained.Stderr);
+        var old = File.ReadAllBytes(Path.Combine(output, "model.safetensors"));
+
+        var diverged = CliRunner.Run([.. args, "--overwrite-output-dir", "--lr", "1e10", "--save-steps", "1"]);
+        Assert.Equal(1, diverged.ExitCode);
+        Assert.Contains("training diverged at step", diverged.Stderr);
+        Assert.Single(diverged.Stderr.Trim().Split('\n'));
+        Assert.Equal(old, File.ReadAllBytes(Path.Combine(output, "model.safetensors")));
+    }
+
+    [Fact]
     public void EvalAndPredictReadTheTrainedDirectory()
     {
         var model = TinyModel();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using BertSharp.Data;
+using BertSharp.Evaluation;
 using BertSharp.Inference;
 using BertSharp.IO;
 using BertSharp.Model;
@@ -37,6 +38,28 @@ public sealed class TrainerTests : IDisposable
         var labels = LabelMap.FromLabels(["negative", "positive"]);
         return new Trainer(model, tokenizer, labels, args, () => BuiltInModels.OpenVocab("minilm-l6"));
     }
+
+    // The same trainer whose evaluation throws, as a task's metrics or a bad evaluation set might.
+    private static Trainer TinyTrainerWhoseEvaluationFails(TrainingArguments args)
+    {
+        var model = BertForSequenceClassification.CreateRandom(Tiny, new SequenceClassificationOptions { Seed = args.Seed });
+        var task = new FailingEvaluation(new SequenceClassificationTask(ProblemType.SingleLabelClassification, LabelMap.FromLabels(["negative", "positive"])));
+        return new Trainer(model, task, BertTokenizer.FromBuiltIn(), args, () => BuiltInModels.OpenVocab("minilm-l6"), doLowerCase: true);
+    }
+
+    private sealed class FailingEvaluation(TaskAdapter task) : TaskAdapter
+    {
+        public override IReadOnlyList<string> MetricNames => task.MetricNames;
+        public override string DefaultMetric => task.DefaultMetric;
+        public override IReadOnlyList<EncodedExample> Encode(ITaskDataset data, BertTokenizer tokenizer, int maxLength) => task.Encode(data, tokenizer, maxLength);
+        public override void Prepare(BertPreTrainedModel model, IReadOnlyList<EncodedExample> train, TrainingArguments args) => task.Prepare(model, train, args);
+        public override TaskBatch Collate(IReadOnlyList<EncodedExample> examples, ReadOnlySpan<int> indices, int padId) => task.Collate(examples, indices, padId);
+        public override (IEvaluationReport Report, double Loss) Evaluate(IModelRuntime model, IReadOnlyList<EncodedExample> data, int batchSize, int padId) =>
+            throw new ArgumentOutOfRangeException(nameof(data), "label 7 has no output in this model");
+    }
+
+    private static List<(string Kind, int Step)> LogLines(string output) =>
+        [.. File.ReadLines(Path.Combine(output, "train_log.jsonl")).Select(l => JsonSerializer.Deserialize<TrainingLogEntry>(l)!).Select(e => (e.Kind, e.Step))];
 
     [Fact]
     public void FineTuningMiniLmLowersTheLossAndBeatsChanceOnHeldOutSentences()
@@ -193,5 +216,109 @@ public sealed class TrainerTests : IDisposable
         foreach (var checkpoint in Directory.EnumerateDirectories(output, Checkpoint.Prefix + "*"))
             foreach (var (name, t) in SafeTensors.Read(Path.Combine(checkpoint, "model.safetensors")))
                 Assert.True(t.Data.All(float.IsFinite), $"{checkpoint}: {name} is not finite");
+    }
+
+    [Fact]
+    public void AnOverwriteThatFailsLeavesTheOldModelWholeAndOneThatFinishesReplacesIt()
+    {
+        var train = Polarity("train.csv", 32);
+        var output = Path.Combine(_dir, "replaced");
+        TinyTrainer(new TrainingArguments { NumTrainEpochs = 1, MaxLength = 16 }).Train(train, null, output);
+        File.WriteAllText(Path.Combine(output, "notes.txt"), "mine");
+        var weights = Path.Combine(output, "model.safetensors");
+        var old = File.ReadAllBytes(weights);
+
+        // A replacement that diverges after checkpoints of its own: the old model is untouched.
+        var diverging = TinyTrainer(new TrainingArguments { NumTrainEpochs = 3, LearningRate = 1e10f, MaxLength = 16, SaveSteps = 1, OverwriteOutputDir = true });
+        Assert.Throws<TrainingDivergedException>(() => diverging.Train(train, null, output));
+        Assert.Equal(old, File.ReadAllBytes(weights));
+
+        // One stopped mid-way keeps the old model too, and --resume finishes it: only then is the model replaced.
+        var args = new TrainingArguments { NumTrainEpochs = 2, MaxLength = 16, LearningRate = 1e-3f, Seed = 7, LoggingSteps = 1, OverwriteOutputDir = true };
+        var first = TinyTrainer(args);
+        using var cancel = new CancellationTokenSource();
+        first.Progress += p => { if (p.Step == 2) cancel.Cancel(); };
+        Assert.True(first.Train(train, null, output, cancellation: cancel.Token).Interrupted);
+        Assert.Equal(old, File.ReadAllBytes(weights));
+
+        var finished = TinyTrainer(args).Train(train, null, output, resume: true);
+        Assert.False(finished.Interrupted);
+        Assert.Equal(8, finished.GlobalStep);
+        Assert.NotEqual(old, File.ReadAllBytes(weights));
+        Assert.Equal(Path.Combine(output, Checkpoint.Prefix + "8"), Checkpoint.Latest(output));
+        Assert.Equal(8, LogLines(output).Count);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(output, "notes.txt")));
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(_dir), e => Path.GetFileName(e).StartsWith("replaced.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ASwapKilledBetweenItsRenamesIsFinishedByTheNextRun()
+    {
+        // What a kill leaves between "old model aside" and "new model in place": the next run into the directory
+        // completes the swap before anything else (the new model there is whole: it is set aside only once it is).
+        var train = Polarity("train.csv", 16);
+        var args = new TrainingArguments { NumTrainEpochs = 1, MaxLength = 16 };
+        var output = Path.Combine(_dir, "swapped");
+        TinyTrainer(args).Train(train, null, output);
+        File.WriteAllText(Path.Combine(output, "notes.txt"), "mine");
+        TinyTrainer(args with { Seed = 9 }).Train(train, null, output + ".overwrite-new");
+        var replacement = File.ReadAllBytes(Path.Combine(output + ".overwrite-new", "model.safetensors"));
+        Directory.Move(output, output + ".overwrite-old");
+
+        var e = Assert.Throws<IOException>(() => TinyTrainer(args).Train(train, null, output));
+        Assert.Contains("already holds a model", e.Message);
+        Assert.Equal(replacement, File.ReadAllBytes(Path.Combine(output, "model.safetensors")));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(output, "notes.txt")));
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(_dir), e => Path.GetFileName(e).StartsWith("swapped.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AnEvaluationErrorComesAfterTheTrainedStepsAreSavedAndResumeEvaluatesThere()
+    {
+        var train = Polarity("train.csv", 32);
+        var dev = Polarity("dev.csv", 16);
+        var args = new TrainingArguments { NumTrainEpochs = 2, MaxLength = 16, LoggingSteps = 1 };
+        var output = Path.Combine(_dir, "evaluation");
+
+        var e = Assert.Throws<EvaluationFailedException>(() => TinyTrainerWhoseEvaluationFails(args).Train(train, dev, output));
+        Assert.StartsWith("evaluation at step 4 failed: label 7 has no output in this model", e.Message);
+        Assert.Contains(Path.Combine(output, Checkpoint.Prefix + "4"), e.Message);
+        Assert.Contains("--resume", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+        Assert.Equal(Path.Combine(output, Checkpoint.Prefix + "4"), Checkpoint.Latest(output));
+
+        // Resumed with an evaluation that works, the run first evaluates the step that failed, then trains on.
+        var resumed = TinyTrainer(args).Train(train, dev, output, resume: true);
+        Assert.Equal(8, resumed.GlobalStep);
+        Assert.Equal(new[] { 4, 8 }, resumed.History.Where(h => h.Kind == "eval").Select(h => h.Step));
+        List<(string, int)> log = [.. Enumerable.Range(1, 4).Select(s => ("train", s)), ("eval", 4), .. Enumerable.Range(5, 4).Select(s => ("train", s)), ("eval", 8)];
+        Assert.Equal(log, LogLines(output));
+        Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
+    }
+
+    [Fact]
+    public void AResumedRunsLogHoldsEachStepOnceInOrderAsAnUninterruptedRunsDoes()
+    {
+        var train = Polarity("train.csv", 48);
+        var dev = Polarity("dev.csv", 16);
+        var args = new TrainingArguments { NumTrainEpochs = 2, MaxLength = 16, LoggingSteps = 1, SaveSteps = 4, LearningRate = 1e-3f };
+        var straight = Path.Combine(_dir, "straight");
+        TinyTrainer(args).Train(train, dev, straight);
+
+        // Stopped as a kill would stop it, at step 6 of 12: the log has steps 1–5, the newest checkpoint is step 4.
+        var output = Path.Combine(_dir, "killed");
+        var killed = TinyTrainer(args);
+        killed.Progress += p => { if (p.Step == 6) throw new OperationCanceledException("killed"); };
+        Assert.Throws<OperationCanceledException>(() => killed.Train(train, dev, output));
+        Assert.Equal(Enumerable.Range(1, 5).Select(s => ("train", s)), LogLines(output));
+        Assert.Equal(Path.Combine(output, Checkpoint.Prefix + "4"), Checkpoint.Latest(output));
+
+        TinyTrainer(args).Train(train, dev, output, resume: true);
+        var expected = LogLines(straight);
+        Assert.Equal(14, expected.Count);
+        Assert.Equal(expected, LogLines(output));
+        var straightLosses = File.ReadLines(Path.Combine(straight, "train_log.jsonl")).Select(l => JsonSerializer.Deserialize<TrainingLogEntry>(l)!.Loss);
+        var resumedLosses = File.ReadLines(Path.Combine(output, "train_log.jsonl")).Select(l => JsonSerializer.Deserialize<TrainingLogEntry>(l)!.Loss);
+        foreach (var (a, b) in straightLosses.Zip(resumedLosses)) Assert.Equal(a ?? 0, b ?? 0, 1e-4);
     }
 }
