@@ -33,6 +33,32 @@ internal static class GradCheck
         return worst;
     }
 
+    /// <summary>
+    /// One training step of <paramref name="model"/> on <paramref name="batch"/>, then <see cref="Check"/> of every
+    /// parameter's gradient against finite differences of the loss, each difference replaying the step's dropout masks.
+    /// The padding row of the word embeddings (id 0) is skipped when <paramref name="skipPadRow"/>: it takes no gradient,
+    /// as nn.Embedding(padding_idx) in HF. Returns how many tensors were checked.
+    /// </summary>
+    public static int CheckModel(BertPreTrainedModel model, TaskBatch batch, double h = 1e-2, bool skipPadRow = true)
+    {
+        long position = model.DropoutStream.Position;
+        model.ZeroGrad();
+        model.TrainStep(batch);
+        double Loss()
+        {
+            model.DropoutStream.Position = position;
+            return model.Loss(batch, training: true);
+        }
+        int width = model.Config.HiddenSize, checkedTensors = 0;
+        foreach (var p in model.Parameters)
+        {
+            Func<int, bool>? skip = skipPadRow && p.Name.EndsWith("embeddings.word_embeddings.weight", StringComparison.Ordinal) ? i => i < width : null;
+            Check(p.Name, p.Value.Data, p.Grad, Loss, h, skip: skip);
+            checkedTensors++;
+        }
+        return checkedTensors;
+    }
+
     /// <summary>Σ r·y in double, the scalar whose gradient with respect to y is r.</summary>
     public static double Dot(ReadOnlySpan<float> r, ReadOnlySpan<float> y)
     {
