@@ -148,19 +148,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     }
 
     /// <inheritdoc/>
-    public void Broadcast(Span<float> data, int root = 0)
-    {
-        CheckRoot(root);
-        lock (_lock)
-        {
-            ThrowIfFinalized();
-            fixed (float* p = data)
-            {
-                for (int start = 0; start < data.Length; start += MaxChunk)
-                    Check(_bcast((nint)(p + start), Math.Min(MaxChunk, data.Length - start), _float, root, _world), "MPI_Bcast");
-            }
-        }
-    }
+    public void Broadcast(Span<float> data, int root = 0) => Broadcast(MemoryMarshal.AsBytes(data), root); // a broadcast copies bits: the byte path serves floats too
 
     /// <inheritdoc/>
     public byte[][]? Gather(ReadOnlySpan<byte> data, int root = 0)
