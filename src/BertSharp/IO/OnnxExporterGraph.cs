@@ -140,13 +140,35 @@ internal sealed class OnnxExporterGraph
         context = Node("Reshape", [context, hiddenShape]);
         var attention = LayerNorm(Node("Add", [Linear(context, p + "attention.output.dense"), x]), p + "attention.output.LayerNorm");
 
-        var inter = Linear(attention, p + "intermediate.dense");
-        // Exact GELU: x · ½ · (1 + erf(x / √2)), the form ORT fuses into its Gelu kernel.
-        var erf = Node("Erf", [Node("Div", [inter, Scalar("sqrt2", MathF.Sqrt(2f))])]);
-        var gelu = Node("Mul", [Node("Mul", [inter, Node("Add", [erf, Scalar("one", 1f)])]), Scalar("half", 0.5f)]);
-        var output = Node("Add", [Linear(gelu, p + "output.dense"), attention]);
+        var output = Node("Add", [Linear(Gelu(Linear(attention, p + "intermediate.dense")), p + "output.dense"), attention]);
         return LayerNorm(output, p + "output.LayerNorm");
     }
+
+    /// <summary>Exact GELU: x · ½ · (1 + erf(x / √2)), the form ORT fuses into its Gelu kernel.</summary>
+    internal string Gelu(string x)
+    {
+        var erf = Node("Erf", [Node("Div", [x, Scalar("sqrt2", MathF.Sqrt(2f))])]);
+        return Node("Mul", [Node("Mul", [x, Node("Add", [erf, Scalar("one", 1f)])]), Scalar("half", 0.5f)]);
+    }
+
+    /// <summary>
+    /// x (batch, sequence, in) times a weight kept [out, in] under <paramref name="weight"/> plus <paramref name="bias"/>,
+    /// as a Gemm with transB over the flattened rows: the masked-LM decoder is the word-embedding matrix, which the
+    /// graph already holds [vocab, hidden] for the embedding Gather, so it is read in place rather than stored twice.
+    /// </summary>
+    internal string HeadLinearTransposed(string x, string weight, string bias)
+    {
+        var w = _weights.Get(weight);
+        var name = weight.StartsWith(StateDict.EncoderPrefix, StringComparison.Ordinal) ? Weight(weight[StateDict.EncoderPrefix.Length..]) : Head(weight);
+        var flat = Node("Reshape", [x, Int64s($"rows_of_{w.Shape[1]}", [-1, w.Shape[1]])]);
+        var rows = Node("Gemm", [flat, name, Head(bias)], [("transB", 1L)]);
+        var leading = Node("Slice", [Node("Shape", [x]), Int64s("zero_1d", [0]), Int64s("two_1d", [2]), Int64s("zero_1d", [0])]);
+        var shape = Node("Concat", [leading, Int64s($"width_{w.Shape[0]}", [w.Shape[0]])], [("axis", 0L)]);
+        return Node("Reshape", [rows, shape]);
+    }
+
+    /// <summary>A head's LayerNorm <paramref name="module"/> (weights under the head's own names).</summary>
+    internal string HeadLayerNorm(string x, string module) => LayerNorm(x, module, Head);
 
     private string Linear(string x, string module) =>
         MatMulLinear(x, StateDict.EncoderPrefix + module, _prefix + module);
@@ -162,10 +184,12 @@ internal sealed class OnnxExporterGraph
         return Node("Add", [Node("MatMul", [x, name]), Add(onnxModule + ".bias", _weights.Get(checkpointModule + ".bias"))]);
     }
 
-    private string LayerNorm(string x, string module)
+    private string LayerNorm(string x, string module) => LayerNorm(x, module, Weight);
+
+    private string LayerNorm(string x, string module, Func<string, string> weight)
     {
-        var gamma = Weight(module + ".weight");
-        var beta = Weight(module + ".bias");
+        var gamma = weight(module + ".weight");
+        var beta = weight(module + ".bias");
         float eps = _config.LayerNormEps;
         if (_opset >= 17) return Node("LayerNormalization", [x, gamma, beta], [("axis", -1L), ("epsilon", eps)]);
         // Before opset 17 there is no LayerNormalization: the decomposition PyTorch exports, which ORT fuses back.

@@ -167,8 +167,18 @@ public abstract class BertMaskedLanguageModel : BertPreTrainedModel
         _seqRelationship?.Backward(ws.Pooled, C, dOutput.Slice(R * VocabSize, 2 * B), dPooled, C, B, accumulateDx: false);
     }
 
-    internal override void ExportHead(OnnxExporterGraph graph, string lastHidden) =>
-        throw new NotSupportedException($"ONNX export of a {GetType().Name} is not implemented yet");
+    // The graph's outputs are HF's: "logits" (batch, sequence, vocab) — BertForPreTraining's prediction_logits under
+    // the name OnnxRuntimeModel and fill-mask read — and, with the next-sentence head, "seq_relationship_logits" (batch, 2).
+    internal override void ExportHead(OnnxExporterGraph graph, string lastHidden)
+    {
+        var transformed = graph.HeadLayerNorm(graph.Gelu(graph.HeadLinear3D(lastHidden, PredictionsPath + "transform.dense")), PredictionsPath + "transform.LayerNorm");
+        var decoder = Config.TieWordEmbeddings == false ? PredictionsPath + "decoder.weight" : StateDict.EncoderPrefix + "embeddings.word_embeddings.weight";
+        graph.Rename(graph.HeadLinearTransposed(transformed, decoder, PredictionsPath + "bias"), "logits");
+        graph.Output("logits", "batch", "sequence", VocabSize);
+        if (!HasNextSentenceHead) return;
+        graph.Rename(graph.HeadLinear(graph.Pooler(lastHidden), "cls.seq_relationship"), "seq_relationship_logits");
+        graph.Output("seq_relationship_logits", "batch", 2);
+    }
 
     // HF's checkpoints hold the decoder as cls.predictions.decoder.{weight,bias}: the weight, when tied and stored at
     // all, is the word-embedding matrix again (HF re-ties it after loading), and the bias is cls.predictions.bias under

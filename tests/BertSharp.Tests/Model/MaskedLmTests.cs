@@ -172,6 +172,62 @@ public class MaskedLmTests
         Assert.Throws<ArgumentException>(() => pipeline.Fill("the film", topK: 5));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ExportedPreTrainingGraphGivesTheReferenceProbabilitiesAndNextSentenceLogitsInOnnxRuntime(bool untied)
+    {
+        using var dir = new TempDir();
+        var written = PreTrainingDirectory(dir.Path, untied: untied);
+        var loaded = PretrainedModel.Load(dir.Path);
+        var model = Assert.IsType<BertForPreTraining>(TaskModels.Load(loaded.Config, loaded.Weights));
+        string path = Path.Combine(dir.Path, "model.onnx");
+        OnnxExporter.Export(loaded, path);
+        // The decoder is read from the one word-embedding initializer when tied, not stored a second time.
+        var graph = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph;
+        int V = model.VocabSize, C = loaded.Config.HiddenSize;
+        Assert.Equal(untied ? 2 : 1, graph.Initializer.Count(t => t.Dims.SequenceEqual([(long)V, C])));
+        using var ort = new BertSharp.Tests.Onnx.Ort(path, optimize: true, threads: 1);
+        var input = Input();
+        var outputs = ort.Run(input, "logits", "seq_relationship_logits");
+        Assert.Equal([2L, 6, V], outputs["logits"].Shape);
+        var managed = model.Logits(input);
+        for (int i = 0; i < managed.Length; i++) Assert.Equal(managed[i], outputs["logits"].Data[i], 1e-4f);
+        foreach (int position in new[] { 2, 7, 9 })
+        {
+            var row = outputs["logits"].Data.AsSpan(position * V, V).ToArray();
+            System.Numerics.Tensors.TensorPrimitives.SoftMax(row, row);
+            var expected = ReferenceProbabilities(written.Config, written.Weights, input, position / 6, position % 6);
+            for (int v = 0; v < V; v++) Assert.True(Math.Abs(row[v] - expected[v]) <= 1e-4, $"position {position}, token {v}: {row[v]} vs {expected[v]}");
+        }
+        Assert.Equal([2L, 2], outputs["seq_relationship_logits"].Shape);
+        var nsp = model.NextSentenceLogits(input);
+        for (int i = 0; i < nsp.Length; i++) Assert.Equal(nsp[i], outputs["seq_relationship_logits"].Data[i], 1e-4f);
+    }
+
+    [Fact]
+    public void FillMaskOnTheExportedMaskedLmGivesTheManagedCandidates()
+    {
+        using var dir = new TempDir();
+        PreTrainingDirectory(dir.Path);
+        var loaded = PretrainedModel.Load(dir.Path);
+        var masked = new BertForMaskedLM(loaded.Config, loaded.Weights);
+        string mlmDir = Path.Combine(dir.Path, "mlm");
+        HfDirectory.Save(mlmDir, masked.Config, masked.ToStateDict(), loaded.OpenVocab, doLowerCase: true, modelMaxLength: 16);
+        OnnxExporter.Export(PretrainedModel.Load(mlmDir), Path.Combine(mlmDir, "model.onnx"));
+        using var onnx = BertSharp.Inference.FillMaskPipeline.Load(mlmDir, BertSharp.Inference.InferenceRuntime.Onnx, threads: 1);
+        using var managed = BertSharp.Inference.FillMaskPipeline.Load(mlmDir);
+        string[] texts = ["the [MASK] film [MASK] good", "a [MASK] film"];
+        var expected = managed.FillBatch(texts, topK: 5);
+        var actual = onnx.FillBatch(texts, topK: 5);
+        foreach (var (e, a) in expected.Zip(actual))
+            foreach (var (em, am) in e.Masks.Zip(a.Masks))
+            {
+                Assert.Equal(em.Select(c => c.TokenId), am.Select(c => c.TokenId));
+                foreach (var (ec, ac) in em.Zip(am)) Assert.Equal(ec.Score, ac.Score, 1e-5f);
+            }
+    }
+
     [Fact]
     public void SavesWithoutTheDecoderAndReloadsTheSameModel()
     {
