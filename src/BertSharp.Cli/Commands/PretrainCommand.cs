@@ -98,7 +98,7 @@ internal static class PretrainCommand
             {
                 if (e.Kind == "train")
                     log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"train step {e.Step} epoch {e.Epoch:F3}: loss {e.Loss:F4}, lr {e.LearningRate:E2}, grad norm {e.GradNorm:F2}, {e.SamplesPerSecond:F1} sequences/s"));
+                        $"train step {e.Step} epoch {e.Epoch:F3}: loss {e.Loss:F4}, lr {CliFormat.LearningRate(e.LearningRate)}, grad norm {e.GradNorm:F2}, {e.SamplesPerSecond:F1} sequences/s"));
                 else if (e.Metrics is not null)
                     log.WriteLine($"eval  step {e.Step} epoch {e.Epoch:F2}: " + Describe(e.Metrics.ToDictionary(m => m.Key[5..], m => m.Value)));
             };

@@ -101,7 +101,7 @@ internal sealed class StopSignals : IDisposable
             context.Cancel = true;
             if (_cancel.IsCancellationRequested) return;
             _cancel.Cancel();
-            if (announce) Console.Error.WriteLine("bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
+            if (announce) LiveConsole.WriteLine(Console.Error, "bertsharp: interrupted; saving a checkpoint at the next step (run again with --resume to continue)");
         }
         _interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         _terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);

@@ -180,7 +180,7 @@ internal static class TrainCommand
         trainer.Logged += e =>
         {
             if (e.Kind == "eval" && e.Metrics is not null)
-                log.WriteLine($"eval  step {e.Step} epoch {e.Epoch:F2}: " + string.Join(", ", e.Metrics.Select(m => $"{m.Key[5..]} {m.Value:F4}")));
+                LiveConsole.WriteLine(log, $"eval  step {e.Step} epoch {e.Epoch:F2}: " + string.Join(", ", e.Metrics.Select(m => $"{m.Key[5..]} {m.Value:F4}")));
         };
         if (log == TextWriter.Null || Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
         {
@@ -189,12 +189,12 @@ internal static class TrainCommand
             {
                 if (e.Kind == "train")
                     log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"train step {e.Step} epoch {e.Epoch:F2}: loss {e.Loss:F4}, lr {e.LearningRate:E2}, grad norm {e.GradNorm:F2}, {e.SamplesPerSecond:F1} samples/s"));
+                        $"train step {e.Step} epoch {e.Epoch:F2}: loss {e.Loss:F4}, lr {CliFormat.LearningRate(e.LearningRate)}, grad norm {e.GradNorm:F2}, {e.SamplesPerSecond:F1} samples/s"));
             };
             return trainer.Train(train, eval, outputDir, resume, cancel);
         }
         TrainResult? result = null;
-        AnsiConsole.Progress()
+        LiveConsole.Run(() => AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
@@ -204,10 +204,10 @@ internal static class TrainCommand
                     task.MaxValue = p.MaxSteps;
                     task.Value = p.Step;
                     task.Description = string.Create(CultureInfo.InvariantCulture,
-                        $"epoch {p.Epoch:F2}/{p.NumEpochs} step {p.Step}/{p.MaxSteps} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.SamplesPerSecond:F1}/s");
+                        $"epoch {p.Epoch:F2}/{p.NumEpochs} step {p.Step}/{p.MaxSteps} loss {p.Loss:F4} lr {CliFormat.LearningRate(p.LearningRate)} {p.SamplesPerSecond:F1}/s");
                 };
                 result = trainer.Train(train, eval, outputDir, resume, cancel);
-            });
+            }));
         return result!;
     }
 

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using BertSharp.IO;
+using BertSharp.Model;
+
+namespace BertSharp.Tests;
+
+/// <summary>
+/// The CLI in a real terminal: `train` runs inside a detached tmux session (a pseudo-terminal, so the live progress
+/// bar is drawn) and the test reads back the whole screen and scroll-back as a user would see it.
+/// </summary>
+public sealed partial class TerminalTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bertsharp-terminal-").FullName;
+    private readonly string _socket = $"bertsharp-test-{Environment.ProcessId}-{Guid.NewGuid():N}";
+
+    public void Dispose()
+    {
+        Tmux("kill-server");
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [SkippableFact]
+    public void TheProgressBarKeepsEveryEvaluationLineOnTheScreen()
+    {
+        var (screen, exitCode) = TrainInTerminal(epochs: 3, interruptAfterFirstEvaluation: false);
+        Assert.Equal(0, exitCode);
+        var lines = Lines(screen);
+        // Each epoch's evaluation line whole, at the start of its own line, not overdrawn by the bar.
+        foreach (var epoch in new[] { "1.00", "2.00", "3.00" })
+            Assert.True(lines.Any(l => EvalLine().IsMatch(l) && l.Contains($" epoch {epoch}: ", StringComparison.Ordinal)),
+                $"no whole evaluation line for epoch {epoch} on the screen:\n{screen}");
+        Assert.Contains(lines, l => l.StartsWith("model saved to ", StringComparison.Ordinal));
+        // The bar was drawn (the run was interactive) and shows the learning rate as Python prints it.
+        Assert.Matches(@"lr \d(\.\d+)?e-0\d", screen);
+    }
+
+    [SkippableFact]
+    public void CtrlCNoticeStaysOnTheScreenBesideTheBar()
+    {
+        var (screen, exitCode) = TrainInTerminal(epochs: 200, interruptAfterFirstEvaluation: true);
+        Assert.Equal(130, exitCode); // 128 + SIGINT, as a shell reports an interrupted command
+        var lines = Lines(screen);
+        Assert.Contains(lines, l => l.StartsWith("bertsharp: interrupted; saving a checkpoint at the next step", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("stopped at step ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => EvalLine().IsMatch(l));
+    }
+
+    // Runs `train` on a tiny random model in a 160 × 40 tmux pane; returns the pane's screen and scroll-back and the exit code.
+    private (string Screen, int ExitCode) TrainInTerminal(int epochs, bool interruptAfterFirstEvaluation)
+    {
+        Skip.If(Tmux("-V").ExitCode != 0, "tmux is not installed (.ci/run installs it)");
+        var model = Path.Combine(_dir, "tiny");
+        var config = new BertConfig { HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64 };
+        HfDirectory.Save(model, config, BertModel.CreateRandom(config, seed: 3).ToStateDict(), () => BuiltInModels.OpenVocab("minilm-l6"), doLowerCase: true, modelMaxLength: 64);
+        string train = Path.Combine(_dir, "train.csv"), eval = Path.Combine(_dir, "dev.csv"), exit = Path.Combine(_dir, "exit");
+        File.WriteAllLines(train, File.ReadLines(TestData.Path("sentence-polarity", "train.csv")).Take(49));
+        File.WriteAllLines(eval, File.ReadLines(TestData.Path("sentence-polarity", "dev.csv")).Take(41));
+        // The shell stays after the run (sleep) so the pane can still be read; Dispose kills the server.
+        string command = $"dotnet '{CliRunner.CliPath}' train --model '{model}' --data '{train}' --eval '{eval}' --epochs {epochs} " +
+            $"--max-length 32 --logging-steps 1 -o '{Path.Combine(_dir, "out")}'; echo $? > '{exit}'; sleep 300";
+        Assert.Equal(0, Tmux("new-session", "-d", "-x", "160", "-y", "40", command).ExitCode);
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        if (interruptAfterFirstEvaluation)
+        {
+            while (!File.Exists(exit) && DateTime.UtcNow < deadline && !Tmux("capture-pane", "-p", "-S", "-").Stdout.Contains("eval  step", StringComparison.Ordinal))
+                Thread.Sleep(250);
+            Tmux("send-keys", "C-c");
+        }
+        while (!File.Exists(exit) && DateTime.UtcNow < deadline) Thread.Sleep(250);
+        Assert.True(File.Exists(exit), "train did not finish in the terminal within 5 minutes");
+        return (Tmux("capture-pane", "-p", "-S", "-").Stdout, int.Parse(File.ReadAllText(exit).Trim(), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static List<string> Lines(string screen) => [.. screen.Split('\n').Select(l => l.TrimEnd())];
+
+    [GeneratedRegex(@"^eval  step \d+ epoch \d\.\d\d: loss \d+\.\d{4}, accuracy \d\.\d{4}, .*roc_auc \d\.\d{4}$")]
+    private static partial Regex EvalLine();
+
+    private (int ExitCode, string Stdout) Tmux(params string[] args)
+    {
+        var psi = new ProcessStartInfo("tmux") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-L");
+        psi.ArgumentList.Add(_socket);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        try
+        {
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            _ = p.StandardError.ReadToEndAsync();
+            p.WaitForExit();
+            return (p.ExitCode, stdout.Result);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return (-1, "");
+        }
+    }
+}
