@@ -12,6 +12,7 @@ internal static class BiasProbeCommand
         var targets = new Option<string>("--targets") { Description = "Words to compare at the mask, comma-separated", DefaultValueFactory = _ => "he,she" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var plot = new Option<string?>("--plot") { Description = "Also draw a bar chart to this PNG file" };
+        var output = OutputOption.Create("the table (or JSON)");
         var command = new Command("bias-probe", """
             The spec's gender-bias probe: the probability of each target word (he / she) in the pronoun slot of
             sentences about occupations (nurse, doctor, receptionist, president, programmer), with the ratio.
@@ -21,7 +22,7 @@ internal static class BiasProbeCommand
               bertsharp bias-probe --model out/imdb-mlm --targets he,she,they --plot bias.png
               bertsharp bias-probe --model out/imdb-mlm --templates my-templates.txt --json
             """);
-        foreach (var o in new Option[] { model, templates, targets, json, plot }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, templates, targets, json, plot, output }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var targetList = parse.GetValue(targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -31,10 +32,11 @@ internal static class BiasProbeCommand
             var probe = BiasProbe.Run(pipeline, templateList, targetList);
             if (parse.GetValue(plot) is { } png)
             {
+                OutputGuard.RefuseInputs(png, "--plot", parse.GetValue(model)!, parse.GetValue(templates));
                 if (Path.GetDirectoryName(Path.GetFullPath(png)) is { } dir) Directory.CreateDirectory(dir);
                 probe.WritePng(png);
             }
-            Console.Write(parse.GetValue(json) ? probe.ToJson() + Environment.NewLine : probe.ToText());
+            OutputOption.Write(parse.GetValue(output), parse.GetValue(json) ? probe.ToJson() + Environment.NewLine : probe.ToText(), parse.GetValue(model)!, parse.GetValue(templates));
             return 0;
         });
         return command;

@@ -18,7 +18,7 @@ internal static class DistributedCheckCommand
     {
         var floats = new Option<int>("--floats") { Description = "Length of the vector to all-reduce", DefaultValueFactory = _ => 1 << 20 };
         var repeat = new Option<int>("--repeat") { Description = "Timed all-reduces after the checked one", DefaultValueFactory = _ => 10 };
-        var output = new Option<string?>("--output") { Description = "Write each rank's input and results here (rank{r}.input.f32, .sum.f32, .bcast.f32; gather.txt)" };
+        var output = new Option<string?>("--output", "-o") { Description = "Write each rank's input and results here (rank{r}.input.f32, .sum.f32, .bcast.f32; gather.txt)" };
         var distributed = DistributedOption.Create();
         var command = new Command("distributed-check", """
             Check an MPI job: every rank all-reduces a vector of random numbers, rank 0 broadcasts one and

@@ -13,6 +13,7 @@ internal static class EvalCommand
         var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
         var data = new Option<string>("--data") { Description = "Labelled data to score (the formats train reads for the model's task)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
+        var output = OutputOption.Create("the report");
         var batch = new Option<int>("--batch-size") { Description = "Examples per batch", DefaultValueFactory = _ => 32 };
         var predictions = new Option<string?>("--predictions") { Description = "question-answering: write the answers as SQuAD's predictions.json (question id → text)" };
         var runtime = RuntimeOption.Create();
@@ -36,6 +37,7 @@ internal static class EvalCommand
         command.Options.Add(model);
         command.Options.Add(data);
         command.Options.Add(json);
+        command.Options.Add(output);
         command.Options.Add(batch);
         command.Options.Add(predictions);
         command.Options.Add(runtime);
@@ -69,7 +71,8 @@ internal static class EvalCommand
             // The whole set stays the task's own list (question answering keeps its windows' examples there).
             var encoded = length == all.Count ? all : all.Skip(start).Take(length).ToList();
             var (report, _) = task.Evaluate(split ?? pipeline.Engine, encoded, batchSize, pipeline.Tokenizer.PadId);
-            Console.WriteLine(parse.GetValue(json) ? report.ToJson() : report.ToText(4));
+            OutputOption.Write(parse.GetValue(output), parse.GetValue(json) ? report.ToJson() + Environment.NewLine : ReportText.For(report),
+                parse.GetValue(model)!, parse.GetValue(data));
             if (parse.GetValue(predictions) is { } path)
             {
                 if (report is not QuestionAnswering.SquadReport squad) throw new ArgumentException("--predictions: only a question-answering model writes predictions.json");

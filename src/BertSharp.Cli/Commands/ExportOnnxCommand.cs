@@ -10,7 +10,7 @@ internal static class ExportOnnxCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Model directory (a fine-tuned model exports its head's logits), built-in name or hub id", Required = true };
-        var output = new Option<string?>("--output") { Description = $"The .onnx file to write (default: {OnnxRuntimeModel.FileName} inside the model directory)" };
+        var output = new Option<string?>("--output", "-o") { Description = $"The .onnx file to write (default: {OnnxRuntimeModel.FileName} inside the model directory)" };
         var opset = new Option<int>("--opset") { Description = $"ONNX opset, {OnnxExporter.MinOpset} to {OnnxExporter.MaxOpset}", DefaultValueFactory = _ => OnnxExporter.DefaultOpset };
         var quantize = new Option<string?>("--quantize") { Description = "int8: dynamic quantisation (int8 weights per output channel, activations quantised at run time)" };
         var command = new Command("export-onnx",

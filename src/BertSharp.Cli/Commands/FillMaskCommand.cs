@@ -16,6 +16,7 @@ internal static class FillMaskCommand
         var topK = new Option<int>("--top-k") { Description = "Candidates per mask", DefaultValueFactory = _ => 5 };
         var targets = new Option<string?>("--targets") { Description = "Score only these words, comma-separated (e.g. he,she)" };
         var json = new Option<bool>("--json") { Description = "One JSON object per text" };
+        var output = OutputOption.Create("the candidates");
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var command = new Command("fill-mask", """
@@ -27,7 +28,7 @@ internal static class FillMaskCommand
               bertsharp fill-mask --model out/imdb-mlm --input sentences.jsonl --json --top-k 10
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, topK, targets, json, runtime, bf16 }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, input, topK, targets, json, output, runtime, bf16 }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var items = MaskedTexts.Read(parse.GetValue(texts) ?? [], parse.GetValue(input));
@@ -43,12 +44,12 @@ internal static class FillMaskCommand
                     if (ids[i] is null) Console.Error.WriteLine($"bertsharp: target '{targetList[i]}' is not a token of the model's vocabulary; it is left out");
             }
             var results = pipeline.FillBatch(items, parse.GetValue(topK), targetList);
-            var output = new StringBuilder();
+            var text = new StringBuilder();
             foreach (var r in results)
             {
                 if (parse.GetValue(json))
                 {
-                    output.AppendLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                    text.AppendLine(JsonSerializer.Serialize(new Dictionary<string, object>
                     {
                         ["text"] = r.Text,
                         ["masks"] = r.Masks.Select(m => m.Select(c => new Dictionary<string, object>
@@ -61,14 +62,14 @@ internal static class FillMaskCommand
                     }));
                     continue;
                 }
-                output.AppendLine(r.Text);
+                text.AppendLine(r.Text);
                 for (int m = 0; m < r.Masks.Count; m++)
                 {
                     foreach (var c in r.Masks[m])
-                        output.AppendLine(string.Create(CultureInfo.InvariantCulture, $"  mask {m + 1}  {c.Token,-16} {c.Score,8:F4}  {c.Sequence}"));
+                        text.AppendLine(string.Create(CultureInfo.InvariantCulture, $"  mask {m + 1}  {c.Token,-16} {c.Score,8:F4}  {c.Sequence}"));
                 }
             }
-            Console.Write(output.ToString());
+            OutputOption.Write(parse.GetValue(output), text.ToString(), parse.GetValue(model)!, parse.GetValue(input));
             return 0;
         });
         return command;

@@ -15,7 +15,7 @@ internal static class PredictCommand
         var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
         var texts = new Argument<string[]>("text") { Description = "Texts to classify", Arity = ArgumentArity.ZeroOrMore };
         var input = new Option<string?>("--input") { Description = "A file of texts: one per line, or JSON Lines with \"text\" (and \"text_pair\")" };
-        var output = new Option<string?>("--output") { Description = "Write the predictions to this file instead of stdout" };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the predictions to this file instead of stdout" };
         var topK = new Option<int>("--top-k") { Description = "How many labels to list per text (0 = all)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "One JSON object per line" };
         var longText = new Option<LongTextStrategy>("--long") { Description = "Texts longer than the model's maximum: Truncate or Chunk (average over overlapping windows)", DefaultValueFactory = _ => LongTextStrategy.Truncate };

@@ -114,7 +114,7 @@ internal static class TrainCommand
                 }
                 else
                 {
-                    if (result.EvalReport is not null) log.WriteLine(result.EvalReport.ToText(4));
+                    if (result.EvalReport is not null) log.Write(ReportText.For(result.EvalReport));
                     log.WriteLine($"model saved to {outputDir} ({result.TrainSeconds:F0} s, {result.SamplesPerSecond:F1} samples/s, peak memory {result.PeakMemoryBytes / (1024 * 1024)} MiB)");
                 }
                 return result.Interrupted ? 130 : 0;

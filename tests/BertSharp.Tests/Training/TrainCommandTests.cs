@@ -182,6 +182,22 @@ public sealed class TrainCommandTests : IDisposable
         var report = JsonDocument.Parse(eval.Stdout).RootElement;
         Assert.Equal(1066, report.GetProperty("macro avg").GetProperty("support").GetInt32());
 
+        // The text report: scikit-learn's table, then the confusion matrix and ROC-AUC the JSON holds; -o writes it to a file.
+        var reportFile = Path.Combine(_dir, "reports", "dev.txt");
+        var text = CliRunner.Run("eval", "--model", output, "--data", TestData.Path("sentence-polarity", "dev.csv"), "-o", reportFile);
+        Assert.True(text.ExitCode == 0, text.Stderr);
+        Assert.Equal("", text.Stdout);
+        var written = File.ReadAllText(reportFile);
+        var matrix = report.GetProperty("confusion_matrix").GetProperty("matrix");
+        Assert.Contains("true \\ predicted", written, StringComparison.Ordinal);
+        foreach (var (row, label) in new[] { "negative", "positive" }.Index())
+            Assert.Contains(written.Split('\n'), l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [var name, var a, var b]
+                && name == label && a == matrix[row][0].GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture) && b == matrix[row][1].GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains(FormattableString.Invariant($"roc_auc {report.GetProperty("roc_auc").GetDouble():F4}"), written, StringComparison.Ordinal);
+        var overData = CliRunner.Run("eval", "--model", output, "--data", TestData.Path("sentence-polarity", "dev.csv"), "-o", Path.Combine(output, "model.safetensors"));
+        Assert.Equal(1, overData.ExitCode);
+        Assert.Contains("which this command reads", overData.Stderr);
+
         var predict = CliRunner.Run("predict", "--model", output, "--json", "--top-k", "0", "a gripping film", "a dull mess");
         Assert.True(predict.ExitCode == 0, predict.Stderr);
         var lines = predict.Stdout.Trim().Split('\n');
