@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch peer for `bertsharp train --task token-classification`: the same model, data and recipe in plain PyTorch.
 
-Debian's python3-torch (1.13) on this machine; run it beside BertSharp so both meet the same load:
+Debian's python3-torch (1.13) with OpenBLAS (`apt-get install python3-torch libopenblas0-pthread`; the script
+refuses the reference BLAS, see torch_blas.py) on this machine; run it beside BertSharp so both meet the same load:
 
     OMP_NUM_THREADS=2 /usr/bin/python3 bench/ner_pytorch_peer.py --init out/ner-init \
         --train ../shared/data/conll2003/eng.train --eval ../shared/data/conll2003/eng.testa --select 1000 [--bf16]
@@ -22,11 +23,15 @@ import os
 import struct
 import subprocess
 import tempfile
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_blas import require_openblas  # noqa: E402
 
 MASK64 = (1 << 64) - 1
 
@@ -259,6 +264,7 @@ def evaluate(model, data, sentences, id2label, bf16, batch_size=32):
 
 
 def main():
+    require_openblas()
     ap = argparse.ArgumentParser()
     ap.add_argument("--init", required=True)
     ap.add_argument("--train", required=True)

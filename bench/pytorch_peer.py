@@ -16,12 +16,17 @@ runs after two warm-up runs.
 import argparse
 import json
 import math
+import os
 import statistics
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_blas import require_openblas  # noqa: E402
 
 
 class Layer(nn.Module):
@@ -85,6 +90,7 @@ def timed(fn, iterations):
 
 
 def main():
+    require_openblas()
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seq", type=int, default=128)

@@ -18,14 +18,19 @@ import argparse
 import collections
 import json
 import math
+import os
 import re
 import string
 import struct
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from torch_blas import require_openblas  # noqa: E402
 
 
 def load_safetensors(path):
@@ -181,6 +186,7 @@ def evaluate(model, features, examples, batch, autocast, n_best=20, max_answer=3
 
 
 def main():
+    require_openblas()
     ap = argparse.ArgumentParser()
     ap.add_argument("--init", required=True, help="HF directory with config.json and model.safetensors (bert.* + qa_outputs.*)")
     ap.add_argument("--train-features", required=True)
