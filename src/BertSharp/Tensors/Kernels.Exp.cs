@@ -38,7 +38,11 @@ internal static unsafe partial class Kernels
         }
         else
         {
-            e = p * Vector512.ShiftLeft(Vector512.ConvertToInt32(Vector512.Min(n, Vector512.Create(127f))) + Vector512.Create(127), 23).AsSingle();
+            // 2^n as two factors 2^⌊n/2⌋ · 2^(n−⌊n/2⌋), each a normal float built from its exponent bits: n reaches 128
+            // just below the overflow threshold, one past the largest exponent a single factor can hold.
+            var ni = Vector512.ConvertToInt32(n);
+            var half = Vector512.ShiftRightArithmetic(ni, 1);
+            e = p * Vector512.ShiftLeft(half + Vector512.Create(127), 23).AsSingle() * Vector512.ShiftLeft(ni - half + Vector512.Create(127), 23).AsSingle();
             e = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(88.72283f)), Vector512.Create(float.PositiveInfinity), e);
         }
         e = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(Low)), Vector512<float>.Zero, e);
