@@ -20,22 +20,25 @@ public sealed class HostedServerTests(ServedModel model)
     [Fact]
     public async Task AMinimalAppServesItsOwnEndpointAndBertSharpUnderAPrefix()
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // The README's sample, with a free port and the test's model.
+        var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddBertSharp(o =>
         {
-            o.Pipeline = model.Managed;
+            o.Model = model.Directory;
             o.ModelName = "questions";
             o.ApiKey = "app-key";
+            o.RateLimit = 20;
         });
         await using var app = builder.Build();
-        app.MapGet("/hello", () => "hello from the app");
+        app.UseRateLimiter();
+        app.MapGet("/", () => "my app");
         app.MapBertSharp("/bert");
         await app.StartAsync();
         using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
 
-        Assert.Equal("hello from the app", await client.GetStringAsync("/hello"));
+        Assert.Equal("my app", await client.GetStringAsync("/"));
         using (var r = await client.PostAsync("/bert/v1/classify", Json(new { text = "who wrote hamlet ?" })))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
@@ -109,6 +112,23 @@ public sealed class HostedServerTests(ServedModel model)
         Assert.Equal(1, PrometheusText.Metric(metrics, "bertsharp_errors_total{code=\"rate_limited\"}"));
         Assert.Equal(1, PrometheusText.Metric(metrics, "bertsharp_http_requests_total{route=\"/v1/classify\",status=\"429\"}"));
         Assert.Equal(0, PrometheusText.Metric(metrics, "bertsharp_texts_classified_total"));
+    }
+
+    [Fact]
+    public async Task ARateLimitWithoutTheRateLimiterMiddlewareIsAnErrorNotASilentlyUnlimitedServer()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.SetMinimumLevel(LogLevel.None);
+        builder.Services.AddBertSharp(o => { o.Pipeline = model.Managed; o.RateLimit = 5; });
+        await using var app = builder.Build();
+        app.MapBertSharp(); // no app.UseRateLimiter()
+        await app.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+        using var r = await client.PostAsync("/v1/tokenize", Json(new { text = "hello" }));
+        Assert.Equal(HttpStatusCode.InternalServerError, r.StatusCode);
+        ServerApiTests.AssertProblem(r, await r.Content.ReadAsStringAsync(), 500);
+        await app.StopAsync();
     }
 
     [Fact]
