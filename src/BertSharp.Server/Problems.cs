@@ -13,9 +13,6 @@ namespace BertSharp.Server;
 /// </summary>
 internal static class Problems
 {
-    /// <summary>The <c>"error"</c> extension: a stable code to branch on and the message for people.</summary>
-    internal sealed record ErrorBody(string Code, string Message);
-
     public static async Task WriteAsync(HttpContext context, int status, string code, string message, TimeSpan? retryAfter = null)
     {
         context.RequestServices.GetService<ServerMetrics>()?.Error(code);
@@ -31,7 +28,9 @@ internal static class Problems
             Status = status,
             Title = ReasonPhrases.GetReasonPhrase(status),
             Detail = message,
-            Extensions = { ["error"] = new ErrorBody(code, message) },
+            // A stable code to branch on and the message for people; a dictionary, so that the app's JSON
+            // naming policy (which renames properties, not keys) cannot rename the members clients read.
+            Extensions = { ["error"] = new Dictionary<string, string> { ["code"] = code, ["message"] = message } },
         };
         // The service writes it when the client accepts JSON; otherwise the result writes the same body itself.
         await TypedResults.Problem(problem).ExecuteAsync(context);
