@@ -149,9 +149,11 @@ internal static class ServeLoadBench
 
     internal static double Metric(string text, string series)
     {
+        // OpenTelemetry's exporter writes a series without labels as "name{} value".
         foreach (var line in text.Split('\n'))
-            if (line.StartsWith(series + " ", StringComparison.Ordinal))
-                return double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+            foreach (var prefix in new[] { series + " ", series + "{} " })
+                if (line.StartsWith(prefix, StringComparison.Ordinal))
+                    return double.Parse(line[prefix.Length..], CultureInfo.InvariantCulture);
         return 0;
     }
 

@@ -82,9 +82,7 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
                 foreach (var job in batch) items.AddRange(job.Items);
                 var started = Stopwatch.GetTimestamp();
                 var results = _runBatch(items);
-                _metrics.BatchSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
-                _metrics.BatchSize.Observe(texts);
-                _metrics.TextsClassified(texts);
+                _metrics.BatchRan(texts, Stopwatch.GetElapsedTime(started).TotalSeconds);
                 int offset = 0;
                 foreach (var job in batch)
                 {

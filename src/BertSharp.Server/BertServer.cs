@@ -1,7 +1,6 @@
 using BertSharp.Inference;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -9,10 +8,9 @@ using Microsoft.Extensions.Logging;
 namespace BertSharp.Server;
 
 /// <summary>
-/// The HTTP service over a pipeline: its task's endpoints (a <see cref="TextClassifier"/>: POST /v1/classify), and
-/// for every task POST /v1/embed, /v1/tokenize, /v1/attention; GET /v1/model, /health, /metrics (Prometheus) and
-/// the web page at /. Single-text requests that arrive together run in one batch. /health/live and
-/// /health/ready are for load balancers and Kubernetes probes.
+/// The model server as an app of its own (what <c>bertsharp serve</c> runs): a web host listening on
+/// <see cref="ServerOptions.Urls"/> with <see cref="BertSharpServiceCollectionExtensions.AddBertSharp"/>'s services
+/// and <see cref="BertSharpEndpointRouteBuilderExtensions.MapBertSharp"/>'s endpoints at the root.
 /// </summary>
 public static class BertServer
 {
@@ -41,49 +39,11 @@ public static class BertServer
         // A start that fails (port in use, bad address) throws to the caller, which reports it in one
         // line; the host would also log it with a stack trace first.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+        BertSharpServiceCollectionExtensions.Register(builder.Services, options with { Pipeline = pipeline });
 
-        var metrics = new ServerMetrics();
-        builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(metrics);
-        // Created (and so disposed) by the container: disposal comes after the web server has drained.
-        builder.Services.AddSingleton<ModelGate>();
-        builder.Services.AddSingleton<RequestPipeline>();
-        var health = new Health();
-        builder.Services.AddSingleton(health);
-        builder.Services.AddHostedService(services => new HealthLifecycle(health, pipeline, services.GetRequiredService<ModelGate>(), options,
-            services.GetRequiredService<ILogger<HealthLifecycle>>()));
         var app = builder.Build();
-
-        var state = new ServerState(pipeline, options, app.Services.GetRequiredService<ModelGate>(), metrics);
-        var requests = app.Services.GetRequiredService<RequestPipeline>();
-        app.Use(requests.InvokeAsync);
-        app.UseStatusCodePages(c => requests.StatusCodePageAsync(c.HttpContext));
-        app.UseRouting();
-
-        TaskEndpoints.Map(app, state);
-        app.MapPost("/v1/embed", new EmbedEndpoint(state).HandleAsync);
-        app.MapPost("/v1/tokenize", new TokenizeEndpoint(state).HandleAsync);
-        app.MapPost("/v1/attention", new AttentionEndpoint(state).HandleAsync);
-        // GET endpoints also answer HEAD (RFC 9110 §9.3.2), as probes and link checkers send it; Kestrel drops the body.
-        string[] getOrHead = [HttpMethods.Get, HttpMethods.Head];
-        app.MapMethods("/v1/model", getOrHead, new ModelEndpoint(state).HandleAsync);
-        app.MapMethods("/health", getOrHead, context => JsonResponse.WriteAsync(context, StatusCodes.Status200OK, state, static (w, s) =>
-        {
-            w.WriteStartObject();
-            w.WriteString("status", "ok");
-            w.WriteString("model", s.Options.ModelName);
-            w.WriteString("runtime", s.Pipeline.Runtime.ToString().ToLowerInvariant());
-            w.WriteEndObject();
-        }));
-        app.MapGet("/health/live", health.LiveAsync);
-        app.MapGet("/health/ready", health.ReadyAsync);
-        app.MapGet("/metrics", context =>
-        {
-            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            return context.Response.WriteAsync(metrics.Render());
-        });
-        var page = new WebPage();
-        foreach (var path in page.Paths) app.MapMethods(path, getOrHead, page.HandleAsync);
+        if (options.RateLimit > 0) app.UseRateLimiter();
+        app.MapBertSharp();
         return app;
     }
 }

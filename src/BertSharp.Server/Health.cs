@@ -1,5 +1,5 @@
-using BertSharp.Inference;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -34,25 +34,51 @@ internal sealed class Health
     }
 
     public void MarkDraining() => _status = "draining";
+}
 
-    public Task LiveAsync(HttpContext context) => JsonResponse.WriteAsync(context, StatusCodes.Status200OK, this, static (w, _) =>
-    {
-        w.WriteStartObject();
-        w.WriteString("status", "live");
-        w.WriteEndObject();
-    });
+/// <summary>
+/// The check behind /health/ready: the model has run its warm-up pass, shutdown has not begun, and the
+/// queues are not saturated (a request of the largest size would no longer fit), so that a balancer sends
+/// the next request to a replica that can take it.
+/// </summary>
+internal sealed class ModelReadyCheck(Health health, ServerMetrics metrics, ServerOptions options) : IHealthCheck
+{
+    public const string Name = "bertsharp";
 
-    public Task ReadyAsync(HttpContext context)
+    /// <summary>The tag /health/ready selects its checks by.</summary>
+    public const string Tag = "bertsharp-ready";
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        context.Response.Headers.CacheControl = "no-store";
-        return JsonResponse.WriteAsync(context, Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable, this, static (w, h) =>
+        if (!health.Ready)
+        {
+            var data = health.Error is { } error ? new Dictionary<string, object> { ["error"] = error } : null;
+            return Task.FromResult(HealthCheckResult.Unhealthy(health.Status, data: data));
+        }
+        long waiting = metrics.QueueLength();
+        return Task.FromResult(waiting > options.QueueLimit - options.MaxTextsPerRequest
+            ? HealthCheckResult.Unhealthy("saturated", data: new Dictionary<string, object> { ["waiting_texts"] = waiting })
+            : HealthCheckResult.Healthy("ready"));
+    }
+
+    /// <summary>The body of /health/ready: <c>{"status": "ready" | "starting" | "draining" | "failed" | "saturated", "error"?}</c>.</summary>
+    public static Task WriteReadyAsync(HttpContext context, HealthReport report) =>
+        JsonResponse.WriteAsync(context, context.Response.StatusCode, report.Entries.TryGetValue(Name, out var entry) ? entry : default, static (w, e) =>
         {
             w.WriteStartObject();
-            w.WriteString("status", h.Status);
-            if (h.Error is { } e) w.WriteString("error", e);
+            w.WriteString("status", e.Description ?? e.Status.ToString().ToLowerInvariant());
+            if (e.Data?.TryGetValue("error", out var error) == true) w.WriteString("error", error.ToString());
             w.WriteEndObject();
         });
-    }
+
+    /// <summary>The body of /health/live, which runs no check: the process answers.</summary>
+    public static Task WriteLiveAsync(HttpContext context, HealthReport report) =>
+        JsonResponse.WriteAsync(context, context.Response.StatusCode, report, static (w, _) =>
+        {
+            w.WriteStartObject();
+            w.WriteString("status", "live");
+            w.WriteEndObject();
+        });
 }
 
 /// <summary>
@@ -60,7 +86,7 @@ internal sealed class Health
 /// <see cref="ServerOptions.DrainDelay"/> while still serving, before the web server stops accepting
 /// and finishes the requests in flight (within <see cref="ServerOptions.ShutdownTimeout"/>).
 /// </summary>
-internal sealed class HealthLifecycle(Health health, Pipeline pipeline, ModelGate gate, ServerOptions options, ILogger<HealthLifecycle> logger)
+internal sealed class HealthLifecycle(Health health, ServedPipeline served, ModelGate gate, ServerOptions options, ILogger<HealthLifecycle> logger)
     : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -75,7 +101,7 @@ internal sealed class HealthLifecycle(Health health, Pipeline pipeline, ModelGat
             try
             {
                 // The encoder is what every task runs; its first pass is the slow one.
-                await gate.RunExclusiveAsync(() => pipeline.Embed(["warm up"]));
+                await gate.RunExclusiveAsync(() => served.Pipeline.Embed(["warm up"]));
                 health.MarkReady();
             }
             catch (Exception e)

@@ -21,16 +21,4 @@ internal static class JsonResponse
         context.Response.ContentLength = buffer.WrittenCount;
         return context.Response.Body.WriteAsync(buffer.WrittenMemory).AsTask();
     }
-
-    /// <summary>The one error shape: <c>{"error": {"code", "message"}}</c>.</summary>
-    public static Task WriteErrorAsync(HttpContext context, int status, string code, string message) =>
-        WriteAsync(context, status, (code, message), static (w, e) =>
-        {
-            w.WriteStartObject();
-            w.WriteStartObject("error");
-            w.WriteString("code", e.code);
-            w.WriteString("message", e.message);
-            w.WriteEndObject();
-            w.WriteEndObject();
-        });
 }

@@ -1,5 +1,4 @@
 using BertSharp.Inference;
-using Microsoft.AspNetCore.Builder;
 
 namespace BertSharp.Server;
 
@@ -9,21 +8,21 @@ namespace BertSharp.Server;
 /// </summary>
 internal static class TaskEndpoints
 {
-    public static void Map(WebApplication app, ServerState state)
+    public static void Map(ApiRoutes v1, ServerState state)
     {
         switch (state.Pipeline)
         {
             case TextClassifier classifier:
-                app.MapPost("/v1/classify", new ClassifyEndpoint(state, classifier).HandleAsync);
+                v1.Post("/classify", new ClassifyEndpoint(state, classifier).HandleAsync);
                 break;
             case TokenClassificationPipeline ner:
-                app.MapPost("/v1/ner", new NerEndpoint(state, ner).HandleAsync);
+                v1.Post("/ner", new NerEndpoint(state, ner).HandleAsync);
                 break;
             case QuestionAnswering.QuestionAnsweringPipeline qa:
-                app.MapPost("/v1/qa", new QaEndpoint(state, qa).HandleAsync);
+                v1.Post("/qa", new QaEndpoint(state, qa).HandleAsync);
                 break;
             case FillMaskPipeline fillMask:
-                app.MapPost("/v1/fill-mask", new FillMaskEndpoint(state, fillMask).HandleAsync);
+                v1.Post("/fill-mask", new FillMaskEndpoint(state, fillMask).HandleAsync);
                 break;
         }
     }

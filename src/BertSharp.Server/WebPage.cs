@@ -1,24 +1,46 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 
 namespace BertSharp.Server;
 
-/// <summary>The page at / and its script and style, served from resources embedded in this assembly.</summary>
-internal sealed class WebPage
+/// <summary>The page at / with its script, style and icon, served from resources embedded in this assembly.</summary>
+internal static class WebPage
 {
-    private readonly Dictionary<string, (byte[] Bytes, string ContentType)> _files = [];
+    private static readonly string[] GetOrHead = [HttpMethods.Get, HttpMethods.Head];
 
-    public WebPage()
+    public static void Map(IEndpointRouteBuilder root)
     {
-        Add("/", "wwwroot/index.html", "text/html; charset=utf-8");
-        Add("/app.js", "wwwroot/app.js", "text/javascript; charset=utf-8");
-        Add("/app.css", "wwwroot/app.css", "text/css; charset=utf-8");
+        root.MapMethods("/", GetOrHead, Page);
+        Add(root, "/app.js", "wwwroot/app.js", "text/javascript; charset=utf-8");
+        Add(root, "/app.css", "wwwroot/app.css", "text/css; charset=utf-8");
+        Add(root, "/favicon.svg", "wwwroot/favicon.svg", "image/svg+xml");
+        // Browsers and crawlers ask for /favicon.ico whatever the page links; modern ones draw the SVG served there too.
+        Add(root, "/favicon.ico", "wwwroot/favicon.svg", "image/svg+xml");
     }
 
-    public IEnumerable<string> Paths => _files.Keys;
+    private static readonly byte[] Index = Read("wwwroot/index.html");
 
-    public Task HandleAsync(HttpContext context)
+    private static Task Page(HttpContext context)
     {
-        var (bytes, contentType) = _files[context.Request.Path.Value ?? "/"];
+        // The page's links are relative (the server may sit under a prefix): they need the path to end in '/'.
+        var path = context.Request.PathBase + context.Request.Path;
+        if (!path.Value!.EndsWith('/'))
+        {
+            context.Response.Redirect(path + "/" + context.Request.QueryString, permanent: true, preserveMethod: true);
+            return Task.CompletedTask;
+        }
+        return WriteAsync(context, Index, "text/html; charset=utf-8");
+    }
+
+    private static void Add(IEndpointRouteBuilder root, string path, string resource, string contentType)
+    {
+        var bytes = Read(resource);
+        root.MapMethods(path, GetOrHead, context => WriteAsync(context, bytes, contentType));
+    }
+
+    private static Task WriteAsync(HttpContext context, byte[] bytes, string contentType)
+    {
         var response = context.Response;
         response.ContentType = contentType;
         response.ContentLength = bytes.Length;
@@ -29,12 +51,12 @@ internal sealed class WebPage
         return response.Body.WriteAsync(bytes).AsTask();
     }
 
-    private void Add(string path, string resource, string contentType)
+    private static byte[] Read(string resource)
     {
         using var stream = typeof(WebPage).Assembly.GetManifestResourceStream(resource)
             ?? throw new InvalidOperationException($"the page resource {resource} is missing from the assembly");
         using var memory = new MemoryStream();
         stream.CopyTo(memory);
-        _files[path] = (memory.ToArray(), contentType);
+        return memory.ToArray();
     }
 }

@@ -28,15 +28,19 @@ internal static class ServeCommand
         var maxChars = new Option<int>("--max-chars") { Description = "Longest text in characters", DefaultValueFactory = _ => defaults.MaxCharsPerText };
         var drainDelay = new Option<double>("--drain-delay") { Description = "On SIGTERM, seconds to keep serving while /health/ready says 503, so a load balancer takes this replica out first", DefaultValueFactory = _ => defaults.DrainDelay.TotalSeconds };
         var shutdownTimeout = new Option<double>("--shutdown-timeout") { Description = "On SIGTERM, most seconds to wait for requests in flight (drain delay included)", DefaultValueFactory = _ => defaults.ShutdownTimeout.TotalSeconds };
+        var rateLimit = new Option<int>("--rate-limit") { Description = "Requests per second each client (remote address) may make to /v1/*; beyond it 429 with Retry-After (0: no limit)", DefaultValueFactory = _ => defaults.RateLimit };
+        var rateBurst = new Option<int>("--rate-limit-burst") { Description = "Requests a client may send at once after a quiet spell (0: the rate limit)", DefaultValueFactory = _ => defaults.RateLimitBurst };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", """
-            Serve a fine-tuned classifier over HTTP, with a web page at / that shows the prediction, the
+            Serve a fine-tuned model over HTTP, with a web page at / that shows the prediction, the
             WordPiece tokens and the attention of every layer and head.
 
             Endpoints: POST /v1/classify {"text": …} or {"texts": […]} (optional "text_pair(s)", "top_k"),
-            POST /v1/embed, POST /v1/tokenize, POST /v1/attention, GET /v1/model, GET /health, GET /metrics;
-            GET /health/live and GET /health/ready (200 once the model has run one warm-up pass) for probes.
-            Concurrent requests are batched together. Ctrl+C or SIGTERM: /health/ready turns 503 for
+            or /v1/ner, /v1/qa, /v1/fill-mask by the model's head; POST /v1/embed, /v1/tokenize,
+            /v1/attention, GET /v1/model, GET /health, GET /metrics (Prometheus); GET /health/live and
+            GET /health/ready (200 once the model has run one warm-up pass, 503 while the queue is full)
+            for probes. Errors are RFC 9457 problems (application/problem+json) with an "error": {"code",
+            "message"} member. Concurrent requests are batched together. Ctrl+C or SIGTERM: /health/ready turns 503 for
             --drain-delay seconds while requests are still served, then the server stops accepting and
             finishes the requests in flight.
 
@@ -46,7 +50,7 @@ internal static class ServeCommand
               bertsharp serve --model /model --urls http://0.0.0.0:8080 --drain-delay 5   # behind a load balancer
               curl -s localhost:5000/v1/classify -H 'Content-Type: application/json' -d '{"text": "a gripping film"}'
             """);
-        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, metricsPublic, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, drainDelay, shutdownTimeout, threads })
+        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, metricsPublic, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, rateLimit, rateBurst, drainDelay, shutdownTimeout, threads })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
@@ -72,6 +76,8 @@ internal static class ServeCommand
                 MaxBodyBytes = parse.GetValue(maxBody),
                 MaxTextsPerRequest = parse.GetValue(maxTexts),
                 MaxCharsPerText = parse.GetValue(maxChars),
+                RateLimit = parse.GetValue(rateLimit),
+                RateLimitBurst = parse.GetValue(rateBurst),
                 DrainDelay = TimeSpan.FromSeconds(drainSeconds),
                 ShutdownTimeout = TimeSpan.FromSeconds(shutdownSeconds),
             };

@@ -34,7 +34,7 @@ function status(message, isError) {
 
 async function loadModel() {
   try {
-    const info = await api("/v1/model");
+    const info = await api("v1/model");
     state.info = info;
     const c = info.config;
     const qa = info.architecture === "BertForQuestionAnswering";
@@ -60,7 +60,7 @@ async function answer(event) {
   $("qa-status").classList.remove("error");
   document.body.dataset.state = "busy";
   try {
-    const result = await api("/v1/qa", { question, context });
+    const result = await api("v1/qa", { question, context });
     const a = result.answers[0];
     $("qa-answer").textContent = a.answer ? `${a.answer} (score ${a.score.toFixed(3)}, characters ${a.start}–${a.end})` : "no answer found";
     const view = $("qa-highlight");
@@ -93,8 +93,8 @@ async function classify(event) {
     const managed = !state.info || state.info.runtime === "managed";
     const ner = state.info && state.info.architecture === "BertForTokenClassification";
     const [classified, view] = await Promise.all([
-      ner ? api("/v1/ner", { text }) : api("/v1/classify", body),
-      managed ? api("/v1/attention", body) : api("/v1/tokenize", body),
+      ner ? api("v1/ner", { text }) : api("v1/classify", body),
+      managed ? api("v1/attention", body) : api("v1/tokenize", body),
     ]);
     const tokens = managed ? view : view.encodings[0];
     state.data = { prediction: classified.predictions[0], text, ner, tokens: tokens.tokens, ids: tokens.ids, attentions: managed ? view.attentions : null };
@@ -266,7 +266,7 @@ async function fillMask(event) {
   $("fill-status").textContent = "filling…";
   $("fill-status").classList.remove("error");
   try {
-    const result = await api("/v1/fill-mask", { text: $("fill-text").value, top_k: 5 });
+    const result = await api("v1/fill-mask", { text: $("fill-text").value, top_k: 5 });
     const groups = result.results[0].masks.map((candidates, m) => {
       const bars = el("div", "bars");
       for (const c of candidates) {

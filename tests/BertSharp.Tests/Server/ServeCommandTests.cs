@@ -17,7 +17,7 @@ public sealed partial class ServeCommandTests(ServedModel model)
     [Fact]
     public async Task ServeAnswersOnTheAddressItPrintsAndStopsCleanlyOnSigterm()
     {
-        using var process = CliRunner.Start("serve", "--model", model.Directory, "--urls", "http://127.0.0.1:0", "--runtime", "onnx", "--api-key", "k3y");
+        using var process = CliRunner.Start("serve", "--model", model.Directory, "--urls", "http://127.0.0.1:0", "--runtime", "onnx", "--api-key", "k3y", "--rate-limit", "1", "--rate-limit-burst", "3");
         var stdout = new StringBuilder();
         var address = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         // The first line comes after the model has loaded, long after this handler is attached.
@@ -40,6 +40,14 @@ public sealed partial class ServeCommandTests(ServedModel model)
             var predictions = JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("predictions");
             Assert.Equal("question", predictions[0].GetProperty("label").GetString());
             Assert.Equal("review", predictions[1].GetProperty("label").GetString());
+            // --rate-limit reaches the server: after the classify, two of the bucket's three requests are left,
+            // and it refills by one a second, far slower than 60 requests at once arrive.
+            var statuses = await Task.WhenAll(Enumerable.Range(0, 60).Select(async _ =>
+            {
+                using var t = await client.PostAsync("/v1/tokenize", new StringContent("{\"text\": \"hi\"}", Encoding.UTF8, "application/json"));
+                return (int)t.StatusCode;
+            }));
+            Assert.True(statuses.All(s => s is 200 or 429) && statuses.Count(s => s == 200) >= 2 && statuses.Count(s => s == 429) >= 30, string.Join(",", statuses));
 
             Assert.Equal(0, Kill(process.Id, SigTerm));
             Assert.True(process.WaitForExit(30_000), "serve did not stop on SIGTERM");

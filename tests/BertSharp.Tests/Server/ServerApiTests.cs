@@ -137,6 +137,13 @@ public sealed class ServerApiTests(ServedModel model)
         await using var server = await model.StartAsync();
         using (var r = await server.Client.GetAsync("/v1/nothing-here")) await AssertError(r, 404, "not_found", "/v1/nothing-here", "404");
         using (var r = await server.Client.GetAsync("/v1/classify")) await AssertError(r, 405, "method_not_allowed", "does not take GET", "405");
+        // A client that says it wants no JSON still gets the problem, the one error format there is.
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/v1/nothing-here"))
+        {
+            request.Headers.Accept.ParseAdd("text/html");
+            using var r = await server.Client.SendAsync(request);
+            await AssertError(r, 404, "not_found", "/v1/nothing-here", "404 to a client accepting HTML");
+        }
         await AssertStillServes(server);
     }
 
@@ -215,6 +222,12 @@ public sealed class ServerApiTests(ServedModel model)
         await held.Task; // the model is busy with the first request
         var waiting = server.PostJsonAsync("/v1/classify", Json(new { texts = new[] { "a", "b", "c" } }));
         await WaitForMetric(server, "bertsharp_queue_length", 3);
+        // A request of the largest size would no longer fit: readiness sends the balancer elsewhere meanwhile.
+        using (var ready = await server.Client.GetAsync("/health/ready"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Equal("saturated", (await ReadJson(ready)).GetProperty("status").GetString());
+        }
         using (var refused = await server.PostJsonAsync("/v1/classify", Json(new { texts = new[] { "d", "e" } })))
         {
             await AssertError(refused, 503, "queue_full", "at capacity", "queue full");
@@ -226,6 +239,7 @@ public sealed class ServerApiTests(ServedModel model)
         using (var r = await first) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         using (var r = await waiting) Assert.Equal(3, (await ReadJson(r)).GetProperty("predictions").GetArrayLength());
         await AssertStillServes(server);
+        using (var ready = await server.Client.GetAsync("/health/ready")) Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
     }
 
     [Fact]
@@ -390,11 +404,25 @@ public sealed class ServerApiTests(ServedModel model)
     {
         var text = await r.Content.ReadAsStringAsync();
         Assert.True((int)r.StatusCode == status, $"{name}: status {(int)r.StatusCode}, expected {status}: {text}");
-        Assert.StartsWith("application/json", r.Content.Headers.ContentType?.ToString());
+        AssertProblem(r, text, status);
         var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
         Assert.Equal(code, error.GetProperty("code").GetString());
         Assert.Contains(message, error.GetProperty("message").GetString());
         Assert.DoesNotContain("   at ", text); // never a stack trace
+    }
+
+    /// <summary>
+    /// RFC 9457: the media type application/problem+json; "status" the response's own code; "title" the
+    /// status' reason phrase; "detail" the explanation (the old "error" member's message, for clients that read it).
+    /// </summary>
+    internal static void AssertProblem(HttpResponseMessage r, string text, int status)
+    {
+        Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement;
+        Assert.Equal(status, problem.GetProperty("status").GetInt32());
+        Assert.Equal(Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status), problem.GetProperty("title").GetString());
+        Assert.Equal(problem.GetProperty("error").GetProperty("message").GetString(), problem.GetProperty("detail").GetString());
+        if (problem.TryGetProperty("type", out var type)) Assert.True(Uri.TryCreate(type.GetString(), UriKind.RelativeOrAbsolute, out _), $"type {type}");
     }
 
     private static async Task AssertStillServes(RunningServer server)
@@ -419,11 +447,5 @@ public sealed class ServerApiTests(ServedModel model)
     private static async Task WithTimeout(Task task) => await task.WaitAsync(TimeSpan.FromSeconds(60));
 
     /// <summary>A sample's value from Prometheus text; 0 when the series does not exist yet.</summary>
-    internal static double Metric(string text, string series)
-    {
-        foreach (var line in text.Split('\n'))
-            if (line.StartsWith(series + " ", StringComparison.Ordinal))
-                return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-        return 0;
-    }
+    internal static double Metric(string text, string series) => PrometheusText.Metric(text, series);
 }

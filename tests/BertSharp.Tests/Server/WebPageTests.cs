@@ -88,4 +88,37 @@ public sealed class WebPageTests(ServedModel model, ITestOutputHelper output)
         Assert.True((await browser.EvaluateAsync("document.getElementById('attention-card').offsetParent === null && document.getElementById('no-attention').offsetParent !== null"))!.GetValue<bool>(),
             "the ONNX runtime has no attentions to draw: the page should say so instead");
     }
+
+    [Fact]
+    public async Task LongTextsWrapWithoutHorizontalScrollingAndThePageHasAnIcon()
+    {
+        await using var server = await model.StartAsync();
+        await using var browser = await Chromium.StartAsync(700, 900);
+        await browser.NavigateAsync(new Uri(server.Address, "/").ToString());
+        await browser.WaitForAsync("document.readyState === 'complete' && document.getElementById('model').textContent.includes('questions')", TimeSpan.FromSeconds(30));
+
+        // 2,000 characters: words, then a 400-character run with no break opportunity (a URL, a hash, a gene).
+        var text = string.Join(" ", Enumerable.Repeat("who wrote the long review", 64))[..1600] + " " + new string('x', 399);
+        Assert.Equal(2000, text.Length);
+        await browser.EvaluateAsync($"document.getElementById('text').value = {System.Text.Json.JsonSerializer.Serialize(text)}");
+        await browser.ClickAsync("#classify");
+        await browser.WaitForAsync("document.body.dataset.state === 'done' || document.body.dataset.state === 'error'", TimeSpan.FromSeconds(30));
+        Assert.Equal("done", (await browser.EvaluateAsync("document.body.dataset.state"))!.GetValue<string>());
+        var widths = (await browser.EvaluateAsync("[document.documentElement.scrollWidth, document.documentElement.clientWidth]"))!.AsArray().Select(n => n!.GetValue<int>()).ToArray();
+        Assert.True(widths[0] <= widths[1], $"the page is {widths[0]} px wide in a {widths[1]} px window: it scrolls sideways");
+        // Every card stays inside the window (the attention matrix scrolls inside its own box).
+        var overflowing = (await browser.EvaluateAsync("[...document.querySelectorAll('.card')].filter(c => c.offsetParent !== null && c.getBoundingClientRect().right > document.documentElement.clientWidth).map(c => c.id)"))!.AsArray();
+        Assert.Empty(overflowing);
+
+        Assert.EndsWith("/favicon.svg", (await browser.EvaluateAsync("document.querySelector('link[rel=icon]').href"))!.GetValue<string>());
+        foreach (var path in new[] { "/favicon.svg", "/favicon.ico" })
+        {
+            using var icon = await server.Client.GetAsync(path);
+            Assert.Equal(System.Net.HttpStatusCode.OK, icon.StatusCode);
+            Assert.Equal("image/svg+xml", icon.Content.Headers.ContentType!.MediaType);
+            var svg = System.Xml.Linq.XDocument.Parse(await icon.Content.ReadAsStringAsync()).Root!;
+            Assert.Equal("{http://www.w3.org/2000/svg}svg", svg.Name.ToString());
+            Assert.True(icon.Content.Headers.ContentLength < 2048, "an icon should be small");
+        }
+    }
 }
