@@ -14,6 +14,7 @@ internal static class ServeCommand
     {
         var defaults = new ServerOptions();
         var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
+        var revision = ModelSource.Revision();
         var urls = new Option<string>("--urls") { Description = "Addresses to listen on, separated by ';' (port 0: any free port)", DefaultValueFactory = _ => defaults.Urls };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
@@ -46,11 +47,11 @@ internal static class ServeCommand
               bertsharp serve --model /model --urls http://0.0.0.0:8080 --drain-delay 5   # behind a load balancer
               curl -s localhost:5000/v1/classify -H 'Content-Type: application/json' -d '{"text": "a gripping film"}'
             """);
-        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, metricsPublic, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, drainDelay, shutdownTimeout, threads })
+        foreach (var o in new Option[] { model, revision, urls, runtime, bf16, apiKey, metricsPublic, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, drainDelay, shutdownTimeout, threads })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
-            var directory = parse.GetValue(model)!;
+            var directory = ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision));
             double waitMs = parse.GetValue(maxWait);
             if (!double.IsFinite(waitMs) || waitMs < 0) throw new ArgumentException($"--max-wait-ms {waitMs}: must be ≥ 0");
             double drainSeconds = parse.GetValue(drainDelay), shutdownSeconds = parse.GetValue(shutdownTimeout);
