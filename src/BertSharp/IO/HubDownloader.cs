@@ -91,6 +91,8 @@ internal static partial class HubDownloader
                 revision = remote.Commit ?? (HubCache.IsCommit(options.Revision) ? options.Revision
                     : throw new IOException($"{url}: the hub named no commit (X-Repo-Commit header), which the cache's layout needs"));
                 snapshot = HubCache.SnapshotFolder(options.CacheDirectory, repoId, revision);
+                // The file itself comes from that commit too, not from whatever the branch names a moment later.
+                if (remote.DownloadUrl == url) remote = remote with { DownloadUrl = new Uri(endpoint, $"{repoId}/resolve/{revision}/{file}") };
             }
             var target = Path.Combine(snapshot, file);
             if (File.Exists(target)) continue;
