@@ -36,6 +36,7 @@ internal static class ModelSource
         private string? _file;
         private long _start;
         private TimeSpan _drawn;
+        private int _width;
 
         public void Report(DownloadProgress value)
         {
@@ -43,7 +44,7 @@ internal static class ModelSource
             if (value.File != _file)
             {
                 if (_file is not null) writer.WriteLine();
-                (_file, _start, _drawn) = (value.File, value.BytesDone, TimeSpan.MinValue);
+                (_file, _start, _drawn, _width) = (value.File, value.BytesDone, TimeSpan.FromSeconds(-1), 0);
                 _clock.Restart();
             }
             bool finished = value.BytesDone == value.TotalBytes;
@@ -55,7 +56,9 @@ internal static class ModelSource
                 ? string.Create(c, $"{value.File} {Bar(value.BytesDone / (double)total)} {100.0 * value.BytesDone / total,5:F1}% {Mb(value.BytesDone)}/{Mb(total)} MB {Mb(rate)} MB/s")
                     + (rate > 0 && !finished ? string.Create(c, $" {TimeSpan.FromSeconds((total - value.BytesDone) / rate):hh\\:mm\\:ss} left") : "")
                 : string.Create(c, $"{value.File} {Mb(value.BytesDone)} MB {Mb(rate)} MB/s");
-            writer.Write("\r" + line.PadRight(Math.Min(Console.BufferWidth - 1, 100)));
+            // Spaces over what a longer previous line left on the screen.
+            writer.Write("\r" + line.PadRight(_width));
+            _width = line.Length;
         }
 
         public void Dispose()
