@@ -8,6 +8,7 @@ internal static class BiasProbeCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "A masked-LM model directory", Required = true };
+        var revision = ModelSource.Revision();
         var templates = new Option<string?>("--templates") { Description = "Templates with one [MASK] each: one per line, or JSON Lines with \"text\" (default: the spec's five)" };
         var targets = new Option<string>("--targets") { Description = "Words to compare at the mask, comma-separated", DefaultValueFactory = _ => "he,she" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
@@ -22,13 +23,13 @@ internal static class BiasProbeCommand
               bertsharp bias-probe --model out/imdb-mlm --targets he,she,they --plot bias.png
               bertsharp bias-probe --model out/imdb-mlm --templates my-templates.txt --json
             """);
-        foreach (var o in new Option[] { model, templates, targets, json, plot, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, revision, templates, targets, json, plot, output }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var targetList = parse.GetValue(targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var templateList = parse.GetValue(templates) is { } path ? MaskedTexts.ReadFile(path) : null;
             if (templateList is { Count: 0 }) throw new InvalidDataException($"{parse.GetValue(templates)}: no templates in the file");
-            using var pipeline = FillMaskPipeline.Load(parse.GetValue(model)!);
+            using var pipeline = FillMaskPipeline.Load(ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision)));
             var probe = BiasProbe.Run(pipeline, templateList, targetList);
             if (parse.GetValue(plot) is { } png)
             {

@@ -12,7 +12,8 @@ internal static class EmbedCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Built-in name (minilm-l6, arctic-xs) or model directory", DefaultValueFactory = _ => BuiltInModels.Default };
+        var model = new Option<string>("--model") { Description = "Built-in name (minilm-l6, arctic-xs), model directory or hub id", DefaultValueFactory = _ => BuiltInModels.Default };
+        var revision = ModelSource.Revision();
         var pooling = new Option<string>("--pooling") { Description = "mean (over real tokens) or cls", DefaultValueFactory = _ => "mean" };
         var noNormalize = new Option<bool>("--no-normalize") { Description = "Skip the L2 normalisation" };
         var input = new Option<FileInfo?>("--input") { Description = "A UTF-8 file with one text per line" };
@@ -22,7 +23,7 @@ internal static class EmbedCommand
             "Print sentence embeddings: mean-pooled over real tokens and L2-normalised, as sentence-transformers does.\n\n" +
             "Examples:\n  bertsharp embed \"a gentle, funny film\" \"a dull movie\"\n  bertsharp embed --model arctic-xs --input lines.txt --json")
         {
-            model, pooling, noNormalize, input, json, texts,
+            model, revision, pooling, noNormalize, input, json, texts,
         };
         command.SetAction(parse =>
         {
@@ -34,7 +35,7 @@ internal static class EmbedCommand
                 all.AddRange(File.ReadLines(file.FullName, Encoding.UTF8).Where(l => l.Length > 0));
             }
             if (all.Count == 0) throw new ArgumentException("nothing to embed: give texts or --input FILE");
-            var embedder = SentenceEmbedder.Load(parse.GetValue(model)!);
+            var embedder = SentenceEmbedder.Load(ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision)));
             bool normalize = !parse.GetValue(noNormalize);
             var embeddings = embedder.Embed(all, pool, normalize);
             if (parse.GetValue(json))

@@ -11,6 +11,7 @@ internal static class EvalCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
+        var revision = ModelSource.Revision();
         var data = new Option<string>("--data") { Description = "Labelled data to score (the formats train reads for the model's task)", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON" };
         var output = OutputOption.Create("the report");
@@ -35,6 +36,7 @@ internal static class EvalCommand
               bertsharp eval --model out/squad --data eval.json --predictions predictions.json
             """);
         command.Options.Add(model);
+        command.Options.Add(revision);
         command.Options.Add(data);
         command.Options.Add(json);
         command.Options.Add(output);
@@ -53,7 +55,7 @@ internal static class EvalCommand
             ProviderOption.Validate(parse.GetValue(bf16), engine);
             int batchSize = parse.GetValue(batch);
             if (batchSize < 1) throw new ArgumentException($"--batch-size {batchSize}: must be ≥ 1");
-            using var pipeline = Pipeline.Load(parse.GetValue(model)!, engine);
+            using var pipeline = Pipeline.Load(ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision)), engine);
             ProviderOption.Apply(pipeline, parse.GetValue(bf16));
             // Under mpirun rank 0 reads the data and runs the task's evaluation; every batch it scores is split
             // over the ranks, which only hold the model.

@@ -10,6 +10,7 @@ internal static class ExportOnnxCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Model directory (a fine-tuned model exports its head's logits), built-in name or hub id", Required = true };
+        var revision = ModelSource.Revision();
         var output = new Option<string?>("--output", "-o") { Description = $"The .onnx file to write (default: {OnnxRuntimeModel.FileName} inside the model directory)" };
         var opset = new Option<int>("--opset") { Description = $"ONNX opset, {OnnxExporter.MinOpset} to {OnnxExporter.MaxOpset}", DefaultValueFactory = _ => OnnxExporter.DefaultOpset };
         var quantize = new Option<string?>("--quantize") { Description = "int8: dynamic quantisation (int8 weights per output channel, activations quantised at run time)" };
@@ -19,11 +20,14 @@ internal static class ExportOnnxCommand
             "Examples:\n  bertsharp export-onnx --model runs/sst2\n" +
             "  bertsharp export-onnx --model minilm-l6 --output minilm.onnx --quantize int8")
         {
-            model, output, opset, quantize,
+            model, revision, output, opset, quantize,
         };
         command.SetAction(parse =>
         {
             var source = parse.GetValue(model)!;
+            // A hub model's folder is the cache's, not a place to write into.
+            bool local = PretrainedModel.Locate(source) is not null;
+            source = ModelSource.Resolve(source, parse.GetValue(revision));
             var q = parse.GetValue(quantize) switch
             {
                 null => OnnxQuantization.None,
@@ -34,7 +38,7 @@ internal static class ExportOnnxCommand
             if (o is < OnnxExporter.MinOpset or > OnnxExporter.MaxOpset)
                 throw new ArgumentException($"--opset {o} is not supported; use {OnnxExporter.MinOpset} to {OnnxExporter.MaxOpset}");
             var path = parse.GetValue(output)
-                ?? (Directory.Exists(source) ? Path.Combine(source, OnnxRuntimeModel.FileName)
+                ?? (local && Directory.Exists(source) ? Path.Combine(source, OnnxRuntimeModel.FileName)
                     : throw new ArgumentException("--output is required when --model is not a directory"));
             OutputGuard.RefuseInputs(path, "--output", source);
             var loaded = PretrainedModel.Load(source);

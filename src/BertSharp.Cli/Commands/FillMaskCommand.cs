@@ -11,6 +11,7 @@ internal static class FillMaskCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "A masked-LM model directory (bertsharp pretrain's output, or an HF BertForMaskedLM / BertForPreTraining)", Required = true };
+        var revision = ModelSource.Revision();
         var texts = new Argument<string[]>("texts") { Description = "Texts with [MASK] (also [mask] or <mask>)", Arity = ArgumentArity.ZeroOrMore };
         var input = new Option<string?>("--input") { Description = "A file of texts: one per line, or JSON Lines with \"text\"" };
         var topK = new Option<int>("--top-k") { Description = "Candidates per mask", DefaultValueFactory = _ => 5 };
@@ -28,13 +29,13 @@ internal static class FillMaskCommand
               bertsharp fill-mask --model out/imdb-mlm --input sentences.jsonl --json --top-k 10
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, topK, targets, json, output, runtime, bf16 }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, revision, input, topK, targets, json, output, runtime, bf16 }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var items = MaskedTexts.Read(parse.GetValue(texts) ?? [], parse.GetValue(input));
             if (items.Count == 0) throw new ArgumentException("nothing to fill: give texts as arguments or --input FILE");
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
-            using var pipeline = FillMaskPipeline.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
+            using var pipeline = FillMaskPipeline.Load(ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision)), RuntimeOption.Parse(parse.GetValue(runtime)));
             ProviderOption.Apply(pipeline, parse.GetValue(bf16));
             var targetList = parse.GetValue(targets)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (targetList is not null)

@@ -12,6 +12,7 @@ internal static class InfoCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "Built-in name (minilm-l6, arctic-xs), model directory, .onnx file or hub id" };
+        var revision = ModelSource.Revision();
         var config = new Option<string?>("--config") { Description = "A config.json alone: sizes computed from the config instead of loaded weights" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var batch = new Option<int>("--batch") { Description = "Batch size for the training-memory estimate", DefaultValueFactory = _ => 8 };
@@ -20,13 +21,13 @@ internal static class InfoCommand
             "Show a model's shape, parameter count by part, and the memory inference and training need.\n\n" +
             "Examples:\n  bertsharp info --model minilm-l6\n  bertsharp info --config bert-base/config.json --batch 32 --seq 256 --json")
         {
-            model, config, json, batch, seq,
+            model, revision, config, json, batch, seq,
         };
         command.SetAction(parse =>
         {
             int b = parse.GetValue(batch), s = parse.GetValue(seq);
             if (b <= 0 || s <= 0) throw new ArgumentException($"--batch ({b}) and --seq ({s}) must be positive");
-            var (source, cfg, size) = Resolve(parse.GetValue(model), parse.GetValue(config));
+            var (source, cfg, size) = Resolve(parse.GetValue(model) is { } m ? ModelSource.Resolve(m, parse.GetValue(revision)) : null, parse.GetValue(config));
             if (parse.GetValue(json)) Console.WriteLine(Json(source, cfg, size, b, s).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             else Print(source, cfg, size, b, s);
             return 0;

@@ -13,6 +13,7 @@ internal static class PredictCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
+        var revision = ModelSource.Revision();
         var texts = new Argument<string[]>("text") { Description = "Texts to classify", Arity = ArgumentArity.ZeroOrMore };
         var input = new Option<string?>("--input") { Description = "A file of texts: one per line, or JSON Lines with \"text\" (and \"text_pair\")" };
         var output = new Option<string?>("--output", "-o") { Description = "Write the predictions to this file instead of stdout" };
@@ -41,18 +42,19 @@ internal static class PredictCommand
               bertsharp predict --model out/ner --aggregation First "Singapore Airlines chief executive Chew Choon Seng said ..."
             """);
         command.Arguments.Add(texts);
-        foreach (var o in new Option[] { model, input, output, topK, json, longText, aggregation, question, context, runtime, bf16, shard, distributed }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, revision, input, output, topK, json, longText, aggregation, question, context, runtime, bf16, shard, distributed }) command.Options.Add(o);
         command.SetAction(parse => DistributedOption.Run(parse, distributed, communicator =>
         {
             var path = parse.GetValue(output);
-            if (path is not null) OutputGuard.RefuseInputs(path, "--output", parse.GetValue(model)!, parse.GetValue(input));
+            var modelPath = ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision));
+            if (path is not null) OutputGuard.RefuseInputs(path, "--output", modelPath, parse.GetValue(input));
             string[] arguments = parse.GetValue(texts) ?? [];
             if (arguments.Length == 0 && parse.GetValue(input) is null && parse.GetValue(question) is null)
                 throw new ArgumentException("nothing to classify: give texts as arguments or --input FILE (question-answering: --question Q --context FILE|TEXT)");
             int k = parse.GetValue(topK);
             if (k < 0) throw new ArgumentException($"--top-k {k}: must be ≥ 0");
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
-            using var pipeline = Pipeline.Load(parse.GetValue(model)!, RuntimeOption.Parse(parse.GetValue(runtime)));
+            using var pipeline = Pipeline.Load(modelPath, RuntimeOption.Parse(parse.GetValue(runtime)));
             ProviderOption.Apply(pipeline, parse.GetValue(bf16));
             StringBuilder text;
             if (pipeline is QuestionAnsweringPipeline qa)

@@ -15,6 +15,7 @@ internal static class PretrainCommand
         var data = new Option<string>("--data") { Description = "Unlabelled text: a .txt file (blank lines between documents), a folder of .txt files (one document each), or a CSV/TSV/JSONL/Parquet file's --text-column", Required = true };
         var eval = new Option<string?>("--eval") { Description = "Held-out text; without it --validation-split of the documents is held out" };
         var model = new Option<string>("--model") { Description = "Base model (weights and vocabulary): minilm-l6, arctic-xs, an HF directory or a hub name", DefaultValueFactory = _ => "minilm-l6" };
+        var revision = ModelSource.Revision();
         var config = new Option<string?>("--config") { Description = "Pre-train from scratch: tiny, mini, small, base or a config.json (the base model then gives only the vocabulary)" };
         var nsp = new Option<bool>("--nsp") { Description = "Also train next-sentence prediction (BertForPreTraining) on sentence pairs, 50% true next segment" };
         var wholeWord = new Option<bool>("--whole-word-mask") { Description = "Mask whole words (a token and its ## pieces together)" };
@@ -38,7 +39,7 @@ internal static class PretrainCommand
               bertsharp pretrain --data reviews.jsonl -o out/reviews-mlm --resume
               mpirun -np 4 bertsharp pretrain --data books.txt --config mini --batch-size 16 -o out/mini   (data-parallel: a batch of 64)
             """);
-        foreach (var o in new Option[] { data, eval, model, config, nsp, wholeWord, probability, output, select, validationSplit, json })
+        foreach (var o in new Option[] { data, eval, model, revision, config, nsp, wholeWord, probability, output, select, validationSplit, json })
         {
             command.Options.Add(o);
         }
@@ -66,7 +67,7 @@ internal static class PretrainCommand
             log.WriteLine($"train: {train.Count} documents ({train.SentenceCount} sentences) from {corpus.Source}");
             if (heldOut is not null) log.WriteLine($"held out: {heldOut.Count} documents");
 
-            var trainer = Pretraining.Create(parse.GetValue(model)!, new PretrainingOptions
+            var trainer = Pretraining.Create(ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision)), new PretrainingOptions
             {
                 NextSentencePrediction = parse.GetValue(nsp),
                 WholeWordMasking = parse.GetValue(wholeWord),

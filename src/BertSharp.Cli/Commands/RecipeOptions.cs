@@ -72,7 +72,13 @@ internal sealed class RecipeOptions
         MaxLength = parse.GetValue(_maxLength),
         GradientAccumulationSteps = parse.GetValue(_accumulation),
         Seed = parse.GetValue(_seed),
-        EvalStrategy = parse.GetValue(_evalStrategy)!,
+        EvalStrategy = parse.GetValue(_evalStrategy) switch
+        {
+            "steps" => IntervalStrategy.Steps,
+            "no" => IntervalStrategy.No,
+            "epoch" => IntervalStrategy.Epoch,
+            var other => throw new ArgumentException($"--eval-strategy '{other}': expected epoch, steps or no"),
+        },
         EvalSteps = parse.GetValue(_evalSteps),
         SaveSteps = parse.GetValue(_saveSteps),
         LoggingSteps = parse.GetValue(_loggingSteps),

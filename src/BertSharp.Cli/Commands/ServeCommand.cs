@@ -14,12 +14,13 @@ internal static class ServeCommand
     {
         var defaults = new ServerOptions();
         var model = new Option<string>("--model") { Description = "A fine-tuned model directory", Required = true };
+        var revision = ModelSource.Revision();
         var urls = new Option<string>("--urls") { Description = "Addresses to listen on, separated by ';' (port 0: any free port)", DefaultValueFactory = _ => defaults.Urls };
         var runtime = RuntimeOption.Create();
         var bf16 = ProviderOption.Create();
         var apiKey = new Option<string?>("--api-key") { Description = $"Require this key on /v1/* (Authorization: Bearer KEY or X-API-Key); default ${ApiKeyVariable}" };
         var metricsPublic = new Option<bool>("--metrics-public") { Description = "Serve /metrics without the API key (by default it needs the key too)" };
-        var name = new Option<string?>("--name") { Description = "The model name in responses (default: the directory's name)" };
+        var name = new Option<string?>("--name") { Description = "The model name in responses (default: the directory's name, or the hub id)" };
         var maxBatch = new Option<int>("--max-batch-size") { Description = "Most texts per model run", DefaultValueFactory = _ => defaults.MaxBatchSize };
         var maxWait = new Option<double>("--max-wait-ms") { Description = "How long a batch waits to fill once it has a text", DefaultValueFactory = _ => defaults.MaxBatchWait.TotalMilliseconds };
         var queue = new Option<int>("--queue-limit") { Description = "Most texts waiting; beyond it requests get 503", DefaultValueFactory = _ => defaults.QueueLimit };
@@ -50,11 +51,12 @@ internal static class ServeCommand
               bertsharp serve --model /model --urls http://0.0.0.0:8080 --drain-delay 5   # behind a load balancer
               curl -s localhost:5000/v1/classify -H 'Content-Type: application/json' -d '{"text": "a gripping film"}'
             """);
-        foreach (var o in new Option[] { model, urls, runtime, bf16, apiKey, metricsPublic, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, rateLimit, rateBurst, drainDelay, shutdownTimeout, threads })
+        foreach (var o in new Option[] { model, revision, urls, runtime, bf16, apiKey, metricsPublic, name, maxBatch, maxWait, queue, maxBody, maxTexts, maxChars, rateLimit, rateBurst, drainDelay, shutdownTimeout, threads })
             command.Options.Add(o);
         command.SetAction(parse =>
         {
-            var directory = parse.GetValue(model)!;
+            var source = parse.GetValue(model)!;
+            var directory = ModelSource.Resolve(source, parse.GetValue(revision));
             double waitMs = parse.GetValue(maxWait);
             if (!double.IsFinite(waitMs) || waitMs < 0) throw new ArgumentException($"--max-wait-ms {waitMs}: must be ≥ 0");
             double drainSeconds = parse.GetValue(drainDelay), shutdownSeconds = parse.GetValue(shutdownTimeout);
@@ -67,7 +69,8 @@ internal static class ServeCommand
             var options = new ServerOptions
             {
                 Urls = parse.GetValue(urls)!,
-                ModelName = parse.GetValue(name) ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))),
+                // A hub model's folder is named by its commit; its hub id names it better.
+                ModelName = parse.GetValue(name) ?? (directory == source ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))) : source),
                 ApiKey = key,
                 MetricsPublic = parse.GetValue(metricsPublic),
                 MaxBatchSize = parse.GetValue(maxBatch),

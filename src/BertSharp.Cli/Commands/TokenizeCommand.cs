@@ -15,9 +15,10 @@ internal static class TokenizeCommand
         var maxLength = new Option<int?>("--max-length") { Description = "Truncate to this many tokens, special tokens included (default: the model's, 512)." };
         var model = new Option<string>("--model")
         {
-            Description = $"Built-in model name ({string.Join(", ", BuiltInModels.Names)}) or a directory with vocab.txt or tokenizer.json.",
+            Description = $"Built-in model name ({string.Join(", ", BuiltInModels.Names)}) a directory with vocab.txt or tokenizer.json, or a hub id.",
             DefaultValueFactory = _ => BuiltInModels.Default,
         };
+        var revision = ModelSource.Revision();
         var json = new Option<bool>("--json") { Description = "One JSON object per text: ids, type_ids, attention_mask, tokens, offsets." };
         var input = new Option<FileInfo?>("--input") { Description = "JSON Lines file of {\"text\": …, \"text_pair\": …}; '-' reads stdin. Implies --json." };
         var command = new Command("tokenize", """
@@ -28,11 +29,11 @@ internal static class TokenizeCommand
               bertsharp tokenize --input texts.jsonl --model ./my-model > encodings.jsonl
             """)
         {
-            texts, pair, maxLength, model, json, input,
+            texts, pair, maxLength, model, revision, json, input,
         };
         command.SetAction(parse =>
         {
-            var tokenizer = Load(parse.GetValue(model)!);
+            var tokenizer = Load(ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision)));
             var options = new EncodeOptions { MaxLength = parse.GetValue(maxLength) };
             var inputFile = parse.GetValue(input);
             var textValues = parse.GetValue(texts) ?? [];

@@ -17,6 +17,7 @@ internal static class TrainCommand
         var data = new Option<string>("--data") { Description = "Training data: CSV/TSV, JSON Lines, Parquet or an IMDB folder", Required = true };
         var eval = new Option<string?>("--eval") { Description = "Evaluation data; without it a stratified --validation-split is held out" };
         var model = new Option<string>("--model") { Description = "Base model: minilm-l6, arctic-xs, an HF directory or a hub name", DefaultValueFactory = _ => "minilm-l6" };
+        var revision = ModelSource.Revision();
         var output = new Option<string>("--output", "-o") { Description = "Directory for checkpoints and the fine-tuned model", Required = true };
         var select = new Option<int?>("--select") { Description = "Train on N examples taken after a seeded shuffle (the spec's quick recipe uses 2000)" };
         var validationSplit = new Option<double>("--validation-split") { Description = "Share of the training data held out for evaluation when --eval is absent", DefaultValueFactory = _ => 0.2 };
@@ -58,7 +59,7 @@ internal static class TrainCommand
               bertsharp train --task token-classification --data ../shared/data/conll2003/eng.train --eval ../shared/data/conll2003/eng.testa --lr 5e-5 -o out/ner
               mpirun -np 4 bertsharp train --data reviews.jsonl --batch-size 8 -o out/reviews   (data-parallel: 4 ranks × 8 = a batch of 32)
             """);
-        foreach (var o in new Option[] { data, eval, model, output, select, validationSplit, clip, dropout, metric, patience, classWeights, groupByLength,
+        foreach (var o in new Option[] { data, eval, model, revision, output, select, validationSplit, clip, dropout, metric, patience, classWeights, groupByLength,
             task, problemType, separator, head, json })
         {
             command.Options.Add(o);
@@ -83,7 +84,7 @@ internal static class TrainCommand
             bool asJson = parse.GetValue(json);
             // Every rank trains; rank 0 alone speaks, as it alone writes the outputs.
             var log = !communicator.IsRoot ? TextWriter.Null : asJson ? Console.Error : Console.Out;
-            var setup = new TaskSetup(parse.GetValue(model)!, parse.GetValue(data)!, parse.GetValue(eval), dataOptions.Read(parse), parse.GetValue(select),
+            var setup = new TaskSetup(ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision)), parse.GetValue(data)!, parse.GetValue(eval), dataOptions.Read(parse), parse.GetValue(select),
                 parse.GetValue(validationSplit), args, log);
             var (trainer, train, validation) = parse.GetValue(task) switch
             {

@@ -30,22 +30,63 @@ public sealed class PretrainedModel
     public int ModelMaxLength { get; init; } = 512;
 
     /// <summary>
-    /// Loads a built-in model (<c>minilm-l6</c>, <c>arctic-xs</c>), a local HF directory, an ONNX file
-    /// with a vocab.txt beside it, or a hub id (<c>bert-base-uncased</c>, <c>org/name</c>) downloaded to the cache.
+    /// Loads a built-in model (<c>minilm-l6</c>, <c>arctic-xs</c>), a local HF directory, an ONNX file with a vocab.txt
+    /// beside it, or a hub id (<c>bert-base-uncased</c>, <c>org/name</c>) from Hugging Face's cache, downloaded into it
+    /// first when it is not there (see <see cref="HubOptions"/>).
     /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The name is a path (<c>./out/x</c>, <c>/tmp/x</c>, <c>out/x</c> with a local <c>out</c>) to nothing.</exception>
+    /// <exception cref="IOException">The model is not cached and cannot be downloaded (offline, unreachable hub, a cut download).</exception>
+    /// <exception cref="InvalidDataException">The files are not a model BertSharp runs exactly; the message names the file and field.</exception>
     public static PretrainedModel Load(string nameOrDirectory, HubOptions? hub = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(nameOrDirectory);
-        if (BuiltInModels.IsBuiltIn(nameOrDirectory)) return LoadBuiltIn(nameOrDirectory);
-        if (Directory.Exists(nameOrDirectory)) return LoadDirectory(nameOrDirectory, nameOrDirectory);
-        if (File.Exists(nameOrDirectory) && nameOrDirectory.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return LoadOnnxFile(nameOrDirectory);
-        if (File.Exists(nameOrDirectory))
-            throw new ArgumentException($"{nameOrDirectory}: expected a model directory (config.json, vocab.txt, model.safetensors), an .onnx file or a model name");
-        if (!HubDownloader.IsHubId(nameOrDirectory))
-            throw new DirectoryNotFoundException($"{nameOrDirectory}: no such model directory");
-        var local = HubDownloader.Download(nameOrDirectory, hub ?? new HubOptions());
-        return LoadDirectory(local, nameOrDirectory);
+        return Open(nameOrDirectory, Locate(nameOrDirectory) ?? HubDownloader.Download(nameOrDirectory, hub ?? new HubOptions()));
     }
+
+    /// <summary>
+    /// <see cref="Load"/> without blocking the caller: the download (when the hub model is not cached) is asynchronous and
+    /// cancellable, and the files are read on the thread pool.
+    /// </summary>
+    /// <param name="nameOrDirectory">A built-in name, a model directory, an .onnx file or a hub id.</param>
+    /// <param name="hub">Cache, revision, offline mode, progress and logging for hub ids; the environment's defaults when null.</param>
+    /// <param name="cancellation">Stops a download (what arrived is kept for the next attempt) or the load before the files are read.</param>
+    public static async Task<PretrainedModel> LoadAsync(string nameOrDirectory, HubOptions? hub = null, CancellationToken cancellation = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(nameOrDirectory);
+        var local = Locate(nameOrDirectory)
+            ?? await HubDownloader.DownloadAsync(nameOrDirectory, hub ?? new HubOptions(), cancellation).ConfigureAwait(false);
+        return await Task.Run(() => Open(nameOrDirectory, local), cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// What a name is on this machine: itself when it is a built-in model, a directory or a file; null for a hub id to look
+    /// up in the cache. A path to nothing is reported as such, not sent to the hub as a name.
+    /// </summary>
+    internal static string? Locate(string name)
+    {
+        if (BuiltInModels.IsBuiltIn(name) || Directory.Exists(name)) return name;
+        if (File.Exists(name))
+        {
+            if (name.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return name;
+            throw new ArgumentException($"{name}: expected a model directory (config.json, vocab.txt, model.safetensors), an .onnx file or a model name");
+        }
+        int slash = name.IndexOf('/', StringComparison.Ordinal);
+        bool path = Path.IsPathRooted(name) || name.StartsWith('.') || name.StartsWith('~') || name.Contains('\\', StringComparison.Ordinal)
+            || name.Count(c => c == '/') > 1 || (slash > 0 && Directory.Exists(name[..slash]));
+        if (path || !HubDownloader.IsHubId(name))
+        {
+            var parent = Path.GetDirectoryName(Path.GetFullPath(name));
+            throw new DirectoryNotFoundException(parent is not null && Directory.Exists(parent) && slash >= 0
+                ? $"{name}: no such directory ({parent} has no '{Path.GetFileName(Path.TrimEndingDirectorySeparator(name))}')"
+                : $"{name}: no such directory");
+        }
+        return null;
+    }
+
+    private static PretrainedModel Open(string name, string local) =>
+        BuiltInModels.IsBuiltIn(local) ? LoadBuiltIn(local)
+        : File.Exists(local) ? LoadOnnxFile(local)
+        : LoadDirectory(local, name);
 
     /// <summary>Saves as an HF directory that <c>transformers</c>' <c>from_pretrained</c> loads; each file is written atomically.</summary>
     public void Save(string directory) =>

@@ -18,7 +18,7 @@ public sealed record BertConfig
     [JsonPropertyName("num_attention_heads")] public int NumAttentionHeads { get; init; } = 12;
     /// <summary>Width of each layer's feed-forward inner product.</summary>
     [JsonPropertyName("intermediate_size")] public int IntermediateSize { get; init; } = 3072;
-    /// <summary>The feed-forward activation; BertSharp runs "gelu" (the exact erf form).</summary>
+    /// <summary>The feed-forward activation; BertSharp runs "gelu" (the exact erf form) and refuses any other.</summary>
     [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "gelu";
     /// <summary>Dropout on embeddings and layer outputs in training.</summary>
     [JsonPropertyName("hidden_dropout_prob")] public float HiddenDropoutProb { get; init; } = 0.1f;
@@ -26,6 +26,11 @@ public sealed record BertConfig
     [JsonPropertyName("attention_probs_dropout_prob")] public float AttentionProbsDropoutProb { get; init; } = 0.1f;
     /// <summary>Rows of the position table: the longest sequence the model reads.</summary>
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 512;
+    /// <summary>
+    /// How positions enter the model; BertSharp runs "absolute" (a learned row per position, the absent key's meaning) and
+    /// refuses the relative kinds, whose attention scores it does not compute.
+    /// </summary>
+    [JsonPropertyName("position_embedding_type")] public string? PositionEmbeddingType { get; init; }
     /// <summary>Rows of the token-type (segment) table.</summary>
     [JsonPropertyName("type_vocab_size")] public int TypeVocabSize { get; init; } = 2;
     /// <summary>Standard deviation of the normal initialisation of new weights.</summary>
@@ -81,6 +86,10 @@ public sealed record BertConfig
         Require(HiddenSize % NumAttentionHeads == 0, "hidden_size", HiddenSize, $"is not a multiple of num_attention_heads ({NumAttentionHeads})");
         Require(LayerNormEps > 0, "layer_norm_eps", LayerNormEps, "must be positive");
         Require(ModelType == "bert", "model_type", ModelType, "is not supported (only 'bert')");
+        // Running another activation or relative positions as if they were these would give wrong outputs without a word.
+        Require(HiddenAct == "gelu", "hidden_act", HiddenAct, "is not supported; BertSharp implements BERT's exact (erf) \"gelu\" only");
+        Require(PositionEmbeddingType is null or "absolute", "position_embedding_type", PositionEmbeddingType!,
+            "is not supported; BertSharp implements \"absolute\" position embeddings only");
         Require(HiddenDropoutProb is >= 0 and < 1, "hidden_dropout_prob", HiddenDropoutProb, "must be in [0, 1)");
         Require(AttentionProbsDropoutProb is >= 0 and < 1, "attention_probs_dropout_prob", AttentionProbsDropoutProb, "must be in [0, 1)");
         Require(ClassifierDropout is null or (>= 0 and < 1), "classifier_dropout", ClassifierDropout ?? 0, "must be in [0, 1)");

@@ -7,8 +7,6 @@ internal sealed class BertIntermediate
 {
     public BertIntermediate(WeightBuilder wb, BertConfig config)
     {
-        if (config.HiddenAct != "gelu")
-            throw new InvalidDataException($"hidden_act '{config.HiddenAct}' is not supported; BertSharp implements BERT's exact \"gelu\"");
         Dense = new Linear(wb.Push("dense"), config.HiddenSize, config.IntermediateSize);
     }
 

@@ -17,8 +17,6 @@ internal sealed class MaskedLmHead
 
     public MaskedLmHead(WeightBuilder predictions, BertConfig config, Parameter wordEmbeddings)
     {
-        if (config.HiddenAct != "gelu")
-            throw new NotSupportedException($"hidden_act '{config.HiddenAct}': the masked-LM transform supports gelu (erf), as BERT uses");
         _hidden = config.HiddenSize;
         _vocab = config.VocabSize;
         _state = predictions.State;

@@ -10,6 +10,8 @@ using BertSharp.IO;
 using BertSharp.Model;
 using BertSharp.Tensors;
 using BertSharp.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BertSharp.Training;
 
@@ -19,7 +21,7 @@ namespace BertSharp.Training;
 /// accumulation, resumable after an interruption. The loop knows no task: what the data are, how they batch and
 /// how a model is scored come from the task's adapter.
 /// </summary>
-public sealed class Trainer
+public sealed partial class Trainer
 {
     private readonly TrainingArguments _args;
     private readonly TaskAdapter _task;
@@ -110,6 +112,18 @@ public sealed class Trainer
     /// <summary>Raised after every optimizer step.</summary>
     public event Action<TrainingProgress>? Progress;
 
+    /// <summary>
+    /// Told the same snapshot as <see cref="Progress"/> after every optimizer step (on rank 0), for code that takes an
+    /// <see cref="IProgress{T}"/>; a <see cref="Progress{T}"/> posts it to the context it was made on.
+    /// </summary>
+    public IProgress<TrainingProgress>? ProgressReporter { get; set; }
+
+    /// <summary>
+    /// Where the run says what it does (start, resume, each logged step's loss and learning rate, each evaluation, the
+    /// saved model), as <c>train_log.jsonl</c> records it; silent by default.
+    /// </summary>
+    public ILogger<Trainer> Logger { get; set; } = NullLogger<Trainer>.Instance;
+
     /// <summary>Raised for every line written to <c>train_log.jsonl</c>.</summary>
     public event Action<TrainingLogEntry>? Logged;
 
@@ -149,7 +163,7 @@ public sealed class Trainer
         int batchesPerEpoch = parallel.MicroBatchesPerEpoch(trainSet.Count);
         int updatesPerEpoch = (batchesPerEpoch + accumulation - 1) / accumulation;
         int maxSteps = updatesPerEpoch * _args.NumTrainEpochs;
-        var schedule = _args.LrSchedulerType == "constant"
+        var schedule = _args.LrSchedulerType == SchedulerType.Constant
             ? new LearningRateSchedule(_args.LearningRate, int.MaxValue, 0)
             : LearningRateSchedule.Linear(_args.LearningRate, maxSteps, _args.WarmupRatio);
 
@@ -160,6 +174,7 @@ public sealed class Trainer
         if (latest is not null)
         {
             state = Checkpoint.Restore(latest, Model, _optimizer);
+            LogResumed(Logger, latest, state.GlobalStep);
             if (state.MaxSteps != maxSteps)
                 throw new InvalidOperationException($"{latest}: the checkpoint was made for {state.MaxSteps} steps but these data and settings give {maxSteps}; resume with the same data and arguments");
             // Found by name: a replacement's checkpoints were made beside the directory they are in now.
@@ -181,6 +196,7 @@ public sealed class Trainer
             AtomicFile.WriteAllText(Path.Combine(outputDirectory, "training_args.json"), JsonSerializer.Serialize(_args, Checkpoint.Json));
         }
 
+        if (root) LogStarting(Logger, trainSet.Count, maxSteps, _args.NumTrainEpochs, outputDirectory);
         var clock = Stopwatch.StartNew();
         double startSeconds = state.TrainSeconds;
         long startSamples = state.SamplesSeen;
@@ -255,8 +271,10 @@ public sealed class Trainer
                 double secondsPerStep = clock.Elapsed.TotalSeconds / Math.Max(1, state.SamplesSeen - startSamples) * batch * accumulation;
                 if (root)
                 {
-                    Progress?.Invoke(new TrainingProgress(state.GlobalStep, maxSteps, epochFraction, _args.NumTrainEpochs, loss, lr, rate,
-                        TimeSpan.FromSeconds(secondsPerStep * (maxSteps - state.GlobalStep))));
+                    var progress = new TrainingProgress(state.GlobalStep, maxSteps, epochFraction, _args.NumTrainEpochs, loss, lr, rate,
+                        TimeSpan.FromSeconds(secondsPerStep * (maxSteps - state.GlobalStep)));
+                    Progress?.Invoke(progress);
+                    ProgressReporter?.Report(progress);
                 }
                 if (state.GlobalStep % _args.LoggingSteps == 0 || state.GlobalStep == maxSteps)
                 {
@@ -287,8 +305,8 @@ public sealed class Trainer
 
                 // A stop request, and rank 0's decisions below, hold for every rank: one that went on alone would wait forever.
                 bool cancel = distributed ? parallel.AgreeWithRoot(cancellation.IsCancellationRequested) : cancellation.IsCancellationRequested;
-                bool evaluateNow = evalSet is not null && (_args.EvalStrategy == "epoch" ? endOfEpoch
-                    : _args.EvalStrategy == "steps" && (state.GlobalStep % _args.EvalSteps == 0 || state.GlobalStep == maxSteps));
+                bool evaluateNow = evalSet is not null && (_args.EvalStrategy == IntervalStrategy.Epoch ? endOfEpoch
+                    : _args.EvalStrategy == IntervalStrategy.Steps && (state.GlobalStep % _args.EvalSteps == 0 || state.GlobalStep == maxSteps));
                 if (evaluateNow)
                 {
                     if (root) stop = EvaluateAndCheckpoint(evalSet!, state, outputDirectory, logPath, epochFraction);
@@ -317,6 +335,11 @@ public sealed class Trainer
             }
             TrainingPlots.Write(outputDirectory, state.LogHistory);
             output!.Commit();
+            LogSaved(Logger, finalDirectory, state.GlobalStep);
+        }
+        else if (interrupted && root)
+        {
+            LogInterrupted(Logger, state.GlobalStep, outputDirectory);
         }
         // No rank reports success before rank 0 has the model on disk.
         if (distributed) comm.Barrier();
@@ -473,8 +496,31 @@ public sealed class Trainer
     {
         state.LogHistory.Add(entry);
         File.AppendAllText(logPath, JsonSerializer.Serialize(entry) + "\n");
+        if (!Logger.IsEnabled(LogLevel.Information)) { }
+        else if (entry.Metrics is { } metrics)
+            LogEvaluation(Logger, entry.Step, string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value.ToString("G6", CultureInfo.InvariantCulture)}")));
+        else
+            LogStep(Logger, entry.Step, entry.Epoch, entry.Loss ?? double.NaN, entry.LearningRate ?? double.NaN);
         Logged?.Invoke(entry);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "training on {Examples} examples: {MaxSteps} optimizer steps over {Epochs} epochs, into {Directory}")]
+    private static partial void LogStarting(ILogger logger, int examples, int maxSteps, int epochs, string directory);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "resumed from {Checkpoint} at step {Step}")]
+    private static partial void LogResumed(ILogger logger, string checkpoint, int step);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "step {Step} (epoch {Epoch}): loss {Loss}, learning rate {LearningRate}")]
+    private static partial void LogStep(ILogger logger, int step, double epoch, double loss, double learningRate);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "evaluation at step {Step}: {Metrics}")]
+    private static partial void LogEvaluation(ILogger logger, int step, string metrics);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "model saved in {Directory} after {Step} steps")]
+    private static partial void LogSaved(ILogger logger, string directory, int step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "stopped at step {Step}; the checkpoint to resume from is in {Directory}")]
+    private static partial void LogInterrupted(ILogger logger, int step, string directory);
 
     // Stops a run whose numbers are no longer finite: the optimizer must not write NaN into the weights, and the
     // checkpoints already saved are the last good ones.

@@ -31,8 +31,8 @@ public sealed record TrainingArguments
     [JsonPropertyName("gradient_accumulation_steps")] public int GradientAccumulationSteps { get; init; } = 1;
     /// <summary>Share of the steps over which the learning rate rises from 0 to its peak.</summary>
     [JsonPropertyName("warmup_ratio")] public float WarmupRatio { get; init; }
-    /// <summary>"linear" (decay to 0) or "constant".</summary>
-    [JsonPropertyName("lr_scheduler_type")] public string LrSchedulerType { get; init; } = "linear";
+    /// <summary>Linear decay to 0, or constant; written "linear" or "constant" as Hugging Face does.</summary>
+    [JsonPropertyName("lr_scheduler_type")] public SchedulerType LrSchedulerType { get; init; } = SchedulerType.Linear;
     /// <summary>Seeds shuffles, splits, dropout and the initial head weights.</summary>
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     /// <summary>Tokens per example, [CLS] and [SEP] included.</summary>
@@ -40,8 +40,8 @@ public sealed record TrainingArguments
     /// <summary>Dropout on embeddings and layer outputs in training.</summary>
     [JsonPropertyName("hidden_dropout_prob")] public float? Dropout { get; init; }
 
-    /// <summary>"epoch" or "steps" (then every <see cref="EvalSteps"/> optimizer steps).</summary>
-    [JsonPropertyName("eval_strategy")] public string EvalStrategy { get; init; } = "epoch";
+    /// <summary>Every epoch, every <see cref="EvalSteps"/> optimizer steps, or never; written "epoch", "steps" or "no" as Hugging Face does.</summary>
+    [JsonPropertyName("eval_strategy")] public IntervalStrategy EvalStrategy { get; init; } = IntervalStrategy.Epoch;
     /// <summary>With eval_strategy "steps": evaluate every this many optimizer steps.</summary>
     [JsonPropertyName("eval_steps")] public int EvalSteps { get; init; } = 500;
     /// <summary>The metric that picks the best checkpoint (e.g. accuracy, micro_f1, mse, loss); null takes the task's default.</summary>
@@ -82,10 +82,10 @@ public sealed record TrainingArguments
         Check(EvalBatchSize > 0, "eval batch size", EvalBatchSize, "must be ≥ 1");
         Check(GradientAccumulationSteps > 0, "gradient_accumulation_steps", GradientAccumulationSteps, "must be ≥ 1");
         Check(WarmupRatio is >= 0 and <= 1, "warmup_ratio", WarmupRatio, "must be in [0, 1]");
-        Check(LrSchedulerType is "linear" or "constant", "lr_scheduler_type", LrSchedulerType, "must be linear or constant");
+        Check(Enum.IsDefined(LrSchedulerType), "lr_scheduler_type", LrSchedulerType, "must be linear or constant");
         Check(MaxLength is >= 3 and <= 512, "max_length", MaxLength, "must be in [3, 512]");
         Check(Dropout is null or (>= 0 and < 1), "dropout", Dropout ?? 0, "must be in [0, 1)");
-        Check(EvalStrategy is "epoch" or "steps" or "no", "eval_strategy", EvalStrategy, "must be epoch, steps or no");
+        Check(Enum.IsDefined(EvalStrategy), "eval_strategy", EvalStrategy, "must be epoch, steps or no");
         Check(EvalSteps > 0, "eval_steps", EvalSteps, "must be ≥ 1");
         Check(EarlyStoppingPatience is null or > 0, "early_stopping_patience", EarlyStoppingPatience ?? 0, "must be ≥ 1");
         Check(SaveSteps is null or > 0, "save_steps", SaveSteps ?? 0, "must be ≥ 1");

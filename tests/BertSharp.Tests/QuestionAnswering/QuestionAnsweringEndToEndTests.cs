@@ -49,7 +49,7 @@ public sealed class TrainedQaModel : IDisposable
             HiddenDropoutProb = 0,
             AttentionProbsDropoutProb = 0,
         };
-        var args = new TrainingArguments { NumTrainEpochs = 25, TrainBatchSize = 8, LearningRate = 3e-3f, MaxLength = 64, LoggingSteps = 1000, EvalStrategy = "no" };
+        var args = new TrainingArguments { NumTrainEpochs = 25, TrainBatchSize = 8, LearningRate = 3e-3f, MaxLength = 64, LoggingSteps = 1000, EvalStrategy = IntervalStrategy.No };
         var model = BertForQuestionAnswering.CreateRandom(config, seed: 3);
         var trainer = new Trainer(model, new QuestionAnsweringTask(new QaOptions { MaxLength = 64, DocStride = 16, MaxQuestionLength = 16 }),
             BertTokenizer.FromBuiltIn(), args, () => BuiltInModels.OpenVocab("minilm-l6"), doLowerCase: true);

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using BertSharp.Inference;
 using BertSharp.IO;
+using BertSharp.Model;
 using BertSharp.Tests.IO;
 
 namespace BertSharp.Tests.Reliability;
@@ -85,6 +86,52 @@ public sealed class ModelLoadingTests : IDisposable
         Assert.Contains("'w'", e.Message);
         Assert.Contains("more elements than one tensor can hold", e.Message);
     }
+
+    [Theory]
+    [InlineData("position_embedding_type", "relative_key")]
+    [InlineData("position_embedding_type", "relative_key_query")]
+    [InlineData("hidden_act", "relu")]
+    [InlineData("hidden_act", "gelu_new")]
+    public void ConfigsBertSharpCannotRunExactlyAreRefusedNamingTheField(string field, string value)
+    {
+        var path = SavedClassifier();
+        EditConfig(path, c => c[field] = value);
+        var e = Assert.Throws<InvalidDataException>(() => TextClassifier.Load(path));
+        Assert.Contains("config.json", e.Message);
+        Assert.Contains($"{field} = {value}: is not supported", e.Message);
+
+        // The CLI's one line, for a bare encoder (embed) as for a classifier.
+        var r = CliRunner.Run("embed", "--model", path, "the film");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"{field} = {value}", r.Stderr);
+    }
+
+    [Fact]
+    public void AbsolutePositionsAreRunAsBefore()
+    {
+        var path = SavedClassifier();
+        var before = TextClassifier.Load(path).Predict("the good film").Scores;
+        EditConfig(path, c => c["position_embedding_type"] = "absolute");
+        Assert.Equal(before, TextClassifier.Load(path).Predict("the good film").Scores);
+    }
+
+    [Fact]
+    public void ATrainedClassifierOverAPoolerTheCheckpointLacksIsRefused()
+    {
+        var path = _dir.File("no-pooler");
+        Save(TinyModel.Config(labels: 2), path);
+        var e = Assert.Throws<InvalidDataException>(() => TextClassifier.Load(path));
+        Assert.Contains("bert.pooler.dense.weight", e.Message);
+        Assert.Contains("classifier_input", e.Message);
+
+        // An encoder without a pooler is whole for what reads the token states: Hugging Face only warns, and embeddings load.
+        var encoder = _dir.File("encoder-no-pooler");
+        Save(TinyModel.Config(), encoder);
+        Assert.Equal(8, SentenceEmbedder.Load(encoder).Embed("the film").Length);
+    }
+
+    private static void Save(BertConfig config, string path) =>
+        new PretrainedModel { Config = config, Weights = TinyModel.Weights(config, pooler: false), Source = "tiny", OpenVocab = TinyModel.Model().OpenVocab }.Save(path);
 
     private static void EditConfig(string directory, Action<JsonObject> edit)
     {

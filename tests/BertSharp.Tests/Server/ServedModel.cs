@@ -45,7 +45,7 @@ public sealed class ServedModel : IDisposable
         File.WriteAllLines(train, ["text,label", .. rows.Select(r => $"{Csv(r.Item1)},{r.Item2}")]);
         HeldOut = [.. questions.Skip(2000).Take(20).Select(q => (q, "question")).Concat(reviews.Skip(4000).Take(20).Select(r => (r, "review")))];
 
-        var args = new TrainingArguments { NumTrainEpochs = 3, TrainBatchSize = 16, LearningRate = 1e-3f, MaxLength = 48, LoggingSteps = 1000, EvalStrategy = "no" };
+        var args = new TrainingArguments { NumTrainEpochs = 3, TrainBatchSize = 16, LearningRate = 1e-3f, MaxLength = 48, LoggingSteps = 1000, EvalStrategy = IntervalStrategy.No };
         var model = BertForSequenceClassification.CreateRandom(Tiny, new SequenceClassificationOptions { Seed = 7 });
         var trainer = new Trainer(model, BertTokenizer.FromBuiltIn(), LabelMap.FromLabels(["question", "review"]), args,
             () => BuiltInModels.OpenVocab("minilm-l6"));

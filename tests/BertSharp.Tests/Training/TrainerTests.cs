@@ -197,7 +197,7 @@ public sealed class TrainerTests : IDisposable
         // lr 0 never changes the model: every evaluation after the first is "no improvement".
         var train = Polarity("train.csv", 16);
         var dev = Polarity("dev.csv", 16);
-        var args = new TrainingArguments { NumTrainEpochs = 10, LearningRate = 1e-12f, LrSchedulerType = "constant", MaxLength = 16, EarlyStoppingPatience = 2 };
+        var args = new TrainingArguments { NumTrainEpochs = 10, LearningRate = 1e-12f, LrSchedulerType = SchedulerType.Constant, MaxLength = 16, EarlyStoppingPatience = 2 };
         var result = TinyTrainer(args).Train(train, dev, Path.Combine(_dir, "early"));
         Assert.Equal(3, result.History.Count(e => e.Kind == "eval"));
         var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(result.BestCheckpoint!, Checkpoint.StateFile)));
@@ -208,7 +208,7 @@ public sealed class TrainerTests : IDisposable
     public void ADivergingRunStopsNamingTheStepAndKeepsItsLastFiniteCheckpoint()
     {
         var output = Path.Combine(_dir, "diverged");
-        var trainer = TinyTrainer(new TrainingArguments { NumTrainEpochs = 3, LearningRate = 1e10f, MaxLength = 32, SaveSteps = 1, EvalStrategy = "no" });
+        var trainer = TinyTrainer(new TrainingArguments { NumTrainEpochs = 3, LearningRate = 1e10f, MaxLength = 32, SaveSteps = 1, EvalStrategy = IntervalStrategy.No });
         var e = Assert.Throws<TrainingDivergedException>(() => trainer.Train(Polarity("train.csv", 64), null, output));
         Assert.Matches("training diverged at step [0-9]+: the (loss|gradient norm) is", e.Message);
         Assert.DoesNotContain(Directory.EnumerateFiles(output), f => Path.GetFileName(f) == "model.safetensors");
