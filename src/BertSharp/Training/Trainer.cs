@@ -315,7 +315,7 @@ public sealed class Trainer
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.json"), report.ToJson());
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.txt"), report.ToText(4));
             }
-            TrainingPlots.Write(outputDirectory, state.LogHistory);
+            AddOnPackages.TrainingPlots?.Write(outputDirectory, state.LogHistory);
             output!.Commit();
         }
         // No rank reports success before rank 0 has the model on disk.

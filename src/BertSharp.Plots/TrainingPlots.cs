@@ -1,13 +1,15 @@
+using BertSharp.Training;
 using ScottPlot;
 
-namespace BertSharp.Training;
+namespace BertSharp.Plots;
 
-/// <summary>Draws the training loss and the evaluation metrics to PNG files beside the model.</summary>
-internal static class TrainingPlots
+/// <summary>
+/// Draws the training loss and the evaluation metrics to PNG files beside the model; the trainer creates it by name
+/// (see <see cref="ITrainingPlots"/>) when the application references this package.
+/// </summary>
+internal sealed class TrainingPlots : ITrainingPlots
 {
-    public const string LossFile = "loss.png", MetricsFile = "eval_metrics.png";
-
-    public static void Write(string directory, IReadOnlyList<TrainingLogEntry> history)
+    public void Write(string directory, IReadOnlyList<TrainingLogEntry> history)
     {
         var train = history.Where(e => e.Kind == "train" && e.Loss is not null).ToList();
         if (train.Count > 0)
@@ -21,7 +23,7 @@ internal static class TrainingPlots
             plot.XLabel("optimizer step");
             plot.YLabel("cross-entropy");
             plot.ShowLegend();
-            Save(plot, Path.Combine(directory, LossFile));
+            Save(plot, Path.Combine(directory, ITrainingPlots.LossFile));
         }
 
         var evals = history.Where(e => e.Kind == "eval" && e.Metrics is not null).ToList();
@@ -37,7 +39,7 @@ internal static class TrainingPlots
             plot.Title("Evaluation");
             plot.XLabel("optimizer step");
             plot.ShowLegend();
-            Save(plot, Path.Combine(directory, MetricsFile));
+            Save(plot, Path.Combine(directory, ITrainingPlots.MetricsFile));
         }
     }
 
