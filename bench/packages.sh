@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 17: what the packages weigh and whether they work as a .NET developer uses them.
-#   bench/packages.sh [--baseline REV] [--work DIR]
+#   bench/packages.sh [--baseline REV] [--work DIR] [--no-pack]
 # Packs every packable project (a build of its own under DIR, the repository's bin/ and obj/ untouched) into a
 # local folder feed, then:
 #   1. a fresh `dotnet new console` referencing BertSharp alone is told which package a built-in model needs;
@@ -8,23 +8,30 @@
 #      and its bin/ is measured;
 #   3. the bertsharp tool installs from the feed with --tool-path and trains on 32 sentences.
 # --baseline REV also packs the commit REV (exported with git archive) and measures its packages and the
-# same app's bin/ for the table's "before" column. Slow (5-20 minutes): not part of CI. Needs ../shared/data.
+# same app's bin/ for the table's "before" column. --no-pack takes the packages of the previous run under DIR.
+# Slow (5-20 minutes): not part of CI. Needs ../shared/data.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 data=$(cd "$repo/../shared/data" && pwd)
-baseline="" work=/tmp/pkg-bench
+baseline="" work=/tmp/pkg-bench repack=1
 while [ $# -gt 0 ]; do
   case $1 in
     --baseline) baseline=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
-    *) echo "usage: bench/packages.sh [--baseline REV] [--work DIR]" >&2; exit 2 ;;
+    --no-pack) repack=0; shift ;;
+    *) echo "usage: bench/packages.sh [--baseline REV] [--work DIR] [--no-pack]" >&2; exit 2 ;;
   esac
 done
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # A version of its own, so nothing an earlier run (or another checkout) left in the NuGet cache is taken instead.
-suffix="bench.$(date +%s)"
+if [ $repack = 1 ]; then
+  suffix="bench.$(date +%s)"
+  rm -rf "$work" && mkdir -p "$work"
+else
+  suffix=$(cat "$work/suffix")
+  rm -rf "$work/after/app" "$work/after/tool" "$work/after/polarity" "$work/before"
+fi
 version="1.0.0-$suffix"
-rm -rf "$work" && mkdir -p "$work"
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e6 }'; }
 size_of() { stat -c %s "$1"; }
@@ -38,19 +45,16 @@ pack() {
     || { tail -30 "$(dirname "$feed")/pack.log" >&2; exit 1; }
 }
 
-# new_app DIR FEED: a console app whose NuGet sources are FEED and the machine's usual ones.
+# new_app DIR FEED: a console app whose NuGet sources are FEED and the machine's usual ones (inherited).
 new_app() {
   local dir=$1 feed=$2
   dotnet new console -o "$dir" -n PkgApp >/dev/null
-  dotnet new nugetconfig -o "$dir" >/dev/null
-  # `dotnet new nugetconfig` clears the sources; put the machine's back, then the feed.
-  dotnet nuget list source --format short | awk '$1 == "E" { print $2 }' | while read -r source; do
-    dotnet nuget add source "$source" --configfile "$dir/nuget.config" -n "src$RANDOM" >/dev/null
-  done
-  dotnet nuget add source "$feed" --configfile "$dir/nuget.config" -n local >/dev/null
+  printf '<configuration>\n  <packageSources>\n    <add key="local" value="%s" />\n  </packageSources>\n</configuration>\n' "$feed" >"$dir/nuget.config"
 }
 
 bin_size() { du -sb "$1/bin/Release/net10.0" | cut -f1; }
+# What the tool runs from: the tools/ folders in its store (the store also keeps two copies of each .nupkg).
+tool_payload() { du -scb "$1"/.store/*/*/*/*/tools | tail -1 | cut -f1; }
 
 # The README's C# example, reading the data beside this repository, on 64 sentences for one epoch.
 readme_example() {
@@ -58,8 +62,11 @@ readme_example() {
     | sed -e "s|\.\./shared/data|$data|g" -e 's/Select(2000)/Select(64)/' -e 's/NumTrainEpochs = 3/NumTrainEpochs = 1/'
 }
 
-echo "== packing $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD || echo ' (with uncommitted changes)') as $version"
-pack "$repo" "$work/after/feed"
+if [ $repack = 1 ]; then
+  echo "== packing $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD || echo ' (with uncommitted changes)') as $version"
+  pack "$repo" "$work/after/feed"
+  echo "$suffix" >"$work/suffix"
+fi
 
 echo "== a console app with BertSharp alone, naming a built-in model"
 new_app "$work/after/app" "$work/after/feed"
@@ -87,6 +94,7 @@ grep -q "accuracy" "$work/after/readme_example.txt" || { echo "FAIL: the README 
 echo "== the bertsharp tool from the feed"
 dotnet tool install BertSharp.Cli --version "$version" --tool-path "$work/after/tool" --add-source "$work/after/feed" >/dev/null
 tool_size=$(du -sb "$work/after/tool" | cut -f1)
+tool_files=$(tool_payload "$work/after/tool")
 "$work/after/tool/bertsharp" train --data "$data/sentence-polarity/train.csv" --select 32 --epochs 1 \
   --output "$work/after/polarity" | tail -3
 for f in config.json model.safetensors vocab.txt loss.png; do
@@ -110,6 +118,7 @@ if [ -n "$baseline" ]; then
   before[app]=$(bin_size "$work/before/app")
   dotnet tool install BertSharp.Cli --version "$version" --tool-path "$work/before/tool" --add-source "$work/before/feed" >/dev/null
   before[tool]=$(du -sb "$work/before/tool" | cut -f1)
+  before[tool_files]=$(tool_payload "$work/before/tool")
 fi
 
 echo
@@ -126,7 +135,8 @@ echo "| what | before (MB) | after (MB) |"
 echo "| --- | ---: | ---: |"
 printf "| console app bin/, BertSharp only | | %s |\n" "$(mb "$core_bin")"
 printf "| console app bin/, BertSharp + minilm-l6 (README example) | %s | %s |\n" "${before[app]:+$(mb "${before[app]}")}" "$(mb "$model_bin")"
-printf "| bertsharp installed (--tool-path) | %s | %s |\n" "${before[tool]:+$(mb "${before[tool]}")}" "$(mb "$tool_size")"
+printf "| bertsharp installed (--tool-path), all | %s | %s |\n" "${before[tool]:+$(mb "${before[tool]}")}" "$(mb "$tool_size")"
+printf "| bertsharp installed, its tools/ files | %s | %s |\n" "${before[tool_files]:+$(mb "${before[tool_files]}")}" "$(mb "$tool_files")"
 
 # The packages this run put in the NuGet cache carry its own version: remove them so runs do not pile up.
 cache=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')
