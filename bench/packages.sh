@@ -140,6 +140,8 @@ printf "| bertsharp installed, its tools/ files | %s | %s |\n" "${before[tool_fi
 
 # The packages this run put in the NuGet cache carry its own version: remove them so runs do not pile up.
 cache=$(dotnet nuget locals global-packages --list | sed 's/^global-packages: *//')
-for id in "$work"/after/feed/*.nupkg; do
-  rm -rf "$cache/$(basename "$id" ".$version.nupkg" | tr '[:upper:]' '[:lower:]')/$version"
+for nupkg in "$work"/after/feed/*.nupkg; do
+  id=$(basename "$nupkg" ".$version.nupkg" | tr '[:upper:]' '[:lower:]')
+  rm -rf "${cache:?}/$id/$version"
+  rmdir "$cache/$id" 2>/dev/null || true   # gone unless another version is cached
 done
