@@ -8,8 +8,13 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 # Project files first, so the restore layer is reused while only sources change.
 COPY Directory.Build.props Directory.Packages.props ./
+COPY src/BuiltInModel.targets src/
 COPY src/BertSharp/BertSharp.csproj src/BertSharp/
 COPY src/BertSharp.Server/BertSharp.Server.csproj src/BertSharp.Server/
+COPY src/BertSharp.OnnxRuntime/BertSharp.OnnxRuntime.csproj src/BertSharp.OnnxRuntime/
+COPY src/BertSharp.Plots/BertSharp.Plots.csproj src/BertSharp.Plots/
+COPY src/BertSharp.Models.MiniLM/BertSharp.Models.MiniLM.csproj src/BertSharp.Models.MiniLM/
+COPY src/BertSharp.Models.ArcticXs/BertSharp.Models.ArcticXs.csproj src/BertSharp.Models.ArcticXs/
 COPY src/BertSharp.Cli/BertSharp.Cli.csproj src/BertSharp.Cli/
 RUN dotnet restore src/BertSharp.Cli/BertSharp.Cli.csproj
 COPY src/ src/

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using ScottPlot;
 
 namespace BertSharp.Inference;
 
@@ -14,7 +13,8 @@ public sealed record BiasProbeRow(string Template, IReadOnlyDictionary<string, d
 
 /// <summary>
 /// The spec's gender-bias probe (section 6): fill the pronoun slot of sentences about occupations and compare the
-/// probabilities of chosen words (he / she by default), as a table, JSON and a bar chart.
+/// probabilities of chosen words (he / she by default), as a table and JSON; the <c>BertSharp.Plots</c> package adds
+/// <c>WritePng</c>, a bar chart.
 /// </summary>
 public sealed class BiasProbe
 {
@@ -108,41 +108,4 @@ public sealed class BiasProbe
             ["top_token"] = r.TopToken,
         }).ToList(),
     }, new JsonSerializerOptions { WriteIndented = indented });
-
-    /// <summary>A grouped bar chart (one group per template, one bar per target) written atomically as PNG.</summary>
-    public void WritePng(string path)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var plot = new Plot();
-        int k = Targets.Count;
-        var palette = new ScottPlot.Palettes.Category10();
-        for (int j = 0; j < k; j++)
-        {
-            var color = palette.GetColor(j);
-            for (int i = 0; i < Rows.Count; i++)
-            {
-                if (Rows[i].Probabilities[Targets[j]] is not double p) continue;
-                plot.Add.Bar(new Bar { Position = i * (k + 1) + j, Value = p, FillColor = color });
-            }
-            plot.Legend.ManualItems.Add(new LegendItem { LabelText = Targets[j], FillColor = color });
-        }
-        var ticks = Rows.Select((r, i) => (Position: i * (k + 1) + (k - 1) / 2.0, Label: Subject(r.Template))).ToArray();
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.Select(t => t.Position).ToArray(), ticks.Select(t => t.Label).ToArray());
-        plot.Axes.Margins(bottom: 0);
-        plot.YLabel("probability at [MASK]");
-        plot.Title("Fill-mask bias probe");
-        plot.ShowLegend();
-        var temp = path + ".tmp";
-        plot.SavePng(temp, 900, 500);
-        File.Move(temp, path, overwrite: true);
-    }
-
-    // A short label for a template: the word before the mask's clause, e.g. "nurse" — the longest word that is not
-    // a function word, which names the occupation in the spec's templates.
-    private static string Subject(string template)
-    {
-        var words = template.Split([' ', ',', '.', '\''], StringSplitOptions.RemoveEmptyEntries).Where(w => !w.Contains("MASK", StringComparison.OrdinalIgnoreCase));
-        string[] common = ["needed", "because", "meeting", "company", "stepped", "computer", "wanted", "hospital", "tired", "after"];
-        return words.Where(w => !common.Contains(w, StringComparer.OrdinalIgnoreCase)).OrderByDescending(w => w.Length).FirstOrDefault() ?? template;
-    }
 }

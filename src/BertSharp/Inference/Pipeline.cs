@@ -183,7 +183,7 @@ public abstract class Pipeline : IDisposable
         return runtime switch
         {
             InferenceRuntime.Managed => (pretrained, new ManagedRuntime(TaskModels.Load(pretrained.Config, pretrained.Weights)!)),
-            InferenceRuntime.Onnx => (pretrained, new OnnxRuntimeModel(directory, threads == 0 ? Environment.ProcessorCount : threads)),
+            InferenceRuntime.Onnx => (pretrained, AddOnPackages.Onnx.Open(directory, threads == 0 ? Environment.ProcessorCount : threads)),
             _ => throw new ArgumentOutOfRangeException(nameof(runtime), runtime, "unknown runtime"),
         };
     }

@@ -132,10 +132,10 @@ public sealed class TextClassifier : Pipeline
         int outputs = runtime switch
         {
             ManagedRuntime m => ((BertForSequenceClassification)m.Model).NumLabels,
-            OnnxRuntimeModel o => o.OutputWidth,
+            IGraphRuntime o => o.OutputWidth,
             _ => throw new ArgumentOutOfRangeException(nameof(runtime)),
         };
-        if (runtime is OnnxRuntimeModel onnx && pretrained.Weights.TryGetValue("classifier.weight", out var w) && w.Shape[0] != outputs)
+        if (runtime is IGraphRuntime onnx && pretrained.Weights.TryGetValue("classifier.weight", out var w) && w.Shape[0] != outputs)
             throw new InvalidDataException($"{onnx.ModelPath}: the graph outputs {outputs} logits but {pretrained.Source} has {w.Shape[0]} labels; export the model again");
         if (config.Id2Label is not null && config.Id2Label.Count != outputs)
             throw new InvalidDataException($"{pretrained.Source}: config.json's id2label has {config.Id2Label.Count} labels but the classifier has {outputs} outputs");

@@ -49,7 +49,7 @@ public sealed class TokenClassificationPipeline : Pipeline
         int outputs = runtime switch
         {
             ManagedRuntime m => ((BertForTokenClassification)m.Model).NumLabels,
-            OnnxRuntimeModel o => o.OutputWidth,
+            IGraphRuntime o => o.OutputWidth,
             _ => throw new ArgumentOutOfRangeException(nameof(runtime)),
         };
         if (Config.Id2Label is { } names && names.Count != outputs)

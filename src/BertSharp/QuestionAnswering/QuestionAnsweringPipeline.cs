@@ -14,7 +14,7 @@ public sealed class QuestionAnsweringPipeline : Pipeline
 {
     internal QuestionAnsweringPipeline(PretrainedModel pretrained, IModelRuntime runtime) : base(pretrained, runtime)
     {
-        if (runtime is OnnxRuntimeModel onnx && onnx.OutputWidth != 2)
+        if (runtime is IGraphRuntime onnx && onnx.OutputWidth != 2)
             throw new InvalidDataException($"{onnx.ModelPath}: the graph's logits end in {onnx.OutputWidth} values, not a start and an end; export the model again");
         // run_qa.py's stride, or a third of a shorter window so that consecutive windows still overlap.
         Options = new QaOptions { MaxLength = MaxLength, DocStride = Math.Min(128, MaxLength / 3), MaxQuestionLength = Math.Min(64, MaxLength / 3) };

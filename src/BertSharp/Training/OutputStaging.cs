@@ -19,7 +19,7 @@ internal sealed class OutputStaging
     private static readonly string[] RunFiles =
     [
         HfDirectory.ConfigFile, HfDirectory.WeightsFile, "train_log.jsonl", "eval_report.json", "eval_report.txt",
-        TrainingPlots.LossFile, TrainingPlots.MetricsFile,
+        ITrainingPlots.LossFile, ITrainingPlots.MetricsFile,
     ];
 
     private readonly string? _output;

@@ -333,7 +333,7 @@ public sealed partial class Trainer
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.json"), report.ToJson());
                 AtomicFile.WriteAllText(Path.Combine(outputDirectory, "eval_report.txt"), report.ToText(4));
             }
-            TrainingPlots.Write(outputDirectory, state.LogHistory);
+            AddOnPackages.TrainingPlots?.Write(outputDirectory, state.LogHistory);
             output!.Commit();
             LogSaved(Logger, finalDirectory, state.GlobalStep);
         }

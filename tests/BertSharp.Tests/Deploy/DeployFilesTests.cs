@@ -192,7 +192,7 @@ public sealed partial class DeployFilesTests
             foreach (Match m in Regex.Matches(Read(project), "ProjectReference Include=\"([^\"]+)\""))
                 projects.Enqueue(Path.GetRelativePath(Repo, Path.GetFullPath(Path.Combine(Repo, Path.GetDirectoryName(project)!, m.Groups[1].Value))).Replace('\\', '/'));
         }
-        Assert.Equal(3, seen.Count);
+        Assert.Equal(7, seen.Count);
 
         // ENTRYPOINT and CMD in exec form (so SIGTERM reaches dotnet, not a shell), naming the real dll and options.
         var entry = JsonSerializer.Deserialize<string[]>(instructions.Last(i => i.Keyword == "ENTRYPOINT").Arguments)!;

@@ -86,7 +86,7 @@ public sealed class TrainerTests : IDisposable
         Assert.True(losses.TakeLast(3).Average() < losses.Take(2).Average(), $"loss did not fall: {string.Join(", ", losses)}");
         Assert.True(result.EvalReport!.Metrics["accuracy"] > 0.6, $"dev accuracy {result.EvalReport.Metrics["accuracy"]} (before training {before.Report.Metrics["accuracy"]})");
         Assert.True(File.Exists(Path.Combine(_dir, "minilm", "model.safetensors")));
-        Assert.True(File.Exists(Path.Combine(_dir, "minilm", TrainingPlots.LossFile)));
+        Assert.True(File.Exists(Path.Combine(_dir, "minilm", ITrainingPlots.LossFile)));
         Assert.Equal(losses.Count, File.ReadLines(Path.Combine(_dir, "minilm", "train_log.jsonl")).Count(l => l.Contains("\"train\"")));
     }
 

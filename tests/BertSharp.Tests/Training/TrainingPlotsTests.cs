@@ -1,3 +1,4 @@
+using BertSharp.Plots;
 using BertSharp.Training;
 
 namespace BertSharp.Tests.Training;
@@ -25,14 +26,14 @@ public class TrainingPlotsTests
             for (int step = 1; step <= 30; step++) history.Add(new TrainingLogEntry { Kind = "train", Step = step, Loss = 3.0 / step });
             foreach (var (step, em) in new[] { (10, 40.0), (20, 55.0), (30, 61.0) })
                 history.Add(new TrainingLogEntry { Kind = "eval", Step = step, Metrics = new Dictionary<string, double> { ["eval_loss"] = 1.0, ["eval_exact_match"] = em, ["eval_f1"] = em + 10 } });
-            TrainingPlots.Write(dir, history);
-            foreach (var file in new[] { TrainingPlots.LossFile, TrainingPlots.MetricsFile })
+            new TrainingPlots().Write(dir, history);
+            foreach (var file in new[] { ITrainingPlots.LossFile, ITrainingPlots.MetricsFile })
                 Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(dir, file))[..4]);
             // Only losses logged: no evaluation chart.
             var lossOnly = Path.Combine(dir, "loss-only");
             Directory.CreateDirectory(lossOnly);
-            TrainingPlots.Write(lossOnly, [.. history.Where(e => e.Kind == "train"), new TrainingLogEntry { Kind = "eval", Step = 30, Metrics = new Dictionary<string, double> { ["eval_loss"] = 1.0 } }]);
-            Assert.False(File.Exists(Path.Combine(lossOnly, TrainingPlots.MetricsFile)));
+            new TrainingPlots().Write(lossOnly, [.. history.Where(e => e.Kind == "train"), new TrainingLogEntry { Kind = "eval", Step = 30, Metrics = new Dictionary<string, double> { ["eval_loss"] = 1.0 } }]);
+            Assert.False(File.Exists(Path.Combine(lossOnly, ITrainingPlots.MetricsFile)));
         }
         finally
         {

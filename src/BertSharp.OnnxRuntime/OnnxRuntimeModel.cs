@@ -9,7 +9,7 @@ namespace BertSharp.Inference;
 /// width] for a per-token head — as <c>bertsharp export-onnx</c> writes it) through ONNX Runtime on the CPU:
 /// the <c>--runtime onnx</c> engine. Thread-safe: ONNX Runtime sessions accept concurrent runs.
 /// </summary>
-public sealed class OnnxRuntimeModel : IModelRuntime
+public sealed class OnnxRuntimeModel : IGraphRuntime
 {
     /// <summary>The file name looked for in a model directory when the ONNX runtime is asked for.</summary>
     public const string FileName = "model.onnx";
@@ -69,13 +69,13 @@ public sealed class OnnxRuntimeModel : IModelRuntime
         }
     }
 
-    /// <summary>The last dimension of the output: the labels of a classifier, the width of a per-token head.</summary>
+    /// <inheritdoc/>
     public int OutputWidth { get; }
 
     /// <inheritdoc/>
     public InferenceRuntime Kind => InferenceRuntime.Onnx;
 
-    /// <summary>The .onnx file this classifier runs.</summary>
+    /// <inheritdoc/>
     public string ModelPath { get; }
 
     /// <summary>Returns the output <c>logits</c>, row-major.</summary>

@@ -1,12 +1,14 @@
+using BertSharp.Training;
 using ScottPlot;
 
-namespace BertSharp.Training;
+namespace BertSharp.Plots;
 
-/// <summary>Draws the training loss and the evaluation metrics to PNG files beside the model.</summary>
-internal static class TrainingPlots
+/// <summary>
+/// Draws the training loss and the evaluation metrics to PNG files beside the model; the trainer creates it by name
+/// (see <see cref="ITrainingPlots"/>) when the application references this package.
+/// </summary>
+internal sealed class TrainingPlots : ITrainingPlots
 {
-    public const string LossFile = "loss.png", MetricsFile = "eval_metrics.png";
-
     // TensorBoard's smoothing: a debiased exponential moving average; 0.9 keeps the trend of a noisy per-step loss
     // while a drop of a few logging intervals still shows.
     private const double SmoothingWeight = 0.9;
@@ -14,7 +16,7 @@ internal static class TrainingPlots
     // Evaluation keys that are not scores on one scale: losses and errors go with the loss, timings nowhere.
     private static readonly string[] NotScores = ["eval_loss", "eval_perplexity", "eval_mse", "eval_mae", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"];
 
-    public static void Write(string directory, IReadOnlyList<TrainingLogEntry> history)
+    public void Write(string directory, IReadOnlyList<TrainingLogEntry> history)
     {
         var train = history.Where(e => e.Kind == "train" && e.Loss is not null).ToList();
         if (train.Count > 0)
@@ -46,7 +48,7 @@ internal static class TrainingPlots
             plot.XLabel("optimizer step");
             plot.YLabel("loss");
             plot.ShowLegend();
-            Save(plot, Path.Combine(directory, LossFile));
+            Save(plot, Path.Combine(directory, ITrainingPlots.LossFile));
         }
 
         var evals = history.Where(e => e.Kind == "eval" && e.Metrics is not null).ToList();
@@ -66,7 +68,7 @@ internal static class TrainingPlots
             plot.Title("Evaluation");
             plot.XLabel("optimizer step");
             plot.ShowLegend();
-            Save(plot, Path.Combine(directory, MetricsFile));
+            Save(plot, Path.Combine(directory, ITrainingPlots.MetricsFile));
         }
     }
 
