@@ -79,8 +79,8 @@ public static class OnnxExporter
     {
         if (opset is < MinOpset or > MaxOpset)
             throw new ArgumentOutOfRangeException(nameof(opset), opset, $"opset {opset} is not supported; use {MinOpset} to {MaxOpset}");
-        if (config.HiddenAct != "gelu")
-            throw new InvalidDataException($"{weights.Source}: hidden_act '{config.HiddenAct}' is not exported; only 'gelu' (exact, erf)");
+        // The config a model would be refused with (another activation, relative positions, …) is not exported either.
+        config.Validate(weights.Source);
         var model = OnnxExporterGraph.Build(config, weights.WithCheckpointNames(), head, opset);
         if (quantization == OnnxQuantization.Int8) OnnxExporterInt8.Quantize(model);
         return model;

@@ -496,11 +496,16 @@ public sealed partial class Trainer
     {
         state.LogHistory.Add(entry);
         File.AppendAllText(logPath, JsonSerializer.Serialize(entry) + "\n");
-        if (!Logger.IsEnabled(LogLevel.Information)) { }
-        else if (entry.Metrics is { } metrics)
-            LogEvaluation(Logger, entry.Step, string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value.ToString("G6", CultureInfo.InvariantCulture)}")));
+        if (entry.Metrics is { } metrics)
+        {
+            // Only an enabled logger pays for the metrics' string.
+            if (Logger.IsEnabled(LogLevel.Information))
+                LogEvaluation(Logger, entry.Step, string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value.ToString("G6", CultureInfo.InvariantCulture)}")));
+        }
         else
+        {
             LogStep(Logger, entry.Step, entry.Epoch, entry.Loss ?? double.NaN, entry.LearningRate ?? double.NaN);
+        }
         Logged?.Invoke(entry);
     }
 
