@@ -49,26 +49,36 @@ public sealed partial class TerminalTests : IDisposable
     // Runs `train` on a tiny random model in a 160 × 40 tmux pane; returns the pane's screen and scroll-back and the exit code.
     private (string Screen, int ExitCode) TrainInTerminal(int epochs, bool interruptAfterFirstEvaluation)
     {
-        Skip.If(Tmux("-V").ExitCode != 0, "tmux is not installed (.ci/run installs it)");
         var model = Path.Combine(_dir, "tiny");
         var config = new BertConfig { HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 64, MaxPositionEmbeddings = 64 };
         HfDirectory.Save(model, config, BertModel.CreateRandom(config, seed: 3).ToStateDict(), () => BuiltInModels.OpenVocab("minilm-l6"), doLowerCase: true, modelMaxLength: 64);
-        string train = Path.Combine(_dir, "train.csv"), eval = Path.Combine(_dir, "dev.csv"), exit = Path.Combine(_dir, "exit");
+        string train = Path.Combine(_dir, "train.csv"), eval = Path.Combine(_dir, "dev.csv");
         File.WriteAllLines(train, File.ReadLines(TestData.Path("sentence-polarity", "train.csv")).Take(49));
         File.WriteAllLines(eval, File.ReadLines(TestData.Path("sentence-polarity", "dev.csv")).Take(41));
+        return InTerminal($"train --model '{model}' --data '{train}' --eval '{eval}' --epochs {epochs} --max-length 32 --logging-steps 1 " +
+            $"-o '{Path.Combine(_dir, "out")}'", environment: new Dictionary<string, string>(), interruptOnScreen: interruptAfterFirstEvaluation ? "eval  step" : null);
+    }
+
+    // Runs `bertsharp <arguments>` with `environment` set in a 160 × 40 tmux pane, sending Ctrl-C once `interruptOnScreen`
+    // shows; returns the pane's screen and scroll-back and the exit code.
+    private (string Screen, int ExitCode) InTerminal(string arguments, IReadOnlyDictionary<string, string> environment, string? interruptOnScreen = null)
+    {
+        Skip.If(Tmux("-V").ExitCode != 0, "tmux is not installed (.ci/run installs it)");
+        string exit = Path.Combine(_dir, "exit");
+        File.Delete(exit);
         // The shell stays after the run (sleep) so the pane can still be read; Dispose kills the server.
-        string command = $"dotnet '{CliRunner.CliPath}' train --model '{model}' --data '{train}' --eval '{eval}' --epochs {epochs} " +
-            $"--max-length 32 --logging-steps 1 -o '{Path.Combine(_dir, "out")}'; echo $? > '{exit}'; sleep 300";
+        // Given on the command line, as CliRunner gives it to its process: the test run's own environment stays as it is.
+        string command = $"env {string.Join(' ', environment.Select(e => $"'{e.Key}={e.Value}'"))} dotnet '{CliRunner.CliPath}' {arguments}; echo $? > '{exit}'; sleep 300";
         Assert.Equal(0, Tmux("new-session", "-d", "-x", "160", "-y", "40", command).ExitCode);
         var deadline = DateTime.UtcNow.AddMinutes(5);
-        if (interruptAfterFirstEvaluation)
+        if (interruptOnScreen is not null)
         {
-            while (!File.Exists(exit) && DateTime.UtcNow < deadline && !Tmux("capture-pane", "-p", "-S", "-").Stdout.Contains("eval  step", StringComparison.Ordinal))
+            while (!File.Exists(exit) && DateTime.UtcNow < deadline && !Tmux("capture-pane", "-p", "-S", "-").Stdout.Contains(interruptOnScreen, StringComparison.Ordinal))
                 Thread.Sleep(250);
             Tmux("send-keys", "C-c");
         }
         while (!File.Exists(exit) && DateTime.UtcNow < deadline) Thread.Sleep(250);
-        Assert.True(File.Exists(exit), "train did not finish in the terminal within 5 minutes");
+        Assert.True(File.Exists(exit), $"bertsharp {arguments.Split(' ')[0]} did not finish in the terminal within 5 minutes");
         return (Tmux("capture-pane", "-p", "-S", "-").Stdout, int.Parse(File.ReadAllText(exit).Trim(), System.Globalization.CultureInfo.InvariantCulture));
     }
 
