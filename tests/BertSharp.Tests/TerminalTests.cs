@@ -2,12 +2,13 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using BertSharp.IO;
 using BertSharp.Model;
+using BertSharp.Tests.IO;
 
 namespace BertSharp.Tests;
 
 /// <summary>
-/// The CLI in a real terminal: `train` runs inside a detached tmux session (a pseudo-terminal, so the live progress
-/// bar is drawn) and the test reads back the whole screen and scroll-back as a user would see it.
+/// The CLI in a real terminal: `train` and hub downloads run inside a detached tmux session (a pseudo-terminal, so the
+/// live progress bars are drawn) and the test reads back the whole screen and scroll-back as a user would see it.
 /// </summary>
 public sealed partial class TerminalTests : IDisposable
 {
@@ -44,6 +45,44 @@ public sealed partial class TerminalTests : IDisposable
         Assert.Contains(lines, l => l.StartsWith("bertsharp: interrupted; saving a checkpoint at the next step", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("stopped at step ", StringComparison.Ordinal));
         Assert.Contains(lines, l => EvalLine().IsMatch(l));
+    }
+
+    [SkippableFact]
+    public void AHubDownloadShowsEachFileDoneOnATerminalAndNothingOnARedirectedStderr()
+    {
+        const string Main = "1111111111111111111111111111111111111111", Tag = "3333333333333333333333333333333333333333";
+        var files = Path.Combine(_dir, "hub");
+        TinyModel.Model(labels: 2).Save(files);
+        using var hub = new HubDownloadTests.LocalHub("org/tiny", new() { ["main"] = (Main, files), ["v2"] = (Tag, files) });
+        // This hub and a cache of the test's own, whatever the environment running the tests says.
+        Dictionary<string, string> HubEnvironment(string cache) => new()
+        {
+            ["HF_ENDPOINT"] = hub.Endpoint,
+            ["BERTSHARP_CACHE"] = Path.Combine(_dir, cache),
+            ["HF_HUB_OFFLINE"] = "",
+            ["HF_TOKEN"] = "",
+        };
+
+        var (screen, exitCode) = InTerminal("embed --model org/tiny --revision v2 'the film'", HubEnvironment("terminal"));
+        Assert.True(exitCode == 0, screen);
+        // One finished row per file: its name first, then a full bar's 100%.
+        foreach (var file in new[] { "tokenizer_config.json", "config.json", "vocab.txt", "model.safetensors" })
+            Assert.True(Lines(screen).Any(l => l.StartsWith(file + " ", StringComparison.Ordinal) && l.Contains(" 100% ", StringComparison.Ordinal)),
+                $"no finished row for {file} on the screen:\n{screen}");
+        var snapshot = Path.Combine(_dir, "terminal", "models--org--tiny", "snapshots", Tag);
+        Assert.True(File.Exists(Path.Combine(snapshot, "model.safetensors")));
+        Assert.Equal(Tag, File.ReadAllText(Path.Combine(_dir, "terminal", "models--org--tiny", "refs", "v2")));
+
+        // Found in the cache, the model draws no display, not even the blank lines of an empty one: the embedding comes first.
+        Tmux("kill-server");
+        (screen, exitCode) = InTerminal("embed --model org/tiny --revision v2 'the film'", HubEnvironment("terminal"));
+        Assert.True(exitCode == 0, screen);
+        Assert.Matches(@"^-?\d", screen);
+
+        var redirected = CliRunner.RunWithEnvironment(HubEnvironment("redirected"), "embed", "--model", "org/tiny", "--revision", "v2", "the film");
+        Assert.True(redirected.ExitCode == 0, redirected.Stderr);
+        Assert.Equal("", redirected.Stderr);
+        Assert.True(File.Exists(Path.Combine(_dir, "redirected", "models--org--tiny", "snapshots", Tag, "model.safetensors")));
     }
 
     // Runs `train` on a tiny random model in a 160 × 40 tmux pane; returns the pane's screen and scroll-back and the exit code.

@@ -1,7 +1,8 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using BertSharp.IO;
+using Spectre.Console;
 
 namespace BertSharp.Cli.Commands;
 
@@ -23,55 +24,82 @@ internal static class ModelSource
             if (revision is not null) throw new ArgumentException($"--revision {revision}: applies to hub models, and '{model}' is a local model");
             return local;
         }
-        using var bar = new DownloadBar(Console.Error);
-        return HubDownloader.Download(model, new HubOptions { Revision = revision ?? "main", Progress = bar });
+        var options = new HubOptions { Revision = revision ?? "main" };
+        // Only a terminal shows a bar; a redirected stderr gets the errors alone, as the spec's CLI conventions ask.
+        if (Console.IsErrorRedirected) return HubDownloader.Download(model, options);
+        // Interactive is given, not detected: stderr being a terminal is what decides here, whatever stdin and stdout are.
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error), Interactive = InteractionSupport.Yes });
+        // The display hides the cursor until it ends; Ctrl-C ends the process first, so the cursor is shown again here.
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => console.Cursor.Show());
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => console.Cursor.Show());
+        using var display = new DownloadDisplay(console);
+        var snapshot = HubDownloader.Download(model, options with { Progress = display });
+        display.Complete();
+        return snapshot;
     }
 
-    /// <summary>One line per file, redrawn at most ten times a second: percentage, size, rate and time left.</summary>
-    private sealed class DownloadBar(TextWriter writer) : IProgress<DownloadProgress>, IDisposable
+    /// <summary>
+    /// Spectre.Console's progress display with one task per file, indeterminate while the hub has not said the file's
+    /// size. It starts with the first bytes, not before: an empty display still draws blank lines, and a model found in
+    /// the cache, or a request that fails, should print nothing but its error.
+    /// </summary>
+    private sealed class DownloadDisplay(IAnsiConsole console) : IDisposable, IProgress<DownloadProgress>
     {
-        // Only a terminal shows a bar; a redirected stderr gets the errors alone, as the spec's CLI conventions ask.
-        private readonly bool _enabled = !Console.IsErrorRedirected;
-        private readonly Stopwatch _clock = new();
+        private readonly TaskCompletionSource<ProgressContext> _context = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _downloaded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Task? _display;
         private string? _file;
-        private long _start;
-        private TimeSpan _drawn;
-        private int _width;
+        private ProgressTask? _task;
 
         public void Report(DownloadProgress value)
         {
-            if (!_enabled) return;
+            if (_display is null)
+            {
+                _display = console.Progress()
+                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                        new DownloadedColumn { Culture = CultureInfo.InvariantCulture }, new TransferSpeedColumn { Culture = CultureInfo.InvariantCulture },
+                        new RemainingTimeColumn())
+                    .StartAsync(context =>
+                    {
+                        _context.SetResult(context);
+                        return _downloaded.Task;
+                    });
+                // A display that fails to start is an error here rather than a wait for a context that never comes.
+                Task.WaitAny(_context.Task, _display);
+                if (_display.IsFaulted) _display.GetAwaiter().GetResult();
+            }
             if (value.File != _file)
             {
-                if (_file is not null) writer.WriteLine();
-                (_file, _start, _drawn, _width) = (value.File, value.BytesDone, TimeSpan.FromSeconds(-1), 0);
-                _clock.Restart();
+                // The downloader reports a file only once the one before it is verified and in place.
+                Complete();
+                _file = value.File;
+                _task = _context.Task.Result.AddTask(value.File, maxValue: value.TotalBytes ?? 1);
+                _task.IsIndeterminate = value.TotalBytes is null;
             }
-            bool finished = value.BytesDone == value.TotalBytes;
-            if (!finished && _clock.Elapsed - _drawn < TimeSpan.FromMilliseconds(100)) return;
-            _drawn = _clock.Elapsed;
-            double rate = (value.BytesDone - _start) / Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
-            var c = CultureInfo.InvariantCulture;
-            string line = value.TotalBytes is long total && total > 0
-                ? string.Create(c, $"{value.File} {Bar(value.BytesDone / (double)total)} {100.0 * value.BytesDone / total,5:F1}% {Mb(value.BytesDone)}/{Mb(total)} MB {Mb(rate)} MB/s")
-                    + (rate > 0 && !finished ? string.Create(c, $" {TimeSpan.FromSeconds((total - value.BytesDone) / rate):hh\\:mm\\:ss} left") : "")
-                : string.Create(c, $"{value.File} {Mb(value.BytesDone)} MB {Mb(rate)} MB/s");
-            // Spaces over what a longer previous line left on the screen.
-            writer.Write("\r" + line.PadRight(_width));
-            _width = line.Length;
+            // A task's value cannot pass its maximum, and one that reaches it shows as done: an unknown size stays a
+            // byte ahead of what arrived until the file is complete.
+            if (value.TotalBytes is null) _task!.MaxValue = value.BytesDone + 1;
+            _task!.Value = value.BytesDone;
         }
 
+        /// <summary>Shows the last file as done: a file of unknown size gets the size that arrived.</summary>
+        public void Complete()
+        {
+            if (_task is null) return;
+            if (_task.IsIndeterminate)
+            {
+                _task.MaxValue = _task.Value;
+                _task.IsIndeterminate = false;
+            }
+            _task.StopTask();
+        }
+
+        /// <summary>Ends the display (its last refresh, the cursor shown again) before the command goes on or fails.</summary>
         public void Dispose()
         {
-            if (_file is not null) writer.WriteLine();
-        }
-
-        private static string Mb(double bytes) => (bytes / 1e6).ToString("F1", CultureInfo.InvariantCulture);
-
-        private static string Bar(double done)
-        {
-            int filled = (int)Math.Round(Math.Clamp(done, 0, 1) * 20);
-            return "[" + new string('#', filled) + new string('.', 20 - filled) + "]";
+            if (_display is null) return;
+            _downloaded.TrySetResult();
+            _display.GetAwaiter().GetResult();
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using BertSharp.Inference;
@@ -121,28 +120,6 @@ public sealed class HubCacheTests : IDisposable
             Directory.Delete(local);
         }
         Assert.False(Directory.Exists(HubCacheFolder));
-    }
-
-    [SkippableFact]
-    public void OnATerminalTheCliDownloadsARevisionWithAProgressBar()
-    {
-        Skip.IfNot(File.Exists("/usr/bin/script"), "util-linux's script (a pseudo-terminal) is not installed");
-        const string Tag = "3333333333333333333333333333333333333333";
-        using var hub = new HubDownloadTests.LocalHub("org/tiny", new() { ["main"] = (Commit, _model.Path), ["v2"] = (Tag, _model.Path) });
-        // script gives the command a terminal, where the bar is drawn; its output is what the terminal showed.
-        var psi = new ProcessStartInfo("/usr/bin/script") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "-qec", $"dotnet {CliRunner.CliPath} embed --model org/tiny --revision v2 'the film'", "/dev/null" }) psi.ArgumentList.Add(a);
-        foreach (var (name, value) in OfflineEnvironment()) psi.Environment[name] = value;
-        psi.Environment["HF_HUB_OFFLINE"] = "";
-        psi.Environment["HF_ENDPOINT"] = hub.Endpoint;
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)), "bertsharp did not exit");
-        Assert.True(p.ExitCode == 0, output.Result);
-        long size = new FileInfo(Path.Combine(_model.Path, "model.safetensors")).Length;
-        Assert.Contains($"model.safetensors [####################] 100.0% {size / 1e6:F1}/{size / 1e6:F1} MB", output.Result);
-        Assert.True(File.Exists(Path.Combine(HubCacheFolder, "models--org--tiny", "snapshots", Tag, "model.safetensors")));
-        Assert.Equal(Tag, File.ReadAllText(Path.Combine(HubCacheFolder, "models--org--tiny", "refs", "v2")));
     }
 
     [Fact]
