@@ -477,7 +477,7 @@ internal static unsafe class Gemm
     }
 
     // dst[c·stride + r] = src[r·ld + c] for r, c < 16.
-    private static void Transpose16(float* s, int ld, float* dst, int stride)
+    internal static void Transpose16(float* s, int ld, float* dst, int stride)
     {
         Quad(Vector512.Load(s), Vector512.Load(s + ld), Vector512.Load(s + 2L * ld), Vector512.Load(s + 3L * ld),
             out var u0, out var u1, out var u2, out var u3);
