@@ -12,7 +12,7 @@ namespace BertSharp.Bench;
 /// </summary>
 internal static class GemmBench
 {
-    private sealed record Shape(string Name, bool TransA, bool TransB, int M, int N, int K, bool Packed = false, int Batch = 1, bool SerialOnly = false);
+    private sealed record Shape(string Name, bool TransA, bool TransB, int M, int N, int K, bool Packed = false, int Batch = 1, bool SerialOnly = false, int Copies = 1);
 
     public static int Run(string[] args)
     {
@@ -29,6 +29,14 @@ internal static class GemmBench
             new Shape("fwd FFN up   packed W", false, true, 4096, 1536, 384, Packed: true),
             new Shape("fwd FFN down x·Wᵀ [4096x1536]·[384x1536]ᵀ", false, true, 4096, 384, 1536),
             new Shape("fwd FFN down packed W", false, true, 4096, 384, 1536, Packed: true),
+            // One 16-token input (batch 1): too small to split, so on one thread only.
+            new Shape("fwd FFN up   packed W, 16 tokens", false, true, 16, 1536, 384, Packed: true, SerialOnly: true),
+            new Shape("fwd FFN down packed W, 16 tokens", false, true, 16, 384, 1536, Packed: true, SerialOnly: true),
+            new Shape("fwd FFN up   packed W, 64 tokens", false, true, 64, 1536, 384, Packed: true, SerialOnly: true),
+            // The same products with the weight read from memory, as in a whole pass (42 MB of weights
+            // against a 32 MiB L3): calls cycle through 24 packed copies (56 MB, 38 MB).
+            new Shape("fwd FFN up   packed W, 16 tokens, cold", false, true, 16, 1536, 384, Packed: true, SerialOnly: true, Copies: 24),
+            new Shape("fwd FFN down packed W, 16 tokens, cold", false, true, 16, 384, 1536, Packed: true, SerialOnly: true, Copies: 24),
             new Shape("bwd dX = dY·W [4096x1536]·[1536x384]", false, false, 4096, 384, 1536),
             new Shape("bwd dW = dYᵀ·X [1536x4096]·[4096x384]", true, false, 1536, 384, 4096),
             // One head's GEMM is below the parallel threshold by design (callers parallelise over heads).
@@ -144,14 +152,15 @@ internal static class GemmBench
                 else provider.Multiply(s.M, a, lda, prepared, default, output, s.N);
             }, Gemm.MaxThreads);
         }
-        var packed = s.Packed ? PackedMatrix.Pack(s.TransB, s.K, s.N, b, ldb) : null;
+        var copies = s.Packed ? Enumerable.Range(0, s.Copies).Select(_ => PackedMatrix.Pack(s.TransB, s.K, s.N, b, ldb)).ToArray() : null;
+        int call = 0;
         return Time(2.0 * s.Batch * s.M * s.N * s.K, seconds, () =>
         {
             if (s.Batch > 1)
                 Gemm.MultiplyBatched(s.TransA, s.TransB, s.M, s.N, s.K, 1, a, lda, new BatchStrides((long)s.M * s.K, 0),
                     b, ldb, new BatchStrides((long)s.K * s.N, 0), 0, c, s.N, new BatchStrides((long)s.M * s.N, 0), s.Batch, 1);
-            else if (packed is null) Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1, a, lda, b, ldb, 0, c, s.N);
-            else Gemm.Multiply(s.TransA, s.M, s.N, s.K, 1, a, lda, packed, 0, c, s.N);
+            else if (copies is null) Gemm.Multiply(s.TransA, s.TransB, s.M, s.N, s.K, 1, a, lda, b, ldb, 0, c, s.N);
+            else Gemm.Multiply(s.TransA, s.M, s.N, s.K, 1, a, lda, copies[call++ % copies.Length], 0, c, s.N);
         }, Gemm.MaxThreads);
     }
 

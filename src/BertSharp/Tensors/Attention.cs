@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace BertSharp.Tensors;
 
@@ -220,10 +221,13 @@ internal static unsafe class Attention
         long at = (long)b * seq * j.Ld + (long)h * dh;
         float* q = j.Q + (long)b * rows * j.LdQ + (long)h * dh;
         long block = (long)rows * seq;
-        float* work = (scratch ??= new AlignedBuffer()).Get(2 * block);
+        bool direct = Direct(keys, dh);
+        // Scratch: probabilities (when probs is not kept), dropped probabilities, and the direct path's kᵀ.
+        float* work = (scratch ??= new AlignedBuffer()).Get(2 * block + (direct ? (long)DirectKeys * dh : 0));
         float* p = j.P != null ? j.P + t * block : work;
         float* add = j.Add != null ? j.Add + (long)b * seq : null;
-        Gemm.Run(false, true, rows, keys, dh, j.Scale, q, j.LdQ, j.K + at, j.Ld, null, 0, p, seq, serial: true);
+        if (direct) ScoresDirect(q, j.LdQ, j.K + at, j.Ld, rows, keys, dh, j.Scale, p, seq, work + 2 * block);
+        else Gemm.Run(false, true, rows, keys, dh, j.Scale, q, j.LdQ, j.K + at, j.Ld, null, 0, p, seq, serial: true);
         // Dropped probabilities go to scratch while the row is in L1: P itself is what backward needs.
         float* used = j.Dropout > 0 ? work + block : p;
         for (int i = 0; i < rows; i++)
@@ -234,8 +238,113 @@ internal static unsafe class Attention
             if (j.Dropout > 0) Drop(row, used + (long)i * seq, keys, j.Dropout, j.Key, j.Offset + t * block + (long)i * seq);
         }
         float* c = j.C + (long)b * rows * j.LdC + (long)h * dh;
-        Gemm.Run(false, false, rows, dh, keys, 1, used, seq, j.V + at, j.Ld, null, 0, c, j.LdC, serial: true);
+        if (direct) ContextDirect(used, seq, j.V + at, j.Ld, rows, keys, dh, c, j.LdC);
+        else Gemm.Run(false, false, rows, dh, keys, 1, used, seq, j.V + at, j.Ld, null, 0, c, j.LdC, serial: true);
     }
+
+    /// <summary>
+    /// Heads with at most this many keys (a short input's) take <see cref="ScoresDirect"/> and
+    /// <see cref="ContextDirect"/> instead of two packed GEMMs: at 16 tokens, packing and dispatch
+    /// cost ≈ 12 µs per head product, many times its 16 K multiply-adds.
+    /// </summary>
+    internal const int DirectKeys = 64;
+
+    // The direct kernels need AVX-512 and whole 16-float vectors across the head.
+    private static bool Direct(int keys, int dh) => keys <= DirectKeys && dh % 16 == 0 && Gemm.Path == Gemm.Isa.Avx512;
+
+    // s[i·lds + j] = scale · q_i·k_j for i < rows, j < keys, from rows of dh values (strides ldq, ldk).
+    // k is copied transposed into kt [dh, width] (scratch; width = keys rounded up to 16, zeros past keys)
+    // so that each step over d is one load of 16 keys' values shared by 8 broadcast query values.
+    private static void ScoresDirect(float* q, int ldq, float* k, int ldk, int rows, int keys, int dh, float scale, float* s, int lds, float* kt)
+    {
+        int width = (keys + 15) & ~15;
+        int full = keys & ~15;
+        for (int j0 = 0; j0 < full; j0 += 16)
+            for (int d0 = 0; d0 < dh; d0 += 16)
+                Gemm.Transpose16(k + (long)j0 * ldk + d0, ldk, kt + (long)d0 * width + j0, width);
+        for (int d = 0; d < dh; d++)
+            for (int jj = full; jj < width; jj++)
+                kt[d * width + jj] = jj < keys ? k[(long)jj * ldk + d] : 0;
+        var vs = Vector512.Create(scale);
+        for (int i0 = 0; i0 < rows; i0 += 8)
+        {
+            // A last group of fewer than 8 rows repeats its last row in the spare lanes and stores only the real ones.
+            int n = Math.Min(8, rows - i0);
+            float* q0 = q + (long)i0 * ldq, q1 = Row(q, ldq, i0 + 1, rows), q2 = Row(q, ldq, i0 + 2, rows), q3 = Row(q, ldq, i0 + 3, rows);
+            float* q4 = Row(q, ldq, i0 + 4, rows), q5 = Row(q, ldq, i0 + 5, rows), q6 = Row(q, ldq, i0 + 6, rows), q7 = Row(q, ldq, i0 + 7, rows);
+            for (int j0 = 0; j0 < keys; j0 += 16)
+            {
+                Vector512<float> r0 = default, r1 = default, r2 = default, r3 = default;
+                Vector512<float> r4 = default, r5 = default, r6 = default, r7 = default;
+                float* kd = kt + j0;
+                for (int d = 0; d < dh; d++, kd += width)
+                {
+                    var kv = Vector512.Load(kd);
+                    r0 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[d]), kv, r0);
+                    r1 = Vector512.FusedMultiplyAdd(Vector512.Create(q1[d]), kv, r1);
+                    r2 = Vector512.FusedMultiplyAdd(Vector512.Create(q2[d]), kv, r2);
+                    r3 = Vector512.FusedMultiplyAdd(Vector512.Create(q3[d]), kv, r3);
+                    r4 = Vector512.FusedMultiplyAdd(Vector512.Create(q4[d]), kv, r4);
+                    r5 = Vector512.FusedMultiplyAdd(Vector512.Create(q5[d]), kv, r5);
+                    r6 = Vector512.FusedMultiplyAdd(Vector512.Create(q6[d]), kv, r6);
+                    r7 = Vector512.FusedMultiplyAdd(Vector512.Create(q7[d]), kv, r7);
+                }
+                // Past keys, the row may run into the next row or the next head's block: store only keys.
+                var lanes = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(keys - j0)).AsSingle();
+                float* dst = s + (long)i0 * lds + j0;
+                Avx512F.MaskStore(dst, lanes, r0 * vs);
+                if (n > 1) Avx512F.MaskStore(dst + lds, lanes, r1 * vs);
+                if (n > 2) Avx512F.MaskStore(dst + 2L * lds, lanes, r2 * vs);
+                if (n > 3) Avx512F.MaskStore(dst + 3L * lds, lanes, r3 * vs);
+                if (n > 4) Avx512F.MaskStore(dst + 4L * lds, lanes, r4 * vs);
+                if (n > 5) Avx512F.MaskStore(dst + 5L * lds, lanes, r5 * vs);
+                if (n > 6) Avx512F.MaskStore(dst + 6L * lds, lanes, r6 * vs);
+                if (n > 7) Avx512F.MaskStore(dst + 7L * lds, lanes, r7 * vs);
+            }
+        }
+    }
+
+    // c[i·ldc + d] = Σ_{j < keys} p[i·ldp + j] · v[j·ldv + d] for i < rows, d < dh: 8 rows × 16 columns
+    // of c per pass over the keys, v's rows read in place (one load shared by 8 broadcast probabilities).
+    private static void ContextDirect(float* p, int ldp, float* v, int ldv, int rows, int keys, int dh, float* c, int ldc)
+    {
+        for (int i0 = 0; i0 < rows; i0 += 8)
+        {
+            int n = Math.Min(8, rows - i0);
+            float* p0 = p + (long)i0 * ldp, p1 = Row(p, ldp, i0 + 1, rows), p2 = Row(p, ldp, i0 + 2, rows), p3 = Row(p, ldp, i0 + 3, rows);
+            float* p4 = Row(p, ldp, i0 + 4, rows), p5 = Row(p, ldp, i0 + 5, rows), p6 = Row(p, ldp, i0 + 6, rows), p7 = Row(p, ldp, i0 + 7, rows);
+            for (int d0 = 0; d0 < dh; d0 += 16)
+            {
+                Vector512<float> r0 = default, r1 = default, r2 = default, r3 = default;
+                Vector512<float> r4 = default, r5 = default, r6 = default, r7 = default;
+                float* vj = v + d0;
+                for (int jj = 0; jj < keys; jj++, vj += ldv)
+                {
+                    var vv = Vector512.Load(vj);
+                    r0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[jj]), vv, r0);
+                    r1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[jj]), vv, r1);
+                    r2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[jj]), vv, r2);
+                    r3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[jj]), vv, r3);
+                    r4 = Vector512.FusedMultiplyAdd(Vector512.Create(p4[jj]), vv, r4);
+                    r5 = Vector512.FusedMultiplyAdd(Vector512.Create(p5[jj]), vv, r5);
+                    r6 = Vector512.FusedMultiplyAdd(Vector512.Create(p6[jj]), vv, r6);
+                    r7 = Vector512.FusedMultiplyAdd(Vector512.Create(p7[jj]), vv, r7);
+                }
+                float* dst = c + (long)i0 * ldc + d0;
+                r0.Store(dst);
+                if (n > 1) r1.Store(dst + ldc);
+                if (n > 2) r2.Store(dst + 2L * ldc);
+                if (n > 3) r3.Store(dst + 3L * ldc);
+                if (n > 4) r4.Store(dst + 4L * ldc);
+                if (n > 5) r5.Store(dst + 5L * ldc);
+                if (n > 6) r6.Store(dst + 6L * ldc);
+                if (n > 7) r7.Store(dst + 7L * ldc);
+            }
+        }
+    }
+
+    // Row i of a rows-row matrix, or its last row when i is past it (the spare lanes of a short group).
+    private static float* Row(float* x, int ld, int i, int rows) => x + (long)Math.Min(i, rows - 1) * ld;
 
     private static void BackwardOne(ref Job j, int t)
     {

@@ -477,7 +477,7 @@ internal static unsafe class Gemm
     }
 
     // dst[c·stride + r] = src[r·ld + c] for r, c < 16.
-    private static void Transpose16(float* s, int ld, float* dst, int stride)
+    internal static void Transpose16(float* s, int ld, float* dst, int stride)
     {
         Quad(Vector512.Load(s), Vector512.Load(s + ld), Vector512.Load(s + 2L * ld), Vector512.Load(s + 3L * ld),
             out var u0, out var u1, out var u2, out var u3);
@@ -576,8 +576,17 @@ internal static unsafe class Gemm
         Vector512<float> r9a = default, r9b = default;
         Vector512<float> r10a = default, r10b = default;
         Vector512<float> r11a = default, r11b = default;
+        // The next sliver of B follows this one in memory (packed weights and fresh panels alike) and
+        // is pulled into L2 a line pair per step: with few rows of A (a short input), B's weights are
+        // read from memory once per pass at more bytes per flop than the hardware prefetcher keeps up
+        // with (≈ 110 → 170 GFLOP/s at 16 rows with the weight out of cache, `gemm 1 cold`).
+        // Past B's last sliver the prefetches touch nothing: they never fault.
+        float* next = b + kc * NR;
         for (int p = 0; p < kc; p++)
         {
+            Sse.Prefetch1(next);
+            Sse.Prefetch1(next + 16);
+            next += NR;
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
             var a0 = Vector512.Create(a[0]);
@@ -658,8 +667,12 @@ internal static unsafe class Gemm
     {
         Vector512<float> r0a = default, r0b = default, r1a = default, r1b = default;
         Vector512<float> r2a = default, r2b = default, r3a = default, r3b = default;
+        float* next = b + kc * NR; // the next sliver, as in Tile512
         for (int p = 0; p < kc; p++)
         {
+            Sse.Prefetch1(next);
+            Sse.Prefetch1(next + 16);
+            next += NR;
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
             var a0 = Vector512.Create(a[0]);
@@ -692,8 +705,12 @@ internal static unsafe class Gemm
         Vector512<float> r2a = default, r2b = default, r3a = default, r3b = default;
         Vector512<float> r4a = default, r4b = default, r5a = default, r5b = default;
         Vector512<float> r6a = default, r6b = default, r7a = default, r7b = default;
+        float* next = b + kc * NR; // the next sliver, as in Tile512
         for (int p = 0; p < kc; p++)
         {
+            Sse.Prefetch1(next);
+            Sse.Prefetch1(next + 16);
+            next += NR;
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
             var a0 = Vector512.Create(a[0]);
