@@ -9,7 +9,8 @@ refuses the reference BLAS, see torch_blas.py) on this machine; run it beside Be
 
 --init is a directory BertSharp wrote (config.json, model.safetensors): the pretrained encoder with the
 seeded new classifier, saved before any update (`bertsharp train ... --lr 1e-30 --epochs 1 --select 8`), so
-both start from the same weights. Word pieces come from `bertsharp tokenize` (--bertsharp), so both read the
+both start from the same weights. With --epochs 0 it only scores --init (any token-classification directory
+BertSharp wrote, e.g. a trained one: an independent check of its F1 and PyTorch's inference speed). Word pieces come from `bertsharp tokenize` (--bertsharp), so both read the
 same ids; the subset is the same SplitMix64 shuffle as `--select`. Labels: the first piece of each word carries
 its tag, the rest -100; sentences longer than --max-length become windows sharing --stride pieces; each word
 is predicted at its first piece in the window where it sits furthest from an edge. Recipe: AdamW (weight decay
@@ -305,7 +306,7 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}], lr=a.lr, eps=1e-8)
     steps_per_epoch = math.ceil(len(tr) / a.batch_size)
     total = steps_per_epoch * a.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, (total - step) / total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, (total - step) / max(total, 1)))
     gen = torch.Generator().manual_seed(a.seed)
     history, train_seconds = [], 0.0
     for epoch in range(a.epochs):
@@ -327,6 +328,10 @@ def main():
         scores.update(epoch=epoch + 1, train_seconds=round(train_seconds, 1), train_sentences_per_second=round(len(tr) * (epoch + 1) / train_seconds, 2))
         history.append(scores)
         print(json.dumps(scores), flush=True)
+    if a.epochs == 0:
+        # Inference alone: scores the --init model as it is (e.g. a model BertSharp trained), timed like the epochs'.
+        history.append(evaluate(model, dv, dev, id2label, a.bf16))
+        print(json.dumps(history[-1]), flush=True)
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "bf16": a.bf16, "train_windows": len(tr),
                       "eval_sentences": len(dev), "history": history}))
 
