@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -266,81 +267,59 @@ internal static unsafe class Attention
             for (int jj = full; jj < width; jj++)
                 kt[d * width + jj] = jj < keys ? k[(long)jj * ldk + d] : 0;
         var vs = Vector512.Create(scale);
+        var r = stackalloc Vector512<float>[8];
         for (int i0 = 0; i0 < rows; i0 += 8)
         {
-            // A last group of fewer than 8 rows repeats its last row in the spare lanes and stores only the real ones.
             int n = Math.Min(8, rows - i0);
-            float* q0 = q + (long)i0 * ldq, q1 = Row(q, ldq, i0 + 1, rows), q2 = Row(q, ldq, i0 + 2, rows), q3 = Row(q, ldq, i0 + 3, rows);
-            float* q4 = Row(q, ldq, i0 + 4, rows), q5 = Row(q, ldq, i0 + 5, rows), q6 = Row(q, ldq, i0 + 6, rows), q7 = Row(q, ldq, i0 + 7, rows);
             for (int j0 = 0; j0 < keys; j0 += 16)
             {
-                Vector512<float> r0 = default, r1 = default, r2 = default, r3 = default;
-                Vector512<float> r4 = default, r5 = default, r6 = default, r7 = default;
-                float* kd = kt + j0;
-                for (int d = 0; d < dh; d++, kd += width)
-                {
-                    var kv = Vector512.Load(kd);
-                    r0 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[d]), kv, r0);
-                    r1 = Vector512.FusedMultiplyAdd(Vector512.Create(q1[d]), kv, r1);
-                    r2 = Vector512.FusedMultiplyAdd(Vector512.Create(q2[d]), kv, r2);
-                    r3 = Vector512.FusedMultiplyAdd(Vector512.Create(q3[d]), kv, r3);
-                    r4 = Vector512.FusedMultiplyAdd(Vector512.Create(q4[d]), kv, r4);
-                    r5 = Vector512.FusedMultiplyAdd(Vector512.Create(q5[d]), kv, r5);
-                    r6 = Vector512.FusedMultiplyAdd(Vector512.Create(q6[d]), kv, r6);
-                    r7 = Vector512.FusedMultiplyAdd(Vector512.Create(q7[d]), kv, r7);
-                }
+                Rows8(q, ldq, i0, rows, kt + j0, width, dh, r);
                 // Past keys, the row may run into the next row or the next head's block: store only keys.
                 var lanes = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(keys - j0)).AsSingle();
-                float* dst = s + (long)i0 * lds + j0;
-                Avx512F.MaskStore(dst, lanes, r0 * vs);
-                if (n > 1) Avx512F.MaskStore(dst + lds, lanes, r1 * vs);
-                if (n > 2) Avx512F.MaskStore(dst + 2L * lds, lanes, r2 * vs);
-                if (n > 3) Avx512F.MaskStore(dst + 3L * lds, lanes, r3 * vs);
-                if (n > 4) Avx512F.MaskStore(dst + 4L * lds, lanes, r4 * vs);
-                if (n > 5) Avx512F.MaskStore(dst + 5L * lds, lanes, r5 * vs);
-                if (n > 6) Avx512F.MaskStore(dst + 6L * lds, lanes, r6 * vs);
-                if (n > 7) Avx512F.MaskStore(dst + 7L * lds, lanes, r7 * vs);
+                for (int i = 0; i < n; i++) Avx512F.MaskStore(s + (long)(i0 + i) * lds + j0, lanes, r[i] * vs);
             }
         }
     }
 
     // c[i·ldc + d] = Σ_{j < keys} p[i·ldp + j] · v[j·ldv + d] for i < rows, d < dh: 8 rows × 16 columns
-    // of c per pass over the keys, v's rows read in place (one load shared by 8 broadcast probabilities).
+    // of c per pass over the keys, v's rows read in place.
     private static void ContextDirect(float* p, int ldp, float* v, int ldv, int rows, int keys, int dh, float* c, int ldc)
     {
+        var r = stackalloc Vector512<float>[8];
         for (int i0 = 0; i0 < rows; i0 += 8)
         {
             int n = Math.Min(8, rows - i0);
-            float* p0 = p + (long)i0 * ldp, p1 = Row(p, ldp, i0 + 1, rows), p2 = Row(p, ldp, i0 + 2, rows), p3 = Row(p, ldp, i0 + 3, rows);
-            float* p4 = Row(p, ldp, i0 + 4, rows), p5 = Row(p, ldp, i0 + 5, rows), p6 = Row(p, ldp, i0 + 6, rows), p7 = Row(p, ldp, i0 + 7, rows);
             for (int d0 = 0; d0 < dh; d0 += 16)
             {
-                Vector512<float> r0 = default, r1 = default, r2 = default, r3 = default;
-                Vector512<float> r4 = default, r5 = default, r6 = default, r7 = default;
-                float* vj = v + d0;
-                for (int jj = 0; jj < keys; jj++, vj += ldv)
-                {
-                    var vv = Vector512.Load(vj);
-                    r0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[jj]), vv, r0);
-                    r1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[jj]), vv, r1);
-                    r2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[jj]), vv, r2);
-                    r3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[jj]), vv, r3);
-                    r4 = Vector512.FusedMultiplyAdd(Vector512.Create(p4[jj]), vv, r4);
-                    r5 = Vector512.FusedMultiplyAdd(Vector512.Create(p5[jj]), vv, r5);
-                    r6 = Vector512.FusedMultiplyAdd(Vector512.Create(p6[jj]), vv, r6);
-                    r7 = Vector512.FusedMultiplyAdd(Vector512.Create(p7[jj]), vv, r7);
-                }
-                float* dst = c + (long)i0 * ldc + d0;
-                r0.Store(dst);
-                if (n > 1) r1.Store(dst + ldc);
-                if (n > 2) r2.Store(dst + 2L * ldc);
-                if (n > 3) r3.Store(dst + 3L * ldc);
-                if (n > 4) r4.Store(dst + 4L * ldc);
-                if (n > 5) r5.Store(dst + 5L * ldc);
-                if (n > 6) r6.Store(dst + 6L * ldc);
-                if (n > 7) r7.Store(dst + 7L * ldc);
+                Rows8(p, ldp, i0, rows, v + d0, ldv, keys, r);
+                for (int i = 0; i < n; i++) r[i].Store(c + (long)(i0 + i) * ldc + d0);
             }
         }
+    }
+
+    // The 8 × 16 block both direct kernels are made of: r[i] = Σ_{t < count} a_i[t] · b[t·ldb … t·ldb + 16) for the
+    // rows a_i = row i0 + i of a (a last group of fewer than 8 rows repeats its last row in the spare accumulators,
+    // which the callers do not store); each load of 16 values of b is shared by 8 broadcast values of a.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows8(float* a, int lda, int i0, int rows, float* b, int ldb, int count, Vector512<float>* r)
+    {
+        float* a0 = a + (long)i0 * lda, a1 = Row(a, lda, i0 + 1, rows), a2 = Row(a, lda, i0 + 2, rows), a3 = Row(a, lda, i0 + 3, rows);
+        float* a4 = Row(a, lda, i0 + 4, rows), a5 = Row(a, lda, i0 + 5, rows), a6 = Row(a, lda, i0 + 6, rows), a7 = Row(a, lda, i0 + 7, rows);
+        Vector512<float> r0 = default, r1 = default, r2 = default, r3 = default;
+        Vector512<float> r4 = default, r5 = default, r6 = default, r7 = default;
+        for (int t = 0; t < count; t++, b += ldb)
+        {
+            var bv = Vector512.Load(b);
+            r0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[t]), bv, r0);
+            r1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[t]), bv, r1);
+            r2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[t]), bv, r2);
+            r3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[t]), bv, r3);
+            r4 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[t]), bv, r4);
+            r5 = Vector512.FusedMultiplyAdd(Vector512.Create(a5[t]), bv, r5);
+            r6 = Vector512.FusedMultiplyAdd(Vector512.Create(a6[t]), bv, r6);
+            r7 = Vector512.FusedMultiplyAdd(Vector512.Create(a7[t]), bv, r7);
+        }
+        (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) = (r0, r1, r2, r3, r4, r5, r6, r7);
     }
 
     // Row i of a rows-row matrix, or its last row when i is past it (the spare lanes of a short group).
