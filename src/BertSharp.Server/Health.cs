@@ -100,8 +100,12 @@ internal sealed class HealthLifecycle(Health health, ServedPipeline served, Mode
         {
             try
             {
-                // The encoder is what every task runs; its first pass is the slow one.
-                await gate.RunExclusiveAsync(() => served.Pipeline.Embed(["warm up"]));
+                // The model's forward pass is what every endpoint runs, on either runtime; its first pass is the slow one.
+                await gate.RunExclusiveAsync(() =>
+                {
+                    served.Pipeline.WarmUp();
+                    return true;
+                });
                 health.MarkReady();
             }
             catch (Exception e)

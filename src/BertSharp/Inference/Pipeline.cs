@@ -68,6 +68,16 @@ public abstract class Pipeline : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs the model's forward pass once on a two-word input, so that the first real request does not pay for what a
+    /// first pass sets up (the JIT, packed weights, ONNX Runtime's first run). Either runtime; a server calls it before
+    /// it reports ready.
+    /// </summary>
+    public void WarmUp()
+    {
+        foreach (var (input, _) in Batches([Encode("warm up")], 1)) _runtime.Run(input);
+    }
+
     /// <summary>Tokenizes one text (or pair) the way the model reads it: truncated to <see cref="MaxLength"/>.</summary>
     public TokenEncoding Encode(string text, string? pair = null) => Tokenizer.Encode(text, pair, new EncodeOptions { MaxLength = MaxLength });
 
