@@ -17,16 +17,6 @@ public sealed class HealthTests(ServedModel model)
         return (r.StatusCode, JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("status").GetString()!);
     }
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(30)) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(20);
-        }
-    }
-
     [Fact]
     public async Task Ready_only_once_a_forward_pass_has_run()
     {
@@ -41,7 +31,7 @@ public sealed class HealthTests(ServedModel model)
         using (var old = await server.Client.GetAsync("/health")) Assert.Equal(HttpStatusCode.OK, old.StatusCode);
         hold.Set();
         Assert.True(await holding!);
-        await WaitForAsync(async () => (await ReadyAsync(server.Client)).Status == HttpStatusCode.OK, "ready");
+        await Poll.UntilAsync(async () => (await ReadyAsync(server.Client)).Status == HttpStatusCode.OK, "ready");
         Assert.Equal("ready", (await ReadyAsync(server.Client)).State);
     }
 
@@ -49,10 +39,10 @@ public sealed class HealthTests(ServedModel model)
     public async Task Shutdown_reports_draining_and_still_answers_for_the_drain_delay()
     {
         var server = await model.StartAsync(new ServerOptions { DrainDelay = TimeSpan.FromSeconds(2), ShutdownTimeout = TimeSpan.FromSeconds(20) });
-        await WaitForAsync(async () => (await ReadyAsync(server.Client)).Status == HttpStatusCode.OK, "ready");
+        await Poll.UntilAsync(async () => (await ReadyAsync(server.Client)).Status == HttpStatusCode.OK, "ready");
         var clock = Stopwatch.StartNew();
         var stopping = server.App.StopAsync();
-        await WaitForAsync(async () => (await ReadyAsync(server.Client)).State == "draining", "draining");
+        await Poll.UntilAsync(async () => (await ReadyAsync(server.Client)).State == "draining", "draining");
         // A balancer has not noticed yet: requests that still come are answered.
         using var r = await server.PostJsonAsync("/v1/classify", JsonSerializer.Serialize(new { text = model.HeldOut[0].Text }));
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
@@ -87,7 +77,7 @@ public sealed class HealthTests(ServedModel model)
             if (line is null) Assert.Fail("serve ended before listening: " + await stderr);
             // "… on http://127.0.0.1:PORT (authentication …)": the address is the word after " on ".
             using var client = new HttpClient { BaseAddress = new Uri(line![(line.LastIndexOf(" on ", StringComparison.Ordinal) + 4)..].Split(' ')[0]) };
-            await WaitForAsync(async () => (await ReadyAsync(client)).Status == HttpStatusCode.OK, "ready");
+            await Poll.UntilAsync(async () => (await ReadyAsync(client)).Status == HttpStatusCode.OK, "ready");
 
             // Keep requests coming from four clients while the process is told to stop; the ones that
             // reach it before it stops accepting must all be answered (the rest find the port closed).

@@ -104,6 +104,13 @@ public sealed class RunningServer(WebApplication app) : IAsyncDisposable
     public Uri Address { get; } = new(app.Urls.First());
     public HttpClient Client { get; } = new() { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(60) };
 
+    /// <summary>Waits until /health/ready answers 200 (the warm-up pass has run), failing the test after 30 s.</summary>
+    public Task WaitReadyAsync() => Poll.UntilAsync(async () =>
+    {
+        using var ready = await Client.GetAsync("/health/ready");
+        return ready.StatusCode == System.Net.HttpStatusCode.OK;
+    }, "ready");
+
     public Task<HttpResponseMessage> PostJsonAsync(string path, string json, string contentType = "application/json")
     {
         var content = new StringContent(json, Encoding.UTF8);
@@ -116,5 +123,20 @@ public sealed class RunningServer(WebApplication app) : IAsyncDisposable
         Client.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
+    }
+}
+
+/// <summary>Polling for a server's state, which changes in the background (warm-up, drain).</summary>
+public static class Poll
+{
+    /// <summary>Checks <paramref name="condition"/> every 20 ms until it holds; fails the test after 30 s naming <paramref name="what"/>.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30)) Assert.Fail($"timed out waiting for {what}");
+            await Task.Delay(20);
+        }
     }
 }

@@ -290,17 +290,7 @@ public sealed class ServerApiTests(ServedModel model)
         using (var info = await onnx.Client.GetAsync("/v1/model")) Assert.Equal("onnx", (await ReadJson(info)).GetProperty("runtime").GetString());
         // The warm-up runs the exported graph, so an ONNX-backed server becomes ready (it used to ask for embeddings,
         // which ONNX Runtime cannot give, and stayed 503 "failed").
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (true)
-        {
-            using var ready = await onnx.Client.GetAsync("/health/ready");
-            if (ready.StatusCode == HttpStatusCode.OK || clock.Elapsed > TimeSpan.FromSeconds(30))
-            {
-                Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-                break;
-            }
-            await Task.Delay(20);
-        }
+        await onnx.WaitReadyAsync();
         using (var r = await onnx.PostJsonAsync("/v1/attention", Json(new { text = "who is it ?" }))) await AssertError(r, 422, "unsupported_on_runtime", "--runtime managed", "attention on onnx");
         using (var r = await onnx.PostJsonAsync("/v1/embed", Json(new { text = "who is it ?" }))) await AssertError(r, 422, "unsupported_on_runtime", "logits only", "embed on onnx");
     }
