@@ -199,6 +199,7 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--bf16", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--logging-steps", type=int, default=0, help="print the mean loss and rate every N steps to stderr")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -244,6 +245,10 @@ def main():
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss.item())
+            if a.logging_steps and len(losses) % a.logging_steps == 0:
+                rate = (s + len(rows)) / (time.perf_counter() - start)
+                print(f"epoch {epoch + 1} step {len(losses)}/{steps_per_epoch}: loss {sum(losses[-a.logging_steps:]) / a.logging_steps:.4f}, "
+                      f"{rate:.2f} features/s", file=sys.stderr, flush=True)
         seconds = time.perf_counter() - start
         train_seconds += seconds
         em, f1, infer_rate = evaluate(model, evals, examples, a.eval_batch, autocast)
