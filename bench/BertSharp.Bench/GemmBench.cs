@@ -33,6 +33,14 @@ internal static class GemmBench
             new Shape("fwd FFN up   packed W, 16 tokens", false, true, 16, 1536, 384, Packed: true, SerialOnly: true),
             new Shape("fwd FFN down packed W, 16 tokens", false, true, 16, 384, 1536, Packed: true, SerialOnly: true),
             new Shape("fwd FFN up   packed W, 64 tokens", false, true, 64, 1536, 384, Packed: true, SerialOnly: true),
+            // Batch 1's fused QKV product ([tokens x 384]·[1152 x 384]ᵀ), weights cold, at token counts that end on
+            // each narrow kernel: 8 and 20 (the 8-row one), 16 and 64 (the 4-row one), 24 and 32 (12-row, then 8-row).
+            new Shape("fwd QKV      packed W, 8 tokens, cold", false, true, 8, 1152, 384, Packed: true, SerialOnly: true, Copies: 24),
+            new Shape("fwd QKV      packed W, 16 tokens, cold", false, true, 16, 1152, 384, Packed: true, SerialOnly: true, Copies: 24),
+            new Shape("fwd QKV      packed W, 20 tokens, cold", false, true, 20, 1152, 384, Packed: true, SerialOnly: true, Copies: 24),
+            new Shape("fwd QKV      packed W, 24 tokens, cold", false, true, 24, 1152, 384, Packed: true, SerialOnly: true, Copies: 24),
+            new Shape("fwd QKV      packed W, 32 tokens, cold", false, true, 32, 1152, 384, Packed: true, SerialOnly: true, Copies: 24),
+            new Shape("fwd QKV      packed W, 64 tokens, cold", false, true, 64, 1152, 384, Packed: true, SerialOnly: true, Copies: 24),
             // The same products with the weight read from memory, as in a whole pass (42 MB of weights
             // against a 32 MiB L3): calls cycle through 24 packed copies (56 MB, 38 MB).
             new Shape("fwd FFN up   packed W, 16 tokens, cold", false, true, 16, 1536, 384, Packed: true, SerialOnly: true, Copies: 24),

@@ -663,6 +663,7 @@ internal static unsafe class Gemm
     }
 
     // Tile512 for slivers of at most 4 real rows (of the 12-lane packed A sliver).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile512x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         Vector512<float> r0a = default, r0b = default, r1a = default, r1b = default;
@@ -699,6 +700,7 @@ internal static unsafe class Gemm
     }
 
     // Tile512 for slivers of 5 to 8 real rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile512x8(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         Vector512<float> r0a = default, r0b = default, r1a = default, r1b = default;
@@ -739,6 +741,18 @@ internal static unsafe class Gemm
             r7b = Vector512.FusedMultiplyAdd(a7, b1, r7b);
             a += MR;
             b += NR;
+        }
+        if (mr == 8 && nr == NR)
+        {
+            Store512(c + 0 * ldc, r0a, r0b, alpha, beta, bias);
+            Store512(c + 1 * ldc, r1a, r1b, alpha, beta, bias);
+            Store512(c + 2 * ldc, r2a, r2b, alpha, beta, bias);
+            Store512(c + 3 * ldc, r3a, r3b, alpha, beta, bias);
+            Store512(c + 4 * ldc, r4a, r4b, alpha, beta, bias);
+            Store512(c + 5 * ldc, r5a, r5b, alpha, beta, bias);
+            Store512(c + 6 * ldc, r6a, r6b, alpha, beta, bias);
+            Store512(c + 7 * ldc, r7a, r7b, alpha, beta, bias);
+            return;
         }
         float* t = stackalloc float[8 * NR];
         r0a.Store(t + 0); r0b.Store(t + 16);

@@ -124,6 +124,7 @@ public class GemmTests
     [InlineData(true, 200, 64, 384)]
     [InlineData(false, 16, 96, 600)]   // a 16-token query: a 12-row and a 4-row sliver, all of k in each task
     [InlineData(false, 7, 64, 300)]    // the 8-row kernel with full-width tiles
+    [InlineData(false, 20, 70, 300)]   // 12 + 8 rows: the 8-row kernel's full tiles straight to C, its 6-column edge through scratch
     public void PackedMatrixMatchesUnpacked(bool transA, int m, int n, int k)
     {
         var rng = new Random(7);
@@ -144,6 +145,7 @@ public class GemmTests
 
     [Theory]
     [InlineData(false, 13, 70, 300)]   // two KC blocks: the bias must go in once
+    [InlineData(false, 20, 64, 300)]   // the 8-row kernel's full tiles add the bias as they store
     [InlineData(true, 200, 33, 40)]
     public void BiasIsAddedToEveryRowOnce(bool packed, int m, int n, int k)
     {
