@@ -192,7 +192,7 @@ def main():
     ap.add_argument("--train-features", required=True)
     ap.add_argument("--eval-features", required=True)
     ap.add_argument("--eval-data", required=True, help="the SQuAD JSON the eval features came from")
-    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=2, help="0: only score --init (e.g. a model bertsharp trained) with this script's metric")
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--batch", type=int, default=12)
     ap.add_argument("--eval-batch", type=int, default=32)
@@ -218,12 +218,16 @@ def main():
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "norm" in n]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, eps=1e-8)
     steps_per_epoch = math.ceil(len(train) / a.batch)
-    total = steps_per_epoch * a.epochs
+    total = max(1, steps_per_epoch * a.epochs)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, (total - step) / total))
 
     def autocast():
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
 
+    if a.epochs == 0:
+        em, f1, infer_rate = evaluate(model, evals, examples, a.eval_batch, autocast)
+        print(json.dumps({"model": a.init, "exact_match": round(em, 2), "f1": round(f1, 2), "eval_features_per_s": round(infer_rate, 2)}))
+        return
     generator = torch.Generator().manual_seed(a.seed)
     history = []
     train_seconds = 0.0
