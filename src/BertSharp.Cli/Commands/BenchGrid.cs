@@ -83,25 +83,30 @@ internal static class BenchGrid
         };
     }
 
-    // Samples/s per engine, the median of `iterations` timed passes after two warm-ups each. The
-    // engines take turns pass by pass, so a burst of outside load hits all of them; a pause before
-    // each pass lets the previous engine's spinning threads (ONNX Runtime's, ours) go to sleep, so
-    // no engine is timed against the other's spinners, and each pass starts as a server's request
-    // does after an idle gap.
+    // Samples/s per engine, the median of `iterations` timed passes. Each engine runs in blocks of its
+    // own passes, as it would serve alone: two untimed passes when it takes over (the previous
+    // engine's spinning threads, ONNX Runtime's or ours, settle meanwhile), then timed ones, each
+    // after `pauseMs` of idle as a request arriving after a gap. The blocks take turns over three
+    // rounds so a burst of outside load hits every engine.
     private static double[] Measure(List<Action> engines, int batch, int iterations, int pauseMs)
     {
-        var times = engines.Select(_ => new double[iterations]).ToArray();
-        for (int w = 0; w < 2; w++)
-            foreach (var run in engines) run();
-        for (int i = 0; i < iterations; i++)
+        const int rounds = 3;
+        var times = engines.Select(_ => new List<double>(iterations)).ToArray();
+        for (int r = 0; r < rounds; r++)
         {
+            int passes = (iterations - r + rounds - 1) / rounds;
             for (int e = 0; e < engines.Count; e++)
             {
-                Thread.Sleep(pauseMs);
-                times[e][i] = BenchCommand.Seconds(engines[e]);
+                if (passes == 0) continue;
+                for (int w = 0; w < 2; w++) engines[e]();
+                for (int i = 0; i < passes; i++)
+                {
+                    Thread.Sleep(pauseMs);
+                    times[e].Add(BenchCommand.Seconds(engines[e]));
+                }
             }
         }
-        return [.. times.Select(t => batch / BenchCommand.Median(t))];
+        return [.. times.Select(t => batch / BenchCommand.Median([.. t]))];
     }
 
     // A table row per cell as it is measured (a 512-token cell takes minutes on a busy machine),
