@@ -43,13 +43,18 @@ internal static class BenchCommand
         var grid = new Option<bool>("--grid") { Description = "Inference over a batch × tokens grid (fp32, and bf16 where oneDNN runs it natively) against ONNX Runtime, as a table" };
         var gridBatches = new Option<string>("--grid-batches") { Description = "The grid's batch sizes", DefaultValueFactory = _ => "1,8,32" };
         var gridTokens = new Option<string>("--grid-tokens") { Description = "The grid's sequence lengths", DefaultValueFactory = _ => "16,32,64,128,256,512" };
+        var gridPause = new Option<int>("--grid-pause-ms")
+        {
+            Description = "The grid's pause before each timed pass: long enough for the other engine's spinning threads to sleep; a server's gap between requests",
+            DefaultValueFactory = _ => 5,
+        };
         var contend = new Option<int>("--contend") { Description = "Busy threads the bench starts beside the measurement (a CPU shared with other work)" };
         var command = new Command("bench",
             "Measure inference (against ONNX Runtime on the same model, same run) and training throughput.\n\n" +
             "Examples:\n  bertsharp bench\n  bertsharp bench --batch 32 --seq 128 --threads 2 --json\n  bertsharp bench --bf16 --json\n" +
             "  bertsharp bench --grid --contend 2")
         {
-            batch, seq, threads, model, trainBatch, iterations, profile, bf16, json, grid, gridBatches, gridTokens, contend,
+            batch, seq, threads, model, trainBatch, iterations, profile, bf16, json, grid, gridBatches, gridTokens, gridPause, contend,
         };
         command.SetAction(parse =>
         {
@@ -60,10 +65,10 @@ internal static class BenchCommand
                 bool asJson = parse.GetValue(json);
                 if (!asJson)
                     BenchGrid.PrintHeader(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(contend), parse.GetValue(iterations),
-                        ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16));
+                        parse.GetValue(gridPause), ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16));
                 var cells = BenchGrid.Run(parse.GetValue(model)!, BenchGrid.Sizes(parse.GetValue(gridBatches)!, "--grid-batches"),
                     BenchGrid.Sizes(parse.GetValue(gridTokens)!, "--grid-tokens"), parse.GetValue(threads), parse.GetValue(iterations),
-                    parse.GetValue(contend), asJson ? null : BenchGrid.PrintRow);
+                    parse.GetValue(contend), parse.GetValue(gridPause), asJson ? null : BenchGrid.PrintRow);
                 if (asJson) Console.WriteLine(cells.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }

@@ -24,9 +24,11 @@ internal static class BenchGrid
     }
 
     /// <summary>Measures every cell; onCell (when given) sees each cell as soon as it is measured.</summary>
-    public static JsonObject Run(string model, int[] batches, int[] tokens, int threads, int iterations, int contend, Action<JsonObject>? onCell = null)
+    public static JsonObject Run(string model, int[] batches, int[] tokens, int threads, int iterations, int contend, int pauseMs,
+        Action<JsonObject>? onCell = null)
     {
         if (threads <= 0 || iterations <= 0) throw new ArgumentException($"--threads ({threads}) and --iterations ({iterations}) must be positive");
+        if (pauseMs < 0) throw new ArgumentException($"--grid-pause-ms ({pauseMs}) must not be negative");
         if (!BuiltInModels.IsBuiltIn(model))
             throw new ArgumentException($"--model '{model}': the benchmark compares against ONNX Runtime on the embedded model.onnx, so it needs a built-in model ({string.Join(", ", BuiltInModels.Names)})");
         Gemm.MaxThreads = threads;
@@ -49,7 +51,7 @@ internal static class BenchGrid
                 var input = BenchCommand.Input(ids, b, t, offset: 0);
                 var engines = new List<Action> { () => fp32.Forward(input), () => ort.Run(input) };
                 if (bf16 is not null) engines.Add(() => bf16.Forward(input));
-                var rates = Measure(engines, b, iterations);
+                var rates = Measure(engines, b, iterations, pauseMs);
                 var cell = new JsonObject
                 {
                     ["batch"] = b,
@@ -73,6 +75,7 @@ internal static class BenchGrid
             ["threads"] = threads,
             ["contend"] = contend,
             ["iterations"] = iterations,
+            ["pause_ms"] = pauseMs,
             ["bf16"] = bf16 is null ? ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16) : ComputeProviders.Describe(ComputeProvider.OneDnnBf16),
             ["cpu"] = BenchCommand.CpuName(),
             ["load_average"] = BenchCommand.LoadAverage(),
@@ -80,31 +83,37 @@ internal static class BenchGrid
         };
     }
 
-    // Samples/s per engine, the median of `iterations` timed passes after two warm-ups each. The
-    // engines take turns pass by pass, so a burst of outside load hits all of them; a short pause
-    // before each pass lets the previous engine's spinning threads (ONNX Runtime's, ours) go to
-    // sleep, so no engine is timed against the other's spinners.
-    private static double[] Measure(List<Action> engines, int batch, int iterations)
+    // Samples/s per engine, the median of `iterations` timed passes. Each engine runs in blocks of its
+    // own passes, as it would serve alone: two untimed passes when it takes over (the previous
+    // engine's spinning threads, ONNX Runtime's or ours, settle meanwhile), then timed ones, each
+    // after `pauseMs` of idle as a request arriving after a gap. The blocks take turns over three
+    // rounds so a burst of outside load hits every engine.
+    private static double[] Measure(List<Action> engines, int batch, int iterations, int pauseMs)
     {
-        var times = engines.Select(_ => new double[iterations]).ToArray();
-        for (int w = 0; w < 2; w++)
-            foreach (var run in engines) run();
-        for (int i = 0; i < iterations; i++)
+        const int rounds = 3;
+        var times = engines.Select(_ => new List<double>(iterations)).ToArray();
+        for (int r = 0; r < rounds; r++)
         {
+            int passes = (iterations - r + rounds - 1) / rounds;
             for (int e = 0; e < engines.Count; e++)
             {
-                Thread.Sleep(5);
-                times[e][i] = BenchCommand.Seconds(engines[e]);
+                if (passes == 0) continue;
+                for (int w = 0; w < 2; w++) engines[e]();
+                for (int i = 0; i < passes; i++)
+                {
+                    Thread.Sleep(pauseMs);
+                    times[e].Add(BenchCommand.Seconds(engines[e]));
+                }
             }
         }
-        return [.. times.Select(t => batch / BenchCommand.Median(t))];
+        return [.. times.Select(t => batch / BenchCommand.Median([.. t]))];
     }
 
     // A table row per cell as it is measured (a 512-token cell takes minutes on a busy machine),
     // after a header naming the run.
-    public static void PrintHeader(string model, int threads, int contend, int iterations, bool bf16)
+    public static void PrintHeader(string model, int threads, int contend, int iterations, int pauseMs, bool bf16)
     {
-        Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, median of {iterations}, " +
+        Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, median of {iterations}, {pauseMs} ms pause before each pass, " +
             $"on {BenchCommand.CpuName()} (load {BenchCommand.LoadAverage()}); bf16: " +
             (bf16 ? ComputeProviders.Describe(ComputeProvider.OneDnnBf16) : ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16)));
         Console.WriteLine(bf16

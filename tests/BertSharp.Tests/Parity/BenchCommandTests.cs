@@ -32,11 +32,13 @@ public class BenchCommandTests
     [Fact]
     public void GridHasACellPerBatchAndTokenCountWithPositiveRatesUnderCompetingLoad()
     {
-        var r = CliRunner.Run("bench", "--grid", "--grid-batches", "1,2", "--grid-tokens", "8", "--iterations", "1", "--threads", "2", "--contend", "1", "--json");
+        var r = CliRunner.Run("bench", "--grid", "--grid-batches", "1,2", "--grid-tokens", "8", "--iterations", "1", "--threads", "2", "--contend", "1",
+            "--grid-pause-ms", "20", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         using var doc = JsonDocument.Parse(r.Stdout);
         var root = doc.RootElement;
         Assert.Equal(1, root.GetProperty("contend").GetInt32());
+        Assert.Equal(20, root.GetProperty("pause_ms").GetInt32());
         var cells = root.GetProperty("cells").EnumerateArray().ToList();
         Assert.Equal([(1, 8), (2, 8)], cells.Select(c => (c.GetProperty("batch").GetInt32(), c.GetProperty("tokens").GetInt32())));
         foreach (var c in cells)
