@@ -2,6 +2,9 @@ using BertSharp.Tensors;
 
 namespace BertSharp.Tests.Tensors;
 
+// Some of these tests switch Gemm.Path and Gemm.MaxThreads, process-wide settings: run alone, so that no other
+// test's products (a determinism check comparing two training runs bit for bit) change kernel or split meanwhile.
+[Collection(GemmSettingsCollection.Name)]
 public class GemmTests
 {
     public static TheoryData<int, int, int> Shapes => new()
@@ -268,4 +271,10 @@ public class GemmTests
         for (int i = 0; i < count; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
         return x;
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GemmSettingsCollection
+{
+    public const string Name = "Gemm's process-wide settings";
 }
