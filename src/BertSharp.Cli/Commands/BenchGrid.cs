@@ -95,9 +95,9 @@ internal static class BenchGrid
         for (int r = 0; r < rounds; r++)
         {
             int passes = (iterations - r + rounds - 1) / rounds;
+            if (passes == 0) break;
             for (int e = 0; e < engines.Count; e++)
             {
-                if (passes == 0) continue;
                 for (int w = 0; w < 2; w++) engines[e]();
                 for (int i = 0; i < passes; i++)
                 {
