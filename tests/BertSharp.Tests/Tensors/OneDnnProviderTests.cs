@@ -116,6 +116,7 @@ public class OneDnnProviderTests
     [InlineData(50, 384)]      // a [CLS]-only last layer's keys for one 50-token sentence, written into (N, 3C) rows
     [InlineData(256, 384)]
     [InlineData(50, 0)]
+    [InlineData(300, 384)]     // on two or more cores: row blocks of 256 and 44, each split by columns across the pool
     public void PreparedWeightsNeverFallToOneDnnsReferenceKernel(int m, int extraColumns)
     {
         // oneDNN 2.6 has no fast kernel for its blocked weight layout with some strided outputs; its

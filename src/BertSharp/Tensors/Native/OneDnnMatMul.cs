@@ -24,6 +24,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     private const int MinRows = 32;
     // Shorter sequences' head products are too small to pay for a native call each.
     private const int MinAttentionSeq = 32;
+    // The row blocks of a prepared product's tasks (RunSplit): the block's output tile stays in cache for its copy.
+    private const int SplitBlockRows = 256;
 
     private static readonly Lazy<OneDnnMatMul?> Shared = new(() => Dnnl.Library is { } api ? new OneDnnMatMul(api) : null);
 
@@ -257,6 +259,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     // plain layout.
     private void RunPrepared(Rounded w, ushort* plain, Key key, ushort* a, float* bias, void* c, int threads)
     {
+        if (threads > 1 && key.Blocked && w.Parts is { } parts && RunSplit(parts, key, a, bias, c)) return;
         if (key.Blocked)
         {
             var blocked = EntryFor(key, w.BlockedLayout);
@@ -268,6 +271,70 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             key = key with { Blocked = false };
         }
         Run(key, a, plain, bias, c, threads);
+    }
+
+    // A prepared product as tasks on the worker pool, one per (block of up to SplitBlockRows rows,
+    // column part of the weight), each a single-threaded oneDNN call into a dense scratch tile. Not
+    // OpenMP's threads: its fork waits for a sleeping worker (0.2–2 ms to wake on a 2-vCPU VM, longer
+    // than a short input's product) and on a shared CPU for a descheduled one, where the pool's caller
+    // takes over the tasks nobody started. False (nothing run) where a tile has no real kernel.
+    private bool RunSplit(Rounded.Part[] parts, Key key, ushort* a, float* bias, void* c)
+    {
+        int block = Math.Min(key.M, SplitBlockRows), blocks = (key.M + block - 1) / block;
+        foreach (var part in parts)
+            if (Tile(key, part, block).IsReference || Tile(key, part, key.M - (blocks - 1) * block).IsReference) return false;
+        var job = threadSplit ??= new SplitJob(this);
+        (job.Parts, job.Key, job.Block) = (parts, key, block);
+        job.A = a;
+        job.Bias = bias;
+        job.C = (byte*)c;
+        try
+        {
+            WorkerPool.For(blocks * parts.Length, Gemm.MaxThreads, job.Body);
+        }
+        finally
+        {
+            job.Parts = null;
+        }
+        return true;
+    }
+
+    // Rows × part's columns of key's product, written dense: oneDNN 2.6 has no kernel for a blocked
+    // weight with an output row stride wider than the row.
+    private Entry Tile(Key key, Rounded.Part part, int rows) => EntryFor(key with { M = rows, N = part.Width, Ldc = part.Width }, part.Layout);
+
+    [ThreadStatic] private static SplitJob? threadSplit;
+    [ThreadStatic] private static AlignedBuffer? threadTile;
+
+    // Per calling thread, so that a warm call allocates nothing.
+    private sealed class SplitJob
+    {
+        public readonly Action<int> Body;
+        public Rounded.Part[]? Parts;
+        public Key Key;
+        public int Block;
+        public ushort* A;
+        public float* Bias;
+        public byte* C;
+        private readonly OneDnnMatMul _owner;
+
+        public SplitJob(OneDnnMatMul owner)
+        {
+            _owner = owner;
+            Body = Run;
+        }
+
+        // Task t: rows [r0, r0 + rows) × part p's columns into this thread's tile, then into C.
+        private void Run(int t)
+        {
+            var part = Parts![t % Parts.Length];
+            int r0 = t / Parts.Length * Block, rows = Math.Min(Block, Key.M - r0);
+            int bytes = Key.DstBf16 ? sizeof(ushort) : sizeof(float), row = part.Width * bytes;
+            byte* tile = (byte*)(threadTile ??= new AlignedBuffer()).Get(((long)rows * row + 3) / 4);
+            _owner.Execute(_owner.Tile(Key, part, rows), A + (long)r0 * Key.K, part.Blocked, Bias == null ? null : Bias + part.N0, tile, 1);
+            for (int r = 0; r < rows; r++)
+                Buffer.MemoryCopy(tile + (long)r * row, C + ((long)(r0 + r) * Key.Ldc + part.N0) * bytes, row, row);
+        }
     }
 
     private void Execute(Entry entry, void* a, void* b, float* bias, void* c, int threads)
@@ -418,11 +485,44 @@ internal sealed unsafe class OneDnnMatMul : MatMul
                 api.MemoryDesc(plain, K, N, Dnnl.Bf16, 1, K);
                 fixed (ushort* data = Data) api.Reorder(plain, data, layout, Blocked);
                 BlockedLayout = layout;
+                Parts = Split(api);
             }
             catch (InvalidOperationException)
             {
                 BlockedLayout = null;
             }
+        }
+
+        /// <summary>Columns [N0, N0 + Width) of the product: rows of W, blocked on their own.</summary>
+        public sealed class Part(int n0, int width)
+        {
+            public int N0 { get; } = n0;
+            public int Width { get; } = width;
+            public ushort* Blocked { get; set; }
+            public byte* Layout { get; set; }
+            public nint LayoutOwner { get; set; }
+        }
+
+        /// <summary>One part per core (at least 64 columns each, on 16-column bounds); null on one core.</summary>
+        public Part[]? Parts { get; private set; }
+
+        private Part[]? Split(Dnnl.Api api)
+        {
+            int count = Math.Min(Environment.ProcessorCount, N / 64);
+            if (count < 2) return null;
+            var parts = new Part[count];
+            byte* plain = stackalloc byte[Dnnl.MemoryDescBytes];
+            for (int p = 0; p < count; p++)
+            {
+                int n0 = N / 16 * p / count * 16, n1 = p == count - 1 ? N : N / 16 * (p + 1) / count * 16;
+                var part = parts[p] = new Part(n0, n1 - n0);
+                part.LayoutOwner = api.PreferredWeights(256, K, part.Width, out var layout);
+                part.Layout = layout;
+                part.Blocked = (ushort*)NativeMemory.AlignedAlloc((nuint)api.Size(layout), 64);
+                api.MemoryDesc(plain, K, part.Width, Dnnl.Bf16, 1, K);
+                fixed (ushort* data = Data) api.Reorder(plain, data + (long)n0 * K, layout, part.Blocked);
+            }
+            return parts;
         }
 
         // The product y (m × N, row stride ldy) = x·Wᵀ on this weight, blocked where it has the copy.
@@ -433,6 +533,11 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         {
             NativeMemory.AlignedFree(Blocked);
             if (_layoutOwner != 0) _api!.DestroyPrimitiveDesc(_layoutOwner);
+            foreach (var part in Parts ?? [])
+            {
+                NativeMemory.AlignedFree(part.Blocked);
+                if (part.LayoutOwner != 0) _api!.DestroyPrimitiveDesc(part.LayoutOwner);
+            }
         }
 
         private PreparedWeight? _panels;
