@@ -503,7 +503,10 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             public nint LayoutOwner { get; set; }
         }
 
-        /// <summary>One part per core (at least 64 columns each, on 16-column bounds); null on one core.</summary>
+        /// <summary>
+        /// One part per core (at least 64 columns each, on 16-column bounds), together a second blocked copy of
+        /// the weight; null on one core.
+        /// </summary>
         public Part[]? Parts { get; private set; }
 
         private Part[]? Split(Dnnl.Api api)
