@@ -467,29 +467,26 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     private sealed class Rounded(MatMul owner, int n, int k) : PreparedWeight(owner, n, k)
     {
         private Dnnl.Api? _api;
-        private nint _layoutOwner;
 
-        public ushort* Blocked { get; private set; }
+        // Every blocked copy allocated (the whole weight's, the parts'), freed with the weight.
+        private readonly List<Part> _blocked = [];
+        private Part? _whole;
 
-        public byte* BlockedLayout { get; private set; }
+        public ushort* Blocked => _whole is null ? null : _whole.Blocked;
 
-        // Makes the blocked copy; where oneDNN cannot, the plain one serves (products re-pack it per call).
+        public byte* BlockedLayout => _whole is null ? null : _whole.Layout;
+
+        // Makes the blocked copies; where oneDNN cannot, the plain one serves (products re-pack it per call).
         public void Block(Dnnl.Api api)
         {
             _api = api;
             try
             {
-                _layoutOwner = api.PreferredWeights(256, K, N, out var layout);
-                Blocked = (ushort*)NativeMemory.AlignedAlloc((nuint)api.Size(layout), 64);
-                byte* plain = stackalloc byte[Dnnl.MemoryDescBytes];
-                api.MemoryDesc(plain, K, N, Dnnl.Bf16, 1, K);
-                fixed (ushort* data = Data) api.Reorder(plain, data, layout, Blocked);
-                BlockedLayout = layout;
+                _whole = BlockColumns(api, 0, N);
                 Parts = Split(api);
             }
             catch (InvalidOperationException)
             {
-                BlockedLayout = null;
             }
         }
 
@@ -514,18 +511,25 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             int count = Math.Min(Environment.ProcessorCount, N / 64);
             if (count < 2) return null;
             var parts = new Part[count];
-            byte* plain = stackalloc byte[Dnnl.MemoryDescBytes];
             for (int p = 0; p < count; p++)
             {
                 int n0 = N / 16 * p / count * 16, n1 = p == count - 1 ? N : N / 16 * (p + 1) / count * 16;
-                var part = parts[p] = new Part(n0, n1 - n0);
-                part.LayoutOwner = api.PreferredWeights(256, K, part.Width, out var layout);
-                part.Layout = layout;
-                part.Blocked = (ushort*)NativeMemory.AlignedAlloc((nuint)api.Size(layout), 64);
-                api.MemoryDesc(plain, K, part.Width, Dnnl.Bf16, 1, K);
-                fixed (ushort* data = Data) api.Reorder(plain, data + (long)n0 * K, layout, part.Blocked);
+                parts[p] = BlockColumns(api, n0, n1 - n0);
             }
             return parts;
+        }
+
+        // W's rows [n0, n0 + width) (the product's columns) copied into the layout oneDNN prefers for them.
+        private Part BlockColumns(Dnnl.Api api, int n0, int width)
+        {
+            var part = new Part(n0, width) { LayoutOwner = api.PreferredWeights(256, K, width, out var layout) };
+            _blocked.Add(part);
+            part.Layout = layout;
+            part.Blocked = (ushort*)NativeMemory.AlignedAlloc((nuint)api.Size(layout), 64);
+            byte* plain = stackalloc byte[Dnnl.MemoryDescBytes];
+            api.MemoryDesc(plain, K, width, Dnnl.Bf16, 1, K);
+            fixed (ushort* data = Data) api.Reorder(plain, data + (long)n0 * K, layout, part.Blocked);
+            return part;
         }
 
         // The product y (m × N, row stride ldy) = x·Wᵀ on this weight, blocked where it has the copy.
@@ -534,12 +538,10 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
         ~Rounded()
         {
-            NativeMemory.AlignedFree(Blocked);
-            if (_layoutOwner != 0) _api!.DestroyPrimitiveDesc(_layoutOwner);
-            foreach (var part in Parts ?? [])
+            foreach (var part in _blocked)
             {
                 NativeMemory.AlignedFree(part.Blocked);
-                if (part.LayoutOwner != 0) _api!.DestroyPrimitiveDesc(part.LayoutOwner);
+                _api!.DestroyPrimitiveDesc(part.LayoutOwner);
             }
         }
 
