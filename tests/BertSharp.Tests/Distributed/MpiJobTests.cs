@@ -189,6 +189,9 @@ public class MpiJobTests
         bool ended = job.WaitForExit(TimeSpan.FromSeconds(30));
         if (!ended) job.Kill(true);
         Assert.True(ended, "the job hung after one rank was killed");
+        // The timed wait does not wait for the redirected output; this one returns once the async readers
+        // have delivered all of it, so the caller's assertions on stderr see mpirun's last lines.
+        job.WaitForExit();
         Assert.NotEqual(0, job.ExitCode);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed.TotalSeconds:F1} s to end");
     }
