@@ -74,7 +74,7 @@ public sealed partial class TerminalTests : IDisposable
         Assert.Equal(Tag, File.ReadAllText(Path.Combine(_dir, "terminal", "models--org--tiny", "refs", "v2")));
 
         // Found in the cache, the model draws no display, not even the blank lines of an empty one: the embedding comes first.
-        Tmux("kill-server");
+        KillServer();
         (screen, exitCode) = InTerminal("embed --model org/tiny --revision v2 'the film'", HubEnvironment("terminal"));
         Assert.True(exitCode == 0, screen);
         Assert.Matches(@"^-?\d", screen);
@@ -119,6 +119,15 @@ public sealed partial class TerminalTests : IDisposable
         while (!File.Exists(exit) && DateTime.UtcNow < deadline) Thread.Sleep(250);
         Assert.True(File.Exists(exit), $"bertsharp {arguments.Split(' ')[0]} did not finish in the terminal within 5 minutes");
         return (Tmux("capture-pane", "-p", "-S", "-").Stdout, int.Parse(File.ReadAllText(exit).Trim(), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    // kill-server returns before the server has gone; a new-session sent meanwhile reaches the dying server and
+    // fails (exit 1), so wait until no server answers on the socket.
+    private void KillServer()
+    {
+        Tmux("kill-server");
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Tmux("list-sessions").ExitCode == 0 && DateTime.UtcNow < deadline) Thread.Sleep(50);
     }
 
     private static List<string> Lines(string screen) => [.. screen.Split('\n').Select(l => l.TrimEnd())];
