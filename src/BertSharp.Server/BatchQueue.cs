@@ -6,8 +6,9 @@ namespace BertSharp.Server;
 
 /// <summary>
 /// Dynamic batching for one task's batch function: requests put their items (tokenized texts) on a queue; one
-/// loop takes what is waiting (up to the max batch, waiting at most the max wait for more once it has one) and
-/// runs it through the model in one go, so that concurrent single-text requests share a forward pass. Batches
+/// loop takes what is waiting (up to the max batch; while requests overlap, waiting at most the max wait for more
+/// once it has one) and runs it through the model in one go, so that concurrent single-text requests share a
+/// forward pass. Batches
 /// take turns with the model's other work through the <see cref="ModelGate"/>.
 /// </summary>
 /// <typeparam name="TItem">What a request sends per text (an encoding).</typeparam>
@@ -67,10 +68,14 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
         var reader = _channel.Reader;
         var batch = new List<Job>();
         var items = new List<TItem>();
+        // Whether requests are arriving together: the last batch held several, or more came while it ran.
+        // Only then is waiting for company worth it; a lone request (one client, a quiet server) runs at
+        // once instead of paying the wait on every call.
+        bool overlapping = false;
         while (await reader.WaitToReadAsync())
         {
             int texts = Take(reader, batch, 0);
-            if (texts < _options.MaxBatchSize && _options.MaxBatchWait > TimeSpan.Zero)
+            if (overlapping && texts < _options.MaxBatchSize && _options.MaxBatchWait > TimeSpan.Zero)
                 texts = await WaitForMoreAsync(reader, batch, texts);
             Interlocked.Add(ref _pending, -texts);
             if (batch.Count == 0) continue; // every job taken had been abandoned
@@ -107,6 +112,7 @@ internal sealed class BatchQueue<TItem, TResult> : IAsyncDisposable
             finally
             {
                 _gate.Exit();
+                overlapping = batch.Count > 1 || reader.TryPeek(out _);
                 batch.Clear();
             }
         }

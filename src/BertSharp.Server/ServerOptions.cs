@@ -38,7 +38,10 @@ public sealed record ServerOptions
     /// <summary>Most texts run through the model together.</summary>
     public int MaxBatchSize { get; set; } = 32;
 
-    /// <summary>How long a batch waits for more requests once it has one, to fill up under load.</summary>
+    /// <summary>
+    /// How long a batch waits for more requests once it has one, to fill up under load. It waits only while requests
+    /// overlap (the last batch held several, or more arrived while it ran): a lone request runs at once.
+    /// </summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
     /// <summary>Most texts waiting for the model; beyond it requests get 503 and should retry.</summary>

@@ -22,7 +22,7 @@ internal static class ServeCommand
         var metricsPublic = new Option<bool>("--metrics-public") { Description = "Serve /metrics without the API key (by default it needs the key too)" };
         var name = new Option<string?>("--name") { Description = "The model name in responses (default: the directory's name, or the hub id)" };
         var maxBatch = new Option<int>("--max-batch-size") { Description = "Most texts per model run", DefaultValueFactory = _ => defaults.MaxBatchSize };
-        var maxWait = new Option<double>("--max-wait-ms") { Description = "How long a batch waits to fill once it has a text", DefaultValueFactory = _ => defaults.MaxBatchWait.TotalMilliseconds };
+        var maxWait = new Option<double>("--max-wait-ms") { Description = "How long a batch waits to fill once it has a text, while requests overlap (a lone request runs at once)", DefaultValueFactory = _ => defaults.MaxBatchWait.TotalMilliseconds };
         var queue = new Option<int>("--queue-limit") { Description = "Most texts waiting; beyond it requests get 503", DefaultValueFactory = _ => defaults.QueueLimit };
         var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body", DefaultValueFactory = _ => defaults.MaxBodyBytes };
         var maxTexts = new Option<int>("--max-texts") { Description = "Most texts per request", DefaultValueFactory = _ => defaults.MaxTextsPerRequest };
