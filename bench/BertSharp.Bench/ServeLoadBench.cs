@@ -13,7 +13,8 @@ namespace BertSharp.Bench;
 /// Load on <c>bertsharp serve</c> over loopback: single-sentence POST /v1/classify requests from 1, 8
 /// and 64 concurrent .NET clients, on the managed runtime (fp32, and bf16 where oneDNN is installed) and on ONNX Runtime, each level bounded in
 /// requests and in seconds; requests/s, p50 and p99 latency, and the mean batch the dynamic batcher
-/// formed. The server runs in this process (Kestrel on 127.0.0.1, port chosen by the OS); the model is
+/// formed. Each level runs in --rounds rounds (3) in which the runtimes take turns, so that a ratio between
+/// runtimes holds on a machine whose speed drifts. The server runs in this process (Kestrel on 127.0.0.1, port chosen by the OS); the model is
 /// minilm-l6 with a seeded random two-label head (the head's weights do not change the cost), or
 /// --model DIR; sentences are sentence-polarity/dev.csv's, in order.
 /// </summary>
@@ -27,6 +28,8 @@ internal static class ServeLoadBench
         int[] levels = [.. (Arg(args, "--concurrency") ?? "1,8,64").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
         // managed-bf16: the managed model on the oneDNN bf16 provider (where libdnnl2 is installed).
         string[] runtimes = (Arg(args, "--runtimes") ?? (ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16) ? "managed,managed-bf16,onnx" : "managed,onnx")).Split(',');
+        int rounds = int.Parse(Arg(args, "--rounds") ?? "3", CultureInfo.InvariantCulture);
+        if (rounds < 1) throw new ArgumentException($"--rounds {rounds}: must be ≥ 1");
         string data = Arg(args, "--data") ?? Path.Combine("..", "shared", "data");
         var sentences = File.ReadLines(Path.Combine(data, "sentence-polarity", "dev.csv")).Skip(1).Select(l => l[..l.LastIndexOf(',')]).ToArray();
         var bodies = sentences.Select(s => Encoding.UTF8.GetBytes($"{{\"text\": \"{s.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"}}")).ToArray();
@@ -45,14 +48,10 @@ internal static class ServeLoadBench
             }
             Console.WriteLine($"serve-load: {modelDir}, {Environment.ProcessorCount} cores, at most {maxRequests} requests or {maxSeconds} s per level, " +
                 $"max batch {new ServerOptions().MaxBatchSize}, max wait {new ServerOptions().MaxBatchWait.TotalMilliseconds} ms");
+            Console.WriteLine($"each level in {rounds} rounds, the runtimes taking turns (a burst of outside load hits every runtime); each turn after {WarmPerTurn} untimed requests");
             Console.WriteLine("| runtime | clients | requests | requests/s | p50 ms | p99 ms | mean batch |");
             Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-            foreach (var runtime in runtimes)
-            {
-                using var classifier = TextClassifier.Load(modelDir, runtime == "onnx" ? InferenceRuntime.Onnx : InferenceRuntime.Managed);
-                if (runtime == "managed-bf16") classifier.Provider = ComputeProvider.OneDnnBf16;
-                RunLevels(classifier, runtime, levels, bodies, maxRequests, maxSeconds).GetAwaiter().GetResult();
-            }
+            RunLevels(modelDir, runtimes, levels, rounds, bodies, maxRequests, maxSeconds).GetAwaiter().GetResult();
             return 0;
         }
         finally
@@ -61,30 +60,65 @@ internal static class ServeLoadBench
         }
     }
 
-    private static async Task RunLevels(TextClassifier classifier, string runtime, int[] levels, byte[][] bodies, int maxRequests, double maxSeconds)
+    private const int WarmPerTurn = 10;
+
+    // Every runtime's server runs from the start, idle but for its turns: within a round each runtime serves the
+    // level for its share of the requests and seconds, so the runtimes are compared over the same stretch of time.
+    private static async Task RunLevels(string modelDir, string[] runtimes, int[] levels, int rounds, byte[][] bodies, int maxRequests, double maxSeconds)
     {
-        var app = BertServer.Build(classifier, new ServerOptions { Urls = "http://127.0.0.1:0", ModelName = "bench" });
-        await app.StartAsync();
+        var served = new List<(string Runtime, TextClassifier Classifier, Microsoft.AspNetCore.Builder.WebApplication App, HttpClient Client)>();
         try
         {
-            using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { BaseAddress = new Uri(app.Urls.First()) };
-            await Load(client, bodies, 4, 50, 30); // warm-up: JIT, connections, pooled buffers
+            foreach (var runtime in runtimes)
+            {
+                var classifier = TextClassifier.Load(modelDir, runtime == "onnx" ? InferenceRuntime.Onnx : InferenceRuntime.Managed);
+                if (runtime == "managed-bf16") classifier.Provider = ComputeProvider.OneDnnBf16;
+                var app = BertServer.Build(classifier, new ServerOptions { Urls = "http://127.0.0.1:0", ModelName = "bench" });
+                var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 });
+                served.Add((runtime, classifier, app, client));
+                await app.StartAsync();
+                client.BaseAddress = new Uri(app.Urls.First());
+                await Load(client, bodies, 4, 50, 30); // warm-up: JIT, connections, pooled buffers
+            }
             foreach (int clients in levels)
             {
-                var before = await client.GetStringAsync("/metrics");
-                var (latencies, seconds) = await Load(client, bodies, clients, maxRequests, maxSeconds);
-                var after = await client.GetStringAsync("/metrics");
-                double batches = Metric(after, "bertsharp_batch_size_count") - Metric(before, "bertsharp_batch_size_count");
-                double texts = Metric(after, "bertsharp_batch_size_sum") - Metric(before, "bertsharp_batch_size_sum");
-                latencies.Sort();
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {runtime} | {clients} | {latencies.Count} | {latencies.Count / seconds:F1} | {Percentile(latencies, 0.50) * 1000:F1} | {Percentile(latencies, 0.99) * 1000:F1} | {texts / Math.Max(1, batches):F1} |"));
+                var latencies = served.Select(_ => new List<double>()).ToArray();
+                var seconds = new double[served.Count];
+                var batches = new double[served.Count];
+                var texts = new double[served.Count];
+                for (int r = 0; r < rounds; r++)
+                {
+                    for (int i = 0; i < served.Count; i++)
+                    {
+                        var client = served[i].Client;
+                        await Load(client, bodies, clients, WarmPerTurn, maxSeconds); // the previous runtime's threads settle
+                        var before = await client.GetStringAsync("/metrics");
+                        var (turn, turnSeconds) = await Load(client, bodies, clients, maxRequests / rounds, maxSeconds / rounds);
+                        var after = await client.GetStringAsync("/metrics");
+                        latencies[i].AddRange(turn);
+                        seconds[i] += turnSeconds;
+                        batches[i] += Metric(after, "bertsharp_batch_size_count") - Metric(before, "bertsharp_batch_size_count");
+                        texts[i] += Metric(after, "bertsharp_batch_size_sum") - Metric(before, "bertsharp_batch_size_sum");
+                    }
+                }
+                for (int i = 0; i < served.Count; i++)
+                {
+                    var l = latencies[i];
+                    l.Sort();
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"| {served[i].Runtime} | {clients} | {l.Count} | {l.Count / seconds[i]:F1} | {Percentile(l, 0.50) * 1000:F1} | {Percentile(l, 0.99) * 1000:F1} | {texts[i] / Math.Max(1, batches[i]):F1} |"));
+                }
             }
         }
         finally
         {
-            await app.StopAsync();
-            await app.DisposeAsync();
+            foreach (var (_, classifier, app, client) in served)
+            {
+                client.Dispose();
+                await app.StopAsync();
+                await app.DisposeAsync();
+                classifier.Dispose();
+            }
         }
     }
 
