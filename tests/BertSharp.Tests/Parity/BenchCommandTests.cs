@@ -42,8 +42,12 @@ public class BenchCommandTests
         var cells = root.GetProperty("cells").EnumerateArray().ToList();
         Assert.Equal([(1, 8), (2, 8)], cells.Select(c => (c.GetProperty("batch").GetInt32(), c.GetProperty("tokens").GetInt32())));
         foreach (var c in cells)
+        {
             foreach (var key in new[] { "fp32_samples_per_s", "onnxruntime_samples_per_s", "fp32_ratio" })
                 Assert.True(c.GetProperty(key).GetDouble() > 0, $"{key} = {c.GetProperty(key)}");
+            // A pass of 8 tokens takes milliseconds, so the cell runs more than the one pass asked for (0.1 s of them).
+            Assert.True(c.GetProperty("passes").GetInt32() > 1, $"passes = {c.GetProperty("passes")}");
+        }
     }
 
     [Fact]
