@@ -104,24 +104,14 @@ public sealed class ServerHardeningTests(ServedModel model)
     // gate so that the requests sent meanwhile wait and are taken together.
     private static (BatchQueue<string, string> Queue, ModelGate Gate, TaskCompletionSource Hold, Task Held, List<int> Batches) HeldQueue(ServerMetrics metrics)
     {
-        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gate = new ModelGate();
-        bool first = true;
-        gate.BeforeBatch = () =>
-        {
-            if (!first) return Task.CompletedTask;
-            first = false;
-            held.SetResult();
-            return hold.Task;
-        };
+        var (gate, hold, held) = HeldGate.Create();
         var batches = new List<int>();
         var queue = new BatchQueue<string, string>(items =>
         {
             lock (batches) batches.Add(items.Count);
             return items.Contains("bad") ? throw new ArgumentException("input_ids[0, 1] = 1000000 is outside the vocabulary") : [.. items.Select(i => i.ToUpperInvariant())];
         }, gate, new ServerOptions { QueueLimit = 2048 }, metrics);
-        return (queue, gate, hold, held.Task, batches);
+        return (queue, gate, hold, held, batches);
     }
 
     [Fact]

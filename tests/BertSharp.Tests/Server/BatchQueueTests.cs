@@ -42,20 +42,11 @@ public sealed class BatchQueueTests
     [Fact]
     public async Task OnceRequestsOverlapTheBatchWaitsToFill()
     {
-        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var gate = new ModelGate();
-        bool first = true;
-        gate.BeforeBatch = () =>
-        {
-            if (!first) return Task.CompletedTask;
-            first = false;
-            held.SetResult();
-            return hold.Task;
-        };
+        var (gate, hold, held) = HeldGate.Create();
+        await using var disposeGate = gate;
         var (queue, batches) = Queue(gate);
         var blocker = queue.RunAsync(["first"]);
-        await held.Task;
+        await held;
         var a = queue.RunAsync(["a"]); // arrives while the first batch runs: requests now overlap
         hold.SetResult();
         Assert.Equal(["FIRST"], await blocker.WaitAsync(TimeSpan.FromSeconds(60)));
