@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using BertSharp.Inference;
-using BertSharp.Tensors;
 using BertSharp.Server;
+using BertSharp.Tensors;
 
 namespace BertSharp.Cli.Commands;
 
@@ -31,7 +31,7 @@ internal static class ServeCommand
         var shutdownTimeout = new Option<double>("--shutdown-timeout") { Description = "On SIGTERM, most seconds to wait for requests in flight (drain delay included)", DefaultValueFactory = _ => defaults.ShutdownTimeout.TotalSeconds };
         var rateLimit = new Option<int>("--rate-limit") { Description = "Requests per second each client (remote address) may make to /v1/*; beyond it 429 with Retry-After (0: no limit)", DefaultValueFactory = _ => defaults.RateLimit };
         var rateBurst = new Option<int>("--rate-limit-burst") { Description = "Requests a client may send at once after a quiet spell (0: the rate limit)", DefaultValueFactory = _ => defaults.RateLimitBurst };
-        var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "Threads a forward pass uses, on either runtime (0: one per core); on a CPU shared with other busy processes, 1 answers single requests faster", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", """
             Serve a fine-tuned model over HTTP, with a web page at / that shows the prediction, the
             WordPiece tokens and the attention of every layer and head.
@@ -86,13 +86,18 @@ internal static class ServeCommand
             };
             options.Validate();
             ProviderOption.Validate(parse.GetValue(bf16), RuntimeOption.Parse(parse.GetValue(runtime)));
+            // The managed encoder's limit is the process's: this process serves one model.
+            if (threadCount > 0) Gemm.MaxThreads = threadCount;
             using var classifier = Pipeline.Load(directory, RuntimeOption.Parse(parse.GetValue(runtime)), threadCount);
+            // The managed pool has a thread per core, so more than that is what the cores give.
+            int threadsUsed = classifier.Runtime == InferenceRuntime.Managed ? Math.Min(Gemm.MaxThreads, Environment.ProcessorCount)
+                : threadCount > 0 ? threadCount : Environment.ProcessorCount;
             ProviderOption.Apply(classifier, parse.GetValue(bf16));
             var app = BertServer.Build(classifier, options);
             var authentication = options.ApiKey is null ? "authentication off: no API key"
                 : $"authentication on: API key required on /v1/*{(options.MetricsPublic ? "" : " and /metrics")}";
             app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Config.Architectures?.FirstOrDefault()}{(classifier is TextClassifier c ? $", {c.Labels.Count} labels" : "")}) on {string.Join(" ", app.Urls)} ({authentication})")));
+                $"bertsharp: serving {options.ModelName} ({classifier.Runtime.ToString().ToLowerInvariant()}{(classifier.Runtime == InferenceRuntime.Managed ? ", " + ComputeProviders.Describe(classifier.Provider) : "")}, {classifier.Config.Architectures?.FirstOrDefault()}{(classifier is TextClassifier c ? $", {c.Labels.Count} labels" : "")}, {threadsUsed} {(threadsUsed == 1 ? "thread" : "threads")}) on {string.Join(" ", app.Urls)} ({authentication})")));
             app.Lifetime.ApplicationStopping.Register(() => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"bertsharp: stopping; not ready, serving for {options.DrainDelay.TotalSeconds:0.#} s more, then finishing the requests in flight")));
             app.Run();

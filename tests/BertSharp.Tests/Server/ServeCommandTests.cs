@@ -31,7 +31,7 @@ public sealed partial class ServeCommandTests(ServedModel model)
         try
         {
             var url = await address.Task.WaitAsync(TimeSpan.FromSeconds(60));
-            Assert.Contains("serving questions (onnx, BertForSequenceClassification, 2 labels)", stdout.ToString());
+            Assert.Contains($"serving questions (onnx, BertForSequenceClassification, 2 labels, {Environment.ProcessorCount} threads)", stdout.ToString());
             Assert.Contains("(authentication on: API key required on /v1/* and /metrics)", stdout.ToString());
             using var client = new HttpClient { BaseAddress = new Uri(url) };
             client.DefaultRequestHeaders.Add("X-API-Key", "k3y");
@@ -54,6 +54,46 @@ public sealed partial class ServeCommandTests(ServedModel model)
             process.WaitForExit(); // and its output has been read to the end
             Assert.Equal(0, process.ExitCode);
             Assert.Contains("stopping", stdout.ToString());
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
+    public async Task ServeThreadsOneKeepsTheManagedEncoderOnOneThread()
+    {
+        using var process = CliRunner.Start("serve", "--model", model.Directory, "--urls", "http://127.0.0.1:0", "--threads", "1");
+        var stdout = new StringBuilder();
+        var address = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stdout) stdout.AppendLine(e.Data);
+            var at = e.Data.IndexOf(" on http://", StringComparison.Ordinal);
+            if (at >= 0) address.TrySetResult(e.Data[(at + 4)..].Split(' ')[0]);
+        };
+        try
+        {
+            var url = await address.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Contains("2 labels, 1 thread)", stdout.ToString());
+            using var client = new HttpClient { BaseAddress = new Uri(url) };
+            // Batches of 256 texts at the model's full length: products large enough that two threads would split them.
+            var texts = Enumerable.Repeat(string.Join(' ', model.HeldOut.Select(e => e.Text)), 256).ToArray();
+            for (int i = 0; i < 8; i++)
+            {
+                using var r = await client.PostAsync("/v1/classify", new StringContent(JsonSerializer.Serialize(new { texts }), Encoding.UTF8, "application/json"));
+                Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            }
+            // The pool's helper threads (one per further core) never ran a task: their CPU time (schedstat's first
+            // field, in ns) is the spin they do once at start-up, where on two threads they would share the batches.
+            var helpers = Directory.GetDirectories($"/proc/{process.Id}/task")
+                .Where(t => File.ReadAllText(Path.Combine(t, "comm")).StartsWith("BertSharp tenso", StringComparison.Ordinal))
+                .Select(t => long.Parse(File.ReadAllText(Path.Combine(t, "schedstat")).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture))
+                .ToList();
+            Assert.Equal(Environment.ProcessorCount - 1, helpers.Count);
+            Assert.All(helpers, ns => Assert.True(ns < 20_000_000, $"a helper thread ran {ns / 1e6:F1} ms"));
         }
         finally
         {
