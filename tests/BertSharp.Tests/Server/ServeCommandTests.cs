@@ -14,13 +14,13 @@ public sealed partial class ServeCommandTests(ServedModel model)
 
     private const int SigTerm = 15;
 
-    [Fact]
-    public async Task ServeAnswersOnTheAddressItPrintsAndStopsCleanlyOnSigterm()
+    // `bertsharp serve` on the fixture's model and any free port: its output as it comes, and the address it prints
+    // once the model has loaded (long after the handler is attached).
+    private (System.Diagnostics.Process Process, StringBuilder Stdout, Task<string> Address) Serve(params string[] options)
     {
-        using var process = CliRunner.Start("serve", "--model", model.Directory, "--urls", "http://127.0.0.1:0", "--runtime", "onnx", "--api-key", "k3y", "--rate-limit", "1", "--rate-limit-burst", "3");
+        var process = CliRunner.Start(["serve", "--model", model.Directory, "--urls", "http://127.0.0.1:0", .. options]);
         var stdout = new StringBuilder();
         var address = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        // The first line comes after the model has loaded, long after this handler is attached.
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
@@ -28,9 +28,17 @@ public sealed partial class ServeCommandTests(ServedModel model)
             var at = e.Data.IndexOf(" on http://", StringComparison.Ordinal);
             if (at >= 0) address.TrySetResult(e.Data[(at + 4)..].Split(' ')[0]);
         };
+        return (process, stdout, address.Task);
+    }
+
+    [Fact]
+    public async Task ServeAnswersOnTheAddressItPrintsAndStopsCleanlyOnSigterm()
+    {
+        var (process, stdout, address) = Serve("--runtime", "onnx", "--api-key", "k3y", "--rate-limit", "1", "--rate-limit-burst", "3");
+        using var disposeProcess = process;
         try
         {
-            var url = await address.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            var url = await address.WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Contains($"serving questions (onnx, BertForSequenceClassification, 2 labels, {Environment.ProcessorCount} threads)", stdout.ToString());
             Assert.Contains("(authentication on: API key required on /v1/* and /metrics)", stdout.ToString());
             using var client = new HttpClient { BaseAddress = new Uri(url) };
@@ -64,19 +72,11 @@ public sealed partial class ServeCommandTests(ServedModel model)
     [Fact]
     public async Task ServeThreadsOneKeepsTheManagedEncoderOnOneThread()
     {
-        using var process = CliRunner.Start("serve", "--model", model.Directory, "--urls", "http://127.0.0.1:0", "--threads", "1");
-        var stdout = new StringBuilder();
-        var address = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (stdout) stdout.AppendLine(e.Data);
-            var at = e.Data.IndexOf(" on http://", StringComparison.Ordinal);
-            if (at >= 0) address.TrySetResult(e.Data[(at + 4)..].Split(' ')[0]);
-        };
+        var (process, stdout, address) = Serve("--threads", "1");
+        using var disposeProcess = process;
         try
         {
-            var url = await address.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            var url = await address.WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Contains("2 labels, 1 thread)", stdout.ToString());
             using var client = new HttpClient { BaseAddress = new Uri(url) };
             // Batches of 256 texts at the model's full length: products large enough that two threads would split them.
