@@ -8,8 +8,7 @@ namespace BertSharp.Server;
 /// Dynamic batching for one task's batch function: requests put their items (tokenized texts) on a queue; one
 /// loop takes what is waiting (up to the max batch; while requests overlap, waiting at most the max wait for more
 /// once it has one) and runs it through the model in one go, so that concurrent single-text requests share a
-/// forward pass. Batches
-/// take turns with the model's other work through the <see cref="ModelGate"/>.
+/// forward pass. Batches take turns with the model's other work through the <see cref="ModelGate"/>.
 /// </summary>
 /// <typeparam name="TItem">What a request sends per text (an encoding).</typeparam>
 /// <typeparam name="TResult">What it gets back per text (a row of scores).</typeparam>

@@ -88,8 +88,8 @@ internal static class BenchGrid
     // engine runs in blocks of its own passes, as it would serve alone: two untimed passes when it takes over (the
     // previous engine's spinning threads, ONNX Runtime's or ours, settle meanwhile), then timed ones, each after
     // `pauseMs` of idle as a request arriving after a gap. The blocks take turns over the rounds so a burst of
-    // outside load hits every engine. A block of a short cell runs more passes, FillSeconds of them (at most
-    // MaxFillPasses): on a VM with hypervisor steal, a median of five 3-ms passes is decided by one or two slow ones.
+    // outside load hits every engine. A block of a short cell runs more passes, fillSeconds of them (at most
+    // maxFillPasses): on a VM with hypervisor steal, a median of five 3-ms passes is decided by one or two slow ones.
     // Returns the rates and the fewest passes any engine had.
     private static (double[] Rates, int Passes) Measure(List<Action> engines, int batch, int iterations, int pauseMs)
     {
