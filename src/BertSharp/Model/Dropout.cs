@@ -32,7 +32,7 @@ internal static class Dropout
         (r.X, r.Mask, r.Length, r.P, r.Key, r.Offset) = (x, mask, length, p, key, offset);
         try
         {
-            WorkerPool.For(chunks, Gemm.MaxThreads, r.Body);
+            WorkerPool.For(chunks, WorkerPool.Threads(length, ParallelChunk), r.Body);
         }
         finally
         {

@@ -53,6 +53,8 @@ internal sealed class LayerTail
         _blockRows = RowsPerBlock(layer.Intermediate.Dense.MatMul);
         try
         {
+            // Every thread, even on a contended CPU: Worthwhile gave each several blocks, each a whole
+            // layer tail for its rows (milliseconds), which outlasts a helper's lost time slice.
             WorkerPool.For((rows + _blockRows - 1) / _blockRows, Gemm.MaxThreads, Body);
         }
         finally

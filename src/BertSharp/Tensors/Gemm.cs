@@ -163,7 +163,7 @@ internal static unsafe class Gemm
             job.B = pb;
             job.C = pc;
             job.InnerCount = innerCount;
-            WorkerPool.For(count, insideBatch ? 1 : maxThreads, job.Body);
+            WorkerPool.For(count, insideBatch ? 1 : WorkerPool.Threads(2L * count * m * n * k, ParallelGrainFlops), job.Body);
             job.A = job.B = job.C = null;
         }
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 
 namespace BertSharp.Tensors;
 
@@ -17,8 +18,12 @@ namespace BertSharp.Tensors;
 /// it is open, the caller takes every task nobody has claimed, then closes the loop and waits
 /// only for helpers already inside a task. A helper descheduled by other processes (a shared
 /// CPU) therefore delays a loop by at most the one task it holds, not by its whole time slice.</para>
+/// <para>On a CPU shared with busy processes even that is too much for small loops, and waking a
+/// helper gets the caller itself descheduled: a 1 × 16-token forward pass took twice as long on
+/// two threads as on one. The pool notices (see BackOff) and the cost model then keeps all but
+/// long loops on the caller until the contention passes.</para>
 /// </remarks>
-internal static class WorkerPool
+internal static partial class WorkerPool
 {
     // Long enough to bridge the serial gap between two loops of a pass (layer norms, small
     // products on the caller), short enough that an idle process stops burning a shared core.
@@ -27,8 +32,20 @@ internal static class WorkerPool
     private const int StallMicroseconds = 200;
     private static readonly long MinBackOffTicks = Stopwatch.Frequency / 200, MaxBackOffTicks = Stopwatch.Frequency / 2;
 
-    // Loops run serially until this timestamp (see BackOff); written only by a loop's caller.
-    private static long serialUntil, backOffTicks;
+    // While contended a thread's share must be this many grains: a helper descheduled mid-task
+    // holds its loop for up to a time slice (milliseconds), which only a long share repays.
+    private const long ContendedGrains = 512;
+
+    // The pool counts as contended until this timestamp, 0 when not (see BackOff and Contended);
+    // written by loops' callers. windowSwitches: the involuntary switches of the thread
+    // windowThread when the window opened.
+    private static long contendedUntil, backOffTicks, windowSwitches;
+    private static int windowThread;
+
+    // The caller's involuntary context switches at its last parallel loop, and whether it had been
+    // switched out before that loop too (see CallerPreempted).
+    [ThreadStatic] private static long lastPreemptions;
+    [ThreadStatic] private static bool preemptedBefore;
 
     private static readonly Helper[] Helpers;
     private static int busy;
@@ -61,14 +78,43 @@ internal static class WorkerPool
     /// should use when a thread's share must be at least `grain` units to pay for its hand-off.
     /// Below two grains the loop runs on the caller alone.
     /// </summary>
-    public static int Threads(long work, long grain) => (int)Math.Clamp(work / Math.Max(1, grain), 1, Gemm.MaxThreads);
+    public static int Threads(long work, long grain) => work < 2 * Math.Max(1, grain) ? 1 : Threads(work, grain, Contended);
 
-    /// <summary>Runs body(0 … count−1) on up to maxThreads threads (the caller included).</summary>
+    /// <summary>The cost model when the CPU is (or is not) <see cref="Contended"/>: then a share must be <see cref="ContendedGrains"/> grains.</summary>
+    internal static int Threads(long work, long grain, bool contended) =>
+        (int)Math.Clamp(work / (Math.Max(1, grain) * (contended ? ContendedGrains : 1)), 1, Gemm.MaxThreads);
+
+    /// <summary>Whether recent loops met threads descheduled by other work (see BackOff).</summary>
+    public static bool Contended
+    {
+        get
+        {
+            long until = Volatile.Read(ref contendedUntil), now = Stopwatch.GetTimestamp();
+            if (until == 0 || now < until) return until != 0;
+            // The window is over. Rather than wake a helper to find out (which on a busy CPU costs the
+            // caller its core for a time slice), the thread that opened it asks the kernel whether it
+            // was switched out again meanwhile; twice or more, and the contention goes on.
+            long switches = !inLoop && Environment.CurrentManagedThreadId == windowThread ? InvoluntarySwitches() : -1;
+            if (switches >= 0 && switches - windowSwitches >= 2)
+            {
+                windowSwitches = switches;
+                Volatile.Write(ref contendedUntil, now + backOffTicks);
+                return true;
+            }
+            Volatile.Write(ref contendedUntil, 0);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Runs body(0 … count−1) on up to maxThreads threads (the caller included): take maxThreads
+    /// from <see cref="Threads(long, long)"/>, which knows whether the CPU is contended.
+    /// </summary>
     public static void For(int count, int maxThreads, Action<int> body)
     {
         int helpers = Math.Min(Math.Min(maxThreads, count) - 1, Helpers.Length);
         bool outer = !inLoop;
-        if (helpers <= 0 || isWorker || Stopwatch.GetTimestamp() < serialUntil || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
+        if (helpers <= 0 || isWorker || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
         {
             inLoop = true;
             try
@@ -111,7 +157,7 @@ internal static class WorkerPool
             long waitStart = Stopwatch.GetTimestamp();
             var spin = new SpinWait();
             while (Volatile.Read(ref active) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            BackOff(Stopwatch.GetTimestamp() - waitStart, waitStart - start);
+            BackOff(Stopwatch.GetTimestamp() - waitStart, waitStart - start, CallerPreempted());
             inLoop = false;
             job = null;
             Volatile.Write(ref busy, 0);
@@ -119,23 +165,54 @@ internal static class WorkerPool
         if (error is not null) ExceptionDispatchInfo.Throw(error);
     }
 
-    // A loop whose caller, done with its own share, then waited longer for a helper than it had
-    // worked (and more than StallMicroseconds) ran slower than it would have alone: the helper
-    // was descheduled mid-task by other processes. Loops then run serially for a while, a window
-    // that doubles while stalls repeat and halves after each clean parallel loop, so a busy CPU
-    // costs one thread's speed, not a collapse, and a quiet one gets both threads back.
-    private static void BackOff(long waited, long worked)
+    // Two signs that other processes hold the cores: the caller, done with its own share, waited
+    // longer for a helper than it had worked (and more than StallMicroseconds), so the helper was
+    // descheduled mid-task; or the caller itself was switched out for another runnable thread
+    // around this loop and the one before (once is a kernel thread passing by on a quiet machine).
+    // The pool then counts as contended for a while, a window that doubles while stalls repeat (to
+    // half a second), is renewed while its caller keeps being switched out (Contended) and halves
+    // after each clean parallel loop, so a busy CPU costs one thread's speed, not a collapse, and
+    // a quiet one gets both threads back.
+    private static void BackOff(long waited, long worked, bool preempted)
     {
-        if (waited > worked && waited > Stopwatch.Frequency * StallMicroseconds / 1_000_000)
+        if (preempted || waited > worked && waited > Stopwatch.Frequency * StallMicroseconds / 1_000_000)
         {
             backOffTicks = Math.Clamp(backOffTicks * 2, MinBackOffTicks, MaxBackOffTicks);
-            serialUntil = Stopwatch.GetTimestamp() + backOffTicks;
+            (windowSwitches, windowThread) = (lastPreemptions, Environment.CurrentManagedThreadId);
+            Volatile.Write(ref contendedUntil, Stopwatch.GetTimestamp() + backOffTicks);
         }
-        else
+        else if (!preemptedBefore)
         {
             backOffTicks /= 2;
         }
     }
+
+    // Whether the calling thread was switched out involuntarily since its previous parallel loop,
+    // and before that one too: the kernel's per-thread count (getrusage RUSAGE_THREAD, Linux; a
+    // system call of well under a microsecond, against loops of tens of microseconds at least).
+    private static bool CallerPreempted()
+    {
+        long now = InvoluntarySwitches();
+        if (now < 0) return false;
+        bool preempted = now != lastPreemptions, twice = preempted && preemptedBefore;
+        (lastPreemptions, preemptedBefore) = (now, preempted);
+        return twice;
+    }
+
+    // How often the kernel switched the calling thread out for another runnable thread
+    // (getrusage RUSAGE_THREAD's ru_nivcsw), or −1 where it does not say (not Linux).
+    internal static long InvoluntarySwitches()
+    {
+        if (!OperatingSystem.IsLinux()) return -1;
+        // struct rusage on 64-bit Linux: two timevals, then 14 longs ending in ru_nvcsw, ru_nivcsw.
+        Span<long> usage = stackalloc long[18];
+        return GetRUsage(RUsageThread, ref usage[0]) == 0 ? usage[17] : -1;
+    }
+
+    private const int RUsageThread = 1;
+
+    [LibraryImport("libc", EntryPoint = "getrusage")]
+    private static partial int GetRUsage(int who, ref long usage);
 
     private static void Work()
     {

@@ -37,8 +37,12 @@ public class WorkerPoolTests
     {
         Assert.Equal(1, WorkerPool.Threads(0, 100));
         Assert.Equal(1, WorkerPool.Threads(199, 100));
-        Assert.Equal(Math.Min(2, Gemm.MaxThreads), WorkerPool.Threads(200, 100));
-        Assert.Equal(Gemm.MaxThreads, WorkerPool.Threads(long.MaxValue, 1));
+        Assert.Equal(Math.Min(2, Gemm.MaxThreads), WorkerPool.Threads(200, 100, contended: false));
+        Assert.Equal(Gemm.MaxThreads, WorkerPool.Threads(long.MaxValue, 1, contended: false));
+        // On a contended CPU a thread's share must be 512 grains.
+        Assert.Equal(1, WorkerPool.Threads(200, 100, contended: true));
+        Assert.Equal(1, WorkerPool.Threads(1023 * 100, 100, contended: true));
+        Assert.Equal(Math.Min(2, Gemm.MaxThreads), WorkerPool.Threads(1024 * 100, 100, contended: true));
     }
 
     [Fact]
@@ -60,5 +64,61 @@ public class WorkerPoolTests
             }
         });
         Assert.All(totals, t => Assert.Equal(Enumerable.Range(0, 2000).Sum(l => 1 + l % 7), t));
+    }
+}
+
+/// <summary>Runs alone: it loads every core on purpose, and reads the pool's process-wide state.</summary>
+[Collection(GemmSettingsCollection.Name)]
+public class WorkerPoolContentionTests
+{
+    [Fact]
+    public void ABusyCpuKeepsSmallLoopsOnTheCallerAndAQuietOneGetsThemBack()
+    {
+        // The pool has no helper to contend for on one core.
+        if (Environment.ProcessorCount < 2) return;
+        long grain = Gemm.ParallelGrainFlops, small = 4 * grain;
+        Assert.Equal(Math.Min(2, Gemm.MaxThreads), WorkerPool.Threads(small, grain, contended: false));
+        using (var load = new CancellationTokenSource())
+        {
+            // Two busy threads per core, as other processes on a shared node: the pool must notice.
+            var spinners = Enumerable.Range(0, 2 * Environment.ProcessorCount).Select(_ => new Thread(() =>
+            {
+                double x = 1;
+                while (!load.IsCancellationRequested) x = x * 1.000001 + 1e-9;
+                GC.KeepAlive(x);
+            })).ToArray();
+            foreach (var t in spinners) t.Start();
+            bool contended = RunLoopsUntil(() => WorkerPool.Contended);
+            load.Cancel();
+            foreach (var t in spinners) t.Join();
+            Assert.True(contended, "two busy threads per core for 20 s never made the pool count as contended");
+        }
+        Assert.True(RunLoopsUntil(() => !WorkerPool.Contended), "the pool still counted as contended 20 s after the load stopped");
+        Assert.Equal(Math.Min(2, Gemm.MaxThreads), WorkerPool.Threads(small, grain));
+    }
+
+    [Fact]
+    public void TheInvoluntarySwitchCountIsTheKernelsOwn()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        // The same per-thread counter as /proc/thread-self/status's nonvoluntary_ctxt_switches
+        // (a misread struct rusage would give another field, e.g. the far larger voluntary count).
+        long before = WorkerPool.InvoluntarySwitches();
+        long proc = long.Parse(File.ReadLines("/proc/thread-self/status").First(l => l.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+            .Split(':')[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        long after = WorkerPool.InvoluntarySwitches();
+        Assert.InRange(proc, before, after);
+    }
+
+    // Loops of a short forward pass (16 tasks of ~50 µs on every thread) until the condition holds or 20 s pass.
+    private static bool RunLoopsUntil(Func<bool> condition)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(20)) return false;
+            WorkerPool.For(16, Environment.ProcessorCount, _ => Thread.SpinWait(5000));
+        }
+        return true;
     }
 }

@@ -40,7 +40,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
     {
         var job = threadJob ??= new Job();
         job.Set(this, qkv, context, probs, null, null, valid, seq, heads, headDim, scale, dropout, key, offset);
-        WorkerPool.For(batch, Gemm.MaxThreads, job.ForwardBody);
+        WorkerPool.For(batch, WorkerPool.Threads(4L * batch * heads * seq * seq * headDim, Gemm.ParallelGrainFlops), job.ForwardBody);
     }
 
     /// <summary>
@@ -52,7 +52,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
     {
         var job = threadJob ??= new Job();
         job.Set(this, qkv, null, probs, dContext, dQkv, valid, seq, heads, headDim, scale, dropout, key, offset);
-        WorkerPool.For(batch, Gemm.MaxThreads, job.BackwardBody);
+        WorkerPool.For(batch, WorkerPool.Threads(8L * batch * heads * seq * seq * headDim, Gemm.ParallelGrainFlops), job.BackwardBody);
     }
 
     private void ForwardSequence(Job j, int b)

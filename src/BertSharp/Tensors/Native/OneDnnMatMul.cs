@@ -65,7 +65,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             return;
         }
         CheckOutput(m, n, bias.Length, c.Length, ldc);
-        int threads = Threads;
+        int threads = Threads(2L * m * n * k);
         ushort* pa = Scratch(ref threadA, (long)m * k);
         ushort* pb = Scratch(ref threadB, (long)k * n);
         // Stored as given (A is [k, m] when transA): the descriptor's strides do the transposing.
@@ -85,7 +85,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         }
         CheckOutput(k, n, 0, dW.Length, n);
         if (!dx.IsEmpty) CheckOutput(m, n, 0, dx.Length, lddx);
-        int threads = Threads;
+        int threads = Threads(2L * m * n * k);
         ushort* pdy = Scratch(ref threadA, (long)m * k);
         ushort* px = Scratch(ref threadB, (long)m * n);
         Bf16.Convert(dy, m, k, lddy, pdy, threads);
@@ -119,7 +119,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             return;
         }
         CheckOutput(m, n, bias.Length, y.Length, ldy);
-        int threads = Threads;
+        int threads = Threads(2L * m * n * k);
         ushort* pa = Scratch(ref threadA, (long)m * k);
         Bf16.Convert(x, m, k, ldx, pa, threads);
         fixed (ushort* plain = rounded.Data)
@@ -141,7 +141,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         }
         if (!b1.IsEmpty && b1.Length != hidden) throw new ArgumentException($"b1 has {b1.Length} values, expected {hidden}", nameof(b1));
         CheckOutput(m, n, b2.Length, y.Length, n);
-        int threads = Threads;
+        int threads = Threads(2L * m * hidden * k);
         ushort* px = Scratch(ref threadA, (long)m * k);
         ushort* pg = Scratch(ref threadB, (long)m * hidden);
         Bf16.Convert(x, m, k, ldx, px, threads);
@@ -198,7 +198,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
     // One batched per-head product of the attention kernels (see OneDnnAttention.Kind), on this thread's share of cores.
     internal void Attention(OneDnnAttention.Kind kind, int heads, int seq, int headDim, int ldContext, void* a, void* b, float* dst) =>
-        Execute(AttentionEntry(new AttentionKey(kind, heads, seq, headDim, ldContext)), a, b, null, dst, Threads);
+        Execute(AttentionEntry(new AttentionKey(kind, heads, seq, headDim, ldContext)), a, b, null, dst, Threads(2L * heads * seq * seq * headDim));
 
     private Entry AttentionEntry(AttentionKey key) => _attention.GetOrAdd(key, static (k, api) => Entry.For(api, k), _api);
 
@@ -219,7 +219,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         }, this);
 
     // Inside a loop's task (a block of rows) the call gets one thread: the loop has the others.
-    private static int Threads => WorkerPool.InLoop ? 1 : Gemm.MaxThreads;
+    // Elsewhere the cost model's count, one for all but large products on a contended CPU.
+    private static int Threads(long flops) => WorkerPool.InLoop ? 1 : WorkerPool.Threads(flops, Gemm.ParallelGrainFlops);
 
     private static bool Offloads(int m, int n, int k, float alpha) =>
         alpha == 1f && m >= MinRows && 2L * m * n * k >= MinFlops;
@@ -259,7 +260,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     // plain layout.
     private void RunPrepared(Rounded w, ushort* plain, Key key, ushort* a, float* bias, void* c, int threads)
     {
-        if (threads > 1 && key.Blocked && w.Parts is { } parts && RunSplit(parts, key, a, bias, c)) return;
+        if (threads > 1 && key.Blocked && w.Parts is { } parts && RunSplit(parts, key, a, bias, c, threads)) return;
         if (key.Blocked)
         {
             var blocked = EntryFor(key, w.BlockedLayout);
@@ -278,7 +279,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     // OpenMP's threads: its fork waits for a sleeping worker (0.2–2 ms to wake on a 2-vCPU VM, longer
     // than a short input's product) and on a shared CPU for a descheduled one, where the pool's caller
     // takes over the tasks nobody started. False (nothing run) where a tile has no real kernel.
-    private bool RunSplit(Rounded.Part[] parts, Key key, ushort* a, float* bias, void* c)
+    private bool RunSplit(Rounded.Part[] parts, Key key, ushort* a, float* bias, void* c, int threads)
     {
         int block = Math.Min(key.M, SplitBlockRows), blocks = (key.M + block - 1) / block;
         foreach (var part in parts)
@@ -290,7 +291,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         job.C = (byte*)c;
         try
         {
-            WorkerPool.For(blocks * parts.Length, Gemm.MaxThreads, job.Body);
+            WorkerPool.For(blocks * parts.Length, threads, job.Body);
         }
         finally
         {
