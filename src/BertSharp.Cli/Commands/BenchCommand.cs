@@ -49,12 +49,16 @@ internal static class BenchCommand
             DefaultValueFactory = _ => 5,
         };
         var contend = new Option<int>("--contend") { Description = "Busy threads the bench starts beside the measurement (a CPU shared with other work)" };
+        var gridOneThread = new Option<bool>("--grid-one-thread")
+        {
+            Description = "The grid also times fp32 and bf16 on one thread in the same rounds, and prints the --threads / one-thread ratio",
+        };
         var command = new Command("bench",
             "Measure inference (against ONNX Runtime on the same model, same run) and training throughput.\n\n" +
             "Examples:\n  bertsharp bench\n  bertsharp bench --batch 32 --seq 128 --threads 2 --json\n  bertsharp bench --bf16 --json\n" +
-            "  bertsharp bench --grid --contend 2")
+            "  bertsharp bench --grid --contend 2\n  bertsharp bench --grid --grid-batches 1 --grid-tokens 16 --contend 2 --grid-one-thread")
         {
-            batch, seq, threads, model, trainBatch, iterations, profile, bf16, json, grid, gridBatches, gridTokens, gridPause, contend,
+            batch, seq, threads, model, trainBatch, iterations, profile, bf16, json, grid, gridBatches, gridTokens, gridPause, contend, gridOneThread,
         };
         command.SetAction(parse =>
         {
@@ -65,10 +69,10 @@ internal static class BenchCommand
                 bool asJson = parse.GetValue(json);
                 if (!asJson)
                     BenchGrid.PrintHeader(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(contend), parse.GetValue(iterations),
-                        parse.GetValue(gridPause), ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16));
+                        parse.GetValue(gridPause), ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16), parse.GetValue(gridOneThread));
                 var cells = BenchGrid.Run(parse.GetValue(model)!, BenchGrid.Sizes(parse.GetValue(gridBatches)!, "--grid-batches"),
                     BenchGrid.Sizes(parse.GetValue(gridTokens)!, "--grid-tokens"), parse.GetValue(threads), parse.GetValue(iterations),
-                    parse.GetValue(contend), parse.GetValue(gridPause), asJson ? null : BenchGrid.PrintRow);
+                    parse.GetValue(contend), parse.GetValue(gridPause), parse.GetValue(gridOneThread), asJson ? null : BenchGrid.PrintRow);
                 if (asJson) Console.WriteLine(cells.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }

@@ -23,15 +23,18 @@ internal static class BenchGrid
         return sizes.Length > 0 ? sizes : throw new ArgumentException($"{option} is empty");
     }
 
-    /// <summary>Measures every cell; onCell (when given) sees each cell as soon as it is measured.</summary>
+    /// <summary>
+    /// Measures every cell; onCell (when given) sees each cell as soon as it is measured. oneThread: also
+    /// time each managed engine on one thread in the same rounds, so that the thread count's gain (or,
+    /// on a contended CPU, loss) is a same-run ratio too.
+    /// </summary>
     public static JsonObject Run(string model, int[] batches, int[] tokens, int threads, int iterations, int contend, int pauseMs,
-        Action<JsonObject>? onCell = null)
+        bool oneThread = false, Action<JsonObject>? onCell = null)
     {
         if (threads <= 0 || iterations <= 0) throw new ArgumentException($"--threads ({threads}) and --iterations ({iterations}) must be positive");
         if (pauseMs < 0) throw new ArgumentException($"--grid-pause-ms ({pauseMs}) must not be negative");
         if (!BuiltInModels.IsBuiltIn(model))
             throw new ArgumentException($"--model '{model}': the benchmark compares against ONNX Runtime on the embedded model.onnx, so it needs a built-in model ({string.Join(", ", BuiltInModels.Names)})");
-        Gemm.MaxThreads = threads;
         var pretrained = PretrainedModel.Load(model);
         foreach (int t in tokens)
             if (t < 2 || t > pretrained.Config.MaxPositionEmbeddings)
@@ -49,8 +52,13 @@ internal static class BenchGrid
             foreach (int t in tokens)
             {
                 var input = BenchCommand.Input(ids, b, t, offset: 0);
-                var engines = new List<Action> { () => fp32.Forward(input), () => ort.Run(input) };
-                if (bf16 is not null) engines.Add(() => bf16.Forward(input));
+                var engines = new List<Action> { OnThreads(threads, () => fp32.Forward(input)), () => ort.Run(input) };
+                if (bf16 is not null) engines.Add(OnThreads(threads, () => bf16.Forward(input)));
+                if (oneThread)
+                {
+                    engines.Add(OnThreads(1, () => fp32.Forward(input)));
+                    if (bf16 is not null) engines.Add(OnThreads(1, () => bf16.Forward(input)));
+                }
                 var (rates, passes) = Measure(engines, b, iterations, pauseMs);
                 var cell = new JsonObject
                 {
@@ -66,6 +74,17 @@ internal static class BenchGrid
                     cell["bf16_samples_per_s"] = Math.Round(rates[2], 2);
                     cell["bf16_ratio"] = Math.Round(rates[2] / rates[1], 3);
                 }
+                if (oneThread)
+                {
+                    int at = engines.Count - (bf16 is null ? 1 : 2);
+                    cell["fp32_one_thread_samples_per_s"] = Math.Round(rates[at], 2);
+                    cell["fp32_thread_ratio"] = Math.Round(rates[0] / rates[at], 3);
+                    if (bf16 is not null)
+                    {
+                        cell["bf16_one_thread_samples_per_s"] = Math.Round(rates[at + 1], 2);
+                        cell["bf16_thread_ratio"] = Math.Round(rates[2] / rates[at + 1], 3);
+                    }
+                }
                 cells.Add(cell);
                 onCell?.Invoke(cell);
             }
@@ -74,6 +93,7 @@ internal static class BenchGrid
         {
             ["model"] = model,
             ["threads"] = threads,
+            ["one_thread"] = oneThread,
             ["contend"] = contend,
             ["iterations"] = iterations,
             ["pause_ms"] = pauseMs,
@@ -83,6 +103,13 @@ internal static class BenchGrid
             ["cells"] = cells,
         };
     }
+
+    // The managed engines share Gemm.MaxThreads, so each sets it before its pass.
+    private static Action OnThreads(int threads, Action forward) => () =>
+    {
+        Gemm.MaxThreads = threads;
+        forward();
+    };
 
     // Samples/s per engine, the median of its timed passes: `iterations` at least, spread over three rounds. Each
     // engine runs in blocks of its own passes, as it would serve alone: two untimed passes when it takes over (the
@@ -117,20 +144,28 @@ internal static class BenchGrid
 
     // A table row per cell as it is measured (a 512-token cell takes minutes on a busy machine),
     // after a header naming the run.
-    public static void PrintHeader(string model, int threads, int contend, int iterations, int pauseMs, bool bf16)
+    public static void PrintHeader(string model, int threads, int contend, int iterations, int pauseMs, bool bf16, bool oneThread)
     {
         Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, median of {iterations} passes or more (short cells up to 45), {pauseMs} ms pause before each pass, " +
             $"on {BenchCommand.CpuName()} (load {BenchCommand.LoadAverage()}); bf16: " +
             (bf16 ? ComputeProviders.Describe(ComputeProvider.OneDnnBf16) : ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16)));
-        Console.WriteLine(bf16
-            ? "| batch × tokens | fp32 samples/s | ONNX Runtime samples/s | fp32 ratio | bf16 samples/s | bf16 ratio |\n| --- | ---: | ---: | ---: | ---: | ---: |"
-            : "| batch × tokens | fp32 samples/s | ONNX Runtime samples/s | fp32 ratio |\n| --- | ---: | ---: | ---: |");
+        var columns = new List<string> { "batch × tokens", "fp32 samples/s", "ONNX Runtime samples/s", "fp32 ratio" };
+        if (bf16) columns.AddRange(["bf16 samples/s", "bf16 ratio"]);
+        if (oneThread)
+        {
+            columns.AddRange(["fp32 on 1 thread", $"fp32 {threads} / 1 thread"]);
+            if (bf16) columns.AddRange(["bf16 on 1 thread", $"bf16 {threads} / 1 thread"]);
+        }
+        Console.WriteLine("| " + string.Join(" | ", columns) + " |");
+        Console.WriteLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", columns.Count - 1)));
     }
 
     public static void PrintRow(JsonObject c)
     {
         var line = $"| {c["batch"]} × {c["tokens"]} | {c["fp32_samples_per_s"]} | {c["onnxruntime_samples_per_s"]} | {c["fp32_ratio"]} |";
         if (c["bf16_samples_per_s"] is not null) line += $" {c["bf16_samples_per_s"]} | {c["bf16_ratio"]} |";
+        if (c["fp32_one_thread_samples_per_s"] is not null) line += $" {c["fp32_one_thread_samples_per_s"]} | {c["fp32_thread_ratio"]} |";
+        if (c["bf16_one_thread_samples_per_s"] is not null) line += $" {c["bf16_one_thread_samples_per_s"]} | {c["bf16_thread_ratio"]} |";
         Console.WriteLine(line);
     }
 }
