@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using BertSharp.Inference;
@@ -112,8 +113,9 @@ internal static class BenchGrid
     };
 
     // Samples/s per engine, the median of its timed passes: `iterations` at least, spread over three rounds. Each
-    // engine runs in blocks of its own passes, as it would serve alone: two untimed passes when it takes over (the
-    // previous engine's spinning threads, ONNX Runtime's or ours, settle meanwhile), then timed ones, each after
+    // engine runs in blocks of its own passes, as it would serve alone: untimed passes when it takes over, two and
+    // settleSeconds at least (ONNX Runtime's worker spins for some 20 ms after its last run, a busy core that our
+    // pool rightly counts as contention and stays serial for 50 ms after), then timed ones, each after
     // `pauseMs` of idle as a request arriving after a gap. The blocks take turns over the rounds so a burst of
     // outside load hits every engine. A block of a short cell runs more passes, fillSeconds of them (at most
     // maxFillPasses): on a VM with hypervisor steal, a median of five 3-ms passes is decided by one or two slow ones.
@@ -121,7 +123,7 @@ internal static class BenchGrid
     private static (double[] Rates, int Passes) Measure(List<Action> engines, int batch, int iterations, int pauseMs)
     {
         const int rounds = 3, maxFillPasses = 15;
-        const double fillSeconds = 0.1;
+        const double fillSeconds = 0.1, settleSeconds = 0.1;
         var times = engines.Select(_ => new List<double>(iterations)).ToArray();
         for (int r = 0; r < rounds; r++)
         {
@@ -129,8 +131,14 @@ internal static class BenchGrid
             if (passes == 0) break;
             for (int e = 0; e < engines.Count; e++)
             {
-                engines[e]();
-                double warm = BenchCommand.Seconds(engines[e]);
+                var settle = Stopwatch.StartNew();
+                double warm;
+                int untimed = 0;
+                do
+                {
+                    warm = BenchCommand.Seconds(engines[e]);
+                }
+                while (++untimed < 2 || settle.Elapsed.TotalSeconds < settleSeconds);
                 int n = Math.Max(passes, Math.Min(maxFillPasses, (int)Math.Ceiling(fillSeconds / Math.Max(warm, 1e-6))));
                 for (int i = 0; i < n; i++)
                 {

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
-using System.Runtime.InteropServices;
 
 namespace BertSharp.Tensors;
 
@@ -20,10 +19,10 @@ namespace BertSharp.Tensors;
 /// CPU) therefore delays a loop by at most the one task it holds, not by its whole time slice.</para>
 /// <para>On a CPU shared with busy processes even that is too much for small loops, and waking a
 /// helper gets the caller itself descheduled: a 1 × 16-token forward pass took twice as long on
-/// two threads as on one. The pool notices (see BackOff) and the cost model then keeps all but
-/// long loops on the caller until the contention passes.</para>
+/// two threads as on one. The pool notices (BackOff, NoteWaiting) and the cost model then keeps
+/// all but long loops on the caller until the contention passes.</para>
 /// </remarks>
-internal static partial class WorkerPool
+internal static class WorkerPool
 {
     // Long enough to bridge the serial gap between two loops of a pass (layer norms, small
     // products on the caller), short enough that an idle process stops burning a shared core.
@@ -36,16 +35,19 @@ internal static partial class WorkerPool
     // holds its loop for up to a time slice (milliseconds), which only a long share repays.
     private const long ContendedGrains = 512;
 
-    // The pool counts as contended until this timestamp, 0 when not (see BackOff and Contended);
-    // written by loops' callers. windowSwitches: the involuntary switches of the thread
-    // windowThread when the window opened.
-    private static long contendedUntil, backOffTicks, windowSwitches;
-    private static int windowThread;
+    // NoteWaiting looks at most every LookTicks; contention seen holds for HoldTicks.
+    private static readonly long LookTicks = Stopwatch.Frequency / 500, HoldTicks = Stopwatch.Frequency / 20;
 
-    // The caller's involuntary context switches at its last parallel loop, and whether it had been
-    // switched out before that loop too (see CallerPreempted).
-    [ThreadStatic] private static long lastPreemptions;
-    [ThreadStatic] private static bool preemptedBefore;
+    // A caller that waited for a CPU this long and this share of its runnable time since its last look
+    // lost it to another thread's time slice; a kernel thread passing by costs microseconds.
+    private const long MinWaitNanoseconds = 1_000_000;
+    private const double MaxWaitShare = 0.2;
+
+    // The pool counts as contended until this timestamp (see BackOff and NoteWaiting); written by loops' callers.
+    private static long contendedUntil, backOffTicks;
+
+    // The calling thread's schedstat at its last look, and when it looked.
+    [ThreadStatic] private static long lastRunning, lastWaiting, lastLook;
 
     private static readonly Helper[] Helpers;
     private static int busy;
@@ -84,26 +86,28 @@ internal static partial class WorkerPool
     internal static int Threads(long work, long grain, bool contended) =>
         (int)Math.Clamp(work / (Math.Max(1, grain) * (contended ? ContendedGrains : 1)), 1, Gemm.MaxThreads);
 
-    /// <summary>Whether recent loops met threads descheduled by other work (see BackOff).</summary>
+    /// <summary>Whether other work holds the cores: recent loops met descheduled threads (see BackOff and NoteWaiting).</summary>
     public static bool Contended
     {
         get
         {
-            long until = Volatile.Read(ref contendedUntil), now = Stopwatch.GetTimestamp();
-            if (until == 0 || now < until) return until != 0;
-            // The window is over. Rather than wake a helper to find out (which on a busy CPU costs the
-            // caller its core for a time slice), the thread that opened it asks the kernel whether it
-            // was switched out again meanwhile; twice or more, and the contention goes on.
-            long switches = !inLoop && Environment.CurrentManagedThreadId == windowThread ? InvoluntarySwitches() : -1;
-            if (switches >= 0 && switches - windowSwitches >= 2)
-            {
-                windowSwitches = switches;
-                Volatile.Write(ref contendedUntil, now + backOffTicks);
-                return true;
-            }
-            Volatile.Write(ref contendedUntil, 0);
-            return false;
+            if (!InLoop) NoteWaiting();
+            return Stopwatch.GetTimestamp() < Volatile.Read(ref contendedUntil);
         }
+    }
+
+    // A caller about to choose its threads asks the kernel (every LookTicks at most; a read of a few
+    // microseconds) how long it has waited for a CPU while runnable. Waking a helper on a busy CPU
+    // gets the caller itself descheduled, contention that the helpers' stalls alone (BackOff) miss;
+    // loops then keep to the caller until HoldTicks pass without such a wait.
+    private static void NoteWaiting()
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (now - lastLook < LookTicks || !ThreadSchedStat.TryRead(out long running, out long waiting)) return;
+        long ran = running - lastRunning, waited = waiting - lastWaiting;
+        if (lastLook != 0 && waited > MinWaitNanoseconds && waited > MaxWaitShare * (ran + waited))
+            Volatile.Write(ref contendedUntil, Math.Max(Volatile.Read(ref contendedUntil), now + HoldTicks));
+        (lastRunning, lastWaiting, lastLook) = (running, waiting, now);
     }
 
     /// <summary>
@@ -157,7 +161,7 @@ internal static partial class WorkerPool
             long waitStart = Stopwatch.GetTimestamp();
             var spin = new SpinWait();
             while (Volatile.Read(ref active) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            BackOff(Stopwatch.GetTimestamp() - waitStart, waitStart - start, CallerPreempted());
+            BackOff(Stopwatch.GetTimestamp() - waitStart, waitStart - start);
             inLoop = false;
             job = null;
             Volatile.Write(ref busy, 0);
@@ -165,54 +169,23 @@ internal static partial class WorkerPool
         if (error is not null) ExceptionDispatchInfo.Throw(error);
     }
 
-    // Two signs that other processes hold the cores: the caller, done with its own share, waited
-    // longer for a helper than it had worked (and more than StallMicroseconds), so the helper was
-    // descheduled mid-task; or the caller itself was switched out for another runnable thread
-    // around this loop and the one before (once is a kernel thread passing by on a quiet machine).
-    // The pool then counts as contended for a while, a window that doubles while stalls repeat (to
-    // half a second), is renewed while its caller keeps being switched out (Contended) and halves
-    // after each clean parallel loop, so a busy CPU costs one thread's speed, not a collapse, and
-    // a quiet one gets both threads back.
-    private static void BackOff(long waited, long worked, bool preempted)
+    // A loop whose caller, done with its own share, then waited longer for a helper than it had
+    // worked (and more than StallMicroseconds) ran slower than it would have alone: the helper
+    // was descheduled mid-task by other processes. The pool then counts as contended for a while,
+    // a window that doubles while stalls repeat and halves after each clean parallel loop, so a
+    // busy CPU costs one thread's speed, not a collapse, and a quiet one gets both threads back.
+    private static void BackOff(long waited, long worked)
     {
-        if (preempted || waited > worked && waited > Stopwatch.Frequency * StallMicroseconds / 1_000_000)
+        if (waited > worked && waited > Stopwatch.Frequency * StallMicroseconds / 1_000_000)
         {
             backOffTicks = Math.Clamp(backOffTicks * 2, MinBackOffTicks, MaxBackOffTicks);
-            (windowSwitches, windowThread) = (lastPreemptions, Environment.CurrentManagedThreadId);
-            Volatile.Write(ref contendedUntil, Stopwatch.GetTimestamp() + backOffTicks);
+            Volatile.Write(ref contendedUntil, Math.Max(Volatile.Read(ref contendedUntil), Stopwatch.GetTimestamp() + backOffTicks));
         }
-        else if (!preemptedBefore)
+        else
         {
             backOffTicks /= 2;
         }
     }
-
-    // Whether the calling thread was switched out involuntarily since its previous parallel loop,
-    // and before that one too: the kernel's per-thread count (getrusage RUSAGE_THREAD, Linux; a
-    // system call of well under a microsecond, against loops of tens of microseconds at least).
-    private static bool CallerPreempted()
-    {
-        long now = InvoluntarySwitches();
-        if (now < 0) return false;
-        bool preempted = now != lastPreemptions, twice = preempted && preemptedBefore;
-        (lastPreemptions, preemptedBefore) = (now, preempted);
-        return twice;
-    }
-
-    // How often the kernel switched the calling thread out for another runnable thread
-    // (getrusage RUSAGE_THREAD's ru_nivcsw), or −1 where it does not say (not Linux).
-    internal static long InvoluntarySwitches()
-    {
-        if (!OperatingSystem.IsLinux()) return -1;
-        // struct rusage on 64-bit Linux: two timevals, then 14 longs ending in ru_nvcsw, ru_nivcsw.
-        Span<long> usage = stackalloc long[18];
-        return GetRUsage(RUsageThread, ref usage[0]) == 0 ? usage[17] : -1;
-    }
-
-    private const int RUsageThread = 1;
-
-    [LibraryImport("libc", EntryPoint = "getrusage")]
-    private static partial int GetRUsage(int who, ref long usage);
 
     private static void Work()
     {
