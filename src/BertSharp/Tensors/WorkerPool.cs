@@ -35,8 +35,9 @@ internal static class WorkerPool
     // holds its loop for up to a time slice (milliseconds), which only a long share repays.
     private const long ContendedGrains = 512;
 
-    // NoteWaiting looks at most every LookTicks; contention seen holds for HoldTicks.
-    private static readonly long LookTicks = Stopwatch.Frequency / 500, HoldTicks = Stopwatch.Frequency / 20;
+    // NoteWaiting looks at most every LookTicks; contention seen holds for holdTicks, MinHoldTicks when
+    // seen alone, doubling up to MaxHoldTicks while seen again within the hold.
+    private static readonly long LookTicks = Stopwatch.Frequency / 500, MinHoldTicks = Stopwatch.Frequency / 20, MaxHoldTicks = Stopwatch.Frequency;
 
     // A caller that waited for a CPU this long and this share of its runnable time since its last look
     // lost it to another thread's time slice; a kernel thread passing by costs microseconds.
@@ -44,7 +45,7 @@ internal static class WorkerPool
     private const double MaxWaitShare = 0.2;
 
     // The pool counts as contended until this timestamp (see BackOff and NoteWaiting); written by loops' callers.
-    private static long contendedUntil, backOffTicks;
+    private static long contendedUntil, backOffTicks, holdTicks;
 
     // The calling thread's schedstat at its last look, and when it looked.
     [ThreadStatic] private static long lastRunning, lastWaiting, lastLook;
@@ -99,14 +100,21 @@ internal static class WorkerPool
     // A caller about to choose its threads asks the kernel (every LookTicks at most; a read of a few
     // microseconds) how long it has waited for a CPU while runnable. Waking a helper on a busy CPU
     // gets the caller itself descheduled, contention that the helpers' stalls alone (BackOff) miss;
-    // loops then keep to the caller until HoldTicks pass without such a wait.
+    // loops then keep to the caller until a hold passes without such a wait. A busy CPU lets a short
+    // pass run untouched now and then, so the hold grows while the waits recur (a hold of 50 ms let
+    // 1 × 16-token passes go parallel again between them, and two of three runs were back at half
+    // speed); a quiet machine's rare lost slice costs 50 ms.
     private static void NoteWaiting()
     {
         long now = Stopwatch.GetTimestamp();
         if (now - lastLook < LookTicks || !ThreadSchedStat.TryRead(out long running, out long waiting)) return;
         long ran = running - lastRunning, waited = waiting - lastWaiting;
         if (lastLook != 0 && waited > MinWaitNanoseconds && waited > MaxWaitShare * (ran + waited))
-            Volatile.Write(ref contendedUntil, Math.Max(Volatile.Read(ref contendedUntil), now + HoldTicks));
+        {
+            long until = Volatile.Read(ref contendedUntil);
+            holdTicks = now < until ? Math.Min(2 * holdTicks, MaxHoldTicks) : MinHoldTicks;
+            Volatile.Write(ref contendedUntil, Math.Max(until, now + holdTicks));
+        }
         (lastRunning, lastWaiting, lastLook) = (running, waiting, now);
     }
 
