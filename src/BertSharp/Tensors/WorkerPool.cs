@@ -37,7 +37,9 @@ internal static class WorkerPool
 
     // NoteWaiting looks at most every LookTicks; contention seen holds for holdTicks, MinHoldTicks when
     // seen alone, doubling up to MaxHoldTicks while seen again within the hold.
-    private static readonly long LookTicks = Stopwatch.Frequency / 500, MinHoldTicks = Stopwatch.Frequency / 20, MaxHoldTicks = Stopwatch.Frequency;
+    // Waits count only between looks at most GapTicks apart: within a stretch of tensor work, not
+    // in between, where a server's thread may have waited for cores our own loops were using.
+    private static readonly long LookTicks = Stopwatch.Frequency / 500, GapTicks = Stopwatch.Frequency / 100, MinHoldTicks = Stopwatch.Frequency / 20, MaxHoldTicks = Stopwatch.Frequency;
 
     // A caller that waited for a CPU this long and this share of its runnable time since its last look
     // lost it to another thread's time slice; a kernel thread passing by costs microseconds.
@@ -109,7 +111,7 @@ internal static class WorkerPool
         long now = Stopwatch.GetTimestamp();
         if (now - lastLook < LookTicks || !ThreadSchedStat.TryRead(out long running, out long waiting)) return;
         long ran = running - lastRunning, waited = waiting - lastWaiting;
-        if (lastLook != 0 && waited > MinWaitNanoseconds && waited > MaxWaitShare * (ran + waited))
+        if (now - lastLook < GapTicks && waited > MinWaitNanoseconds && waited > MaxWaitShare * (ran + waited))
         {
             long until = Volatile.Read(ref contendedUntil);
             holdTicks = now < until ? Math.Min(2 * holdTicks, MaxHoldTicks) : MinHoldTicks;
