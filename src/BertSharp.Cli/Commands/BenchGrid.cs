@@ -115,7 +115,7 @@ internal static class BenchGrid
     // Samples/s per engine, the median of its timed passes: `iterations` at least, spread over three rounds. Each
     // engine runs in blocks of its own passes, as it would serve alone: untimed passes when it takes over, two and
     // settleSeconds at least (ONNX Runtime's worker spins for some 20 ms after its last run, a busy core that our
-    // pool rightly counts as contention and stays serial for 50 ms after), then timed ones, each after
+    // pool rightly counts as contention and stays serial for 50 ms or more after), then timed ones, each after
     // `pauseMs` of idle as a request arriving after a gap. The blocks take turns over the rounds so a burst of
     // outside load hits every engine. A block of a short cell runs more passes, fillSeconds of them (at most
     // maxFillPasses): on a VM with hypervisor steal, a median of five 3-ms passes is decided by one or two slow ones.
