@@ -25,6 +25,10 @@ internal static unsafe class RowParallel
     // finishes faster than a fork/join round trip.
     private const long GrainElements = 1 << 15;
 
+    // Column sums split into at most this many row blocks: enough for 16 cores, and the partials
+    // (2 × blocks × cols floats) stay small.
+    private const int MaxAccumulationBlocks = 16;
+
     public static int Chunks(int rows, int cols) => Math.Min(Math.Max(rows, 1), WorkerPool.Threads((long)rows * cols, GrainElements));
 
     /// <summary>body(job, chunk, r0, r1) for contiguous row ranges.</summary>
@@ -36,16 +40,21 @@ internal static unsafe class RowParallel
             if (rows > 0) body(ref job, 0, 0, rows);
             return;
         }
-        ForParallel(rows, chunks, job, (nint)body);
+        ForParallel(rows, chunks, chunks, job, (nint)body);
     }
 
     /// <summary>
     /// Like <see cref="For"/> for kernels that also accumulate column sums into job.G0/G1 (each
-    /// `cols` long): parallel chunks add into pooled partials, summed into the targets in chunk order.
+    /// `cols` long): row blocks add into pooled partials, summed into the targets in block order.
     /// </summary>
+    /// <remarks>
+    /// The blocks follow from the shape alone, never from the threads at hand: a gradient's bits then
+    /// do not depend on <see cref="Gemm.MaxThreads"/> or on whether the CPU is contended (the pool
+    /// goes to one thread under load mid-run, and a run's second step differed from the first's).
+    /// </remarks>
     public static void ForAccumulating(int rows, int cols, ref RowJob job, delegate*<ref RowJob, int, int, int, void> body)
     {
-        int chunks = Chunks(rows, cols);
+        int chunks = (int)Math.Clamp((long)rows * cols / GrainElements, 1, Math.Min(Math.Max(rows, 1), MaxAccumulationBlocks));
         if (chunks <= 1)
         {
             job.GStride = 0;
@@ -64,7 +73,7 @@ internal static unsafe class RowParallel
                 local.G0 = p;
                 local.G1 = p + chunks * cols;
                 local.GStride = cols;
-                ForParallel(rows, chunks, local, (nint)body);
+                ForParallel(rows, chunks, Math.Min(chunks, Chunks(rows, cols)), local, (nint)body);
                 for (int c = 0; c < chunks; c++)
                 {
                     Kernels.AddInto(new ReadOnlySpan<float>(p + c * cols, cols), new Span<float>(g0, cols));
@@ -81,11 +90,11 @@ internal static unsafe class RowParallel
 
     [ThreadStatic] private static Runner? runner;
 
-    private static void ForParallel(int rows, int chunks, RowJob job, nint body)
+    private static void ForParallel(int rows, int chunks, int threads, RowJob job, nint body)
     {
         var r = runner ??= new Runner();
         (r.Job, r.Rows, r.Chunks, r.Fn) = (job, rows, chunks, body);
-        WorkerPool.For(chunks, chunks, r.Body);
+        WorkerPool.For(chunks, threads, r.Body);
     }
 
     // Per calling thread, so concurrent callers never share one.
