@@ -120,7 +120,7 @@ internal static class BenchGrid
     // outside load hits every engine. A block of a short cell runs more passes, fillSeconds of them (at most
     // maxFillPasses): on a VM with hypervisor steal, a median of five 3-ms passes is decided by one or two slow ones.
     // Returns the rates and the fewest passes any engine had.
-    private static (double[] Rates, int Passes) Measure(List<Action> engines, int batch, int iterations, int pauseMs)
+    internal static (double[] Rates, int Passes) Measure(List<Action> engines, int batch, int iterations, int pauseMs)
     {
         const int rounds = 3, maxFillPasses = 15;
         const double fillSeconds = 0.1, settleSeconds = 0.1;
@@ -142,7 +142,7 @@ internal static class BenchGrid
                 int n = Math.Max(passes, Math.Min(maxFillPasses, (int)Math.Ceiling(fillSeconds / Math.Max(warm, 1e-6))));
                 for (int i = 0; i < n; i++)
                 {
-                    Thread.Sleep(pauseMs);
+                    if (pauseMs > 0) Thread.Sleep(pauseMs);
                     times[e].Add(BenchCommand.Seconds(engines[e]));
                 }
             }
