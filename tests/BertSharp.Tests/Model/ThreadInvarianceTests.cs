@@ -4,7 +4,7 @@ using BertSharp.Tensors;
 using BertSharp.Tests.Parity;
 using BertSharp.Tests.Tensors;
 
-namespace BertSharp.Tests.Training;
+namespace BertSharp.Tests.Model;
 
 /// <summary>
 /// A run's numbers must not depend on how many threads did the work: the pool drops to one thread
@@ -58,6 +58,25 @@ public class ThreadInvarianceTests
         Assert.Equal(one.Loss, all.Loss);
         for (int i = 0; i < one.Grads.Length; i++)
             Assert.True(one.Grads[i].Grad.AsSpan().SequenceEqual(all.Grads[i].Grad), $"{one.Grads[i].Name}: gradients differ between one thread and all");
+    }
+
+    [SkippableTheory]
+    [InlineData(ComputeProvider.Managed)]
+    [InlineData(ComputeProvider.OneDnnBf16)]
+    public void APredictionIsTheSameBitsOnOneThreadAndOnAll(ComputeProvider provider)
+    {
+        // A server answers on one thread when its CPU is busy: the same text must get the same scores.
+        if (provider == ComputeProvider.OneDnnBf16) OneDnnProviderTests.Bf16Provider();
+        var pretrained = PretrainedModel.Load("minilm-l6");
+        var vocab = PolaritySentences.Vocab("minilm-l6");
+        var model = new BertModel(pretrained.Config, pretrained.Weights) { Provider = provider };
+        foreach (var (batch, tokens) in new[] { (1, 16), (8, 64), (32, 128) })
+        {
+            var input = PolaritySentences.Pad([.. PolaritySentences.Texts(batch).Select(s => PolaritySentences.Ids(vocab, s, tokens))], tokens);
+            var one = OnThreads(1, () => model.Forward(input).LastHiddenState.Data.ToArray());
+            var all = OnThreads(Math.Max(2, Environment.ProcessorCount), () => model.Forward(input).LastHiddenState.Data.ToArray());
+            Assert.True(one.AsSpan().SequenceEqual(all), $"{batch} × {tokens}: hidden states differ between one thread and all");
+        }
     }
 
     private static float[] Sum(float[] dy, int rows, int cols)
