@@ -107,9 +107,9 @@ public class WorkerPoolContentionTests
         Assert.True(ThreadSchedStat.TryRead(out long running1, out long waiting1));
         long elapsed = (long)(wall.Elapsed.TotalMilliseconds * 1e6);
         // Spinning, the thread either ran or waited to run for the whole 100 ms but for a hypervisor's
-        // steal; other tests may hold a core now and then, not most of the time. Swapped or misread
-        // fields would not add up.
-        Assert.InRange(running1 - running0 + waiting1 - waiting0, elapsed * 3 / 4, elapsed + 5_000_000);
+        // steal (which neither field counts: up to half on a crowded host); other tests may hold a core
+        // now and then, not most of the time. Swapped or misread fields (microseconds, say) would not add up.
+        Assert.InRange(running1 - running0 + waiting1 - waiting0, elapsed / 2, elapsed + 5_000_000);
         Assert.InRange(running1 - running0, elapsed / 5, elapsed + 5_000_000);
     }
 
