@@ -12,7 +12,9 @@ namespace BertSharp.Tensors;
 /// </remarks>
 internal sealed unsafe class PackedMatrix
 {
-    private readonly float[] data;
+    // The panels: in huge-page memory where the platform gives it (HugePages), else a pinned array.
+    private readonly HugePages.Block? block;
+    private readonly float[]? data;
     private readonly int offset;
 
     private PackedMatrix(int k, int n)
@@ -20,8 +22,12 @@ internal sealed unsafe class PackedMatrix
         K = k;
         N = n;
         PaddedN = (n + Gemm.NR - 1) / Gemm.NR * Gemm.NR;
+        long floats = checked((long)k * PaddedN);
+        // 64 spare bytes, as the array's 16 spare floats leave readable memory past the last panel.
+        block = HugePages.Rent(floats * sizeof(float) + 64);
+        if (block is not null) return;
         // Pinned so the kernels can hold a raw pointer; 16 spare floats align it to 64 bytes.
-        data = GC.AllocateUninitializedArray<float>(checked(k * PaddedN + 16), pinned: true);
+        data = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
         fixed (float* p = data) offset = (int)((64 - ((nint)p & 63)) & 63) / sizeof(float);
     }
 
@@ -33,10 +39,14 @@ internal sealed unsafe class PackedMatrix
 
     internal int PaddedN { get; }
 
+    /// <summary>Whether the panels are in <see cref="HugePages"/> memory (large weights on Linux) rather than a pinned array.</summary>
+    internal bool InHugePageMemory => block is not null;
+
     internal float* Pointer
     {
         get
         {
+            if (block is not null) return (float*)block.Pointer;
             fixed (float* p = data) return p + offset;
         }
     }

@@ -128,12 +128,14 @@ public class GemmTests
     [InlineData(false, 16, 96, 600)]   // a 16-token query: a 12-row and a 4-row sliver, all of k in each task
     [InlineData(false, 7, 64, 300)]    // the 8-row kernel with full-width tiles
     [InlineData(false, 20, 70, 300)]   // 12 + 8 rows: the 8-row kernel's full tiles straight to C, its 6-column edge through scratch
+    [InlineData(false, 16, 1536, 384)] // a feed-forward weight (2.4 MB): panels in huge-page memory on Linux
     public void PackedMatrixMatchesUnpacked(bool transA, int m, int n, int k)
     {
         var rng = new Random(7);
         var a = Random(rng, transA ? k * m : m * k);
         var w = Random(rng, n * k); // [out=n, in=k]: y = x·Wᵀ
         var packed = PackedMatrix.Pack(true, k, n, w, k);
+        Assert.Equal(OperatingSystem.IsLinux() && (long)k * n * sizeof(float) >= HugePages.MinBlockBytes, packed.InHugePageMemory);
         var c = Random(rng, m * n);
         var expected = Reference(transA, true, m, n, k, 0.9, a, transA ? m : k, w, k, 1, c, n);
         Gemm.Multiply(transA, m, n, k, 0.9f, a, transA ? m : k, packed, 1, c, n);
