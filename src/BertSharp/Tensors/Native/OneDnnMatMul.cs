@@ -497,6 +497,9 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             public int N0 { get; } = n0;
             public int Width { get; } = width;
             public ushort* Blocked { get; set; }
+
+            // Where Blocked lives when in huge-page memory (freed with the block), else null (AlignedFree).
+            public HugePages.Block? Memory { get; set; }
             public byte* Layout { get; set; }
             public nint LayoutOwner { get; set; }
         }
@@ -526,7 +529,9 @@ internal sealed unsafe class OneDnnMatMul : MatMul
             var part = new Part(n0, width) { LayoutOwner = api.PreferredWeights(256, K, width, out var layout) };
             _blocked.Add(part);
             part.Layout = layout;
-            part.Blocked = (ushort*)NativeMemory.AlignedAlloc((nuint)api.Size(layout), 64);
+            long bytes = api.Size(layout);
+            part.Memory = HugePages.Rent(bytes);
+            part.Blocked = part.Memory is { } block ? (ushort*)block.Pointer : (ushort*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
             byte* plain = stackalloc byte[Dnnl.MemoryDescBytes];
             api.MemoryDesc(plain, K, width, Dnnl.Bf16, 1, K);
             fixed (ushort* data = Data) api.Reorder(plain, data + (long)n0 * K, layout, part.Blocked);
@@ -541,7 +546,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         {
             foreach (var part in _blocked)
             {
-                NativeMemory.AlignedFree(part.Blocked);
+                if (part.Memory is null) NativeMemory.AlignedFree(part.Blocked);
                 _api!.DestroyPrimitiveDesc(part.LayoutOwner);
             }
         }
