@@ -6,7 +6,7 @@ namespace BertSharp.Tensors;
 /// Native memory for packed inference weights on Linux, in 2 MiB-aligned chunks that ask the kernel for
 /// transparent huge pages (<c>madvise(MADV_HUGEPAGE)</c>, honoured in THP's default "madvise" mode as in
 /// "always"). A pass over a short input reads each weight once, from memory: on 4 KiB pages every page
-/// costs a TLB walk and restarts the hardware prefetcher, and a 1 × 16 pass took 10 % longer than on
+/// costs a TLB walk and restarts the hardware prefetcher, and a 1 × 16 pass took 12–18 % longer than on
 /// 2 MiB pages (docs/BENCHMARKS.md, twelfth session). Weights share chunks (minilm-l6's 24 products
 /// would waste 30 MB if each were rounded up to whole huge pages); a chunk is unmapped once every block
 /// in it has been collected.
