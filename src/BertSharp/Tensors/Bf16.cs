@@ -51,20 +51,25 @@ internal static unsafe class Bf16
     /// <summary>
     /// A dense (rows × parts·heads·headDim) block of fused rows (query/key/value, or one part) to
     /// head-major bf16: head h of part p becomes the dense (rows × headDim) matrix at
-    /// dst + (p·heads + h)·rows·headDim, the operand layout of per-head batched products. Rows from
-    /// validRows on of every part after the first (keys and values of padding) are written as zeros,
-    /// so that whatever they held (even NaN) cannot reach a product whose probabilities there are 0.
+    /// dst + (p·heads + h)·rows·headDim, the operand layout of per-head batched products; only heads
+    /// [h0, h1) of each part are written (a task's share of a sequence). Rows from validRows on of
+    /// every part after the first (keys and values of padding) are written as zeros, so that whatever
+    /// they held (even NaN) cannot reach a product whose probabilities there are 0.
     /// </summary>
-    internal static void SplitHeads(float* src, int rows, int validRows, int parts, int heads, int headDim, ushort* dst)
+    internal static void SplitHeads(float* src, int rows, int validRows, int parts, int heads, int headDim, int h0, int h1, ushort* dst)
     {
-        int blocks = parts * heads, width = blocks * headDim;
+        int width = parts * heads * headDim;
         long plane = (long)rows * headDim;
         for (int r = 0; r < rows; r++)
         {
             float* row = src + (long)r * width;
-            int converted = r < validRows ? blocks : heads;
-            for (int j = 0; j < converted; j++) ConvertRow(row + j * headDim, headDim, dst + j * plane + (long)r * headDim);
-            for (int j = converted; j < blocks; j++) new Span<ushort>(dst + j * plane + (long)r * headDim, headDim).Clear();
+            for (int p = 0; p < parts; p++)
+                for (int h = h0; h < h1; h++)
+                {
+                    int j = p * heads + h;
+                    if (p == 0 || r < validRows) ConvertRow(row + j * headDim, headDim, dst + j * plane + (long)r * headDim);
+                    else new Span<ushort>(dst + j * plane + (long)r * headDim, headDim).Clear();
+                }
         }
     }
 

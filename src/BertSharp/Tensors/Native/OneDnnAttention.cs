@@ -10,7 +10,8 @@ namespace BertSharp.Tensors.Native;
 /// </summary>
 /// <remarks>
 /// Sequences run in parallel, each with single-threaded products (inside inference's blocked layer,
-/// which already owns the threads, serially). Without saved probabilities or dropout (inference)
+/// which already owns the threads, serially); fewer sequences than cores split each one's heads
+/// into pieces that run in parallel too (<see cref="Pieces"/>). Without saved probabilities or dropout (inference)
 /// the softmax writes bf16 probabilities directly (<see cref="Kernels.SoftmaxRowsToBf16"/>).
 /// </remarks>
 internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
@@ -39,8 +40,8 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
         float scale, float dropout, ulong key, long offset)
     {
         var job = threadJob ??= new Job();
-        job.Set(this, qkv, context, probs, null, null, valid, seq, heads, headDim, scale, dropout, key, offset);
-        WorkerPool.For(batch, WorkerPool.Threads(4L * batch * heads * seq * seq * headDim, Gemm.ParallelGrainFlops), job.ForwardBody);
+        job.Set(this, qkv, context, probs, null, null, valid, seq, heads, headDim, Pieces(batch, heads), scale, dropout, key, offset);
+        WorkerPool.For(batch * job.Pieces, WorkerPool.Threads(4L * batch * heads * seq * seq * headDim, Gemm.ParallelGrainFlops), job.ForwardBody);
     }
 
     /// <summary>
@@ -51,23 +52,25 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
         float scale, float dropout, ulong key, long offset)
     {
         var job = threadJob ??= new Job();
-        job.Set(this, qkv, null, probs, dContext, dQkv, valid, seq, heads, headDim, scale, dropout, key, offset);
-        WorkerPool.For(batch, WorkerPool.Threads(8L * batch * heads * seq * seq * headDim, Gemm.ParallelGrainFlops), job.BackwardBody);
+        job.Set(this, qkv, null, probs, dContext, dQkv, valid, seq, heads, headDim, Pieces(batch, heads), scale, dropout, key, offset);
+        WorkerPool.For(batch * job.Pieces, WorkerPool.Threads(8L * batch * heads * seq * seq * headDim, Gemm.ParallelGrainFlops), job.BackwardBody);
     }
 
-    private void ForwardSequence(Job j, int b)
+    // Task = (sequence b, piece of its heads [first, end)).
+    private void ForwardPiece(Job j, int task)
     {
-        int t = j.Seq, H = j.Heads, d = j.HeadDim, c = H * d, keys = j.Valid[b];
+        int t = j.Seq, H = j.Heads, d = j.HeadDim, c = H * d, b = task / j.Pieces, keys = j.Valid[b];
+        var (first, end) = Piece(H, j.Pieces, task % j.Pieces);
         int group = Group(t, H);
         long headBlock = (long)t * d, scoreBlock = (long)t * t;
         var s = threadScratch ??= new Scratch();
         ushort* q = s.Heads(3L * H * headBlock), k = q + H * headBlock, v = k + H * headBlock;
         ushort* used = s.Probabilities(group * scoreBlock);
         bool inference = j.Probs == null && j.Dropout == 0;
-        Bf16.SplitHeads(j.Qkv + (long)b * t * 3 * c, t, keys, 3, H, d, q);
-        for (int h0 = 0; h0 < H; h0 += group)
+        Bf16.SplitHeads(j.Qkv + (long)b * t * 3 * c, t, keys, 3, H, d, first, end, q);
+        for (int h0 = first; h0 < end; h0 += group)
         {
-            int g = Math.Min(group, H - h0);
+            int g = Math.Min(group, end - h0);
             // Saved probabilities are the scores' own destination; inference's live in scratch.
             float* p = j.Probs != null ? j.Probs + ((long)b * H + h0) * scoreBlock : s.Scores(group * scoreBlock);
             provider.Attention(Kind.Scores, g, t, d, 0, q + h0 * headBlock, k + h0 * headBlock, p);
@@ -91,9 +94,10 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
         }
     }
 
-    private void BackwardSequence(Job j, int b)
+    private void BackwardPiece(Job j, int task)
     {
-        int t = j.Seq, H = j.Heads, d = j.HeadDim, c = H * d, keys = j.Valid[b];
+        int t = j.Seq, H = j.Heads, d = j.HeadDim, c = H * d, b = task / j.Pieces, keys = j.Valid[b];
+        var (first, end) = Piece(H, j.Pieces, task % j.Pieces);
         int group = Group(t, H);
         long headBlock = (long)t * d, scoreBlock = (long)t * t;
         var s = threadScratch ??= new Scratch();
@@ -101,11 +105,11 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
         ushort* used = s.Probabilities(2 * group * scoreBlock), ds16 = used + group * scoreBlock;
         float* ds = s.Scores(group * scoreBlock), grad = s.Gradient(group * headBlock), mask = s.Mask(t);
         float* rows = j.Qkv + (long)b * t * 3 * c, dRows = j.DQkv + (long)b * t * 3 * c;
-        Bf16.SplitHeads(rows, t, keys, 3, H, d, q);
-        Bf16.SplitHeads(j.DContext + (long)b * t * c, t, t, 1, H, d, dc);
-        for (int h0 = 0; h0 < H; h0 += group)
+        Bf16.SplitHeads(rows, t, keys, 3, H, d, first, end, q);
+        Bf16.SplitHeads(j.DContext + (long)b * t * c, t, t, 1, H, d, first, end, dc);
+        for (int h0 = first; h0 < end; h0 += group)
         {
-            int g = Math.Min(group, H - h0);
+            int g = Math.Min(group, end - h0);
             long at = ((long)b * H + h0) * scoreBlock;
             float* p = j.Probs + at;
             // dP = dC·Vᵀ; then per row, with the forward's mask M rebuilt once: used = P ⊙ M (what
@@ -138,6 +142,30 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
     // Heads per product: a group's fp32 scores stay within about a megabyte (L2) however long the sequence.
     internal static int Group(int seq, int heads) => Math.Clamp((1 << 18) / (seq * seq), 1, heads);
 
+    // Pieces per sequence: with fewer sequences than cores (a single request) each one's heads are
+    // split so that every core gets a piece: whole, a lone sequence's attention ran on one thread
+    // (0.4 ms a layer at 128 tokens) while the other core's helper fell asleep, to be woken late for
+    // the next product. From the shape and the core count only, never the threads a call gets, so
+    // that results are the same bits however many threads run them.
+    internal static int Pieces(int batch, int heads) =>
+        batch >= Environment.ProcessorCount ? 1 : Math.Min(heads, (Environment.ProcessorCount + batch - 1) / batch);
+
+    // Heads [first, end) of piece p of `pieces`.
+    internal static (int First, int End) Piece(int heads, int pieces, int p) => (heads * p / pieces, heads * (p + 1) / pieces);
+
+    // The head counts of every product a sequence's attention runs: whole groups and what is left of each piece.
+    internal static IEnumerable<int> GroupSizes(int seq, int heads, int pieces)
+    {
+        int group = Group(seq, heads);
+        var sizes = new HashSet<int>();
+        for (int p = 0; p < pieces; p++)
+        {
+            var (first, end) = Piece(heads, pieces, p);
+            for (int h0 = first; h0 < end; h0 += group) sizes.Add(Math.Min(group, end - h0));
+        }
+        return sizes;
+    }
+
     // dst = bf16(row ⊙ mask) over the keys, 0 past them (bf16(row) without a mask; row is 0 there).
     // A mask is overwritten.
     private static void Dropped(float* row, float* mask, int keys, int t, ushort* dst)
@@ -165,7 +193,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
         public readonly Action<int> ForwardBody, BackwardBody;
         public float* Qkv, Context, Probs, DContext, DQkv;
         public int* Valid;
-        public int Seq, Heads, HeadDim;
+        public int Seq, Heads, HeadDim, Pieces;
         public float Scale, Dropout;
         public ulong Key;
         public long Offset;
@@ -173,12 +201,12 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
 
         public Job()
         {
-            ForwardBody = b => _owner.ForwardSequence(this, b);
-            BackwardBody = b => _owner.BackwardSequence(this, b);
+            ForwardBody = task => _owner.ForwardPiece(this, task);
+            BackwardBody = task => _owner.BackwardPiece(this, task);
         }
 
         public void Set(OneDnnAttention owner, float* qkv, float* context, float* probs, float* dContext, float* dQkv, int* valid,
-            int seq, int heads, int headDim, float scale, float dropout, ulong key, long offset)
+            int seq, int heads, int headDim, int pieces, float scale, float dropout, ulong key, long offset)
         {
             _owner = owner;
             Qkv = qkv;
@@ -187,11 +215,11 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
             DContext = dContext;
             DQkv = dQkv;
             Valid = valid;
-            (Seq, Heads, HeadDim, Scale, Dropout, Key, Offset) = (seq, heads, headDim, scale, dropout, key, offset);
+            (Seq, Heads, HeadDim, Pieces, Scale, Dropout, Key, Offset) = (seq, heads, headDim, pieces, scale, dropout, key, offset);
         }
     }
 
-    // Per thread: sequences run on several.
+    // Per thread: sequences (or pieces) run on several.
     private sealed class Scratch
     {
         private readonly AlignedBuffer _heads = new(), _probabilities = new(), _scores = new(), _gradient = new(), _mask = new();

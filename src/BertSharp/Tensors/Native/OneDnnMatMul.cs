@@ -35,7 +35,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     private readonly Dnnl.Api _api;
     private readonly ConcurrentDictionary<Key, Entry> _primitives = new();
     private readonly ConcurrentDictionary<AttentionKey, Entry> _attention = new();
-    private readonly ConcurrentDictionary<(int Seq, int Heads, int HeadDim, bool Training), bool> _attentionShapes = new();
+    private readonly ConcurrentDictionary<(int Seq, int Heads, int HeadDim, int Pieces, bool Training), bool> _attentionShapes = new();
     private readonly OneDnnAttention _attentionKernels;
 
     private OneDnnMatMul(Dnnl.Api api)
@@ -156,7 +156,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     public override void SelfAttention(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> validKeys,
         int batch, int seq, int heads, int headDim, float scale, Span<float> probs = default, float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0)
     {
-        if (seq < MinAttentionSeq || !(scale > 0) || !AttentionRunsNatively(seq, heads, headDim, training: !probs.IsEmpty || dropout > 0))
+        if (seq < MinAttentionSeq || !(scale > 0) || !AttentionRunsNatively(seq, heads, headDim, OneDnnAttention.Pieces(batch, heads), training: !probs.IsEmpty || dropout > 0))
         {
             base.SelfAttention(qkv, context, validKeys, batch, seq, heads, headDim, scale, probs, dropout, dropoutKey, dropoutOffset);
             return;
@@ -170,7 +170,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     public override void SelfAttentionBackward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, Span<float> dQkv,
         ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float scale, float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0)
     {
-        if (seq < MinAttentionSeq || !AttentionRunsNatively(seq, heads, headDim, training: true))
+        if (seq < MinAttentionSeq || !AttentionRunsNatively(seq, heads, headDim, OneDnnAttention.Pieces(batch, heads), training: true))
         {
             base.SelfAttentionBackward(qkv, probs, dContext, dQkv, validKeys, batch, seq, heads, headDim, scale, dropout, dropoutKey, dropoutOffset);
             return;
@@ -204,15 +204,14 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
     // Whether every product the attention kernels need for this shape has a real oneDNN kernel (where
     // one would fall to the reference kernel, the managed fused kernel runs the whole attention instead).
-    private bool AttentionRunsNatively(int seq, int heads, int headDim, bool training) =>
-        _attentionShapes.GetOrAdd((seq, heads, headDim, training), static (shape, self) =>
+    private bool AttentionRunsNatively(int seq, int heads, int headDim, int pieces, bool training) =>
+        _attentionShapes.GetOrAdd((seq, heads, headDim, pieces, training), static (shape, self) =>
         {
-            var (t, h, d, train) = shape;
-            int group = OneDnnAttention.Group(t, h);
+            var (t, h, d, pieces, train) = shape;
             OneDnnAttention.Kind[] kinds = train
                 ? [OneDnnAttention.Kind.Scores, OneDnnAttention.Kind.Context, OneDnnAttention.Kind.Product, OneDnnAttention.Kind.TransposedProduct]
                 : [OneDnnAttention.Kind.Scores, OneDnnAttention.Kind.Context];
-            foreach (int g in h % group == 0 ? [group] : (int[])[group, h % group])
+            foreach (int g in OneDnnAttention.GroupSizes(t, h, pieces))
                 foreach (var kind in kinds)
                     if (self.AttentionEntry(new AttentionKey(kind, g, t, d, kind == OneDnnAttention.Kind.Context ? h * d : 0)).IsReference) return false;
             return true;
