@@ -194,6 +194,7 @@ public sealed class BertModel
         input.Validate();
         _embeddings.CheckInput(input);
         ws.Input = input;
+        WorkerPool.NoteStart();
         ws.ClsOnly = clsOnly && Config.NumHiddenLayers > 0;
         int B = input.BatchSize, T = input.SequenceLength;
         ws.Mask.Set(input.AttentionMask, B, T);

@@ -49,8 +49,9 @@ internal static class WorkerPool
     // The pool counts as contended until this timestamp (see BackOff and NoteWaiting); written by loops' callers.
     private static long contendedUntil, backOffTicks, holdTicks;
 
-    // The calling thread's schedstat at its last look, and when it looked.
+    // The calling thread's schedstat at its last look, and when it looked; its looks in a row that saw it wait (SeesContention).
     [ThreadStatic] private static long lastRunning, lastWaiting, lastLook;
+    [ThreadStatic] private static int strikes;
 
     private static readonly Helper[] Helpers;
     private static int busy;
@@ -99,25 +100,52 @@ internal static class WorkerPool
         }
     }
 
+    /// <summary>
+    /// Marks the start of a stretch of tensor work on the calling thread (a forward pass): whether the
+    /// CPU is contended is then judged from the waits inside it. A server's thread starts a pass a
+    /// millisecond or two after its last one, and what it waited for between them (the HTTP work of
+    /// the request, runtime threads waking together) said nothing about the pass: one client's
+    /// requests were judged contended every few passes and ran serially.
+    /// </summary>
+    public static void NoteStart()
+    {
+        if (InLoop || !ThreadSchedStat.TryRead(out long running, out long waiting)) return;
+        (lastRunning, lastWaiting, lastLook) = (running, waiting, Stopwatch.GetTimestamp());
+    }
+
     // A caller about to choose its threads asks the kernel (every LookTicks at most; a read of a few
     // microseconds) how long it has waited for a CPU while runnable. Waking a helper on a busy CPU
     // gets the caller itself descheduled, contention that the helpers' stalls alone (BackOff) miss;
     // loops then keep to the caller until a hold passes without such a wait. A busy CPU lets a short
     // pass run untouched now and then, so the hold grows while the waits recur (a hold of 50 ms let
     // 1 × 16-token passes go parallel again between them, and two of three runs were back at half
-    // speed); a quiet machine's rare lost slice costs 50 ms.
+    // speed); a quiet machine's rare lost slice costs nothing (see SeesContention).
     private static void NoteWaiting()
     {
         long now = Stopwatch.GetTimestamp();
         if (now - lastLook < LookTicks || !ThreadSchedStat.TryRead(out long running, out long waiting)) return;
-        long ran = running - lastRunning, waited = waiting - lastWaiting;
-        if (now - lastLook < GapTicks && waited > MinWaitNanoseconds && waited > MaxWaitShare * (ran + waited))
+        if (SeesContention(ref strikes, now - lastLook, running - lastRunning, waiting - lastWaiting))
         {
             long until = Volatile.Read(ref contendedUntil);
             holdTicks = now < until ? Math.Min(2 * holdTicks, MaxHoldTicks) : MinHoldTicks;
             Volatile.Write(ref contendedUntil, Math.Max(until, now + holdTicks));
         }
         (lastRunning, lastWaiting, lastLook) = (running, waiting, now);
+    }
+
+    /// <summary>
+    /// Whether a look <paramref name="elapsedTicks"/> after the thread's last one, over which it ran
+    /// <paramref name="ranNs"/> and waited <paramref name="waitedNs"/> for a CPU, shows other work holding
+    /// the cores: it lost the CPU for over a millisecond and a fifth of its time, and so did the look
+    /// before (<paramref name="strikes"/> counts such looks in a row). One lost slice alone is the JIT's
+    /// background compiler or a daemon passing by: with a server's thread judged on single looks, one
+    /// client's passes ran serially half the time on a machine with nothing else to run.
+    /// </summary>
+    internal static bool SeesContention(ref int strikes, long elapsedTicks, long ranNs, long waitedNs)
+    {
+        bool lost = elapsedTicks < GapTicks && waitedNs > MinWaitNanoseconds && waitedNs > MaxWaitShare * (ranNs + waitedNs);
+        strikes = lost ? strikes + 1 : 0;
+        return strikes >= 2;
     }
 
     /// <summary>
