@@ -34,13 +34,14 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
 
     /// <summary>
     /// As <see cref="Attention.Forward"/> on a fused (batch·seq × 3·heads·headDim) qkv buffer, context
-    /// dense (batch·seq × heads·headDim); probs (batch, heads, seq, seq) fp32 or empty.
+    /// dense (batch·seq × heads·headDim); probs (batch, heads, seq, seq) fp32 or empty; each sequence in
+    /// <paramref name="pieces"/> tasks (<see cref="Pieces"/>).
     /// </summary>
-    public void Forward(float* qkv, float* context, float* probs, int* valid, int batch, int seq, int heads, int headDim,
+    public void Forward(float* qkv, float* context, float* probs, int* valid, int batch, int seq, int heads, int headDim, int pieces,
         float scale, float dropout, ulong key, long offset)
     {
         var job = threadJob ??= new Job();
-        job.Set(this, qkv, context, probs, null, null, valid, seq, heads, headDim, Pieces(batch, heads), scale, dropout, key, offset);
+        job.Set(this, qkv, context, probs, null, null, valid, seq, heads, headDim, pieces, scale, dropout, key, offset);
         WorkerPool.For(batch * job.Pieces, WorkerPool.Threads(4L * batch * heads * seq * seq * headDim, Gemm.ParallelGrainFlops), job.ForwardBody);
     }
 
@@ -48,11 +49,11 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
     /// As <see cref="Attention.Backward"/>: dQkv (same layout as qkv) receives dq, dk and dv (written,
     /// not accumulated) from the saved probs and dContext (batch·seq × heads·headDim).
     /// </summary>
-    public void Backward(float* qkv, float* probs, float* dContext, float* dQkv, int* valid, int batch, int seq, int heads, int headDim,
+    public void Backward(float* qkv, float* probs, float* dContext, float* dQkv, int* valid, int batch, int seq, int heads, int headDim, int pieces,
         float scale, float dropout, ulong key, long offset)
     {
         var job = threadJob ??= new Job();
-        job.Set(this, qkv, null, probs, dContext, dQkv, valid, seq, heads, headDim, Pieces(batch, heads), scale, dropout, key, offset);
+        job.Set(this, qkv, null, probs, dContext, dQkv, valid, seq, heads, headDim, pieces, scale, dropout, key, offset);
         WorkerPool.For(batch * job.Pieces, WorkerPool.Threads(8L * batch * heads * seq * seq * headDim, Gemm.ParallelGrainFlops), job.BackwardBody);
     }
 
@@ -143,7 +144,7 @@ internal sealed unsafe class OneDnnAttention(OneDnnMatMul provider)
     internal static int Group(int seq, int heads) => Math.Clamp((1 << 18) / (seq * seq), 1, heads);
 
     // Pieces per sequence: with fewer sequences than cores (a single request) each one's heads are
-    // split so that every core gets a piece: whole, a lone sequence's attention ran on one thread
+    // split so that every core gets a piece. Unsplit, a lone sequence's attention ran on one thread
     // (0.4 ms a layer at 128 tokens) while the other core's helper fell asleep, to be woken late for
     // the next product. From the shape and the core count only, never the threads a call gets, so
     // that results are the same bits however many threads run them.

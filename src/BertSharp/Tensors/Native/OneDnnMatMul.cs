@@ -156,7 +156,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     public override void SelfAttention(ReadOnlySpan<float> qkv, Span<float> context, ReadOnlySpan<int> validKeys,
         int batch, int seq, int heads, int headDim, float scale, Span<float> probs = default, float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0)
     {
-        if (seq < MinAttentionSeq || !(scale > 0) || !AttentionRunsNatively(seq, heads, headDim, OneDnnAttention.Pieces(batch, heads), training: !probs.IsEmpty || dropout > 0))
+        int pieces = OneDnnAttention.Pieces(batch, heads);
+        if (seq < MinAttentionSeq || !(scale > 0) || !AttentionRunsNatively(seq, heads, headDim, pieces, training: !probs.IsEmpty || dropout > 0))
         {
             base.SelfAttention(qkv, context, validKeys, batch, seq, heads, headDim, scale, probs, dropout, dropoutKey, dropoutOffset);
             return;
@@ -164,13 +165,14 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         CheckAttention(qkv.Length, context.Length, probs.Length, validKeys, batch, seq, heads, headDim, dropout);
         fixed (float* pqkv = qkv, pc = context, pp = probs)
         fixed (int* pv = validKeys)
-            _attentionKernels.Forward(pqkv, pc, probs.IsEmpty ? null : pp, pv, batch, seq, heads, headDim, scale, dropout, dropoutKey, dropoutOffset);
+            _attentionKernels.Forward(pqkv, pc, probs.IsEmpty ? null : pp, pv, batch, seq, heads, headDim, pieces, scale, dropout, dropoutKey, dropoutOffset);
     }
 
     public override void SelfAttentionBackward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> probs, ReadOnlySpan<float> dContext, Span<float> dQkv,
         ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float scale, float dropout = 0, ulong dropoutKey = 0, long dropoutOffset = 0)
     {
-        if (seq < MinAttentionSeq || !AttentionRunsNatively(seq, heads, headDim, OneDnnAttention.Pieces(batch, heads), training: true))
+        int pieces = OneDnnAttention.Pieces(batch, heads);
+        if (seq < MinAttentionSeq || !AttentionRunsNatively(seq, heads, headDim, pieces, training: true))
         {
             base.SelfAttentionBackward(qkv, probs, dContext, dQkv, validKeys, batch, seq, heads, headDim, scale, dropout, dropoutKey, dropoutOffset);
             return;
@@ -180,7 +182,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
         Gemm.CheckMatrix("dQkv", dQkv.Length, batch * seq, 3 * heads * headDim, 3 * heads * headDim);
         fixed (float* pqkv = qkv, pp = probs, pdc = dContext, pd = dQkv)
         fixed (int* pv = validKeys)
-            _attentionKernels.Backward(pqkv, pp, pdc, pd, pv, batch, seq, heads, headDim, scale, dropout, dropoutKey, dropoutOffset);
+            _attentionKernels.Backward(pqkv, pp, pdc, pd, pv, batch, seq, heads, headDim, pieces, scale, dropout, dropoutKey, dropoutOffset);
     }
 
     private static void CheckAttention(int qkv, int context, int probs, ReadOnlySpan<int> validKeys, int batch, int seq, int heads, int headDim, float dropout)
