@@ -49,10 +49,13 @@ public class PackedWeightsTests
         for (int i = 0; i < fresh.PoolerOutput!.Length; i++) Assert.Equal(fresh.PoolerOutput.Data[i], after.PoolerOutput!.Data[i], 1e-6);
     }
 
-    [Fact]
-    public void PackedFusedInferenceEqualsThePlainPath()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void PackedFusedInferenceEqualsThePlainPath(bool leftPadded)
     {
-        // Enough rows (300 × 5) for the row-blocked layer tail on packed weights.
+        // 300 sequences of 5 tokens, 2–5 of them real: right padding takes the whole-layer blocks of
+        // sequences, left padding (holes before a real token) the row-blocked layer tail.
         var config = GradCheck.TinyConfig();
         var model = BertModel.CreateRandom(config, seed: 7);
         GradCheck.Randomize(model.Parameters, 8);
@@ -61,9 +64,13 @@ public class PackedWeightsTests
         var input = new BertInput(B, T, new int[B * T], new int[B * T], new int[B * T]);
         for (int i = 0; i < B * T; i++)
         {
+            int real = 2 + i / T % 4, t = i % T;
             input.InputIds[i] = rng.Next(1, config.VocabSize);
-            input.AttentionMask[i] = i % T < 2 + i / T % 4 ? 1 : 0;
+            input.AttentionMask[i] = (leftPadded ? t >= T - real : t < real) ? 1 : 0;
         }
+        var mask = new KeyMask();
+        mask.Set(input.AttentionMask, B, T);
+        Assert.Equal(!leftPadded, LayerTail.WholeLayerWorthwhile(B, T, mask, MatMul.Managed));
         Assert.True(LayerTail.Worthwhile(B * T, MatMul.Managed));
         var packed = model.Forward(input);
         var plain = new BertModel(config, model.ToStateDict());
