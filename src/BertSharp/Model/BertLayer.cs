@@ -26,7 +26,9 @@ internal sealed class BertLayer
     public void Forward(float[] x, KeyMask mask, Cache c, int B, int T, DropoutStream? dropout, PassMode mode)
     {
         int N = B * T;
-        if (mode.Packed && !mode.Training && !mode.KeepProbs && dropout is null && LayerTail.WholeLayerWorthwhile(B, T, mask, AttentionOutput.Dense.MatMul))
+        var mm = AttentionOutput.Dense.MatMul;
+        bool blocked = mode.Packed && !mode.Training && !mode.KeepProbs && dropout is null;
+        if (blocked && LayerTail.WholeLayerWorthwhile(B, T, mask, mm))
         {
             using (OpProfile.Time(OpProfile.Op.BlockedLayer))
             {
@@ -35,8 +37,17 @@ internal sealed class BertLayer
             }
             return;
         }
+        if (blocked && LayerTail.QueryBlocksWorthwhile(N, T, mask, mm))
+        {
+            using (OpProfile.Time(OpProfile.Op.BlockedLayer))
+            {
+                c.Out.Ensure(N, SelfAttention.Query.In);
+                c.Tail.RunQueryBlocks(this, x, mask, c.Out.Output, B, T);
+            }
+            return;
+        }
         SelfAttention.Forward(x, mask, c.Attention, B, T, dropout, mode.Packed, mode.Training || mode.KeepProbs);
-        if (mode.Packed && !mode.Training && dropout is null && LayerTail.Worthwhile(N, AttentionOutput.Dense.MatMul))
+        if (mode.Packed && !mode.Training && dropout is null && LayerTail.Worthwhile(N, mm))
         {
             using (OpProfile.Time(OpProfile.Op.FusedTail))
             {

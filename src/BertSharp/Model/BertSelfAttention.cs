@@ -111,26 +111,44 @@ internal sealed class BertSelfAttention
         }
     }
 
-    // Inference on a block of whole right-padded sequences already sliced out, on the calling thread:
-    // x (n,C) with n = B·T → qkv (n,3C) → context (n,C).
-    public void ForwardBlock(ReadOnlySpan<float> x, Span<float> qkv, Span<float> context, ReadOnlySpan<int> valid, int B, int T)
+    // Inference's query/key/value projection of n rows on the calling thread: x (n,C) → qkv (n,3C).
+    public void ProjectRows(ReadOnlySpan<float> x, Span<float> qkv, int n)
     {
-        int N = B * T, C = _hidden;
+        int C = _hidden;
         var mm = _state.MatMul;
         using (OpProfile.Time(OpProfile.Op.QkvProjection))
         {
             if (FusedWeights(mm) is { } w)
             {
-                mm.Multiply(N, x, C, w.Weight, w.Bias, qkv, 3 * C);
+                mm.Multiply(n, x, C, w.Weight, w.Bias, qkv, 3 * C);
             }
             else
             {
-                for (int i = 0; i < 3; i++) _parts[i].Forward(x, C, qkv[(i * C)..], N, packed: true, ldy: 3 * C);
+                for (int i = 0; i < 3; i++) _parts[i].Forward(x, C, qkv[(i * C)..], n, packed: true, ldy: 3 * C);
             }
         }
+    }
+
+    // Inference's attention of a right-padded sequence's query rows [q0, q0 + rows) over all its keys, on
+    // the calling thread: qkv (T,3C), that sequence's → context (rows,C).
+    public void AttendRows(ReadOnlySpan<float> qkv, int q0, int rows, Span<float> context, int validKeys, int T)
+    {
+        int C = _hidden;
         using (OpProfile.Time(OpProfile.Op.Attention))
         {
-            mm.SelfAttention(qkv, context, valid, B, T, _heads, _headSize, _scale);
+            Attention.ForwardQueries(qkv[(q0 * 3 * C)..], 3 * C, rows, qkv[C..], qkv[(2 * C)..], 3 * C, context, C, default,
+                1, T, _heads, _headSize, _scale, [validKeys], default, 0, 0);
+        }
+    }
+
+    // Inference on a block of whole right-padded sequences already sliced out, on the calling thread:
+    // x (n,C) with n = B·T → qkv (n,3C) → context (n,C).
+    public void ForwardBlock(ReadOnlySpan<float> x, Span<float> qkv, Span<float> context, ReadOnlySpan<int> valid, int B, int T)
+    {
+        ProjectRows(x, qkv, B * T);
+        using (OpProfile.Time(OpProfile.Op.Attention))
+        {
+            _state.MatMul.SelfAttention(qkv, context, valid, B, T, _heads, _headSize, _scale);
         }
     }
 

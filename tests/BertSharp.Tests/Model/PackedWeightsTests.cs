@@ -50,28 +50,30 @@ public class PackedWeightsTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void PackedFusedInferenceEqualsThePlainPath(bool leftPadded)
+    [InlineData(300, 5, false)]
+    [InlineData(300, 5, true)]
+    [InlineData(2, 100, false)]
+    public void PackedFusedInferenceEqualsThePlainPath(int B, int T, bool leftPadded)
     {
-        // 300 sequences of 5 tokens, 2–5 of them real: right padding takes the whole-layer blocks of
-        // sequences, left padding (holes before a real token) the row-blocked layer tail.
-        var config = GradCheck.TinyConfig();
+        // Each sequence ends in 0–3 padding tokens. 300 × 5: right padding takes the whole-layer blocks of
+        // sequences, left padding (holes before a real token) the row-blocked layer tail; 2 × 100 the
+        // blocks of query rows (32, 32, 32 and 4 of each sequence).
+        var config = GradCheck.TinyConfig() with { MaxPositionEmbeddings = 128 };
         var model = BertModel.CreateRandom(config, seed: 7);
         GradCheck.Randomize(model.Parameters, 8);
         var rng = new Random(9);
-        const int B = 300, T = 5;
         var input = new BertInput(B, T, new int[B * T], new int[B * T], new int[B * T]);
         for (int i = 0; i < B * T; i++)
         {
-            int real = 2 + i / T % 4, t = i % T;
+            int real = T - 3 + i / T % 4, t = i % T;
             input.InputIds[i] = rng.Next(1, config.VocabSize);
             input.AttentionMask[i] = (leftPadded ? t >= T - real : t < real) ? 1 : 0;
         }
         var mask = new KeyMask();
         mask.Set(input.AttentionMask, B, T);
-        Assert.Equal(!leftPadded, LayerTail.WholeLayerWorthwhile(B, T, mask, MatMul.Managed));
-        Assert.True(LayerTail.Worthwhile(B * T, MatMul.Managed));
+        bool whole = LayerTail.WholeLayerWorthwhile(B, T, mask, MatMul.Managed), queries = LayerTail.QueryBlocksWorthwhile(B * T, T, mask, MatMul.Managed);
+        Assert.Equal((!leftPadded && T == 5, T == 100), (whole, queries));
+        Assert.Equal(T == 5, LayerTail.Worthwhile(B * T, MatMul.Managed));
         var packed = model.Forward(input);
         var plain = new BertModel(config, model.ToStateDict());
         plain.MarkWeightsMutable();
