@@ -42,7 +42,7 @@ internal sealed class BertLayer
             using (OpProfile.Time(OpProfile.Op.BlockedLayer))
             {
                 c.Out.Ensure(N, SelfAttention.Query.In);
-                c.Tail.RunQueryBlocks(this, x, mask, c.Out.Output, B, T);
+                c.Tail.RunQueryBlocks(this, x, mask, c.Attention.QKV, c.Out.Output, B, T);
             }
             return;
         }

@@ -30,7 +30,7 @@ internal sealed class LayerTail
     [ThreadStatic] private static Scratch? scratch;
 
     public readonly Action<int> Body, LayerBody, ProjectBody, AttendBody;
-    private readonly AlignedArray _qkv = new();
+    private AlignedArray _qkv = null!;
     private BertLayer _layer = null!;
     private float[] _context = [], _x = [], _a1 = [], _out = [];
     private int[] _valid = [];
@@ -114,14 +114,15 @@ internal sealed class LayerTail
         }
     }
 
-    // The whole layer, x (B·T, C) → output (B·T, C), in two loops: the query/key/value projection by blocks
-    // of rows, then per block of a sequence's query rows its attention, output projection and feed-forward.
-    public void RunQueryBlocks(BertLayer layer, float[] x, KeyMask mask, float[] output, int batch, int seq)
+    // The whole layer, x (B·T, C) → qkv (B·T, 3C), the projection's output → output (B·T, C), in two loops: the
+    // query/key/value projection by blocks of rows, then per block of a sequence's query rows its attention,
+    // output projection and feed-forward.
+    public void RunQueryBlocks(BertLayer layer, float[] x, KeyMask mask, AlignedArray qkv, float[] output, int batch, int seq)
     {
         int C = layer.Output.Dense.Out, N = batch * seq;
-        (_layer, _x, _out, _valid, _batch, _seq, _rows) = (layer, x, output, mask.Valid, batch, seq, N);
+        (_layer, _x, _qkv, _out, _valid, _batch, _seq, _rows) = (layer, x, qkv, output, mask.Valid, batch, seq, N);
         _queryBlocks = (seq + QueryRows - 1) / QueryRows;
-        _qkv.Ensure(N * 3 * C);
+        qkv.Ensure(N * 3 * C);
         try
         {
             // Every thread, even on a contended CPU: each loop is a layer's half, milliseconds long.
@@ -130,7 +131,7 @@ internal sealed class LayerTail
         }
         finally
         {
-            (_x, _out, _valid) = ([], [], []);
+            (_x, _qkv, _out, _valid) = ([], null!, [], []);
         }
     }
 
