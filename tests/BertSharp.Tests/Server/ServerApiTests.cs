@@ -219,7 +219,9 @@ public sealed class ServerApiTests(ServedModel model)
         await using var server = await model.StartAsync(new ServerOptions { QueueLimit = 4, MaxTextsPerRequest = 4, MaxBatchWait = TimeSpan.Zero },
             configure: app => Queue(app).BeforeBatch = async () => { held.TrySetResult(); await gate.Task; });
         var first = server.PostJsonAsync("/v1/classify", Json(new { text = "who is it ?" }));
-        await held.Task; // the model is busy with the first request
+        // Bounded waits: one clean-clone CI run sat in this test for 10 minutes with no thread running (2026-12-03),
+        // and a timeout names the await that never finished.
+        await WithTimeout(held.Task); // the model is busy with the first request
         var waiting = server.PostJsonAsync("/v1/classify", Json(new { texts = new[] { "a", "b", "c" } }));
         await WaitForMetric(server, "bertsharp_queue_length", 3);
         // A request of the largest size would no longer fit: readiness sends the balancer elsewhere meanwhile.
@@ -236,8 +238,8 @@ public sealed class ServerApiTests(ServedModel model)
         using (var fits = await WithTimeout(server.PostJsonAsync("/v1/tokenize", Json(new { text = "tokenizing needs no model" })))) Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
         Queue(server.App).BeforeBatch = null;
         gate.SetResult();
-        using (var r = await first) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        using (var r = await waiting) Assert.Equal(3, (await ReadJson(r)).GetProperty("predictions").GetArrayLength());
+        using (var r = await WithTimeout(first)) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        using (var r = await WithTimeout(waiting)) Assert.Equal(3, (await ReadJson(r)).GetProperty("predictions").GetArrayLength());
         await AssertStillServes(server);
         using (var ready = await server.Client.GetAsync("/health/ready")) Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
     }
