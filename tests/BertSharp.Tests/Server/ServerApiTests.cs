@@ -219,9 +219,15 @@ public sealed class ServerApiTests(ServedModel model)
         await using var server = await model.StartAsync(new ServerOptions { QueueLimit = 4, MaxTextsPerRequest = 4, MaxBatchWait = TimeSpan.Zero },
             configure: app => Queue(app).BeforeBatch = async () => { held.TrySetResult(); await gate.Task; });
         var first = server.PostJsonAsync("/v1/classify", Json(new { text = "who is it ?" }));
-        // Bounded waits: one clean-clone CI run sat in this test for 10 minutes with no thread running (2026-12-03),
-        // and a timeout names the await that never finished.
-        await WithTimeout(held.Task); // the model is busy with the first request
+        // Bounded waits: one clean-clone CI run sat in this test for 10 minutes with no thread running (2026-12-03);
+        // the client's requests time out after 60 s, so the wait for the hold (or disposal) never ended. A first
+        // request that ends without reaching the hold now says how it ended.
+        if (await WithTimeout(Task.WhenAny(held.Task, first)) != held.Task)
+        {
+            using var early = await first;
+            Assert.Fail($"the first request ended before its batch reached the hold: {(int)early.StatusCode} {await early.Content.ReadAsStringAsync()}");
+        }
+        // The model is busy with the first request.
         var waiting = server.PostJsonAsync("/v1/classify", Json(new { texts = new[] { "a", "b", "c" } }));
         await WaitForMetric(server, "bertsharp_queue_length", 3);
         // A request of the largest size would no longer fit: readiness sends the balancer elsewhere meanwhile.
