@@ -24,7 +24,7 @@ internal sealed class LayerTail
     // thread and a helper descheduled mid-block holds the layer up by little.
     private const int ManagedLayerRows = 32;
 
-    // RunQueryBlocks' rows per task: a 128-token sequence splits into four, for two threads to share unevenly.
+    // RunQueryBlocks' rows per task: a 128-token sequence splits into four, which two threads share even when one runs slower.
     private const int QueryRows = 32;
 
     [ThreadStatic] private static Scratch? scratch;
@@ -53,11 +53,12 @@ internal sealed class LayerTail
     /// taller than the layer tail's block (sequences up to 96 tokens).
     /// </summary>
     /// <remarks>
-    /// Managed, the shape alone decides, never the load. Short sequences gain most. The per-operation pass opens a dozen loops a layer and
-    /// on a CPU shared with busy processes ran them on one thread (a hand-off per product did not pay);
-    /// this path opens one, long enough for every thread even there: 8 × 16 tokens beside two busy threads
-    /// went from 0.93–1.02× ONNX Runtime to 1.2–1.3×. Longer sequences keep the per-operation projections
-    /// and attention and the blocked tail: one 128-token sequence per block ran 32 × 128 some 4 % slower on one thread.
+    /// Managed, the shape alone decides, never the load. Short sequences gain most: the per-operation pass
+    /// opens a dozen loops a layer and on a CPU shared with busy processes ran them on one thread (a hand-off
+    /// per product did not pay); this path opens one, long enough for every thread even there: 8 × 16 tokens
+    /// beside two busy threads went from 0.93–1.02× ONNX Runtime to 1.2–1.3×. Longer sequences keep the
+    /// per-operation projections and attention and the blocked tail: one 128-token sequence per block ran
+    /// 32 × 128 some 4 % slower on one thread.
     /// </remarks>
     public static bool WholeLayerWorthwhile(int batch, int seq, KeyMask mask, MatMul matMul)
     {
@@ -120,7 +121,7 @@ internal sealed class LayerTail
     public void RunQueryBlocks(BertLayer layer, float[] x, KeyMask mask, AlignedArray qkv, float[] output, int batch, int seq)
     {
         int C = layer.Output.Dense.Out, N = batch * seq;
-        (_layer, _x, _qkv, _out, _valid, _batch, _seq, _rows) = (layer, x, qkv, output, mask.Valid, batch, seq, N);
+        (_layer, _x, _qkv, _out, _valid, _seq, _rows) = (layer, x, qkv, output, mask.Valid, seq, N);
         _queryBlocks = (seq + QueryRows - 1) / QueryRows;
         qkv.Ensure(N * 3 * C);
         try
