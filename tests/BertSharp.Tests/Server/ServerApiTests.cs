@@ -219,9 +219,9 @@ public sealed class ServerApiTests(ServedModel model)
         await using var server = await model.StartAsync(new ServerOptions { QueueLimit = 4, MaxTextsPerRequest = 4, MaxBatchWait = TimeSpan.Zero },
             configure: app => Queue(app).BeforeBatch = async () => { held.TrySetResult(); await gate.Task; });
         var first = server.PostJsonAsync("/v1/classify", Json(new { text = "who is it ?" }));
-        // Bounded waits: one clean-clone CI run sat in this test for 10 minutes with no thread running (2026-12-03);
-        // the client's requests time out after 60 s, so the wait for the hold (or disposal) never ended. A first
-        // request that ends without reaching the hold now says how it ended.
+        // One clean-clone CI run sat in this test for 10 minutes with no thread running (2026-12-03). The client's
+        // requests time out after 60 s, so the wait that never ended was this one for the hold (or disposal): it is
+        // bounded now, and a first request that ends without reaching the hold says how it ended.
         if (await WithTimeout(Task.WhenAny(held.Task, first)) != held.Task)
         {
             using var early = await first;
@@ -244,8 +244,8 @@ public sealed class ServerApiTests(ServedModel model)
         using (var fits = await WithTimeout(server.PostJsonAsync("/v1/tokenize", Json(new { text = "tokenizing needs no model" })))) Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
         Queue(server.App).BeforeBatch = null;
         gate.SetResult();
-        using (var r = await WithTimeout(first)) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
-        using (var r = await WithTimeout(waiting)) Assert.Equal(3, (await ReadJson(r)).GetProperty("predictions").GetArrayLength());
+        using (var r = await first) Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        using (var r = await waiting) Assert.Equal(3, (await ReadJson(r)).GetProperty("predictions").GetArrayLength());
         await AssertStillServes(server);
         using (var ready = await server.Client.GetAsync("/health/ready")) Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
     }
