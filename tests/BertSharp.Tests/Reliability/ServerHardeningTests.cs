@@ -184,13 +184,4 @@ public sealed class ServerHardeningTests(ServedModel model)
     private static System.Diagnostics.Metrics.IMeterFactory Meters() =>
         new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddMetrics().BuildServiceProvider()
             .GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
-
-    private sealed class Release(TaskCompletionSource hold) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync()
-        {
-            hold.TrySetResult();
-            return ValueTask.CompletedTask;
-        }
-    }
 }

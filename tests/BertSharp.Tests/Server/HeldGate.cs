@@ -22,3 +22,14 @@ internal static class HeldGate
         return (gate, hold, held.Task);
     }
 }
+
+/// <summary>Opens a held batch when disposed: declared after the server or gate, it goes first, so a failed test does
+/// not leave disposal waiting for a batch that is never let go.</summary>
+internal sealed class Release(TaskCompletionSource hold) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync()
+    {
+        hold.TrySetResult();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -218,10 +218,14 @@ public sealed class ServerApiTests(ServedModel model)
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = await model.StartAsync(new ServerOptions { QueueLimit = 4, MaxTextsPerRequest = 4, MaxBatchWait = TimeSpan.Zero },
             configure: app => Queue(app).BeforeBatch = async () => { held.TrySetResult(); await gate.Task; });
+        // Two clean-clone CI runs sat in this test for 10 minutes with no thread running. A request sent before the
+        // warm-up pass had marked the server ready could take the model in between, and readiness then said
+        // "starting", not "saturated" (a 3 s delay there hangs the test every time); the failed assertion left the
+        // batch held, and disposing the server waits for its batches. So: wait for ready, and open the gate whatever
+        // happens, so that a failure reports itself.
+        await server.WaitReadyAsync();
+        await using var release = new Release(gate); // disposed before the server
         var first = server.PostJsonAsync("/v1/classify", Json(new { text = "who is it ?" }));
-        // One clean-clone CI run sat in this test for 10 minutes with no thread running (2026-12-03). The client's
-        // requests time out after 60 s, so the wait that never ended was this one for the hold (or disposal): it is
-        // bounded now, and a first request that ends without reaching the hold says how it ended.
         if (await WithTimeout(Task.WhenAny(held.Task, first)) != held.Task)
         {
             using var early = await first;
@@ -256,6 +260,7 @@ public sealed class ServerApiTests(ServedModel model)
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var server = await model.StartAsync(configure: app => Queue(app).BeforeBatch = async () => { held.TrySetResult(); await gate.Task; });
+        await using var release = new Release(gate);
         var texts = model.HeldOut.Select(e => e.Text).ToArray();
         var inFlight = server.PostJsonAsync("/v1/classify", Json(new { texts }));
         await held.Task; // the batch has started
