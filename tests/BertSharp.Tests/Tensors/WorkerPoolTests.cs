@@ -46,7 +46,7 @@ public class WorkerPoolTests
     }
 
     [Fact]
-    public void ContentionTakesTwoLooksInARowThatLostTheCpu()
+    public void ContentionTakesTwoLooksInARowThatLostTheCpuOrOneWhenSeenLately()
     {
         long close = System.Diagnostics.Stopwatch.Frequency / 400, apart = System.Diagnostics.Stopwatch.Frequency;
         int strikes = 0;
@@ -65,6 +65,9 @@ public class WorkerPoolTests
         strikes = 1;
         Assert.False(WorkerPool.SeesContention(ref strikes, apart, 1_000_000, 5_000_000));
         Assert.Equal(0, strikes);
+        // Contention seen lately: one lost look is enough, an undisturbed one still is not.
+        Assert.True(WorkerPool.SeesContention(ref strikes, close, 1_000_000, 1_500_000, seenLately: true));
+        Assert.False(WorkerPool.SeesContention(ref strikes, close, 2_400_000, 100_000, seenLately: true));
     }
 
     [Fact]
