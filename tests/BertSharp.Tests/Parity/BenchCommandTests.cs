@@ -39,6 +39,7 @@ public class BenchCommandTests
         var root = doc.RootElement;
         Assert.Equal(1, root.GetProperty("contend").GetInt32());
         Assert.Equal(20, root.GetProperty("pause_ms").GetInt32());
+        Assert.Equal("mean", root.GetProperty("statistic").GetString()); // beside busy threads: see BenchGrid.Statistic
         var cells = root.GetProperty("cells").EnumerateArray().ToList();
         Assert.Equal([(1, 8), (2, 8)], cells.Select(c => (c.GetProperty("batch").GetInt32(), c.GetProperty("tokens").GetInt32())));
         foreach (var c in cells)
