@@ -124,16 +124,13 @@ internal static class BenchGrid
     // engine had.
     internal static (double[] Rates, int Passes) Measure(List<Action> engines, int batch, int iterations, int pauseMs, bool mean = false)
     {
-        const int rounds = 3;
         const double settleSeconds = 0.1;
-        // A mean over passes of two durations needs more of them: 1 × 16-token cells of 45 passes per engine gave
-        // 2 / 1-thread ratios of 0.77–1.22, of 225 passes 0.85–0.94, with one binary.
-        int maxFillPasses = mean ? 75 : 15;
+        int maxFillPasses = MaxFillPasses(mean);
         double fillSeconds = mean ? 0.5 : 0.1;
         var times = engines.Select(_ => new List<double>(iterations)).ToArray();
-        for (int r = 0; r < rounds; r++)
+        for (int r = 0; r < Rounds; r++)
         {
-            int passes = (iterations - r + rounds - 1) / rounds;
+            int passes = (iterations - r + Rounds - 1) / Rounds;
             if (passes == 0) break;
             for (int e = 0; e < engines.Count; e++)
             {
@@ -158,6 +155,12 @@ internal static class BenchGrid
         return ([.. times.Select(t => batch / (mean ? t.Average() : BenchCommand.Median([.. t])))], times.Min(t => t.Count));
     }
 
+    private const int Rounds = 3;
+
+    // A mean over passes of two durations needs more of them: 1 × 16-token cells of 45 passes per engine gave
+    // 2 / 1-thread ratios of 0.77–1.22, of 225 passes 0.85–0.94, with one binary.
+    private static int MaxFillPasses(bool mean) => mean ? 75 : 15;
+
     // Beside busy threads a pass loses its CPU for whole scheduler ticks (4 ms at HZ = 250) or not at all: 1 × 16-token
     // passes took 4 or 8 ms, about half each, alike on one thread and two, and the median of such a mix jumps between
     // the two (one same-run 2 / 1-thread ratio read 0.5, the next 1.5). The mean is what a served stream of such
@@ -168,7 +171,7 @@ internal static class BenchGrid
     // after a header naming the run.
     public static void PrintHeader(string model, int threads, int contend, int iterations, int pauseMs, bool bf16, bool oneThread)
     {
-        Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, {Statistic(contend)} of {iterations} passes or more (short cells up to {(contend > 0 ? 225 : 45)}), {pauseMs} ms pause before each pass, " +
+        Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, {Statistic(contend)} of {iterations} passes or more (short cells up to {Rounds * MaxFillPasses(contend > 0)}), {pauseMs} ms pause before each pass, " +
             $"on {BenchCommand.CpuName()} (load {BenchCommand.LoadAverage()}); bf16: " +
             (bf16 ? ComputeProviders.Describe(ComputeProvider.OneDnnBf16) : ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16)));
         var columns = new List<string> { "batch × tokens", "fp32 samples/s", "ONNX Runtime samples/s", "fp32 ratio" };

@@ -39,7 +39,7 @@ internal static class WorkerPool
     // seen alone, doubling up to MaxHoldTicks while seen again within the hold.
     // Waits count only between looks at most GapTicks apart: within a stretch of tensor work, not
     // in between, where a server's thread may have waited for cores our own loops were using.
-    // A hold that ended within LatelyTicks makes one look enough to start the next (SeesContention).
+    // A hold that runs, or ended within LatelyTicks, makes one look enough to start or extend the next (SeesContention).
     private static readonly long LookTicks = Stopwatch.Frequency / 500, GapTicks = Stopwatch.Frequency / 100, MinHoldTicks = Stopwatch.Frequency / 20, MaxHoldTicks = Stopwatch.Frequency;
     private static readonly long LatelyTicks = Stopwatch.Frequency;
 
@@ -142,8 +142,8 @@ internal static class WorkerPool
     /// before (<paramref name="strikes"/> counts such looks in a row). One lost slice alone is the JIT's
     /// background compiler or a daemon passing by: with a server's thread judged on single looks, one
     /// client's passes ran serially half the time on a machine with nothing else to run. Unless
-    /// contention was <paramref name="seenLately"/> (a hold ended under a second ago): then one look
-    /// suffices. Beside busy threads a pass loses its CPU for a whole scheduler tick (4 ms) once or not
+    /// contention was <paramref name="seenLately"/> (a hold runs, or ended under a second ago): then one
+    /// look suffices. Beside busy threads a pass loses its CPU for a whole scheduler tick (4 ms) once or not
     /// at all, so two looks in a row rarely both saw it; 1 × 16-token passes went parallel again between
     /// holds, and two threads ran at 0.94–0.97 of one (1.0 with one look enough; same-run, 1,000 passes).
     /// </summary>
