@@ -263,7 +263,7 @@ public sealed class ServerApiTests(ServedModel model)
         await using var release = new Release(gate);
         var texts = model.HeldOut.Select(e => e.Text).ToArray();
         var inFlight = server.PostJsonAsync("/v1/classify", Json(new { texts }));
-        await held.Task; // the batch has started
+        await WithTimeout(held.Task); // the batch has started
         var stopping = server.App.StopAsync();
         await Task.Delay(200);
         Assert.False(stopping.IsCompleted, "the server stopped with a request in flight");
