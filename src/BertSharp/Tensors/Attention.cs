@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace BertSharp.Tensors;
 
@@ -85,7 +83,7 @@ internal static unsafe class Attention
                 Key = dropoutKey,
                 Offset = dropoutOffset,
             };
-            Run(batch * heads, job, &ForwardOne, 1);
+            Run(batch * heads, job, Simd.Lanes switch { Simd.Width.V512 => &ForwardOne<Vec512>, Simd.Width.V256 => &ForwardOne<Vec256>, _ => &ForwardOne<Vec128> }, 1);
         }
     }
 
@@ -150,7 +148,7 @@ internal static unsafe class Attention
                 Key = dropoutKey,
                 Offset = dropoutOffset,
             };
-            Run(batch * heads, job, &BackwardOne, 2);
+            Run(batch * heads, job, Simd.Lanes switch { Simd.Width.V512 => &BackwardOne<Vec512>, Simd.Width.V256 => &BackwardOne<Vec256>, _ => &BackwardOne<Vec128> }, 2);
         }
     }
 
@@ -216,30 +214,30 @@ internal static unsafe class Attention
         }
     }
 
-    private static void ForwardOne(ref Job j, int t)
+    private static void ForwardOne<V>(ref Job j, int t) where V : unmanaged, IVec<V>
     {
         int b = t / j.Heads, h = t % j.Heads, seq = j.Seq, rows = j.Rows, dh = j.HeadDim, keys = j.Valid[b];
         long at = (long)b * seq * j.Ld + (long)h * dh;
         float* q = j.Q + (long)b * rows * j.LdQ + (long)h * dh;
         long block = (long)rows * seq;
-        bool direct = Direct(keys, dh);
+        bool direct = Direct<V>(keys, dh);
         // Scratch: probabilities (when probs is not kept), dropped probabilities, and the direct path's kᵀ.
         float* work = (scratch ??= new AlignedBuffer()).Get(2 * block + (direct ? (long)DirectKeys * dh : 0));
         float* p = j.P != null ? j.P + t * block : work;
         float* add = j.Add != null ? j.Add + (long)b * seq : null;
-        if (direct) ScoresDirect(q, j.LdQ, j.K + at, j.Ld, rows, keys, dh, j.Scale, p, seq, work + 2 * block);
+        if (direct) ScoresDirect<V>(q, j.LdQ, j.K + at, j.Ld, rows, keys, dh, j.Scale, p, seq, work + 2 * block);
         else Gemm.Run(false, true, rows, keys, dh, j.Scale, q, j.LdQ, j.K + at, j.Ld, null, 0, p, seq, serial: true);
         // Dropped probabilities go to scratch while the row is in L1: P itself is what backward needs.
         float* used = j.Dropout > 0 ? work + block : p;
         for (int i = 0; i < rows; i++)
         {
             float* row = p + (long)i * seq;
-            Kernels.SoftmaxRow(row, keys, 1, add);
+            Kernels.SoftmaxRow<V>(row, keys, 1, add);
             new Span<float>(row + keys, seq - keys).Clear();
-            if (j.Dropout > 0) Drop(row, used + (long)i * seq, keys, j.Dropout, j.Key, j.Offset + t * block + (long)i * seq);
+            if (j.Dropout > 0) Drop<V>(row, used + (long)i * seq, keys, j.Dropout, j.Key, j.Offset + t * block + (long)i * seq);
         }
         float* c = j.C + (long)b * rows * j.LdC + (long)h * dh;
-        if (direct) ContextDirect(used, seq, j.V + at, j.Ld, rows, keys, dh, c, j.LdC);
+        if (direct) ContextDirect<V>(used, seq, j.V + at, j.Ld, rows, keys, dh, c, j.LdC);
         else Gemm.Run(false, false, rows, dh, keys, 1, used, seq, j.V + at, j.Ld, null, 0, c, j.LdC, serial: true);
     }
 
@@ -250,74 +248,82 @@ internal static unsafe class Attention
     /// </summary>
     internal const int DirectKeys = 64;
 
-    // The direct kernels need AVX-512 and whole 16-float vectors across the head.
-    private static bool Direct(int keys, int dh) => keys <= DirectKeys && dh % 16 == 0 && Gemm.Path == Gemm.Isa.Avx512;
+    // The direct kernels need whole vectors across the head.
+    private static bool Direct<V>(int keys, int dh) where V : unmanaged, IVec<V> => keys <= DirectKeys && dh % V.Count == 0;
 
     // s[i·lds + j] = scale · q_i·k_j for i < rows, j < keys, from rows of dh values (strides ldq, ldk).
-    // k is copied transposed into kt [dh, width] (scratch; width = keys rounded up to 16, zeros past keys)
-    // so that each step over d is one load of 16 keys' values shared by 8 broadcast query values.
-    private static void ScoresDirect(float* q, int ldq, float* k, int ldk, int rows, int keys, int dh, float scale, float* s, int lds, float* kt)
+    // k is copied transposed into kt [dh, width] (scratch; width = keys rounded up to whole vectors, zeros
+    // past keys) so that each step over d is one load of a vector of keys' values shared by 8 broadcast query values.
+    private static void ScoresDirect<V>(float* q, int ldq, float* k, int ldk, int rows, int keys, int dh, float scale, float* s, int lds, float* kt)
+        where V : unmanaged, IVec<V>
     {
-        int width = (keys + 15) & ~15;
-        int full = keys & ~15;
+        int width = (keys + V.Count - 1) & ~(V.Count - 1);
+        // AVX-512 moves 16 × 16 blocks through registers; narrower widths, and the last keys, go one value at a time.
+        int full = V.Count == 16 ? keys & ~15 : 0;
         for (int j0 = 0; j0 < full; j0 += 16)
             for (int d0 = 0; d0 < dh; d0 += 16)
                 Gemm.Transpose16(k + (long)j0 * ldk + d0, ldk, kt + (long)d0 * width + j0, width);
         for (int d = 0; d < dh; d++)
             for (int jj = full; jj < width; jj++)
                 kt[d * width + jj] = jj < keys ? k[(long)jj * ldk + d] : 0;
-        var vs = Vector512.Create(scale);
-        var r = stackalloc Vector512<float>[8];
+        var vs = V.Create(scale);
+        var r = stackalloc V[8];
         for (int i0 = 0; i0 < rows; i0 += 8)
         {
             int n = Math.Min(8, rows - i0);
-            for (int j0 = 0; j0 < keys; j0 += 16)
+            for (int j0 = 0; j0 < keys; j0 += V.Count)
             {
                 Rows8(q, ldq, i0, rows, kt + j0, width, dh, r);
                 // Past keys, the row may run into the next row or the next head's block: store only keys.
-                var lanes = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(keys - j0)).AsSingle();
-                for (int i = 0; i < n; i++) Avx512F.MaskStore(s + (long)(i0 + i) * lds + j0, lanes, r[i] * vs);
+                int left = keys - j0;
+                for (int i = 0; i < n; i++)
+                {
+                    float* at = s + (long)(i0 + i) * lds + j0;
+                    if (left >= V.Count) V.Store(r[i] * vs, at);
+                    else V.StoreFirst(r[i] * vs, at, left);
+                }
             }
         }
     }
 
-    // c[i·ldc + d] = Σ_{j < keys} p[i·ldp + j] · v[j·ldv + d] for i < rows, d < dh: 8 rows × 16 columns
-    // of c per pass over the keys, v's rows read in place.
-    private static void ContextDirect(float* p, int ldp, float* v, int ldv, int rows, int keys, int dh, float* c, int ldc)
+    // c[i·ldc + d] = Σ_{j < keys} p[i·ldp + j] · v[j·ldv + d] for i < rows, d < dh: 8 rows × one vector of
+    // columns of c per pass over the keys, v's rows read in place.
+    private static void ContextDirect<V>(float* p, int ldp, float* v, int ldv, int rows, int keys, int dh, float* c, int ldc)
+        where V : unmanaged, IVec<V>
     {
-        var r = stackalloc Vector512<float>[8];
+        var r = stackalloc V[8];
         for (int i0 = 0; i0 < rows; i0 += 8)
         {
             int n = Math.Min(8, rows - i0);
-            for (int d0 = 0; d0 < dh; d0 += 16)
+            for (int d0 = 0; d0 < dh; d0 += V.Count)
             {
                 Rows8(p, ldp, i0, rows, v + d0, ldv, keys, r);
-                for (int i = 0; i < n; i++) r[i].Store(c + (long)(i0 + i) * ldc + d0);
+                for (int i = 0; i < n; i++) V.Store(r[i], c + (long)(i0 + i) * ldc + d0);
             }
         }
     }
 
-    // The 8 × 16 block both direct kernels are made of: r[i] = Σ_{t < count} a_i[t] · b[t·ldb … t·ldb + 16) for the
-    // rows a_i = row i0 + i of a (a last group of fewer than 8 rows repeats its last row in the spare accumulators,
-    // which the callers do not store); each load of 16 values of b is shared by 8 broadcast values of a.
+    // The 8-row block both direct kernels are made of: r[i] = Σ_{t < count} a_i[t] · b[t·ldb … t·ldb + V.Count) for
+    // the rows a_i = row i0 + i of a (a last group of fewer than 8 rows repeats its last row in the spare accumulators,
+    // which the callers do not store); each load of a vector of b is shared by 8 broadcast values of a.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Rows8(float* a, int lda, int i0, int rows, float* b, int ldb, int count, Vector512<float>* r)
+    private static void Rows8<V>(float* a, int lda, int i0, int rows, float* b, int ldb, int count, V* r) where V : unmanaged, IVec<V>
     {
         float* a0 = a + (long)i0 * lda, a1 = Row(a, lda, i0 + 1, rows), a2 = Row(a, lda, i0 + 2, rows), a3 = Row(a, lda, i0 + 3, rows);
         float* a4 = Row(a, lda, i0 + 4, rows), a5 = Row(a, lda, i0 + 5, rows), a6 = Row(a, lda, i0 + 6, rows), a7 = Row(a, lda, i0 + 7, rows);
-        Vector512<float> r0 = default, r1 = default, r2 = default, r3 = default;
-        Vector512<float> r4 = default, r5 = default, r6 = default, r7 = default;
+        V r0 = V.Zero, r1 = V.Zero, r2 = V.Zero, r3 = V.Zero;
+        V r4 = V.Zero, r5 = V.Zero, r6 = V.Zero, r7 = V.Zero;
         for (int t = 0; t < count; t++, b += ldb)
         {
-            var bv = Vector512.Load(b);
-            r0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[t]), bv, r0);
-            r1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[t]), bv, r1);
-            r2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[t]), bv, r2);
-            r3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[t]), bv, r3);
-            r4 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[t]), bv, r4);
-            r5 = Vector512.FusedMultiplyAdd(Vector512.Create(a5[t]), bv, r5);
-            r6 = Vector512.FusedMultiplyAdd(Vector512.Create(a6[t]), bv, r6);
-            r7 = Vector512.FusedMultiplyAdd(Vector512.Create(a7[t]), bv, r7);
+            var bv = V.Load(b);
+            r0 = V.MultiplyAdd(V.Create(a0[t]), bv, r0);
+            r1 = V.MultiplyAdd(V.Create(a1[t]), bv, r1);
+            r2 = V.MultiplyAdd(V.Create(a2[t]), bv, r2);
+            r3 = V.MultiplyAdd(V.Create(a3[t]), bv, r3);
+            r4 = V.MultiplyAdd(V.Create(a4[t]), bv, r4);
+            r5 = V.MultiplyAdd(V.Create(a5[t]), bv, r5);
+            r6 = V.MultiplyAdd(V.Create(a6[t]), bv, r6);
+            r7 = V.MultiplyAdd(V.Create(a7[t]), bv, r7);
         }
         (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) = (r0, r1, r2, r3, r4, r5, r6, r7);
     }
@@ -325,7 +331,7 @@ internal static unsafe class Attention
     // Row i of a rows-row matrix, or its last row when i is past it (the spare lanes of a short group).
     private static float* Row(float* x, int ld, int i, int rows) => x + (long)Math.Min(i, rows - 1) * ld;
 
-    private static void BackwardOne(ref Job j, int t)
+    private static void BackwardOne<V>(ref Job j, int t) where V : unmanaged, IVec<V>
     {
         int b = t / j.Heads, h = t % j.Heads, seq = j.Seq, rows = j.Rows, dh = j.HeadDim, keys = j.Valid[b];
         long at = (long)b * seq * j.Ld + (long)h * dh;
@@ -346,7 +352,7 @@ internal static unsafe class Attention
             {
                 long o = (long)i * seq;
                 DropoutMask.Fill(mask + o, keys, j.Dropout, j.Key, j.Offset + t * block + o);
-                Multiply(p + o, mask + o, used + o, keys);
+                Multiply<V>(p + o, mask + o, used + o, keys);
             }
         }
         // dV = (P ⊙ M)ᵀ·dC over the real keys.
@@ -356,8 +362,8 @@ internal static unsafe class Attention
         for (int i = 0; i < rows; i++)
         {
             long o = (long)i * seq;
-            if (j.Dropout > 0) Multiply(ds + o, mask + o, ds + o, keys);
-            Kernels.SoftmaxBackwardRow(p + o, ds + o, ds + o, keys, j.Scale);
+            if (j.Dropout > 0) Multiply<V>(ds + o, mask + o, ds + o, keys);
+            Kernels.SoftmaxBackwardRow<V>(p + o, ds + o, ds + o, keys, j.Scale);
         }
         // dQ = dS·K, dK = dSᵀ·Q.
         Gemm.Run(false, false, rows, dh, keys, 1, ds, seq, j.K + at, j.Ld, null, 0, dq, j.LdDQ, serial: true);
@@ -370,17 +376,27 @@ internal static unsafe class Attention
     }
 
     // y[..n] = x ⊙ M for the mask at element index `index` of the call keyed `key`.
-    private static void Drop(float* x, float* y, int n, float p, ulong key, long index)
+    private static void Drop<V>(float* x, float* y, int n, float p, ulong key, long index) where V : unmanaged, IVec<V>
     {
         DropoutMask.Fill(y, n, p, key, index);
-        Multiply(x, y, y, n);
+        Multiply<V>(x, y, y, n);
     }
 
     // z = x ⊙ y over n values; z may alias x or y.
     internal static void Multiply(float* x, float* y, float* z, int n)
     {
+        switch (Simd.Lanes)
+        {
+            case Simd.Width.V512: Multiply<Vec512>(x, y, z, n); break;
+            case Simd.Width.V256: Multiply<Vec256>(x, y, z, n); break;
+            default: Multiply<Vec128>(x, y, z, n); break;
+        }
+    }
+
+    private static void Multiply<V>(float* x, float* y, float* z, int n) where V : unmanaged, IVec<V>
+    {
         int c = 0;
-        for (; c + 16 <= n; c += 16) (Vector512.Load(x + c) * Vector512.Load(y + c)).Store(z + c);
+        for (; c + V.Count <= n; c += V.Count) V.Store(V.Load(x + c) * V.Load(y + c), z + c);
         for (; c < n; c++) z[c] = x[c] * y[c];
     }
 }

@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace BertSharp.Tensors;
 
 // Bias gradients: column sums of dy, optionally through a mask (dropout, GELU′).
@@ -13,14 +11,14 @@ internal static unsafe partial class Kernels
         fixed (float* pdy = dy, pdb = dBias)
         {
             var job = new RowJob { X = pdy, G0 = pdb, Cols = cols };
-            RowParallel.ForAccumulating(rows, cols, ref job, &BiasBackwardRows);
+            RowParallel.ForAccumulating(rows, cols, ref job, ForWidth(&BiasBackwardRows<Vec512>, &BiasBackwardRows<Vec256>, &BiasBackwardRows<Vec128>));
         }
     }
 
-    private static void BiasBackwardRows(ref RowJob j, int chunk, int r0, int r1)
+    private static void BiasBackwardRows<V>(ref RowJob j, int chunk, int r0, int r1) where V : unmanaged, IVec<V>
     {
-        var target = new Span<float>(j.G0 + chunk * j.GStride, j.Cols);
-        for (int r = r0; r < r1; r++) AddInto(new ReadOnlySpan<float>(j.X + (long)r * j.Cols, j.Cols), target);
+        float* target = j.G0 + chunk * j.GStride;
+        for (int r = r0; r < r1; r++) AddTo<V>(target, j.X + (long)r * j.Cols, target, j.Cols);
     }
 
     /// <summary>
@@ -37,24 +35,24 @@ internal static unsafe partial class Kernels
         fixed (float* pdy = dy, pm = mask, pdx = dx, pdb = dBias)
         {
             var job = new RowJob { X = pdy, Y = pm, Z = pdx, G0 = pdb, Cols = cols };
-            RowParallel.ForAccumulating(rows, cols, ref job, &MaskBiasBackwardRows);
+            RowParallel.ForAccumulating(rows, cols, ref job, ForWidth(&MaskBiasBackwardRows<Vec512>, &MaskBiasBackwardRows<Vec256>, &MaskBiasBackwardRows<Vec128>));
         }
     }
 
-    private static void MaskBiasBackwardRows(ref RowJob j, int chunk, int r0, int r1)
+    private static void MaskBiasBackwardRows<V>(ref RowJob j, int chunk, int r0, int r1) where V : unmanaged, IVec<V>
     {
         float* target = j.G0 + chunk * j.GStride;
-        int cols = j.Cols, end = VectorEnd(cols);
+        int cols = j.Cols, end = VectorEnd<V>(cols);
         for (int r = r0; r < r1; r++)
         {
             long o = (long)r * cols;
             float* dy = j.X + o, m = j.Y + o, dx = j.Z + o;
             int c = 0;
-            for (; c < end; c += 16)
+            for (; c < end; c += V.Count)
             {
-                var v = Vector512.Load(dy + c) * Vector512.Load(m + c);
-                v.Store(dx + c);
-                (Vector512.Load(target + c) + v).Store(target + c);
+                var v = V.Load(dy + c) * V.Load(m + c);
+                V.Store(v, dx + c);
+                V.Store(V.Load(target + c) + v, target + c);
             }
             for (; c < cols; c++)
             {

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace BertSharp.Tensors;
 
@@ -17,11 +16,11 @@ internal static unsafe partial class Kernels
         fixed (float* px = x, py = y)
         {
             var job = new RowJob { X = px, Y = py, Cols = 1 };
-            RowParallel.For(x.Length, 1, ref job, &GeluRange);
+            RowParallel.For(x.Length, 1, ref job, ForWidth(&GeluRange<Vec512>, &GeluRange<Vec256>, &GeluRange<Vec128>));
         }
     }
 
-    private static void GeluRange(ref RowJob j, int chunk, int i0, int i1) => GeluSpan(j.X + i0, j.Y + i0, i1 - i0);
+    private static void GeluRange<V>(ref RowJob j, int chunk, int i0, int i1) where V : unmanaged, IVec<V> => GeluSpan<V>(j.X + i0, j.Y + i0, i1 - i0);
 
     /// <summary>
     /// Training's GELU: y = GELU(x), and x is replaced by GELU′(x) = Φ(x) + x·φ(x), all that backward
@@ -35,21 +34,21 @@ internal static unsafe partial class Kernels
         fixed (float* px = x, py = y)
         {
             var job = new RowJob { X = px, Y = py, Cols = 1 };
-            RowParallel.For(x.Length, 1, ref job, &GeluWithDerivativeRange);
+            RowParallel.For(x.Length, 1, ref job, ForWidth(&GeluWithDerivativeRange<Vec512>, &GeluWithDerivativeRange<Vec256>, &GeluWithDerivativeRange<Vec128>));
         }
     }
 
-    private static void GeluWithDerivativeRange(ref RowJob j, int chunk, int i0, int i1)
+    private static void GeluWithDerivativeRange<V>(ref RowJob j, int chunk, int i0, int i1) where V : unmanaged, IVec<V>
     {
         float* x = j.X + i0, y = j.Y + i0;
-        int n = i1 - i0, end = VectorEnd(n), i = 0;
-        for (; i < end; i += 16)
+        int n = i1 - i0, end = VectorEnd<V>(n), i = 0;
+        for (; i < end; i += V.Count)
         {
-            var v = Vector512.Load(x + i);
+            var v = V.Load(x + i);
             var cdf = Cdf(v);
-            var pdf = Exp(v * v * Vector512.Create(-0.5f)) * Vector512.Create(InvSqrt2Pi);
-            (v * cdf).Store(y + i);
-            Vector512.FusedMultiplyAdd(v, pdf, cdf).Store(x + i);
+            var pdf = Exp(v * v * V.Create(-0.5f)) * V.Create(InvSqrt2Pi);
+            V.Store(v * cdf, y + i);
+            V.Store(V.MultiplyAdd(v, pdf, cdf), x + i);
         }
         for (; i < n; i++)
         {
@@ -79,33 +78,43 @@ internal static unsafe partial class Kernels
         Need(y.Length, 1, x.Length, nameof(y));
         fixed (float* px = x, py = y)
         {
-            int n = x.Length, end = VectorEnd(n), i = 0;
-            for (; i < end; i += 16)
+            switch (Simd.Lanes)
             {
-                var v = Vector512.Load(px + i);
-                var e = Vector512<float>.One - Erfc(Vector512.Abs(v));
-                Vector512.ConditionalSelect(Vector512.Create(-0.0f), v, e).Store(py + i);
+                case Simd.Width.V512: ErfSpan<Vec512>(px, py, x.Length); break;
+                case Simd.Width.V256: ErfSpan<Vec256>(px, py, x.Length); break;
+                default: ErfSpan<Vec128>(px, py, x.Length); break;
             }
-            for (; i < n; i++) py[i] = MathF.CopySign(1 - Erfc(MathF.Abs(px[i])), px[i]);
         }
+    }
+
+    private static void ErfSpan<V>(float* x, float* y, int n) where V : unmanaged, IVec<V>
+    {
+        int end = VectorEnd<V>(n), i = 0;
+        for (; i < end; i += V.Count)
+        {
+            var v = V.Load(x + i);
+            var e = V.Create(1f) - Erfc(V.Abs(v));
+            V.Store(V.Select(V.Create(-0.0f), v, e), y + i);
+        }
+        for (; i < n; i++) y[i] = MathF.CopySign(1 - Erfc(MathF.Abs(x[i])), x[i]);
     }
 
     // erfc(z) for z ≥ 0: t·exp(−z² + P(t)), t = 1/(1 + z/2), relative error below 1.2e-7.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Erfc(Vector512<float> z)
+    private static V Erfc<V>(V z) where V : unmanaged, IVec<V>
     {
-        var t = Vector512<float>.One / Vector512.FusedMultiplyAdd(z, Vector512.Create(0.5f), Vector512<float>.One);
-        var p = Vector512.Create(0.17087277f);
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-0.82215223f));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(1.48851587f));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-1.13520398f));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.27886807f));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-0.18628806f));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.09678418f));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.37409196f));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(1.00002368f));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-1.26551223f));
-        return t * Exp(Vector512.FusedMultiplyAdd(-z, z, p));
+        var t = V.Create(1f) / V.MultiplyAdd(z, V.Create(0.5f), V.Create(1f));
+        var p = V.Create(0.17087277f);
+        p = V.MultiplyAdd(p, t, V.Create(-0.82215223f));
+        p = V.MultiplyAdd(p, t, V.Create(1.48851587f));
+        p = V.MultiplyAdd(p, t, V.Create(-1.13520398f));
+        p = V.MultiplyAdd(p, t, V.Create(0.27886807f));
+        p = V.MultiplyAdd(p, t, V.Create(-0.18628806f));
+        p = V.MultiplyAdd(p, t, V.Create(0.09678418f));
+        p = V.MultiplyAdd(p, t, V.Create(0.37409196f));
+        p = V.MultiplyAdd(p, t, V.Create(1.00002368f));
+        p = V.MultiplyAdd(p, t, V.Create(-1.26551223f));
+        return t * Exp(V.MultiplyAdd(-z, z, p));
     }
 
     private static float Erfc(float z)
@@ -126,10 +135,10 @@ internal static unsafe partial class Kernels
 
     // Φ(x) = ½ erfc(−x/√2): ½·erfc(|x|/√2) for x < 0, else 1 − that.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Cdf(Vector512<float> x)
+    private static V Cdf<V>(V x) where V : unmanaged, IVec<V>
     {
-        var half = Vector512.Create(0.5f) * Erfc(Vector512.Abs(x) * Vector512.Create(InvSqrt2));
-        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), half, Vector512<float>.One - half);
+        var half = V.Create(0.5f) * Erfc(V.Abs(x) * V.Create(InvSqrt2));
+        return V.Select(V.LessThan(x, V.Zero), half, V.Create(1f) - half);
     }
 
     private static float Cdf(float x)
@@ -138,13 +147,13 @@ internal static unsafe partial class Kernels
         return x < 0 ? half : 1 - half;
     }
 
-    private static void GeluSpan(float* x, float* y, int n)
+    private static void GeluSpan<V>(float* x, float* y, int n) where V : unmanaged, IVec<V>
     {
-        int end = VectorEnd(n), i = 0;
-        for (; i < end; i += 16)
+        int end = VectorEnd<V>(n), i = 0;
+        for (; i < end; i += V.Count)
         {
-            var v = Vector512.Load(x + i);
-            (v * Cdf(v)).Store(y + i);
+            var v = V.Load(x + i);
+            V.Store(v * Cdf(v), y + i);
         }
         for (; i < n; i++) y[i] = x[i] * Cdf(x[i]);
     }

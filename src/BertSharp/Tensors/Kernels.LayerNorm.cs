@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics;
-
 namespace BertSharp.Tensors;
 
 // LayerNorm and residual-add LayerNorm, forward and backward.
@@ -17,7 +15,7 @@ internal static unsafe partial class Kernels
         fixed (float* px = x, pg = gamma, pb = beta, py = y, pm = mean, pr = rstd)
         {
             var job = new RowJob { X = px, Y = py, Z = pg, W = pb, U = pm, V = pr, Cols = cols, F0 = eps };
-            RowParallel.For(rows, cols, ref job, &LayerNormRows);
+            RowParallel.For(rows, cols, ref job, ForWidth(&LayerNormRows<Vec512>, &LayerNormRows<Vec256>, &LayerNormRows<Vec128>));
         }
     }
 
@@ -36,7 +34,7 @@ internal static unsafe partial class Kernels
         fixed (float* px = x, pres = residual, pg = gamma, pb = beta, ps = sum, py = y, pm = mean, pr = rstd)
         {
             var job = new RowJob { X = ps, Y = py, Z = pg, W = pb, U = pm, V = pr, S = px, T = pres, Cols = cols, F0 = eps };
-            RowParallel.For(rows, cols, ref job, &LayerNormRows);
+            RowParallel.For(rows, cols, ref job, ForWidth(&LayerNormRows<Vec512>, &LayerNormRows<Vec256>, &LayerNormRows<Vec128>));
         }
     }
 
@@ -51,33 +49,33 @@ internal static unsafe partial class Kernels
     }
 
     // X = input (or, with S/T set, the place for S + T), Y = output, Z/W = gamma/beta, U/V = mean/rstd.
-    private static void LayerNormRows(ref RowJob j, int chunk, int r0, int r1)
+    private static void LayerNormRows<V>(ref RowJob j, int chunk, int r0, int r1) where V : unmanaged, IVec<V>
     {
-        int n = j.Cols, end = VectorEnd(n);
+        int n = j.Cols, end = VectorEnd<V>(n);
         for (int r = r0; r < r1; r++)
         {
             long o = (long)r * n;
             float* x = j.X + o, y = j.Y + o;
-            if (j.S != null) AddTo(j.S + o, j.T + o, x, n);
-            float mu = Sum(x, n) / n;
-            var vmu = Vector512.Create(mu);
-            var acc = Vector512<float>.Zero;
+            if (j.S != null) AddTo<V>(j.S + o, j.T + o, x, n);
+            float mu = Sum<V>(x, n) / n;
+            var vmu = V.Create(mu);
+            var acc = V.Zero;
             int c = 0;
-            for (; c < end; c += 16)
+            for (; c < end; c += V.Count)
             {
-                var d = Vector512.Load(x + c) - vmu;
-                acc = Vector512.FusedMultiplyAdd(d, d, acc);
+                var d = V.Load(x + c) - vmu;
+                acc = V.MultiplyAdd(d, d, acc);
             }
-            float var = Vector512.Sum(acc);
+            float var = V.Sum(acc);
             for (; c < n; c++) var += (x[c] - mu) * (x[c] - mu);
             float rs = (float)(1 / Math.Sqrt(var / n + j.F0));
             j.U[r] = mu;
             j.V[r] = rs;
-            var vrs = Vector512.Create(rs);
-            for (c = 0; c < end; c += 16)
+            var vrs = V.Create(rs);
+            for (c = 0; c < end; c += V.Count)
             {
-                var xhat = (Vector512.Load(x + c) - vmu) * vrs;
-                Vector512.FusedMultiplyAdd(xhat, Vector512.Load(j.Z + c), Vector512.Load(j.W + c)).Store(y + c);
+                var xhat = (V.Load(x + c) - vmu) * vrs;
+                V.Store(V.MultiplyAdd(xhat, V.Load(j.Z + c), V.Load(j.W + c)), y + c);
             }
             for (; c < n; c++) y[c] = (x[c] - mu) * rs * j.Z[c] + j.W[c];
         }
@@ -99,34 +97,34 @@ internal static unsafe partial class Kernels
         fixed (float* pdy = dy, px = x, pm = mean, pr = rstd, pg = gamma, pdx = dx, pdg = dGamma, pdb = dBeta)
         {
             var job = new RowJob { X = px, Y = pdy, Z = pg, U = pm, V = pr, W = pdx, G0 = pdg, G1 = pdb, Cols = cols };
-            RowParallel.ForAccumulating(rows, cols, ref job, &LayerNormBackwardRows);
+            RowParallel.ForAccumulating(rows, cols, ref job, ForWidth(&LayerNormBackwardRows<Vec512>, &LayerNormBackwardRows<Vec256>, &LayerNormBackwardRows<Vec128>));
         }
     }
 
-    private static void LayerNormBackwardRows(ref RowJob j, int chunk, int r0, int r1)
+    private static void LayerNormBackwardRows<V>(ref RowJob j, int chunk, int r0, int r1) where V : unmanaged, IVec<V>
     {
-        int n = j.Cols, end = VectorEnd(n);
+        int n = j.Cols, end = VectorEnd<V>(n);
         float* dGamma = j.G0 + chunk * j.GStride, dBeta = j.G1 + chunk * j.GStride, gamma = j.Z;
         for (int r = r0; r < r1; r++)
         {
             long o = (long)r * n;
             float* x = j.X + o, dy = j.Y + o, dx = j.W + o;
             float mu = j.U[r], rs = j.V[r];
-            var vmu = Vector512.Create(mu);
-            var vrs = Vector512.Create(rs);
-            Vector512<float> accG = default, accGX = default;
+            var vmu = V.Create(mu);
+            var vrs = V.Create(rs);
+            V accG = V.Zero, accGX = V.Zero;
             int c = 0;
-            for (; c < end; c += 16)
+            for (; c < end; c += V.Count)
             {
-                var xhat = (Vector512.Load(x + c) - vmu) * vrs;
-                var d = Vector512.Load(dy + c);
-                var g = d * Vector512.Load(gamma + c);
+                var xhat = (V.Load(x + c) - vmu) * vrs;
+                var d = V.Load(dy + c);
+                var g = d * V.Load(gamma + c);
                 accG += g;
-                accGX = Vector512.FusedMultiplyAdd(g, xhat, accGX);
-                Vector512.FusedMultiplyAdd(d, xhat, Vector512.Load(dGamma + c)).Store(dGamma + c);
-                (Vector512.Load(dBeta + c) + d).Store(dBeta + c);
+                accGX = V.MultiplyAdd(g, xhat, accGX);
+                V.Store(V.MultiplyAdd(d, xhat, V.Load(dGamma + c)), dGamma + c);
+                V.Store(V.Load(dBeta + c) + d, dBeta + c);
             }
-            float sumG = Vector512.Sum(accG), sumGX = Vector512.Sum(accGX);
+            float sumG = V.Sum(accG), sumGX = V.Sum(accGX);
             for (; c < n; c++)
             {
                 float xhat = (x[c] - mu) * rs, g = dy[c] * gamma[c];
@@ -137,13 +135,13 @@ internal static unsafe partial class Kernels
             }
             // dx = rs·g − rs·mean(g) − xhat·rs·mean(g·xhat)
             float a = rs * sumG / n, b = rs * sumGX / n;
-            var va = Vector512.Create(a);
-            var vb = Vector512.Create(b);
-            for (c = 0; c < end; c += 16)
+            var va = V.Create(a);
+            var vb = V.Create(b);
+            for (c = 0; c < end; c += V.Count)
             {
-                var xhat = (Vector512.Load(x + c) - vmu) * vrs;
-                var g = Vector512.Load(dy + c) * Vector512.Load(gamma + c);
-                (g * vrs - va - xhat * vb).Store(dx + c);
+                var xhat = (V.Load(x + c) - vmu) * vrs;
+                var g = V.Load(dy + c) * V.Load(gamma + c);
+                V.Store(g * vrs - va - xhat * vb, dx + c);
             }
             for (; c < n; c++) dx[c] = dy[c] * gamma[c] * rs - a - (x[c] - mu) * rs * b;
         }

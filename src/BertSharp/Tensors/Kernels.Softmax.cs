@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace BertSharp.Tensors;
 
@@ -20,13 +21,13 @@ internal static unsafe partial class Kernels
         fixed (float* px = x, pm = mask)
         {
             var job = new RowJob { X = px, Y = mask.IsEmpty ? null : pm, Cols = cols, F0 = scale };
-            RowParallel.For(rows, cols, ref job, &SoftmaxRowsRange);
+            RowParallel.For(rows, cols, ref job, ForWidth(&SoftmaxRowsRange<Vec512>, &SoftmaxRowsRange<Vec256>, &SoftmaxRowsRange<Vec128>));
         }
     }
 
-    private static void SoftmaxRowsRange(ref RowJob j, int chunk, int r0, int r1)
+    private static void SoftmaxRowsRange<V>(ref RowJob j, int chunk, int r0, int r1) where V : unmanaged, IVec<V>
     {
-        for (int r = r0; r < r1; r++) SoftmaxRow(j.X + (long)r * j.Cols, j.Cols, j.F0, j.Y);
+        for (int r = r0; r < r1; r++) SoftmaxRow<V>(j.X + (long)r * j.Cols, j.Cols, j.F0, j.Y);
     }
 
     /// <summary>
@@ -44,7 +45,8 @@ internal static unsafe partial class Kernels
     {
         const int Chunk = 32;
         float* stat = stackalloc float[Chunk];
-        int end = VectorEnd(keys);
+        // ExpCoarse and the bf16 rounding are AVX-512's (the bf16 provider's CPUs); elsewhere the scalar loops do it all.
+        int end = Avx512F.IsSupported ? keys & ~15 : 0;
         var vs = Vector512.Create(scale);
         for (int r0 = 0; r0 < rows; r0 += Chunk)
         {
@@ -55,7 +57,7 @@ internal static unsafe partial class Kernels
                 var vmax = Vector512.Create(float.NegativeInfinity);
                 int c = 0;
                 for (; c < end; c += 16) vmax = Vector512.Max(vmax, Vector512.Load(row + c));
-                float max = end > 0 ? HorizontalMax(vmax) : float.NegativeInfinity;
+                float max = end > 0 ? Vec512.MaxAcross(new Vec512(vmax)) : float.NegativeInfinity;
                 for (; c < keys; c++) max = Math.Max(max, row[c]);
                 stat[i] = -scale * max;
             }
@@ -98,52 +100,54 @@ internal static unsafe partial class Kernels
     /// <summary>row ← softmax(scale·row + mask) over n values; mask may be null.</summary>
     internal static void SoftmaxRow(float* row, int n, float scale, float* mask)
     {
-        int end = VectorEnd(n), c = 0;
-        var vs = Vector512.Create(scale);
-        var vmax = Vector512.Create(float.NegativeInfinity);
+        switch (Simd.Lanes)
+        {
+            case Simd.Width.V512: SoftmaxRow<Vec512>(row, n, scale, mask); break;
+            case Simd.Width.V256: SoftmaxRow<Vec256>(row, n, scale, mask); break;
+            default: SoftmaxRow<Vec128>(row, n, scale, mask); break;
+        }
+    }
+
+    internal static void SoftmaxRow<V>(float* row, int n, float scale, float* mask) where V : unmanaged, IVec<V>
+    {
+        int end = VectorEnd<V>(n), c = 0;
+        var vs = V.Create(scale);
+        var vmax = V.Create(float.NegativeInfinity);
         if (scale != 1 || mask != null)
         {
-            for (; c < end; c += 16)
+            for (; c < end; c += V.Count)
             {
-                var v = Vector512.Load(row + c) * vs;
-                if (mask != null) v += Vector512.Load(mask + c);
-                v.Store(row + c);
-                vmax = Vector512.Max(vmax, v);
+                var v = V.Load(row + c) * vs;
+                if (mask != null) v += V.Load(mask + c);
+                V.Store(v, row + c);
+                vmax = V.Max(vmax, v);
             }
             for (; c < n; c++) row[c] = row[c] * scale + (mask != null ? mask[c] : 0);
         }
         else
         {
-            for (; c < end; c += 16) vmax = Vector512.Max(vmax, Vector512.Load(row + c));
+            for (; c < end; c += V.Count) vmax = V.Max(vmax, V.Load(row + c));
         }
-        float max = end > 0 ? HorizontalMax(vmax) : float.NegativeInfinity;
+        float max = end > 0 ? V.MaxAcross(vmax) : float.NegativeInfinity;
         for (c = end; c < n; c++) max = Math.Max(max, row[c]);
-        var vm = Vector512.Create(max);
-        var acc = Vector512<float>.Zero;
-        for (c = 0; c < end; c += 16)
+        var vm = V.Create(max);
+        var acc = V.Zero;
+        for (c = 0; c < end; c += V.Count)
         {
-            var e = Exp(Vector512.Load(row + c) - vm);
-            e.Store(row + c);
+            var e = Exp(V.Load(row + c) - vm);
+            V.Store(e, row + c);
             acc += e;
         }
-        double sum = Vector512.Sum(acc);
+        double sum = V.Sum(acc);
         for (; c < n; c++)
         {
             row[c] = MathF.Exp(row[c] - max);
             sum += row[c];
         }
         float inv = (float)(1 / sum);
-        var vinv = Vector512.Create(inv);
-        for (c = 0; c < end; c += 16) (Vector512.Load(row + c) * vinv).Store(row + c);
+        var vinv = V.Create(inv);
+        for (c = 0; c < end; c += V.Count) V.Store(V.Load(row + c) * vinv, row + c);
         for (; c < n; c++) row[c] *= inv;
-    }
-
-    private static float HorizontalMax(Vector512<float> v)
-    {
-        var m = Vector256.Max(v.GetLower(), v.GetUpper());
-        var q = Vector128.Max(m.GetLower(), m.GetUpper());
-        q = Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(2, 3, 0, 1)));
-        return Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(1, 0, 3, 2))).ToScalar();
     }
 
     /// <summary>dx = y ⊙ (dy − Σ dy·y) per row, from the softmax output y. dx may alias dy.</summary>
@@ -155,30 +159,40 @@ internal static unsafe partial class Kernels
         fixed (float* py = y, pdy = dy, pdx = dx)
         {
             var job = new RowJob { X = py, Y = pdy, Z = pdx, Cols = cols, F0 = 1 };
-            RowParallel.For(rows, cols, ref job, &SoftmaxBackwardRows);
+            RowParallel.For(rows, cols, ref job, ForWidth(&SoftmaxBackwardRows<Vec512>, &SoftmaxBackwardRows<Vec256>, &SoftmaxBackwardRows<Vec128>));
         }
     }
 
-    private static void SoftmaxBackwardRows(ref RowJob j, int chunk, int r0, int r1)
+    private static void SoftmaxBackwardRows<V>(ref RowJob j, int chunk, int r0, int r1) where V : unmanaged, IVec<V>
     {
         for (int r = r0; r < r1; r++)
         {
             long o = (long)r * j.Cols;
-            SoftmaxBackwardRow(j.X + o, j.Y + o, j.Z + o, j.Cols, j.F0);
+            SoftmaxBackwardRow<V>(j.X + o, j.Y + o, j.Z + o, j.Cols, j.F0);
         }
     }
 
     /// <summary>dx = scale · y ⊙ (dy − Σ dy·y) over n values; dx may alias dy.</summary>
     internal static void SoftmaxBackwardRow(float* y, float* dy, float* dx, int n, float scale)
     {
-        int end = VectorEnd(n), c = 0;
-        var acc = Vector512<float>.Zero;
-        for (; c < end; c += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(dy + c), Vector512.Load(y + c), acc);
-        float dot = Vector512.Sum(acc);
+        switch (Simd.Lanes)
+        {
+            case Simd.Width.V512: SoftmaxBackwardRow<Vec512>(y, dy, dx, n, scale); break;
+            case Simd.Width.V256: SoftmaxBackwardRow<Vec256>(y, dy, dx, n, scale); break;
+            default: SoftmaxBackwardRow<Vec128>(y, dy, dx, n, scale); break;
+        }
+    }
+
+    internal static void SoftmaxBackwardRow<V>(float* y, float* dy, float* dx, int n, float scale) where V : unmanaged, IVec<V>
+    {
+        int end = VectorEnd<V>(n), c = 0;
+        var acc = V.Zero;
+        for (; c < end; c += V.Count) acc = V.MultiplyAdd(V.Load(dy + c), V.Load(y + c), acc);
+        float dot = V.Sum(acc);
         for (; c < n; c++) dot += dy[c] * y[c];
-        var vdot = Vector512.Create(dot);
-        var vs = Vector512.Create(scale);
-        for (c = 0; c < end; c += 16) (Vector512.Load(y + c) * (Vector512.Load(dy + c) - vdot) * vs).Store(dx + c);
+        var vdot = V.Create(dot);
+        var vs = V.Create(scale);
+        for (c = 0; c < end; c += V.Count) V.Store(V.Load(y + c) * (V.Load(dy + c) - vdot) * vs, dx + c);
         for (; c < n; c++) dx[c] = y[c] * (dy[c] - dot) * scale;
     }
 }

@@ -4,14 +4,20 @@ namespace BertSharp.Tests.Tensors;
 
 public class AttentionTests
 {
+    // batch, seq, heads, headDim, padding columns in the row stride.
+    public static TheoryData<int, int, int, int, int> ForwardShapes => new()
+    {
+        { 2, 6, 2, 5, 3 },      // tiny, with padding columns in the row stride
+        { 3, 40, 4, 16, 0 },    // enough (batch, head) pairs to run in parallel
+        { 2, 16, 3, 32, 0 },    // the direct short-sequence kernels: one whole 16-key block, 14 keys when padded
+        { 3, 37, 2, 48, 4 },    // direct: a partial key block, a short last group of query rows, three 16-wide column blocks
+        { 1, 64, 2, 32, 0 },    // direct at its limit, DirectKeys
+        { 2, 66, 2, 32, 0 },    // past DirectKeys: the packed GEMMs; padded to 64 keys, direct with more query rows than keys
+        { 1, 1, 1, 16, 0 },     // direct with one token
+    };
+
     [Theory]
-    [InlineData(2, 6, 2, 5, 3)]     // tiny, with padding columns in the row stride
-    [InlineData(3, 40, 4, 16, 0)]   // enough (batch, head) pairs to run in parallel
-    [InlineData(2, 16, 3, 32, 0)]   // the direct short-sequence kernels: one whole 16-key block, 14 keys when padded
-    [InlineData(3, 37, 2, 48, 4)]   // direct: a partial key block, a short last group of query rows, three 16-wide column blocks
-    [InlineData(1, 64, 2, 32, 0)]   // direct at its limit, DirectKeys
-    [InlineData(2, 66, 2, 32, 0)]   // past DirectKeys: the packed GEMMs; padded to 64 keys, direct with more query rows than keys
-    [InlineData(1, 1, 1, 16, 0)]    // direct with one token
+    [MemberData(nameof(ForwardShapes))]
     public void ForwardMatchesDoubleReferenceAndSkipsPaddedKeys(int batch, int seq, int heads, int dh, int pad)
     {
         int ld = heads * dh + pad;
