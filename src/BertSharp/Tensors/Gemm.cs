@@ -820,40 +820,95 @@ internal static unsafe class Gemm
         }
     }
 
-    // AVX2: 3 rows × 4 ymm = 12 accumulators + 4 B vectors fill the 16 ymm registers, so the
-    // 12×32 tile is computed as four 3-row strips (the B sliver is re-read from L1).
+    // AVX2: the 12×32 tile as 6×16 blocks, each 12 accumulators + 2 B vectors + 1 broadcast = 15 of the 16 ymm
+    // registers (3 rows × 32 columns took 17 and spilled an accumulator every step). Column half by column half,
+    // so that both row strips read that half of the B sliver (kc × 16) from L1. A short tile (a few tokens'
+    // rows, a narrow edge) skips the blocks wholly outside it, and a last strip of at most 4 rows runs 4.
     private static void Tile256(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
-        float* t = stackalloc float[MR * NR];
-        for (int r0 = 0; r0 < mr; r0 += 3)
-        {
-            Vector256<float> x0 = default, x1 = default, x2 = default, x3 = default;
-            Vector256<float> y0 = default, y1 = default, y2 = default, y3 = default;
-            Vector256<float> z0 = default, z1 = default, z2 = default, z3 = default;
-            float* ap = a + r0;
-            float* bp = b;
-            for (int p = 0; p < kc; p++, ap += MR, bp += NR)
+        for (int c0 = 0; c0 < nr; c0 += 16)
+            for (int r0 = 0; r0 < mr; r0 += 6)
             {
-                var b0 = Vector256.Load(bp);
-                var b1 = Vector256.Load(bp + 8);
-                var b2 = Vector256.Load(bp + 16);
-                var b3 = Vector256.Load(bp + 24);
-                var av = Vector256.Create(ap[0]);
-                x0 = Fma.MultiplyAdd(av, b0, x0); x1 = Fma.MultiplyAdd(av, b1, x1);
-                x2 = Fma.MultiplyAdd(av, b2, x2); x3 = Fma.MultiplyAdd(av, b3, x3);
-                av = Vector256.Create(ap[1]);
-                y0 = Fma.MultiplyAdd(av, b0, y0); y1 = Fma.MultiplyAdd(av, b1, y1);
-                y2 = Fma.MultiplyAdd(av, b2, y2); y3 = Fma.MultiplyAdd(av, b3, y3);
-                av = Vector256.Create(ap[2]);
-                z0 = Fma.MultiplyAdd(av, b0, z0); z1 = Fma.MultiplyAdd(av, b1, z1);
-                z2 = Fma.MultiplyAdd(av, b2, z2); z3 = Fma.MultiplyAdd(av, b3, z3);
+                int rows = Math.Min(6, mr - r0), cols = Math.Min(16, nr - c0);
+                float* biasNow = bias == null ? null : bias + c0;
+                if (rows > 4) Block256(6, kc, a + r0, b + c0, c + (long)r0 * ldc + c0, ldc, alpha, beta, rows, cols, biasNow);
+                else Block256(4, kc, a + r0, b + c0, c + (long)r0 * ldc + c0, ldc, alpha, beta, rows, cols, biasNow);
             }
-            float* tr = t + r0 * NR;
-            x0.Store(tr); x1.Store(tr + 8); x2.Store(tr + 16); x3.Store(tr + 24);
-            y0.Store(tr + NR); y1.Store(tr + NR + 8); y2.Store(tr + NR + 16); y3.Store(tr + NR + 24);
-            z0.Store(tr + 2 * NR); z1.Store(tr + 2 * NR + 8); z2.Store(tr + 2 * NR + 16); z3.Store(tr + 2 * NR + 24);
+    }
+
+    // Rows × cols (at most 6 × 16) of C from a strip of the A sliver (rows past mr are the packing's zeros) and a
+    // 16-column half of the B sliver. strip (6 or 4) is a constant at each call, so each inlined copy keeps only
+    // its own rows' accumulators.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block256(int strip, int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols, float* bias)
+    {
+        Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
+        Vector256<float> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var av = Vector256.Create(a[0]);
+            c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
+            av = Vector256.Create(a[1]);
+            c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
+            av = Vector256.Create(a[2]);
+            c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
+            av = Vector256.Create(a[3]);
+            c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
+            if (strip > 4)
+            {
+                av = Vector256.Create(a[4]);
+                c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
+                av = Vector256.Create(a[5]);
+                c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
+            }
         }
-        StoreEdge(t, c, ldc, alpha, beta, mr, nr, bias);
+        if (cols == 16)
+        {
+            // Whole rows straight into C; only the rows the tile has.
+            Store256(c, c0a, c0b, alpha, beta, bias);
+            if (rows > 1) Store256(c + ldc, c1a, c1b, alpha, beta, bias);
+            if (rows > 2) Store256(c + 2L * ldc, c2a, c2b, alpha, beta, bias);
+            if (rows > 3) Store256(c + 3L * ldc, c3a, c3b, alpha, beta, bias);
+            if (rows > 4) Store256(c + 4L * ldc, c4a, c4b, alpha, beta, bias);
+            if (rows > 5) Store256(c + 5L * ldc, c5a, c5b, alpha, beta, bias);
+            return;
+        }
+        float* t = stackalloc float[6 * NR];
+        c0a.Store(t); c0b.Store(t + 8);
+        c1a.Store(t + NR); c1b.Store(t + NR + 8);
+        c2a.Store(t + 2 * NR); c2b.Store(t + 2 * NR + 8);
+        c3a.Store(t + 3 * NR); c3b.Store(t + 3 * NR + 8);
+        c4a.Store(t + 4 * NR); c4b.Store(t + 4 * NR + 8);
+        c5a.Store(t + 5 * NR); c5b.Store(t + 5 * NR + 8);
+        StoreEdge(t, c, ldc, alpha, beta, rows, cols, bias);
+    }
+
+    // 16 values of a row of C: alpha·v + beta·C (C unread when beta is 0) + bias.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store256(float* c, Vector256<float> v0, Vector256<float> v1, float alpha, float beta, float* bias)
+    {
+        var va = Vector256.Create(alpha);
+        Vector256<float> c0, c1;
+        if (beta == 0)
+        {
+            c0 = v0 * va;
+            c1 = v1 * va;
+        }
+        else
+        {
+            var vb = Vector256.Create(beta);
+            c0 = Fma.MultiplyAdd(v0, va, Vector256.Load(c) * vb);
+            c1 = Fma.MultiplyAdd(v1, va, Vector256.Load(c + 8) * vb);
+        }
+        if (bias != null)
+        {
+            c0 += Vector256.Load(bias);
+            c1 += Vector256.Load(bias + 8);
+        }
+        c0.Store(c);
+        c1.Store(c + 8);
     }
 
     private static void TileScalar(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
