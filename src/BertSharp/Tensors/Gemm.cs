@@ -844,8 +844,11 @@ internal static unsafe class Gemm
     {
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
         Vector256<float> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
-        for (int p = 0; p < kc; p++, a += MR, b += NR)
+        // The same half of the next sliver into L2 a line per step, as Tile512 does (see there).
+        float* next = b + kc * NR;
+        for (int p = 0; p < kc; p++, a += MR, b += NR, next += NR)
         {
+            Sse.Prefetch1(next);
             var b0 = Vector256.Load(b);
             var b1 = Vector256.Load(b + 8);
             var av = Vector256.Create(a[0]);

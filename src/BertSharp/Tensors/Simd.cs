@@ -39,8 +39,10 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     /// <summary>a·b + c with one rounding.</summary>
     static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
 
+    /// <summary>The hardware's minimum (vminps): where a lane is NaN, either operand's lane; callers handle NaN themselves.</summary>
     static abstract TSelf Min(TSelf left, TSelf right);
 
+    /// <summary>The hardware's maximum, as <see cref="Min"/>.</summary>
     static abstract TSelf Max(TSelf left, TSelf right);
 
     static abstract TSelf Abs(TSelf value);
@@ -103,8 +105,8 @@ internal readonly struct Vec512(Vector512<float> v) : IVec<Vec512>
     public static Vec512 operator *(Vec512 left, Vec512 right) => new(left.v * right.v);
     public static Vec512 operator /(Vec512 left, Vec512 right) => new(left.v / right.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 MultiplyAdd(Vec512 a, Vec512 b, Vec512 c) => new(Vector512.FusedMultiplyAdd(a.v, b.v, c.v));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Min(Vec512 left, Vec512 right) => new(Vector512.Min(left.v, right.v));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Max(Vec512 left, Vec512 right) => new(Vector512.Max(left.v, right.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Min(Vec512 left, Vec512 right) => new(Vector512.MinNative(left.v, right.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Max(Vec512 left, Vec512 right) => new(Vector512.MaxNative(left.v, right.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Abs(Vec512 value) => new(Vector512.Abs(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Round(Vec512 value) => new(Vector512.Round(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 LessThan(Vec512 left, Vec512 right) => new(Vector512.LessThan(left.v, right.v));
@@ -149,8 +151,8 @@ internal readonly struct Vec256(Vector256<float> v) : IVec<Vec256>
     public static Vec256 operator *(Vec256 left, Vec256 right) => new(left.v * right.v);
     public static Vec256 operator /(Vec256 left, Vec256 right) => new(left.v / right.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 MultiplyAdd(Vec256 a, Vec256 b, Vec256 c) => new(Vector256.FusedMultiplyAdd(a.v, b.v, c.v));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Min(Vec256 left, Vec256 right) => new(Vector256.Min(left.v, right.v));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Max(Vec256 left, Vec256 right) => new(Vector256.Max(left.v, right.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Min(Vec256 left, Vec256 right) => new(Vector256.MinNative(left.v, right.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Max(Vec256 left, Vec256 right) => new(Vector256.MaxNative(left.v, right.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Abs(Vec256 value) => new(Vector256.Abs(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Round(Vec256 value) => new(Vector256.Round(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 LessThan(Vec256 left, Vec256 right) => new(Vector256.LessThan(left.v, right.v));
@@ -163,7 +165,7 @@ internal readonly struct Vec256(Vector256<float> v) : IVec<Vec256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec256 ScaleByPowerOfTwo(Vec256 p, Vec256 n, Vec256 x)
     {
-        var ni = Vector256.ConvertToInt32(n.v);
+        var ni = Vector256.ConvertToInt32Native(n.v);
         var half = Vector256.ShiftRightArithmetic(ni, 1);
         var e = p.v * Vector256.ShiftLeft(half + Vector256.Create(127), 23).AsSingle() * Vector256.ShiftLeft(ni - half + Vector256.Create(127), 23).AsSingle();
         return new(Vector256.ConditionalSelect(Vector256.GreaterThan(x.v, Vector256.Create(Simd.ExpOverflow)), Vector256.Create(float.PositiveInfinity), e));
@@ -198,8 +200,8 @@ internal readonly struct Vec128(Vector128<float> v) : IVec<Vec128>
     public static Vec128 operator *(Vec128 left, Vec128 right) => new(left.v * right.v);
     public static Vec128 operator /(Vec128 left, Vec128 right) => new(left.v / right.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 MultiplyAdd(Vec128 a, Vec128 b, Vec128 c) => new(Vector128.FusedMultiplyAdd(a.v, b.v, c.v));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Min(Vec128 left, Vec128 right) => new(Vector128.Min(left.v, right.v));
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Max(Vec128 left, Vec128 right) => new(Vector128.Max(left.v, right.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Min(Vec128 left, Vec128 right) => new(Vector128.MinNative(left.v, right.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Max(Vec128 left, Vec128 right) => new(Vector128.MaxNative(left.v, right.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Abs(Vec128 value) => new(Vector128.Abs(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Round(Vec128 value) => new(Vector128.Round(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 LessThan(Vec128 left, Vec128 right) => new(Vector128.LessThan(left.v, right.v));
@@ -210,7 +212,7 @@ internal readonly struct Vec128(Vector128<float> v) : IVec<Vec128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec128 ScaleByPowerOfTwo(Vec128 p, Vec128 n, Vec128 x)
     {
-        var ni = Vector128.ConvertToInt32(n.v);
+        var ni = Vector128.ConvertToInt32Native(n.v);
         var half = Vector128.ShiftRightArithmetic(ni, 1);
         var e = p.v * Vector128.ShiftLeft(half + Vector128.Create(127), 23).AsSingle() * Vector128.ShiftLeft(ni - half + Vector128.Create(127), 23).AsSingle();
         return new(Vector128.ConditionalSelect(Vector128.GreaterThan(x.v, Vector128.Create(Simd.ExpOverflow)), Vector128.Create(float.PositiveInfinity), e));
