@@ -414,6 +414,17 @@ internal static unsafe class Gemm
             }
             return;
         }
+        if (width == lanes && lanes == NR && Vector256.IsHardwareAccelerated)
+        {
+            for (int p = 0; p < count; p++, src += ld, dst += NR)
+            {
+                Vector256.Load(src).Store(dst);
+                Vector256.Load(src + 8).Store(dst + 8);
+                Vector256.Load(src + 16).Store(dst + 16);
+                Vector256.Load(src + 24).Store(dst + 24);
+            }
+            return;
+        }
         // A full 12-row sliver of A read transposed (dYᵀ in dW = dYᵀ·X, Pᵀ and dSᵀ in attention):
         // exactly 12 floats per step, so nothing past the source row is read.
         if (width == lanes && lanes == MR && Vector256.IsHardwareAccelerated)
@@ -549,6 +560,18 @@ internal static unsafe class Gemm
     internal static void PackTransposed(float* src, int ld, int width, int count, float* dst, int lanes)
     {
         int l = 0;
+        // Four rows × four values at a time through a 4×4 register transpose (where AVX-512's whole-sliver
+        // transposes do not apply: AVX2, and edges), the rest one value at a time.
+        if (Sse.IsSupported)
+            for (; l + 4 <= width; l += 4)
+            {
+                float* s = src + (long)l * ld;
+                float* d = dst + l;
+                int p = 0;
+                for (; p + 4 <= count; p += 4) Transpose4(s + p, ld, d + (long)p * lanes, lanes);
+                for (; p < count; p++)
+                    for (int r = 0; r < 4; r++) d[(long)p * lanes + r] = s[(long)r * ld + p];
+            }
         for (; l < width; l++)
         {
             float* s = src + (long)l * ld;
@@ -557,6 +580,24 @@ internal static unsafe class Gemm
         }
         for (; l < lanes; l++)
             for (int p = 0; p < count; p++) dst[(long)p * lanes + l] = 0;
+    }
+
+    // dst[c·stride + r] = src[r·ld + c] for r, c < 4.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4(float* s, int ld, float* dst, int stride)
+    {
+        var r0 = Vector128.Load(s);
+        var r1 = Vector128.Load(s + ld);
+        var r2 = Vector128.Load(s + 2L * ld);
+        var r3 = Vector128.Load(s + 3L * ld);
+        var t0 = Sse.UnpackLow(r0, r1);    // r0[0] r1[0] r0[1] r1[1]
+        var t1 = Sse.UnpackLow(r2, r3);
+        var t2 = Sse.UnpackHigh(r0, r1);   // r0[2] r1[2] r0[3] r1[3]
+        var t3 = Sse.UnpackHigh(r2, r3);
+        Sse.MoveLowToHigh(t0, t1).Store(dst);
+        Sse.MoveHighToLow(t1, t0).Store(dst + stride);
+        Sse.MoveLowToHigh(t2, t3).Store(dst + 2L * stride);
+        Sse.MoveHighToLow(t3, t2).Store(dst + 3L * stride);
     }
 
     // 12x32 tile: 24 accumulators + 2 B vectors fit the 32 zmm registers; each A value is broadcast
