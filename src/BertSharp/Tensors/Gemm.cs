@@ -821,10 +821,15 @@ internal static unsafe class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store512(float* c, Vector512<float> v0, Vector512<float> v1, float alpha, float beta, float* bias)
+    private static void Store512(float* c, Vector512<float> v0, Vector512<float> v1, float alpha, float beta, float* bias) =>
+        StoreRow(c, new Vec512(v0), new Vec512(v1), alpha, beta, bias);
+
+    // Two vectors of a row of C: alpha·v + beta·C (C unread when beta is 0) + bias, at either microkernel's width.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<V>(float* c, V v0, V v1, float alpha, float beta, float* bias) where V : unmanaged, IVec<V>
     {
-        var va = Vector512.Create(alpha);
-        Vector512<float> c0, c1;
+        var va = V.Create(alpha);
+        V c0, c1;
         if (beta == 0)
         {
             c0 = v0 * va;
@@ -832,17 +837,17 @@ internal static unsafe class Gemm
         }
         else
         {
-            var vb = Vector512.Create(beta);
-            c0 = Vector512.FusedMultiplyAdd(v0, va, Vector512.Load(c) * vb);
-            c1 = Vector512.FusedMultiplyAdd(v1, va, Vector512.Load(c + 16) * vb);
+            var vb = V.Create(beta);
+            c0 = V.MultiplyAdd(v0, va, V.Load(c) * vb);
+            c1 = V.MultiplyAdd(v1, va, V.Load(c + V.Count) * vb);
         }
         if (bias != null)
         {
-            c0 += Vector512.Load(bias);
-            c1 += Vector512.Load(bias + 16);
+            c0 += V.Load(bias);
+            c1 += V.Load(bias + V.Count);
         }
-        c0.Store(c);
-        c1.Store(c + 16);
+        V.Store(c0, c);
+        V.Store(c1, c + V.Count);
     }
 
     // Edge tiles (and the fallback kernels) go through a dense MR×NR scratch tile.
@@ -929,31 +934,9 @@ internal static unsafe class Gemm
         StoreEdge(t, c, ldc, alpha, beta, rows, cols, bias);
     }
 
-    // 16 values of a row of C: alpha·v + beta·C (C unread when beta is 0) + bias.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store256(float* c, Vector256<float> v0, Vector256<float> v1, float alpha, float beta, float* bias)
-    {
-        var va = Vector256.Create(alpha);
-        Vector256<float> c0, c1;
-        if (beta == 0)
-        {
-            c0 = v0 * va;
-            c1 = v1 * va;
-        }
-        else
-        {
-            var vb = Vector256.Create(beta);
-            c0 = Fma.MultiplyAdd(v0, va, Vector256.Load(c) * vb);
-            c1 = Fma.MultiplyAdd(v1, va, Vector256.Load(c + 8) * vb);
-        }
-        if (bias != null)
-        {
-            c0 += Vector256.Load(bias);
-            c1 += Vector256.Load(bias + 8);
-        }
-        c0.Store(c);
-        c1.Store(c + 8);
-    }
+    private static void Store256(float* c, Vector256<float> v0, Vector256<float> v1, float alpha, float beta, float* bias) =>
+        StoreRow(c, new Vec256(v0), new Vec256(v1), alpha, beta, bias);
 
     private static void TileScalar(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
