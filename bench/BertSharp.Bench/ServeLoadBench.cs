@@ -49,8 +49,8 @@ internal static class ServeLoadBench
             Console.WriteLine($"serve-load: {modelDir}, {Environment.ProcessorCount} cores, at most {maxRequests} requests or {maxSeconds} s per level, " +
                 $"max batch {new ServerOptions().MaxBatchSize}, max wait {new ServerOptions().MaxBatchWait.TotalMilliseconds} ms");
             Console.WriteLine($"each level in {rounds} rounds, the runtimes taking turns (a burst of outside load hits every runtime); each turn after {WarmPerTurn} untimed requests");
-            Console.WriteLine("| runtime | clients | requests | requests/s | p50 ms | p99 ms | mean batch |");
-            Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+            Console.WriteLine("| runtime | clients | requests | requests/s | p50 ms | p99 ms | mean batch | model ms per batch |");
+            Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
             RunLevels(modelDir, runtimes, levels, rounds, bodies, maxRequests, maxSeconds).GetAwaiter().GetResult();
             return 0;
         }
@@ -86,6 +86,7 @@ internal static class ServeLoadBench
                 var seconds = new double[served.Count];
                 var batches = new double[served.Count];
                 var texts = new double[served.Count];
+                var modelSeconds = new double[served.Count];
                 for (int r = 0; r < rounds; r++)
                 {
                     for (int i = 0; i < served.Count; i++)
@@ -99,6 +100,7 @@ internal static class ServeLoadBench
                         seconds[i] += turnSeconds;
                         batches[i] += Metric(after, "bertsharp_batch_size_count") - Metric(before, "bertsharp_batch_size_count");
                         texts[i] += Metric(after, "bertsharp_batch_size_sum") - Metric(before, "bertsharp_batch_size_sum");
+                        modelSeconds[i] += Metric(after, "bertsharp_batch_duration_seconds_sum") - Metric(before, "bertsharp_batch_duration_seconds_sum");
                     }
                 }
                 for (int i = 0; i < served.Count; i++)
@@ -106,7 +108,7 @@ internal static class ServeLoadBench
                     var l = latencies[i];
                     l.Sort();
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"| {served[i].Runtime} | {clients} | {l.Count} | {l.Count / seconds[i]:F1} | {Percentile(l, 0.50) * 1000:F1} | {Percentile(l, 0.99) * 1000:F1} | {texts[i] / Math.Max(1, batches[i]):F1} |"));
+                        $"| {served[i].Runtime} | {clients} | {l.Count} | {l.Count / seconds[i]:F1} | {Percentile(l, 0.50) * 1000:F1} | {Percentile(l, 0.99) * 1000:F1} | {texts[i] / Math.Max(1, batches[i]):F1} | {modelSeconds[i] * 1000 / Math.Max(1, batches[i]):F2} |"));
                 }
             }
         }
