@@ -23,14 +23,13 @@ internal static unsafe partial class Kernels
         // ln2 split in two so that n·ln2Hi is exact.
         var r = V.MultiplyAdd(n, V.Create(-0.693359375f), xc);
         r = V.MultiplyAdd(n, V.Create(2.12194440e-4f), r);
-        var p = V.Create(1f / 5040);
-        p = V.MultiplyAdd(p, r, V.Create(1f / 720));
-        p = V.MultiplyAdd(p, r, V.Create(1f / 120));
-        p = V.MultiplyAdd(p, r, V.Create(1f / 24));
-        p = V.MultiplyAdd(p, r, V.Create(1f / 6));
-        p = V.MultiplyAdd(p, r, V.Create(0.5f));
-        p = V.MultiplyAdd(p, r, V.Create(1f));
-        p = V.MultiplyAdd(p, r, V.Create(1f));
+        // Estrin's scheme: pairs of terms, then pairs of pairs, so the chain is 3 multiply-adds deep (Horner's: 7).
+        var r2 = r * r;
+        var p01 = r + V.Create(1f);
+        var p23 = V.MultiplyAdd(r, V.Create(1f / 6), V.Create(0.5f));
+        var p45 = V.MultiplyAdd(r, V.Create(1f / 120), V.Create(1f / 24));
+        var p67 = V.MultiplyAdd(r, V.Create(1f / 5040), V.Create(1f / 720));
+        var p = V.MultiplyAdd(V.MultiplyAdd(p67, r2, p45), r2 * r2, V.MultiplyAdd(p23, r2, p01));
         var e = V.ScaleByPowerOfTwo(p, n, x);
         e = V.Select(V.LessThan(x, V.Create(Low)), V.Zero, e);
         return V.Select(V.IsNaN(x), x, e);

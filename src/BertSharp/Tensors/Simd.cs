@@ -99,11 +99,11 @@ internal readonly struct Vec512(Vector512<float> v) : IVec<Vec512>
         Avx512F.MaskStore(destination, lanes, value.v);
     }
 
-    public static Vec512 operator +(Vec512 left, Vec512 right) => new(left.v + right.v);
-    public static Vec512 operator -(Vec512 left, Vec512 right) => new(left.v - right.v);
-    public static Vec512 operator -(Vec512 value) => new(-value.v);
-    public static Vec512 operator *(Vec512 left, Vec512 right) => new(left.v * right.v);
-    public static Vec512 operator /(Vec512 left, Vec512 right) => new(left.v / right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 operator +(Vec512 left, Vec512 right) => new(left.v + right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 operator -(Vec512 left, Vec512 right) => new(left.v - right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 operator -(Vec512 value) => new(-value.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 operator *(Vec512 left, Vec512 right) => new(left.v * right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 operator /(Vec512 left, Vec512 right) => new(left.v / right.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 MultiplyAdd(Vec512 a, Vec512 b, Vec512 c) => new(Vector512.FusedMultiplyAdd(a.v, b.v, c.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Min(Vec512 left, Vec512 right) => new(Vector512.MinNative(left.v, right.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Max(Vec512 left, Vec512 right) => new(Vector512.MaxNative(left.v, right.v));
@@ -145,11 +145,11 @@ internal readonly struct Vec256(Vector256<float> v) : IVec<Vec256>
         for (int i = 0; i < count; i++) destination[i] = value.v.GetElement(i);
     }
 
-    public static Vec256 operator +(Vec256 left, Vec256 right) => new(left.v + right.v);
-    public static Vec256 operator -(Vec256 left, Vec256 right) => new(left.v - right.v);
-    public static Vec256 operator -(Vec256 value) => new(-value.v);
-    public static Vec256 operator *(Vec256 left, Vec256 right) => new(left.v * right.v);
-    public static Vec256 operator /(Vec256 left, Vec256 right) => new(left.v / right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 operator +(Vec256 left, Vec256 right) => new(left.v + right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 operator -(Vec256 left, Vec256 right) => new(left.v - right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 operator -(Vec256 value) => new(-value.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 operator *(Vec256 left, Vec256 right) => new(left.v * right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 operator /(Vec256 left, Vec256 right) => new(left.v / right.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 MultiplyAdd(Vec256 a, Vec256 b, Vec256 c) => new(Vector256.FusedMultiplyAdd(a.v, b.v, c.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Min(Vec256 left, Vec256 right) => new(Vector256.MinNative(left.v, right.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Max(Vec256 left, Vec256 right) => new(Vector256.MaxNative(left.v, right.v));
@@ -194,11 +194,11 @@ internal readonly struct Vec128(Vector128<float> v) : IVec<Vec128>
         for (int i = 0; i < count; i++) destination[i] = value.v.GetElement(i);
     }
 
-    public static Vec128 operator +(Vec128 left, Vec128 right) => new(left.v + right.v);
-    public static Vec128 operator -(Vec128 left, Vec128 right) => new(left.v - right.v);
-    public static Vec128 operator -(Vec128 value) => new(-value.v);
-    public static Vec128 operator *(Vec128 left, Vec128 right) => new(left.v * right.v);
-    public static Vec128 operator /(Vec128 left, Vec128 right) => new(left.v / right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 operator +(Vec128 left, Vec128 right) => new(left.v + right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 operator -(Vec128 left, Vec128 right) => new(left.v - right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 operator -(Vec128 value) => new(-value.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 operator *(Vec128 left, Vec128 right) => new(left.v * right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 operator /(Vec128 left, Vec128 right) => new(left.v / right.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 MultiplyAdd(Vec128 a, Vec128 b, Vec128 c) => new(Vector128.FusedMultiplyAdd(a.v, b.v, c.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Min(Vec128 left, Vec128 right) => new(Vector128.MinNative(left.v, right.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Max(Vec128 left, Vec128 right) => new(Vector128.MaxNative(left.v, right.v));
@@ -226,4 +226,62 @@ internal readonly struct Vec128(Vector128<float> v) : IVec<Vec128>
         var q = Vector128.Max(value.v, Vector128.Shuffle(value.v, Vector128.Create(2, 3, 0, 1)));
         return Vector128.Max(q, Vector128.Shuffle(q, Vector128.Create(1, 0, 3, 2))).ToScalar();
     }
+}
+
+/// <summary>
+/// Two registers worked in lock step. A kernel whose every element is one long dependent chain — GELU's erfc
+/// and exponential, some 40 operations — runs at the chain's latency when the loop body holds one register: the
+/// out-of-order window does not reach the next iteration's independent work (Zen 1 splits each 256-bit operation
+/// in two, halving its reach). Interleaving two chains in program order lets the core overlap them.
+/// </summary>
+/// <remarks>
+/// The JIT inlines every operation only while the calling method stays within its inlining budget: a loop over
+/// Pair belongs in a method of its own, marked NoInlining; a Pair of Pairs, or an erfc and an exponential in one
+/// body, exceeded the budget and called the operators instead (slower than one register).
+/// </remarks>
+internal readonly struct Pair<V>(V lo, V hi) : IVec<Pair<V>> where V : unmanaged, IVec<V>
+{
+    private readonly V lo = lo, hi = hi;
+
+    public static int Count => 2 * V.Count;
+    public static Pair<V> Zero => default;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> Create(float value) => new(V.Create(value), V.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static unsafe Pair<V> Load(float* source) => new(V.Load(source), V.Load(source + V.Count));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store(Pair<V> value, float* destination)
+    {
+        V.Store(value.lo, destination);
+        V.Store(value.hi, destination + V.Count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void StoreFirst(Pair<V> value, float* destination, int count)
+    {
+        if (count <= V.Count)
+        {
+            if (count == V.Count) V.Store(value.lo, destination);
+            else V.StoreFirst(value.lo, destination, count);
+            return;
+        }
+        V.Store(value.lo, destination);
+        V.StoreFirst(value.hi, destination + V.Count, count - V.Count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> operator +(Pair<V> left, Pair<V> right) => new(left.lo + right.lo, left.hi + right.hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> operator -(Pair<V> left, Pair<V> right) => new(left.lo - right.lo, left.hi - right.hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> operator -(Pair<V> value) => new(-value.lo, -value.hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> operator *(Pair<V> left, Pair<V> right) => new(left.lo * right.lo, left.hi * right.hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> operator /(Pair<V> left, Pair<V> right) => new(left.lo / right.lo, left.hi / right.hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> MultiplyAdd(Pair<V> a, Pair<V> b, Pair<V> c) => new(V.MultiplyAdd(a.lo, b.lo, c.lo), V.MultiplyAdd(a.hi, b.hi, c.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> Min(Pair<V> left, Pair<V> right) => new(V.Min(left.lo, right.lo), V.Min(left.hi, right.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> Max(Pair<V> left, Pair<V> right) => new(V.Max(left.lo, right.lo), V.Max(left.hi, right.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> Abs(Pair<V> value) => new(V.Abs(value.lo), V.Abs(value.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> Round(Pair<V> value) => new(V.Round(value.lo), V.Round(value.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> LessThan(Pair<V> left, Pair<V> right) => new(V.LessThan(left.lo, right.lo), V.LessThan(left.hi, right.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> IsNaN(Pair<V> value) => new(V.IsNaN(value.lo), V.IsNaN(value.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> Select(Pair<V> mask, Pair<V> ifSet, Pair<V> otherwise) => new(V.Select(mask.lo, ifSet.lo, otherwise.lo), V.Select(mask.hi, ifSet.hi, otherwise.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> ScaleByPowerOfTwo(Pair<V> p, Pair<V> n, Pair<V> x) => new(V.ScaleByPowerOfTwo(p.lo, n.lo, x.lo), V.ScaleByPowerOfTwo(p.hi, n.hi, x.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Pair<V> value) => V.Sum(value.lo + value.hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Pair<V> value) => V.MaxAcross(V.Max(value.lo, value.hi));
 }
