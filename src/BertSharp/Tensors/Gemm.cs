@@ -55,7 +55,7 @@ internal static unsafe class Gemm
     // Set while a thread runs one of many independent GEMMs, so that the inner GEMM stays serial.
     [ThreadStatic] private static bool insideBatch;
     [ThreadStatic] private static Context? threadContext;
-    [ThreadStatic] private static AlignedBuffer? threadPackA;
+    [ThreadStatic] private static AlignedBuffer? threadPackA, threadSharedA;
     [ThreadStatic] private static BatchJob? threadBatchJob;
 
     private static Isa DetectIsa() =>
@@ -112,13 +112,14 @@ internal static unsafe class Gemm
 
     /// <summary>
     /// C = alpha·op(A)·B + bias + beta·C with a packed B and bias (length n, or empty) added to
-    /// every row as C is written: the whole Linear forward y = x·Wᵀ + b in one call.
+    /// every row as C is written: the whole Linear forward y = x·Wᵀ + b in one call; with gelu, C = GELU(that),
+    /// applied by each task to its own tiles as it finishes them (in parallel, while they are still in cache).
     /// </summary>
     public static void Multiply(
         bool transA, int m, int n, int k,
         float alpha, ReadOnlySpan<float> a, int lda,
         PackedMatrix b, ReadOnlySpan<float> bias,
-        float beta, Span<float> c, int ldc)
+        float beta, Span<float> c, int ldc, bool gelu = false)
     {
         ArgumentNullException.ThrowIfNull(b);
         CheckDims(m, n, k);
@@ -129,7 +130,7 @@ internal static unsafe class Gemm
         CheckBias(bias.Length, n);
         if (m == 0 || n == 0) return;
         fixed (float* pa = a, pc = c, pbias = bias)
-            Run(transA, false, m, n, k, alpha, pa, lda, null, 0, b, beta, pc, ldc, insideBatch, bias.IsEmpty ? null : pbias);
+            Run(transA, false, m, n, k, alpha, pa, lda, null, 0, b, beta, pc, ldc, insideBatch, bias.IsEmpty ? null : pbias, gelu);
     }
 
     /// <summary>
@@ -236,19 +237,22 @@ internal static unsafe class Gemm
     internal static void Run(
         bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, PackedMatrix? packed,
-        float beta, float* c, int ldc, bool serial, float* bias = null)
+        float beta, float* c, int ldc, bool serial, float* bias = null, bool gelu = false)
     {
+        if (gelu && packed is null) throw new ArgumentException("the GELU epilogue needs a packed B", nameof(gelu));
         if (k == 0)
         {
             ScaleC(m, n, beta, c, ldc);
             if (bias != null)
                 for (int i = 0; i < m; i++)
                     Kernels.AddInto(new ReadOnlySpan<float>(bias, n), new Span<float>(c + (long)i * ldc, n));
+            if (gelu)
+                for (int i = 0; i < m; i++) Kernels.GeluSerial(c + (long)i * ldc, n);
             return;
         }
         var x = threadContext ??= new Context();
         int threads = serial ? 1 : WorkerPool.Threads(2L * m * n * k, ParallelGrainFlops);
-        x.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, threads);
+        x.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, threads, gelu);
         for (int jc = 0; jc < n; jc += NC)
         {
             int nc = Math.Min(NC, n - jc);
@@ -258,6 +262,7 @@ internal static unsafe class Gemm
                 // columns through all of k: one fork/join per product instead of one per KC block
                 // (six for a 1536-deep FFN product), which is most of a small batch's cost.
                 x.Block(jc, nc, 0, k, beta, packed);
+                if (x.Tasks > 1 && m <= MC) x.PackAllOfA();
                 WorkerPool.For(x.Tasks, threads, x.RunTaskBody);
                 continue;
             }
@@ -290,7 +295,10 @@ internal static unsafe class Gemm
         public readonly AlignedBuffer PackB = new();
         public float* BPanel;
         public int Slivers, Tasks;
-        private bool transA, transB;
+        private bool transA, transB, gelu;
+
+        // A packed once for every task (all of k, KC block after KC block), or null: each task packs its own.
+        private float* sharedA;
         private int m, lda, ldb, ldc, threads;
         private float alpha, betaNow;
         private float* a, b, c, bias;
@@ -304,9 +312,10 @@ internal static unsafe class Gemm
         }
 
         public void Set(bool transA, bool transB, int m, int n, int k, float alpha, float* a, int lda,
-            float* b, int ldb, float* c, int ldc, float* bias, int threads)
+            float* b, int ldb, float* c, int ldc, float* bias, int threads, bool gelu)
         {
             this.bias = bias;
+            this.gelu = gelu;
             (this.transA, this.transB, this.m, this.alpha) = (transA, transB, m, alpha);
             this.a = a;
             this.b = b;
@@ -316,7 +325,7 @@ internal static unsafe class Gemm
 
         public void Clear()
         {
-            a = b = c = bias = BPanel = null;
+            a = b = c = bias = BPanel = sharedA = null;
             packed = null;
         }
 
@@ -328,7 +337,10 @@ internal static unsafe class Gemm
             Slivers = (nc + NR - 1) / NR;
             int mBlocks = (m + MC - 1) / MC;
             // Enough tasks for every thread to get two, splitting along n when m is short (dW = dYᵀ·X).
-            int parts = threads == 1 ? 1 : Math.Clamp((2 * threads + mBlocks - 1) / mBlocks, 1, Slivers);
+            // A packed weight and a single block of rows (a short batch): A is packed once for all tasks, so
+            // finer tasks cost nothing and even out a helper that joins late.
+            int perThread = packed is not null && mBlocks == 1 ? 4 : 2;
+            int parts = threads == 1 ? 1 : Math.Clamp((perThread * threads + mBlocks - 1) / mBlocks, 1, Slivers);
             sliversPerPart = (Slivers + parts - 1) / parts;
             nParts = (Slivers + sliversPerPart - 1) / sliversPerPart;
             Tasks = mBlocks * nParts;
@@ -343,6 +355,15 @@ internal static unsafe class Gemm
             else PackRows(b + (long)pc * ldb + j0, ldb, cols, kc, dst, NR);
         }
 
+        // Packs all of A (the single block of rows, through all of k) on the calling thread, before the loop.
+        public void PackAllOfA()
+        {
+            int aSlivers = (m + MR - 1) / MR;
+            sharedA = (threadSharedA ??= new AlignedBuffer()).Get((long)aSlivers * MR * (pc + kc));
+            for (int p = pc; p < pc + kc; p += KC)
+                PackA(0, m, p, Math.Min(KC, pc + kc - p), sharedA + (long)aSlivers * MR * p);
+        }
+
         public void RunTask(int t)
         {
             if (packed is null)
@@ -355,6 +376,27 @@ internal static unsafe class Gemm
                 int depth = Math.Min(KC, pc + kc - p);
                 RunTask(t, p, depth, p == pc ? betaNow : 1f, packed.Pointer + (long)p * packed.PaddedN + (long)(jc / NR) * depth * NR);
             }
+            if (gelu)
+            {
+                // The task's tiles are final: GELU over its columns of its rows, still in this core's cache.
+                int ib = t / nParts, part = t % nParts;
+                int i0 = ib * MC, mc = Math.Min(MC, m - i0);
+                int j0 = jc + part * sliversPerPart * NR, j1 = Math.Min(jc + nc, j0 + sliversPerPart * NR);
+                for (int i = i0; i < i0 + mc; i++) Kernels.GeluSerial(c + (long)i * ldc + j0, j1 - j0);
+            }
+        }
+
+        // Rows [i0, i0 + mc) of op(A), columns [pc, pc + kc), into MR-row slivers at dst.
+        private void PackA(int i0, int mc, int pc, int kc, float* dst)
+        {
+            for (int q = 0; q < (mc + MR - 1) / MR; q++)
+            {
+                int r0 = i0 + q * MR, rows = Math.Min(MR, i0 + mc - r0);
+                float* sliver = dst + (long)q * kc * MR;
+                if (transA) PackRows(a + (long)pc * lda + r0, lda, rows, kc, sliver, MR);
+                else if (rows == MR && Path == Isa.Avx512) PackTransposed12(a + (long)r0 * lda + pc, lda, kc, sliver);
+                else PackTransposed(a + (long)r0 * lda + pc, lda, rows, kc, sliver, MR);
+            }
         }
 
         // Task t's tiles for the KC block [pc, pc + kc) of B, whose slivers start at panel.
@@ -364,14 +406,15 @@ internal static unsafe class Gemm
             int i0 = ib * MC, mc = Math.Min(MC, m - i0);
             int s0 = part * sliversPerPart, s1 = Math.Min(Slivers, s0 + sliversPerPart);
             int aSlivers = (mc + MR - 1) / MR;
-            float* ap = (threadPackA ??= new AlignedBuffer()).Get(aSlivers * kc * MR);
-            for (int q = 0; q < aSlivers; q++)
+            float* ap;
+            if (sharedA != null)
             {
-                int r0 = i0 + q * MR, rows = Math.Min(MR, m - r0);
-                float* dst = ap + (long)q * kc * MR;
-                if (transA) PackRows(a + (long)pc * lda + r0, lda, rows, kc, dst, MR);
-                else if (rows == MR && Path == Isa.Avx512) PackTransposed12(a + (long)r0 * lda + pc, lda, kc, dst);
-                else PackTransposed(a + (long)r0 * lda + pc, lda, rows, kc, dst, MR);
+                ap = sharedA + (long)aSlivers * MR * pc;
+            }
+            else
+            {
+                ap = (threadPackA ??= new AlignedBuffer()).Get(aSlivers * kc * MR);
+                PackA(i0, mc, pc, kc, ap);
             }
             var tile = Path switch
             {

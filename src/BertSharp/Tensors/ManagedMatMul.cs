@@ -22,8 +22,7 @@ internal sealed class ManagedMatMul : MatMul
 
     public override void Multiply(int m, ReadOnlySpan<float> x, int ldx, PreparedWeight w, ReadOnlySpan<float> bias, Span<float> y, int ldy, bool gelu = false)
     {
-        Gemm.Multiply(false, m, w.N, w.K, 1f, x, ldx, Panels(w), bias, 0f, y, ldy);
-        if (gelu) GeluRows(y, m, w.N, ldy);
+        Gemm.Multiply(false, m, w.N, w.K, 1f, x, ldx, Panels(w), bias, 0f, y, ldy, gelu);
     }
 
     private PackedMatrix Panels(PreparedWeight w) =>

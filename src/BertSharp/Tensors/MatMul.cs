@@ -85,17 +85,6 @@ internal abstract class MatMul
         Attention.Backward(qkv, qkv[c..], qkv[(2 * c)..], 3 * c, probs, dContext, c, dQkv, dQkv[c..], dQkv[(2 * c)..], 3 * c,
             batch, seq, heads, headDim, scale, validKeys, dropout, dropoutKey, dropoutOffset);
     }
-
-    /// <summary>GELU in place on an m × n block of y with row stride ldy.</summary>
-    protected static void GeluRows(Span<float> y, int m, int n, int ldy)
-    {
-        if (ldy == n)
-        {
-            Kernels.Gelu(y[..(m * n)], y[..(m * n)]);
-            return;
-        }
-        for (int i = 0; i < m; i++) Kernels.Gelu(y.Slice(i * ldy, n), y.Slice(i * ldy, n));
-    }
 }
 
 /// <summary>A weight in the layout one <see cref="MatMul"/> reads fastest; only that provider can use it.</summary>

@@ -178,6 +178,35 @@ public class GemmTests
         Assert.Throws<ArgumentException>(() => Gemm.Multiply(false, false, 2, 2, 0, 1, [], 1, [], 2, [1], 0, d, 2));
     }
 
+    [Theory]
+    [InlineData(32, 1536, 384)]  // one block of rows over several tasks: A packed once for all, each task's GELU on its columns
+    [InlineData(16, 1100, 600)]  // three KC blocks, a short last sliver of columns
+    [InlineData(200, 300, 384)]  // two blocks of rows, each task packing its own
+    [InlineData(5, 40, 30)]      // small enough to run on the caller, one task
+    public void PackedProductWithGeluEpilogueMatchesGeluOfTheReference(int m, int n, int k)
+    {
+        var rng = new Random(m * n + k);
+        int ldc = n + 3;
+        var x = Random(rng, m * k);
+        var w = Random(rng, n * k);
+        var bias = Random(rng, n);
+        var c = Random(rng, m * ldc); // overwritten (beta 0), the padding between rows left alone
+        var before = (float[])c.Clone();
+        var (value, scale) = Reference(false, true, m, n, k, 1, x, k, w, k, 0, c, ldc);
+        Gemm.Multiply(false, m, n, k, 1, x, k, PackedMatrix.Pack(true, k, n, w, k), bias, 0, c, ldc, gelu: true);
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double pre = value[i * n + j] + bias[j], want = Tensors.Reference.Gelu(pre), got = c[i * ldc + j];
+                // GELU's slope is at most 1.13; its own approximation adds below 1e-6.
+                double tol = 1.13 * (2e-6 * (scale[i * n + j] + Math.Abs(bias[j])) + 1e-6) + 1e-6;
+                if (!(Math.Abs(want - got) <= tol)) Assert.Fail($"C[{i},{j}] = {got}, expected GELU({pre}) = {want} (tolerance {tol})");
+            }
+            for (int j = n; j < ldc && i * ldc + j < c.Length; j++) Assert.Equal(before[i * ldc + j], c[i * ldc + j]);
+        }
+    }
+
     [Fact]
     public void BatchedHeadsOfATokensByHiddenLayoutMatchPerHeadReference()
     {
