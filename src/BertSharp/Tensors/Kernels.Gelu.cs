@@ -116,7 +116,13 @@ internal static unsafe partial class Kernels
     private static V Erfc<V>(V z) where V : unmanaged, IVec<V>
     {
         var t = V.Create(1f) / V.MultiplyAdd(z, V.Create(0.5f), V.Create(1f));
-        // P(t) by Estrin's scheme (see Exp): 4 steps deep instead of Horner's 9.
+        return t * Exp(V.MultiplyAdd(-z, z, ErfcPolynomial(t)));
+    }
+
+    // Erfc's P(t), by Estrin's scheme (see Exp): 4 steps deep instead of Horner's 9.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V ErfcPolynomial<V>(V t) where V : unmanaged, IVec<V>
+    {
         var t2 = t * t;
         var t4 = t2 * t2;
         var p01 = V.MultiplyAdd(t, V.Create(1.00002368f), V.Create(-1.26551223f));
@@ -126,8 +132,7 @@ internal static unsafe partial class Kernels
         var p89 = V.MultiplyAdd(t, V.Create(0.17087277f), V.Create(-0.82215223f));
         var p03 = V.MultiplyAdd(p23, t2, p01);
         var p47 = V.MultiplyAdd(p67, t2, p45);
-        var p = V.MultiplyAdd(V.MultiplyAdd(p89, t4, p47), t4, p03);
-        return t * Exp(V.MultiplyAdd(-z, z, p));
+        return V.MultiplyAdd(V.MultiplyAdd(p89, t4, p47), t4, p03);
     }
 
     private static float Erfc(float z)
@@ -160,25 +165,50 @@ internal static unsafe partial class Kernels
         return x < 0 ? half : 1 - half;
     }
 
-    // Two registers at a time (see Pair), then one, then single floats.
+    // In blocks of GeluBlock floats, each in two passes: erfc's polynomial, then its exponential and the product.
+    // One pass held both chains (some 45 dependent operations an element) and ran at their latency: the core's
+    // out-of-order window did not reach the next iteration. Each pass alone is short enough for it to overlap
+    // iterations, and runs two registers in lock step (see Pair); the block's t and exponent stay in L1.
     private static void GeluSpan<V>(float* x, float* y, int n) where V : unmanaged, IVec<V>
     {
-        int i = GeluVectors<Pair<V>>(x, y, 0, n);
-        i = GeluVectors<V>(x, y, i, n);
-        for (; i < n; i++) y[i] = x[i] * Cdf(x[i]);
+        var t = stackalloc float[GeluBlock];
+        var u = stackalloc float[GeluBlock];
+        for (int i = 0; i < n; i += GeluBlock)
+        {
+            int m = Math.Min(GeluBlock, n - i), pairs = m & ~(2 * V.Count - 1), vectors = m & ~(V.Count - 1);
+            float* xi = x + i, yi = y + i;
+            ErfcArguments<Pair<V>>(xi, t, u, pairs);
+            ErfcArguments<V>(xi + pairs, t + pairs, u + pairs, vectors - pairs);
+            GeluFromErfc<Pair<V>>(xi, t, u, yi, pairs);
+            GeluFromErfc<V>(xi + pairs, t + pairs, u + pairs, yi + pairs, vectors - pairs);
+            for (int j = vectors; j < m; j++) yi[j] = xi[j] * Cdf(xi[j]);
+        }
     }
 
-    // y = GELU(x) over whole registers from i on; returns where it stopped. Never inlined: as its own
-    // compilation root the JIT's inlining budget covers every operation of Pair's body (inlined into a
-    // caller, the budget ran out and the loop called Pair's operators).
+    private const int GeluBlock = 256;
+
+    // For z = |x|/√2: t = 1/(1 + z/2) and u = −z² + P(t), so that erfc(z) = t·e^u (see Erfc). count: whole registers.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int GeluVectors<V>(float* x, float* y, int i, int n) where V : unmanaged, IVec<V>
+    private static void ErfcArguments<V>(float* x, float* t, float* u, int count) where V : unmanaged, IVec<V>
     {
-        for (; i + V.Count <= n; i += V.Count)
+        for (int i = 0; i < count; i += V.Count)
+        {
+            var z = V.Abs(V.Load(x + i)) * V.Create(InvSqrt2);
+            var tv = V.Create(1f) / V.MultiplyAdd(z, V.Create(0.5f), V.Create(1f));
+            V.Store(tv, t + i);
+            V.Store(V.MultiplyAdd(-z, z, ErfcPolynomial(tv)), u + i);
+        }
+    }
+
+    // y = x·Φ(x), Φ(x) = ½·erfc(z) for x < 0, else 1 − that, from ErfcArguments' t and u.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void GeluFromErfc<V>(float* x, float* t, float* u, float* y, int count) where V : unmanaged, IVec<V>
+    {
+        for (int i = 0; i < count; i += V.Count)
         {
             var v = V.Load(x + i);
-            V.Store(v * Cdf(v), y + i);
+            var half = V.Create(0.5f) * V.Load(t + i) * Exp(V.Load(u + i));
+            V.Store(v * V.Select(V.LessThan(v, V.Zero), half, V.Create(1f) - half), y + i);
         }
-        return i;
     }
 }
