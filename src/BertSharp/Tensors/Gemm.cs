@@ -262,7 +262,6 @@ internal static unsafe class Gemm
                 // columns through all of k: one fork/join per product instead of one per KC block
                 // (six for a 1536-deep FFN product), which is most of a small batch's cost.
                 x.Block(jc, nc, 0, k, beta, packed);
-                if (x.Tasks > 1 && m <= MC) x.PackAllOfA();
                 WorkerPool.For(x.Tasks, threads, x.RunTaskBody);
                 continue;
             }
@@ -344,6 +343,8 @@ internal static unsafe class Gemm
             sliversPerPart = (Slivers + parts - 1) / parts;
             nParts = (Slivers + sliversPerPart - 1) / sliversPerPart;
             Tasks = mBlocks * nParts;
+            sharedA = null;
+            if (packed is not null && mBlocks == 1 && Tasks > 1) PackAllOfA();
         }
 
         public void PackBSliver(int s)
@@ -356,7 +357,7 @@ internal static unsafe class Gemm
         }
 
         // Packs all of A (the single block of rows, through all of k) on the calling thread, before the loop.
-        public void PackAllOfA()
+        private void PackAllOfA()
         {
             int aSlivers = (m + MR - 1) / MR;
             sharedA = (threadSharedA ??= new AlignedBuffer()).Get((long)aSlivers * MR * (pc + kc));

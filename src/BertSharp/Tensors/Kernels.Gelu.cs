@@ -115,14 +115,16 @@ internal static unsafe partial class Kernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static V Erfc<V>(V z) where V : unmanaged, IVec<V>
     {
-        var t = V.Create(1f) / V.MultiplyAdd(z, V.Create(0.5f), V.Create(1f));
-        return t * Exp(V.MultiplyAdd(-z, z, ErfcPolynomial(t)));
+        var (t, u) = ErfcParts(z);
+        return t * Exp(u);
     }
 
-    // Erfc's P(t), by Estrin's scheme (see Exp): 4 steps deep instead of Horner's 9.
+    // Erfc's factors, erfc(z) = t·e^u: t = 1/(1 + z/2) and u = −z² + P(t), P by Estrin's scheme (see Exp): 4 steps
+    // deep instead of Horner's 9.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static V ErfcPolynomial<V>(V t) where V : unmanaged, IVec<V>
+    private static (V T, V U) ErfcParts<V>(V z) where V : unmanaged, IVec<V>
     {
+        var t = V.Create(1f) / V.MultiplyAdd(z, V.Create(0.5f), V.Create(1f));
         var t2 = t * t;
         var t4 = t2 * t2;
         var p01 = V.MultiplyAdd(t, V.Create(1.00002368f), V.Create(-1.26551223f));
@@ -132,7 +134,7 @@ internal static unsafe partial class Kernels
         var p89 = V.MultiplyAdd(t, V.Create(0.17087277f), V.Create(-0.82215223f));
         var p03 = V.MultiplyAdd(p23, t2, p01);
         var p47 = V.MultiplyAdd(p67, t2, p45);
-        return V.MultiplyAdd(V.MultiplyAdd(p89, t4, p47), t4, p03);
+        return (t, V.MultiplyAdd(-z, z, V.MultiplyAdd(V.MultiplyAdd(p89, t4, p47), t4, p03)));
     }
 
     private static float Erfc(float z)
@@ -153,11 +155,11 @@ internal static unsafe partial class Kernels
 
     // Φ(x) = ½ erfc(−x/√2): ½·erfc(|x|/√2) for x < 0, else 1 − that.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static V Cdf<V>(V x) where V : unmanaged, IVec<V>
-    {
-        var half = V.Create(0.5f) * Erfc(V.Abs(x) * V.Create(InvSqrt2));
-        return V.Select(V.LessThan(x, V.Zero), half, V.Create(1f) - half);
-    }
+    private static V Cdf<V>(V x) where V : unmanaged, IVec<V> => Phi(x, V.Create(0.5f) * Erfc(V.Abs(x) * V.Create(InvSqrt2)));
+
+    // Φ(x) from half = ½·erfc(|x|/√2): half itself for x < 0, else 1 − half.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V Phi<V>(V x, V half) where V : unmanaged, IVec<V> => V.Select(V.LessThan(x, V.Zero), half, V.Create(1f) - half);
 
     private static float Cdf(float x)
     {
@@ -187,16 +189,15 @@ internal static unsafe partial class Kernels
 
     private const int GeluBlock = 256;
 
-    // For z = |x|/√2: t = 1/(1 + z/2) and u = −z² + P(t), so that erfc(z) = t·e^u (see Erfc). count: whole registers.
+    // For z = |x|/√2, erfc's factors t and u (see ErfcParts). count: whole registers.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ErfcArguments<V>(float* x, float* t, float* u, int count) where V : unmanaged, IVec<V>
     {
         for (int i = 0; i < count; i += V.Count)
         {
-            var z = V.Abs(V.Load(x + i)) * V.Create(InvSqrt2);
-            var tv = V.Create(1f) / V.MultiplyAdd(z, V.Create(0.5f), V.Create(1f));
+            var (tv, uv) = ErfcParts(V.Abs(V.Load(x + i)) * V.Create(InvSqrt2));
             V.Store(tv, t + i);
-            V.Store(V.MultiplyAdd(-z, z, ErfcPolynomial(tv)), u + i);
+            V.Store(uv, u + i);
         }
     }
 
@@ -207,8 +208,7 @@ internal static unsafe partial class Kernels
         for (int i = 0; i < count; i += V.Count)
         {
             var v = V.Load(x + i);
-            var half = V.Create(0.5f) * V.Load(t + i) * Exp(V.Load(u + i));
-            V.Store(v * V.Select(V.LessThan(v, V.Zero), half, V.Create(1f) - half), y + i);
+            V.Store(v * Phi(v, V.Create(0.5f) * V.Load(t + i) * Exp(V.Load(u + i))), y + i);
         }
     }
 }
