@@ -337,14 +337,14 @@ internal static unsafe class Gemm
             int mBlocks = (m + MC - 1) / MC;
             // Enough tasks for every thread to get two, splitting along n when m is short (dW = dYᵀ·X).
             // A packed weight and a single block of rows (a short batch): A is packed once for all tasks, so
-            // finer tasks cost nothing and even out a helper that joins late.
-            int perThread = packed is not null && mBlocks == 1 ? 4 : 2;
-            int parts = threads == 1 ? 1 : Math.Clamp((perThread * threads + mBlocks - 1) / mBlocks, 1, Slivers);
+            // four per thread cost nothing more and even out a helper that joins late.
+            bool shareA = packed is not null && mBlocks == 1;
+            int parts = threads == 1 ? 1 : Math.Clamp(((shareA ? 4 : 2) * threads + mBlocks - 1) / mBlocks, 1, Slivers);
             sliversPerPart = (Slivers + parts - 1) / parts;
             nParts = (Slivers + sliversPerPart - 1) / sliversPerPart;
             Tasks = mBlocks * nParts;
             sharedA = null;
-            if (packed is not null && mBlocks == 1 && Tasks > 1) PackAllOfA();
+            if (shareA && Tasks > 1) PackAllOfA();
         }
 
         public void PackBSliver(int s)
