@@ -46,6 +46,9 @@ public class GemmTests
             {
                 Check(ta, tb, 25, 65, 257, alpha: 1, beta: 0, pad: 2);
                 Check(ta, tb, 12, 32, 9, alpha: 0.5f, beta: 1, pad: 0);
+                // A last sliver of 8 and of 7 rows: two 4-row strips on AVX2.
+                Check(ta, tb, 20, 40, 33, alpha: 1, beta: 0.5f, pad: 1);
+                Check(ta, tb, 7, 17, 5, alpha: 1, beta: 0, pad: 0);
             }
         }
         finally
