@@ -20,16 +20,12 @@ internal sealed class LayerTail
     // MiniLM's width. oneDNN's AMX kernels want taller blocks (1.5 MB, still within a core's L2).
     private const int BlockRows = 96, NativeBlockRows = 256;
 
-    // Managed whole-layer blocks: 64 rows, each weight streamed once per 64 rows; a batch too small for two
-    // such blocks takes 32-row ones, so that two threads still share it. Against 32-row blocks throughout,
-    // same-run A/B: 8 × 16, 32 × 16 and 32 × 32 3–5 % faster quiet, 8 × 16, 8 × 32 and 32 × 16 8–23 % beside
-    // two busy threads (96-row blocks: faster quiet, slower there, a batch of 8 short sequences in one block).
-    private const int ManagedLayerRows = 64, ShortLayerRows = 32;
-
-    // RunQueryBlocks' rows per task: a 64-token sequence splits into two, which two threads share. Longer sequences take
-    // 64 rows a task, which stream each weight half as often and fill the 6-row microkernel's strips (32 rows left a
-    // 2-row strip): one 128–512-token sequence ran 5–10 % faster on one thread and two, and beside two busy threads.
-    private const int QueryRows = 32, LongQueryRows = 64;
+    // Managed blocks (whole-layer blocks of short sequences, a long sequence's query blocks): 64 rows, which stream
+    // each weight once per 64 rows and fill the 6-row microkernel's strips; where that leaves fewer than two blocks,
+    // 32 rows, so that two threads still share the work (a 64-token sequence splits into two). Against 32 rows
+    // throughout, same-run A/B: one 128–512-token sequence 5–10 % faster on one thread and two; 8 × 16, 32 × 16 and
+    // 32 × 32 3–5 % quiet; beside two busy threads 8–23 % (96-row layer blocks: faster quiet, slower there).
+    private const int TallRows = 64, ShortRows = 32;
 
     [ThreadStatic] private static Scratch? scratch;
 
@@ -80,16 +76,19 @@ internal sealed class LayerTail
     /// loops a layer here run on both: 1.35× its one-thread speed there (was 0.99×), 1.66–1.73× quiet (1.54–1.66×).
     /// </remarks>
     public static bool QueryBlocksWorthwhile(int rows, int seq, KeyMask mask, MatMul matMul) =>
-        matMul.Provider == ComputeProvider.Managed && !mask.Holes && seq >= 2 * QueryRows && !Worthwhile(rows, matMul);
+        matMul.Provider == ComputeProvider.Managed && !mask.Holes && seq >= 2 * ShortRows && !Worthwhile(rows, matMul);
 
     private static int RowsPerBlock(MatMul matMul) => matMul.Provider == ComputeProvider.Managed ? BlockRows : NativeBlockRows;
 
-    private static int SequencesPerBlock(int batch, int seq, MatMul matMul)
+    private static int SequencesPerBlock(int batch, int seq, MatMul matMul) =>
+        matMul.Provider == ComputeProvider.Managed ? UnitsPerBlock(batch, seq) : Math.Max(1, NativeBlockRows / Math.Max(1, seq));
+
+    // A managed block's units of unitRows rows each (sequences, or single rows) out of count: TallRows' worth when
+    // count holds two such blocks, else ShortRows' worth.
+    private static int UnitsPerBlock(int count, int unitRows)
     {
-        seq = Math.Max(1, seq);
-        if (matMul.Provider != ComputeProvider.Managed) return Math.Max(1, NativeBlockRows / seq);
-        int sequences = Math.Max(1, ManagedLayerRows / seq);
-        return batch >= 2 * sequences ? sequences : Math.Max(1, ShortLayerRows / seq);
+        int tall = Math.Max(1, TallRows / Math.Max(1, unitRows));
+        return count >= 2 * tall ? tall : Math.Max(1, ShortRows / Math.Max(1, unitRows));
     }
 
     // context, x (N,C) → a1 (N,C), output (N,C).
@@ -131,7 +130,7 @@ internal sealed class LayerTail
     {
         int C = layer.Output.Dense.Out, N = batch * seq;
         (_layer, _x, _qkv, _out, _valid, _seq, _rows) = (layer, x, qkv, output, mask.Valid, seq, N);
-        _queryRows = seq >= 2 * LongQueryRows ? LongQueryRows : QueryRows;
+        _queryRows = UnitsPerBlock(seq, 1);
         _queryBlocks = (seq + _queryRows - 1) / _queryRows;
         qkv.Ensure(N * 3 * C);
         try
