@@ -9,7 +9,10 @@ internal static unsafe partial class Kernels
     private const float InvSqrt2Pi = 0.39894228040143268f;
 
     /// <summary>Exact GELU: y = x · Φ(x) = 0.5 x (1 + erf(x / √2)). In place allowed.</summary>
-    /// <remarks>Φ is evaluated as ½·erfc(−x/√2), so the tail for negative x keeps its relative accuracy.</remarks>
+    /// <remarks>
+    /// Φ is a rational function of x (absolute error below 3e-7) except below x = −3, where it is ½·erfc(−x/√2) so
+    /// that the negative tail keeps its relative accuracy.
+    /// </remarks>
     public static void Gelu(ReadOnlySpan<float> x, Span<float> y)
     {
         Need(y.Length, 1, x.Length, nameof(y));
@@ -153,38 +156,106 @@ internal static unsafe partial class Kernels
         return t * MathF.Exp(-z * z + p);
     }
 
-    // Φ(x) = ½ erfc(−x/√2): ½·erfc(|x|/√2) for x < 0, else 1 − that.
+    // Φ(x): CdfRational's, and below TailStart ½·erfc(|x|/√2) (relative accuracy where Φ is small).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static V Cdf<V>(V x) where V : unmanaged, IVec<V> => Phi(x, V.Create(0.5f) * Erfc(V.Abs(x) * V.Create(InvSqrt2)));
+    private static V Cdf<V>(V x) where V : unmanaged, IVec<V>
+    {
+        var phi = CdfRational(x);
+        return V.AnyLessThan(x, V.Create(TailStart)) ? V.Select(V.LessThan(x, V.Create(TailStart)), CdfErfc(x), phi) : phi;
+    }
+
+    // Φ(x) = ½ erfc(−x/√2): ½·erfc(|x|/√2) for x < 0, else 1 − that. Relative accuracy everywhere, at some 45 operations.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static V CdfErfc<V>(V x) where V : unmanaged, IVec<V> => Phi(x, V.Create(0.5f) * Erfc(V.Abs(x) * V.Create(InvSqrt2)));
+
+    // Below this, Φ < 1.35e-3 and CdfRational's absolute error would be a large relative one.
+    private const float TailStart = -3f;
+
+    // Beyond ±CdfClamp Φ is within 1.1e-8 of 0 or 1, and the rational is evaluated at the clamp.
+    private const float CdfClamp = 5.6f;
+
+    // Φ(x) = ½ + u·P(u²)/Q(u²), u = x clamped to ±CdfClamp; P and Q of degree 5, fitted here to Φ on [0, 5.6]
+    // (iteratively reweighted least squares towards the smallest largest error): absolute error 2.7e-8, in fp32
+    // below 2.3e-7. Some 15 operations and one division, where erfc's route takes some 45 with an exponential.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V CdfRational<V>(V x) where V : unmanaged, IVec<V>
+    {
+        var u = V.Min(V.Max(x, V.Create(-CdfClamp)), V.Create(CdfClamp));
+        var s = u * u;
+        var p = V.MultiplyAdd(V.MultiplyAdd(V.MultiplyAdd(V.MultiplyAdd(V.MultiplyAdd(V.Create(P5), s, V.Create(P4)), s, V.Create(P3)), s, V.Create(P2)), s, V.Create(P1)), s, V.Create(P0));
+        var q = V.MultiplyAdd(V.MultiplyAdd(V.MultiplyAdd(V.MultiplyAdd(V.MultiplyAdd(V.Create(Q5), s, V.Create(Q4)), s, V.Create(Q3)), s, V.Create(Q2)), s, V.Create(Q1)), s, V.Create(1f));
+        return V.MultiplyAdd(u, p / q, V.Create(0.5f));
+    }
+
+    private const float P0 = 0.3989422619342804f, P1 = 0.032925430685281754f, P2 = 0.0046148342080414295f;
+    private const float P3 = 0.00015900295693427324f, P4 = 6.245576514629647e-06f, P5 = 2.3161261353266127e-08f;
+    private const float Q1 = 0.2491982877254486f, Q2 = 0.028101203963160515f, Q3 = 0.0018278497736901045f;
+    private const float Q4 = 7.03325349604711e-05f, Q5 = 1.2021121165162185e-06f;
 
     // Φ(x) from half = ½·erfc(|x|/√2): half itself for x < 0, else 1 − half.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static V Phi<V>(V x, V half) where V : unmanaged, IVec<V> => V.Select(V.LessThan(x, V.Zero), half, V.Create(1f) - half);
 
+    // Cdf's scalar twin: from TailStart up operation for operation, so that a value there gets the same Φ wherever it
+    // sits in a row (below, the scalar erfc evaluates its polynomial in another order).
     private static float Cdf(float x)
     {
-        float half = 0.5f * Erfc(MathF.Abs(x) * InvSqrt2);
-        return x < 0 ? half : 1 - half;
+        if (x < TailStart) return 0.5f * Erfc(MathF.Abs(x) * InvSqrt2);
+        float u = Math.Clamp(x, -CdfClamp, CdfClamp), s = u * u;
+        float p = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(P5, s, P4), s, P3), s, P2), s, P1), s, P0);
+        float q = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(Q5, s, Q4), s, Q3), s, Q2), s, Q1), s, 1f);
+        return MathF.FusedMultiplyAdd(u, p / q, 0.5f);
     }
 
-    // In blocks of GeluBlock floats, each in two passes: erfc's polynomial, then its exponential and the product.
-    // One pass held both chains (some 45 dependent operations an element) and ran at their latency: the core's
-    // out-of-order window did not reach the next iteration. Each pass alone is short enough for it to overlap
-    // iterations, and runs two registers in lock step (see Pair); the block's t and exponent stay in L1.
+    // Per block of GeluBlock floats: every register by CdfRational, noting those with a lane below TailStart
+    // (about one register in six of MiniLM's FFN activations: 2 % of values); then those registers, gathered, by
+    // GeluErfc, whose results replace the tail lanes. A branch per register to the erfc route instead was
+    // mispredicted and paid a call each time: 1.6× the time. On AVX2, 1.2 ns per value where erfc's route for all took 1.9.
     private static void GeluSpan<V>(float* x, float* y, int n) where V : unmanaged, IVec<V>
+    {
+        int* tail = stackalloc int[GeluBlock / V.Count];
+        // The noted registers' inputs (gathered as they are read: y may be x) and their results.
+        float* xs = stackalloc float[GeluBlock];
+        float* ys = stackalloc float[GeluBlock];
+        for (int b = 0; b < n; b += GeluBlock)
+        {
+            int m = Math.Min(GeluBlock, n - b), vectors = m & ~(V.Count - 1), count = 0, i = 0;
+            float* xb = x + b, yb = y + b;
+            for (; i < vectors; i += V.Count)
+            {
+                var v = V.Load(xb + i);
+                V.Store(v, xs + count * V.Count);
+                tail[count] = i;
+                count += V.AnyLessThan(v, V.Create(TailStart)) ? 1 : 0;
+                V.Store(v * CdfRational(v), yb + i);
+            }
+            if (count > 0)
+            {
+                GeluErfc<V>(xs, ys, count * V.Count);
+                for (int j = 0; j < count; j++)
+                {
+                    float* at = yb + tail[j];
+                    V.Store(V.Select(V.LessThan(V.Load(xs + j * V.Count), V.Create(TailStart)), V.Load(ys + j * V.Count), V.Load(at)), at);
+                }
+            }
+            for (; i < m; i++) yb[i] = xb[i] * Cdf(xb[i]);
+        }
+    }
+
+    // y = x·Φ(x) by erfc's route for whole registers (count a multiple of V.Count, at most GeluBlock), in two passes:
+    // erfc's polynomial, then its exponential and the product. One pass held both chains (some 45 dependent
+    // operations an element) and ran at their latency: the core's out-of-order window did not reach the next
+    // iteration. Each pass alone is short enough for it to overlap iterations, and runs two registers in lock step
+    // (see Pair).
+    private static void GeluErfc<V>(float* x, float* y, int count) where V : unmanaged, IVec<V>
     {
         var t = stackalloc float[GeluBlock];
         var u = stackalloc float[GeluBlock];
-        for (int i = 0; i < n; i += GeluBlock)
-        {
-            int m = Math.Min(GeluBlock, n - i), pairs = m & ~(2 * V.Count - 1), vectors = m & ~(V.Count - 1);
-            float* xi = x + i, yi = y + i;
-            ErfcArguments<Pair<V>>(xi, t, u, pairs);
-            ErfcArguments<V>(xi + pairs, t + pairs, u + pairs, vectors - pairs);
-            GeluFromErfc<Pair<V>>(xi, t, u, yi, pairs);
-            GeluFromErfc<V>(xi + pairs, t + pairs, u + pairs, yi + pairs, vectors - pairs);
-            for (int j = vectors; j < m; j++) yi[j] = xi[j] * Cdf(xi[j]);
-        }
+        int pairs = count & ~(2 * V.Count - 1);
+        ErfcArguments<Pair<V>>(x, t, u, pairs);
+        ErfcArguments<V>(x + pairs, t + pairs, u + pairs, count - pairs);
+        GeluFromErfc<Pair<V>>(x, t, u, y, pairs);
+        GeluFromErfc<V>(x + pairs, t + pairs, u + pairs, y + pairs, count - pairs);
     }
 
     private const int GeluBlock = 256;

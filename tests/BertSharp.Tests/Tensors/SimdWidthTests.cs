@@ -29,6 +29,7 @@ public class SimdWidthTests
         var kernels = new KernelsTests();
         kernels.ErfMatchesHighPrecisionSeries();
         kernels.GeluMatchesDoubleReferenceAndKeepsRelativeAccuracyInTheNegativeTail();
+        kernels.GeluMatchesDoubleReferenceWhereTailLanesAreScatteredThroughTheBlocks();
         kernels.GeluWithDerivativeGivesGeluAndItsFiniteDifferenceDerivative();
         foreach (var row in KernelsTests.Shapes)
         {
