@@ -36,6 +36,32 @@ internal static unsafe partial class Kernels
     }
 
     /// <summary>
+    /// e^x for x ≤ 0 (a softmax's shifted scores) within about 2 ulp, at some 17 operations to <see cref="Exp"/>'s 30:
+    /// 2ⁿ comes from t = x·log2 e + (1.5·2²³ + 127), whose low mantissa bits then hold round(x·log2 e) + 127 (no
+    /// rounding or conversion instruction, and no overflow to handle), and e^r as in Exp. Below −87.3 it returns 0;
+    /// NaN passes through.
+    /// </summary>
+    /// <remarks>Softmax's exponentials took 1.9 ns a value on AVX2 (Zen 1) by <see cref="Exp"/>, 1.1 by this.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static V ExpNonPositive<V>(V x) where V : unmanaged, IVec<V>
+    {
+        const float Low = -87.33654f, Shifter = 12583039f;
+        // Operand order: where x is NaN the hardware's maximum returns it.
+        var xc = V.Max(V.Create(Low), x);
+        var t = V.MultiplyAdd(xc, V.Create(1.44269504f), V.Create(Shifter));
+        var n = t - V.Create(Shifter);
+        var r = V.MultiplyAdd(n, V.Create(-0.693359375f), xc);
+        r = V.MultiplyAdd(n, V.Create(2.12194440e-4f), r);
+        var r2 = r * r;
+        var p01 = r + V.Create(1f);
+        var p23 = V.MultiplyAdd(r, V.Create(1f / 6), V.Create(0.5f));
+        var p45 = V.MultiplyAdd(r, V.Create(1f / 120), V.Create(1f / 24));
+        var p67 = V.MultiplyAdd(r, V.Create(1f / 5040), V.Create(1f / 720));
+        var p = V.MultiplyAdd(V.MultiplyAdd(p67, r2, p45), r2 * r2, V.MultiplyAdd(p23, r2, p01));
+        return V.AndNot(V.LessThan(x, V.Create(Low)), p * V.ShiftExponent(t));
+    }
+
+    /// <summary>
     /// e^x for x ≤ 0 to a relative error below 6e-5 (degree-4 Taylor polynomial of e^r, |r| ≤ ln2/2,
     /// times 2^n), for probabilities that are rounded to bf16 (relative step 2^-8) next, at half the
     /// instructions of <see cref="Exp"/>. Below −87.3 it returns e^−87.3 ≈ 1.2e-38 (negligible beside

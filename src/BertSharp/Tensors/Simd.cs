@@ -64,6 +64,12 @@ internal unsafe interface IVec<TSelf> where TSelf : unmanaged, IVec<TSelf>
     /// <summary>p·2ⁿ for an integral n in [−126, 128], +∞ where x (the exponential's argument, n ≈ x/ln 2) overflows fp32.</summary>
     static abstract TSelf ScaleByPowerOfTwo(TSelf p, TSelf n, TSelf x);
 
+    /// <summary>Each lane's bits shifted left by 23: from a biased exponent in the low bits, that power of two.</summary>
+    static abstract TSelf ShiftExponent(TSelf value);
+
+    /// <summary>Lanes of value where mask's are clear, zero where set.</summary>
+    static abstract TSelf AndNot(TSelf mask, TSelf value);
+
     static abstract float Sum(TSelf value);
 
     static abstract float MaxAcross(TSelf value);
@@ -114,6 +120,8 @@ internal readonly struct Vec512(Vector512<float> v) : IVec<Vec512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Round(Vec512 value) => new(Vector512.Round(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 LessThan(Vec512 left, Vec512 right) => new(Vector512.LessThan(left.v, right.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool AnyLessThan(Vec512 left, Vec512 right) => Vector512.LessThanAny(left.v, right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 ShiftExponent(Vec512 value) => new(Vector512.ShiftLeft(value.v.AsInt32(), 23).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 AndNot(Vec512 mask, Vec512 value) => new(Vector512.AndNot(value.v, mask.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 IsNaN(Vec512 value) => new(Vector512.IsNaN(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Select(Vec512 mask, Vec512 ifSet, Vec512 otherwise) => new(Vector512.ConditionalSelect(mask.v, ifSet.v, otherwise.v));
 
@@ -161,6 +169,8 @@ internal readonly struct Vec256(Vector256<float> v) : IVec<Vec256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Round(Vec256 value) => new(Vector256.Round(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 LessThan(Vec256 left, Vec256 right) => new(Vector256.LessThan(left.v, right.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool AnyLessThan(Vec256 left, Vec256 right) => Vector256.LessThanAny(left.v, right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 ShiftExponent(Vec256 value) => new(Vector256.ShiftLeft(value.v.AsInt32(), 23).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 AndNot(Vec256 mask, Vec256 value) => new(Vector256.AndNot(value.v, mask.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 IsNaN(Vec256 value) => new(Vector256.IsNaN(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Select(Vec256 mask, Vec256 ifSet, Vec256 otherwise) => new(Vector256.ConditionalSelect(mask.v, ifSet.v, otherwise.v));
 
@@ -211,6 +221,8 @@ internal readonly struct Vec128(Vector128<float> v) : IVec<Vec128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Round(Vec128 value) => new(Vector128.Round(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 LessThan(Vec128 left, Vec128 right) => new(Vector128.LessThan(left.v, right.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool AnyLessThan(Vec128 left, Vec128 right) => Vector128.LessThanAny(left.v, right.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 ShiftExponent(Vec128 value) => new(Vector128.ShiftLeft(value.v.AsInt32(), 23).AsSingle());
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 AndNot(Vec128 mask, Vec128 value) => new(Vector128.AndNot(value.v, mask.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 IsNaN(Vec128 value) => new(Vector128.IsNaN(value.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Select(Vec128 mask, Vec128 ifSet, Vec128 otherwise) => new(Vector128.ConditionalSelect(mask.v, ifSet.v, otherwise.v));
 
@@ -286,6 +298,8 @@ internal readonly struct Pair<V>(V lo, V hi) : IVec<Pair<V>> where V : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> Round(Pair<V> value) => new(V.Round(value.lo), V.Round(value.hi));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> LessThan(Pair<V> left, Pair<V> right) => new(V.LessThan(left.lo, right.lo), V.LessThan(left.hi, right.hi));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static bool AnyLessThan(Pair<V> left, Pair<V> right) => V.AnyLessThan(left.lo, right.lo) || V.AnyLessThan(left.hi, right.hi);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> ShiftExponent(Pair<V> value) => new(V.ShiftExponent(value.lo), V.ShiftExponent(value.hi));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> AndNot(Pair<V> mask, Pair<V> value) => new(V.AndNot(mask.lo, value.lo), V.AndNot(mask.hi, value.hi));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> IsNaN(Pair<V> value) => new(V.IsNaN(value.lo), V.IsNaN(value.hi));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> Select(Pair<V> mask, Pair<V> ifSet, Pair<V> otherwise) => new(V.Select(mask.lo, ifSet.lo, otherwise.lo), V.Select(mask.hi, ifSet.hi, otherwise.hi));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> ScaleByPowerOfTwo(Pair<V> p, Pair<V> n, Pair<V> x) => new(V.ScaleByPowerOfTwo(p.lo, n.lo, x.lo), V.ScaleByPowerOfTwo(p.hi, n.hi, x.hi));

@@ -44,6 +44,42 @@ public class KernelsTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(SimdWidthTests.Widths), MemberType = typeof(SimdWidthTests))]
+    public unsafe void ExpOfNonPositiveIsWithinThreeUlpAndHandlesTheEdges(int lanes)
+    {
+        var x = new float[12000];
+        for (int i = 0; i < x.Length; i++) x[i] = -100f + i * (100f / 11999);
+        x[0] = float.NaN;
+        x[1] = float.NegativeInfinity;
+        x[2] = float.MinValue;   // an additive mask's masked score
+        x[^1] = 0;
+        var y = new float[x.Length];
+        fixed (float* px = x, py = y)
+        {
+            switch (lanes)
+            {
+                case 16: ExpNonPositive<Vec512>(px, py, x.Length); break;
+                case 8: ExpNonPositive<Vec256>(px, py, x.Length); break;
+                default: ExpNonPositive<Vec128>(px, py, x.Length); break;
+            }
+        }
+        Assert.True(float.IsNaN(y[0]));
+        Assert.Equal(1f, y[^1]);
+        for (int i = 1; i < x.Length; i++)
+        {
+            float v = x[i];
+            double want = Math.Exp(v);
+            if (v < -87.33654f) Assert.Equal(0f, y[i]);
+            else Assert.True(Math.Abs(y[i] - want) <= 3 * 6e-8 * want, $"exp({v}) = {y[i]}, expected {want}");
+        }
+    }
+
+    private static unsafe void ExpNonPositive<V>(float* x, float* y, int n) where V : unmanaged, IVec<V>
+    {
+        for (int i = 0; i < n; i += V.Count) V.Store(Kernels.ExpNonPositive(V.Load(x + i)), y + i);
+    }
+
     // The vectorised exponential at one width over x (whose length is a multiple of every width).
     private static unsafe float[] Exp<V>(float[] x) where V : unmanaged, IVec<V>
     {
