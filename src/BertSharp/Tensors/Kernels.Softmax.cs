@@ -131,8 +131,13 @@ internal static unsafe partial class Kernels
         }
         float max = end > 0 ? V.MaxAcross(vmax) : float.NegativeInfinity;
         for (c = end; c < n; c++) max = Math.Max(max, row[c]);
+        // Register i of the row adds into the pair's low half when i is even, its high half when odd (the one register
+        // past the pairs is even), and the lanes are reduced once at the end: each register's place in the sum depends
+        // on its index alone, not on where the pairs stop.
         int pairs = end & ~(2 * V.Count - 1);
-        double sum = ExpShifted<Pair<V>>(row, pairs, max) + ExpShifted<V>(row + pairs, end - pairs, max);
+        var acc = ExpShifted<Pair<V>>(row, pairs, max);
+        var lo = end > pairs ? acc.Lo + ExpShifted<V>(row + pairs, end - pairs, max) : acc.Lo;
+        double sum = V.Sum(lo + acc.Hi);
         for (c = end; c < n; c++)
         {
             row[c] = MathF.Exp(row[c] - max);
@@ -144,10 +149,10 @@ internal static unsafe partial class Kernels
         for (; c < n; c++) row[c] *= inv;
     }
 
-    // row[..count] ← e^(row − max) (count: whole registers); returns their sum. Two registers in lock step (see Pair)
-    // overlap two exponentials' chains: 8 % faster than one at a time.
+    // row[..count] ← e^(row − max) (count: whole registers); returns their sums by lane. Two registers in lock step
+    // (see Pair) overlap two exponentials' chains: 8 % faster than one at a time.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float ExpShifted<W>(float* row, int count, float max) where W : unmanaged, IVec<W>
+    private static W ExpShifted<W>(float* row, int count, float max) where W : unmanaged, IVec<W>
     {
         var vm = W.Create(max);
         var acc = W.Zero;
@@ -157,7 +162,7 @@ internal static unsafe partial class Kernels
             W.Store(e, row + c);
             acc += e;
         }
-        return W.Sum(acc);
+        return acc;
     }
 
     /// <summary>dx = y ⊙ (dy − Σ dy·y) per row, from the softmax output y. dx may alias dy.</summary>

@@ -261,6 +261,12 @@ internal readonly struct Pair<V>(V lo, V hi) : IVec<Pair<V>> where V : unmanaged
 {
     private readonly V lo = lo, hi = hi;
 
+    /// <summary>The first register (lanes 0 … V.Count − 1).</summary>
+    public V Lo => lo;
+
+    /// <summary>The second register.</summary>
+    public V Hi => hi;
+
     public static int Count => 2 * V.Count;
     public static Pair<V> Zero => default;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Pair<V> Create(float value) => new(V.Create(value), V.Create(value));
