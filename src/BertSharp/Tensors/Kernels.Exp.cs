@@ -20,17 +20,7 @@ internal static unsafe partial class Kernels
         const float Low = -87.33654f;
         var xc = V.Min(V.Max(x, V.Create(Low)), V.Create(89f));
         var n = V.Round(xc * V.Create(1.44269504f));
-        // ln2 split in two so that n·ln2Hi is exact.
-        var r = V.MultiplyAdd(n, V.Create(-0.693359375f), xc);
-        r = V.MultiplyAdd(n, V.Create(2.12194440e-4f), r);
-        // Estrin's scheme: pairs of terms, then pairs of pairs, so the chain is 3 multiply-adds deep (Horner's: 7).
-        var r2 = r * r;
-        var p01 = r + V.Create(1f);
-        var p23 = V.MultiplyAdd(r, V.Create(1f / 6), V.Create(0.5f));
-        var p45 = V.MultiplyAdd(r, V.Create(1f / 120), V.Create(1f / 24));
-        var p67 = V.MultiplyAdd(r, V.Create(1f / 5040), V.Create(1f / 720));
-        var p = V.MultiplyAdd(V.MultiplyAdd(p67, r2, p45), r2 * r2, V.MultiplyAdd(p23, r2, p01));
-        var e = V.ScaleByPowerOfTwo(p, n, x);
+        var e = V.ScaleByPowerOfTwo(ExpOfRemainder(xc, n), n, x);
         e = V.Select(V.LessThan(x, V.Create(Low)), V.Zero, e);
         return V.Select(V.IsNaN(x), x, e);
     }
@@ -49,16 +39,24 @@ internal static unsafe partial class Kernels
         // Operand order: where x is NaN the hardware's maximum returns it.
         var xc = V.Max(V.Create(Low), x);
         var t = V.MultiplyAdd(xc, V.Create(1.44269504f), V.Create(Shifter));
-        var n = t - V.Create(Shifter);
-        var r = V.MultiplyAdd(n, V.Create(-0.693359375f), xc);
+        var p = ExpOfRemainder(xc, t - V.Create(Shifter));
+        return V.AndNot(V.LessThan(x, V.Create(Low)), p * V.ShiftExponent(t));
+    }
+
+    // e^r for r = x − n·ln2 (|r| ≤ ln2/2) by its degree-7 Taylor polynomial (truncation below 6e-9).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V ExpOfRemainder<V>(V x, V n) where V : unmanaged, IVec<V>
+    {
+        // ln2 split in two so that n·ln2Hi is exact.
+        var r = V.MultiplyAdd(n, V.Create(-0.693359375f), x);
         r = V.MultiplyAdd(n, V.Create(2.12194440e-4f), r);
+        // Estrin's scheme: pairs of terms, then pairs of pairs, so the chain is 3 multiply-adds deep (Horner's: 7).
         var r2 = r * r;
         var p01 = r + V.Create(1f);
         var p23 = V.MultiplyAdd(r, V.Create(1f / 6), V.Create(0.5f));
         var p45 = V.MultiplyAdd(r, V.Create(1f / 120), V.Create(1f / 24));
         var p67 = V.MultiplyAdd(r, V.Create(1f / 5040), V.Create(1f / 720));
-        var p = V.MultiplyAdd(V.MultiplyAdd(p67, r2, p45), r2 * r2, V.MultiplyAdd(p23, r2, p01));
-        return V.AndNot(V.LessThan(x, V.Create(Low)), p * V.ShiftExponent(t));
+        return V.MultiplyAdd(V.MultiplyAdd(p67, r2, p45), r2 * r2, V.MultiplyAdd(p23, r2, p01));
     }
 
     /// <summary>
