@@ -19,17 +19,14 @@ namespace BertSharp.Tensors;
 /// CPU) therefore delays a loop by at most the one task it holds, not by its whole time slice.</para>
 /// <para>On a CPU shared with busy processes even that is too much for small loops, and waking a
 /// helper gets the caller itself descheduled: a 1 × 16-token forward pass took twice as long on
-/// two threads as on one. The pool notices (BackOff, NoteWaiting) and the cost model then keeps
-/// all but long loops on the caller until the contention passes.</para>
+/// two threads as on one. The pool notices (NoteWaiting) and the cost model then keeps all but
+/// long loops on the caller until the contention passes.</para>
 /// </remarks>
 internal static class WorkerPool
 {
     // Long enough to bridge the serial gap between two loops of a pass (layer norms, small
     // products on the caller), short enough that an idle process stops burning a shared core.
     private const int SpinMicroseconds = 100;
-
-    private const int StallMicroseconds = 200;
-    private static readonly long MinBackOffTicks = Stopwatch.Frequency / 200, MaxBackOffTicks = Stopwatch.Frequency / 2;
 
     // While contended a thread's share must be this many grains: a helper descheduled mid-task
     // holds its loop for up to a time slice (milliseconds), which only a long share repays.
@@ -43,16 +40,18 @@ internal static class WorkerPool
     private static readonly long LookTicks = Stopwatch.Frequency / 500, GapTicks = Stopwatch.Frequency / 100, MinHoldTicks = Stopwatch.Frequency / 20, MaxHoldTicks = Stopwatch.Frequency;
     private static readonly long LatelyTicks = Stopwatch.Frequency;
 
-    // A caller that waited for a CPU this long and this share of its runnable time since its last look
-    // lost it to another thread's time slice; a kernel thread passing by costs microseconds.
-    private const long MinWaitNanoseconds = 1_000_000;
-    private const double MaxWaitShare = 0.2;
+    // A caller that waited for a CPU this long since its last look (under GapTicks ago: a fifth of the
+    // time at least) lost a time slice to another thread: beside busy threads a lost look waits 3.5–4 ms (a scheduler tick
+    // at 250 Hz), while a quiet one-client server's looks waited up to 1.5 ms behind its own runtime's
+    // threads (HTTP work, thread-pool workers woken and spinning) and, at 1 ms, went serial every few
+    // dozen passes.
+    private const long MinWaitNanoseconds = 2_000_000;
 
-    // The pool counts as contended until this timestamp (see BackOff and NoteWaiting); written by loops' callers.
-    private static long contendedUntil, backOffTicks, holdTicks;
+    // The pool counts as contended until this timestamp (see NoteWaiting); written by loops' callers.
+    private static long contendedUntil, holdTicks;
 
     // The calling thread's schedstat at its last look, and when it looked; its looks in a row that saw it wait (SeesContention).
-    [ThreadStatic] private static long lastRunning, lastWaiting, lastLook;
+    [ThreadStatic] private static long lastWaiting, lastLook;
     [ThreadStatic] private static int strikes;
 
     private static readonly Helper[] Helpers;
@@ -92,7 +91,7 @@ internal static class WorkerPool
     internal static int Threads(long work, long grain, bool contended) =>
         (int)Math.Clamp(work / (Math.Max(1, grain) * (contended ? ContendedGrains : 1)), 1, Gemm.MaxThreads);
 
-    /// <summary>Whether other work holds the cores: recent loops met descheduled threads (see BackOff and NoteWaiting).</summary>
+    /// <summary>Whether other work holds the cores: recent loops' callers waited for a CPU (see NoteWaiting).</summary>
     public static bool Contended
     {
         get
@@ -111,45 +110,48 @@ internal static class WorkerPool
     /// </summary>
     public static void NoteStart()
     {
-        if (InLoop || !ThreadSchedStat.TryRead(out long running, out long waiting)) return;
-        (lastRunning, lastWaiting, lastLook) = (running, waiting, Stopwatch.GetTimestamp());
+        if (InLoop || !ThreadSchedStat.TryRead(out _, out long waiting)) return;
+        (lastWaiting, lastLook) = (waiting, Stopwatch.GetTimestamp());
     }
 
     // A caller about to choose its threads asks the kernel (every LookTicks at most; a read of a few
     // microseconds) how long it has waited for a CPU while runnable. Waking a helper on a busy CPU
-    // gets the caller itself descheduled, contention that the helpers' stalls alone (BackOff) miss;
-    // loops then keep to the caller until a hold passes without such a wait. A busy CPU lets a short
+    // gets the caller itself descheduled; loops then keep to the caller until a hold passes without such a wait. A busy CPU lets a short
     // pass run untouched now and then, so the hold grows while the waits recur (a hold of 50 ms let
     // 1 × 16-token passes go parallel again between them, and two of three runs were back at half
     // speed); a quiet machine's rare lost slice costs nothing (see SeesContention).
     private static void NoteWaiting()
     {
         long now = Stopwatch.GetTimestamp();
-        if (now - lastLook < LookTicks || !ThreadSchedStat.TryRead(out long running, out long waiting)) return;
+        if (now - lastLook < LookTicks || !ThreadSchedStat.TryRead(out _, out long waiting)) return;
         long until = Volatile.Read(ref contendedUntil);
-        if (SeesContention(ref strikes, now - lastLook, running - lastRunning, waiting - lastWaiting, seenLately: now - until < LatelyTicks))
+        if (SeesContention(ref strikes, now - lastLook, waiting - lastWaiting, seenLately: now - until < LatelyTicks))
         {
             holdTicks = now < until ? Math.Min(2 * holdTicks, MaxHoldTicks) : MinHoldTicks;
             Volatile.Write(ref contendedUntil, Math.Max(until, now + holdTicks));
         }
-        (lastRunning, lastWaiting, lastLook) = (running, waiting, now);
+        (lastWaiting, lastLook) = (waiting, now);
     }
 
     /// <summary>
-    /// Whether a look <paramref name="elapsedTicks"/> after the thread's last one, over which it ran
-    /// <paramref name="ranNs"/> and waited <paramref name="waitedNs"/> for a CPU, shows other work holding
-    /// the cores: it lost the CPU for over a millisecond and a fifth of its time, and so did the look
-    /// before (<paramref name="strikes"/> counts such looks in a row). One lost slice alone is the JIT's
-    /// background compiler or a daemon passing by: with a server's thread judged on single looks, one
+    /// Whether a look <paramref name="elapsedTicks"/> after the thread's last one, over which it waited
+    /// <paramref name="waitedNs"/> for a CPU, shows other work holding the cores: it lost the CPU for a
+    /// time slice (over 2 ms), and so did the look before (<paramref name="strikes"/>
+    /// counts such looks in a row). One lost slice alone is the JIT's background compiler or a daemon
+    /// passing by: with a server's thread judged on single looks, one
     /// client's passes ran serially half the time on a machine with nothing else to run. Unless
     /// contention was <paramref name="seenLately"/> (a hold runs, or ended under a second ago): then one
     /// look suffices. Beside busy threads a pass loses its CPU for a whole scheduler tick (4 ms) once or not
     /// at all, so two looks in a row rarely both saw it; 1 × 16-token passes went parallel again between
     /// holds, and two threads ran at 0.94–0.97 of one (1.0 with one look enough; same-run, 1,000 passes).
     /// </summary>
-    internal static bool SeesContention(ref int strikes, long elapsedTicks, long ranNs, long waitedNs, bool seenLately = false)
+    /// <remarks>Only the wait counts, not its share of the thread's running time: the kernel adds a running
+    /// thread's time on the CPU to its schedstat only at ticks and switches, so over a 2–3 ms look the
+    /// running time read was anything from 0.1 to 8 ms, while a wait is added whole when the thread gets
+    /// the CPU back.</remarks>
+    internal static bool SeesContention(ref int strikes, long elapsedTicks, long waitedNs, bool seenLately = false)
     {
-        bool lost = elapsedTicks < GapTicks && waitedNs > MinWaitNanoseconds && waitedNs > MaxWaitShare * (ranNs + waitedNs);
+        bool lost = elapsedTicks < GapTicks && waitedNs > MinWaitNanoseconds;
         strikes = lost ? strikes + 1 : 0;
         return strikes >= (seenLately ? 1 : 2);
     }
@@ -177,7 +179,6 @@ internal static class WorkerPool
         }
         inLoop = true;
         int open = generation + 1;
-        long start = Stopwatch.GetTimestamp();
         try
         {
             job = body;
@@ -202,33 +203,13 @@ internal static class WorkerPool
             // Closed (a full fence) before reading active: a helper counts itself in before it checks
             // the generation, so one that missed the loop can no longer enter it.
             Interlocked.Exchange(ref generation, open + 1);
-            long waitStart = Stopwatch.GetTimestamp();
             var spin = new SpinWait();
             while (Volatile.Read(ref active) != 0) spin.SpinOnce(sleep1Threshold: -1);
-            BackOff(Stopwatch.GetTimestamp() - waitStart, waitStart - start);
             inLoop = false;
             job = null;
             Volatile.Write(ref busy, 0);
         }
         if (error is not null) ExceptionDispatchInfo.Throw(error);
-    }
-
-    // A loop whose caller, done with its own share, then waited longer for a helper than it had
-    // worked (and more than StallMicroseconds) ran slower than it would have alone: the helper
-    // was descheduled mid-task by other processes. The pool then counts as contended for a while,
-    // a window that doubles while stalls repeat and halves after each clean parallel loop, so a
-    // busy CPU costs one thread's speed, not a collapse, and a quiet one gets both threads back.
-    private static void BackOff(long waited, long worked)
-    {
-        if (waited > worked && waited > Stopwatch.Frequency * StallMicroseconds / 1_000_000)
-        {
-            backOffTicks = Math.Clamp(backOffTicks * 2, MinBackOffTicks, MaxBackOffTicks);
-            Volatile.Write(ref contendedUntil, Math.Max(Volatile.Read(ref contendedUntil), Stopwatch.GetTimestamp() + backOffTicks));
-        }
-        else
-        {
-            backOffTicks /= 2;
-        }
     }
 
     private static void Work()
