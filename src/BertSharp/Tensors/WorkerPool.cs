@@ -41,10 +41,10 @@ internal static class WorkerPool
     private static readonly long LatelyTicks = Stopwatch.Frequency;
 
     // A caller that waited for a CPU this long since its last look (under GapTicks ago: a fifth of the
-    // time at least) lost a time slice to another thread: beside busy threads a lost look waits 3.5–4 ms (a scheduler tick
-    // at 250 Hz), while a quiet one-client server's looks waited up to 1.5 ms behind its own runtime's
-    // threads (HTTP work, thread-pool workers woken and spinning) and, at 1 ms, went serial every few
-    // dozen passes.
+    // time at least) lost a time slice to another thread: beside busy threads a lost look waits
+    // 3.5–4 ms (a scheduler tick at 250 Hz), while a quiet one-client server's looks waited up to
+    // 1.5 ms behind its own runtime's threads (HTTP work, thread-pool workers woken and spinning)
+    // and, at 1 ms, went serial every few dozen passes.
     private const long MinWaitNanoseconds = 2_000_000;
 
     // The pool counts as contended until this timestamp (see NoteWaiting); written by loops' callers.
@@ -116,10 +116,11 @@ internal static class WorkerPool
 
     // A caller about to choose its threads asks the kernel (every LookTicks at most; a read of a few
     // microseconds) how long it has waited for a CPU while runnable. Waking a helper on a busy CPU
-    // gets the caller itself descheduled; loops then keep to the caller until a hold passes without such a wait. A busy CPU lets a short
-    // pass run untouched now and then, so the hold grows while the waits recur (a hold of 50 ms let
-    // 1 × 16-token passes go parallel again between them, and two of three runs were back at half
-    // speed); a quiet machine's rare lost slice costs nothing (see SeesContention).
+    // gets the caller itself descheduled; loops then keep to the caller until a hold passes without
+    // such a wait. A busy CPU lets a short pass run untouched now and then, so the hold grows while
+    // the waits recur (a hold of 50 ms let 1 × 16-token passes go parallel again between them, and two
+    // of three runs were back at half speed); a quiet machine's rare lost slice costs nothing (see
+    // SeesContention).
     private static void NoteWaiting()
     {
         long now = Stopwatch.GetTimestamp();
@@ -136,12 +137,11 @@ internal static class WorkerPool
     /// <summary>
     /// Whether a look <paramref name="elapsedTicks"/> after the thread's last one, over which it waited
     /// <paramref name="waitedNs"/> for a CPU, shows other work holding the cores: it lost the CPU for a
-    /// time slice (over 2 ms), and so did the look before (<paramref name="strikes"/>
-    /// counts such looks in a row). One lost slice alone is the JIT's background compiler or a daemon
-    /// passing by: with a server's thread judged on single looks, one
-    /// client's passes ran serially half the time on a machine with nothing else to run. Unless
-    /// contention was <paramref name="seenLately"/> (a hold runs, or ended under a second ago): then one
-    /// look suffices. Beside busy threads a pass loses its CPU for a whole scheduler tick (4 ms) once or not
+    /// time slice (over 2 ms), and so did the look before (<paramref name="strikes"/> counts such looks
+    /// in a row). One lost slice alone is the JIT's background compiler or a daemon passing by: with a
+    /// server's thread judged on single looks, one client's passes ran serially half the time on a
+    /// machine with nothing else to run. Unless contention was <paramref name="seenLately"/> (a hold
+    /// runs, or ended under a second ago): then one look suffices. Beside busy threads a pass loses its CPU for a whole scheduler tick (4 ms) once or not
     /// at all, so two looks in a row rarely both saw it; 1 × 16-token passes went parallel again between
     /// holds, and two threads ran at 0.94–0.97 of one (1.0 with one look enough; same-run, 1,000 passes).
     /// </summary>
