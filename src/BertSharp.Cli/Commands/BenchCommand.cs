@@ -53,12 +53,18 @@ internal static class BenchCommand
         {
             Description = "The grid also times fp32 and bf16 on one thread in the same rounds, and prints the --threads / one-thread ratio",
         };
+        var gridNoise = new Option<bool>("--grid-noise")
+        {
+            Description = "The grid also times fp32 a second time, as an engine of its own in the same rounds, and prints its rate over the first: " +
+                "how far two identical engines differ in this run, the noise against which the other ratios are read",
+        };
         var command = new Command("bench",
             "Measure inference (against ONNX Runtime on the same model, same run) and training throughput.\n\n" +
             "Examples:\n  bertsharp bench\n  bertsharp bench --batch 32 --seq 128 --threads 2 --json\n  bertsharp bench --bf16 --json\n" +
             "  bertsharp bench --grid --contend 2\n  bertsharp bench --grid --grid-batches 1 --grid-tokens 16 --contend 2 --grid-one-thread")
         {
             batch, seq, threads, model, trainBatch, iterations, profile, bf16, json, grid, gridBatches, gridTokens, gridPause, contend, gridOneThread,
+            gridNoise,
         };
         command.SetAction(parse =>
         {
@@ -69,10 +75,11 @@ internal static class BenchCommand
                 bool asJson = parse.GetValue(json);
                 if (!asJson)
                     BenchGrid.PrintHeader(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(contend), parse.GetValue(iterations),
-                        parse.GetValue(gridPause), ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16), parse.GetValue(gridOneThread));
+                        parse.GetValue(gridPause), ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16), parse.GetValue(gridOneThread), parse.GetValue(gridNoise));
                 var cells = BenchGrid.Run(parse.GetValue(model)!, BenchGrid.Sizes(parse.GetValue(gridBatches)!, "--grid-batches"),
                     BenchGrid.Sizes(parse.GetValue(gridTokens)!, "--grid-tokens"), parse.GetValue(threads), parse.GetValue(iterations),
-                    parse.GetValue(contend), parse.GetValue(gridPause), parse.GetValue(gridOneThread), asJson ? null : BenchGrid.PrintRow);
+                    parse.GetValue(contend), parse.GetValue(gridPause), parse.GetValue(gridOneThread), asJson ? null : BenchGrid.PrintRow,
+                    parse.GetValue(gridNoise));
                 if (asJson) Console.WriteLine(cells.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }

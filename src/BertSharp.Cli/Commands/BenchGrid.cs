@@ -27,10 +27,12 @@ internal static class BenchGrid
     /// <summary>
     /// Measures every cell; onCell (when given) sees each cell as soon as it is measured. oneThread: also
     /// time each managed engine on one thread in the same rounds, so that the thread count's gain (or,
-    /// on a contended CPU, loss) is a same-run ratio too.
+    /// on a contended CPU, loss) is a same-run ratio too. noise: also time the fp32 engine a second time, as an
+    /// engine of its own in the same rounds; the second's rate over the first is what two identical engines differ by
+    /// in this run, the spread against which the cell's other ratios are read.
     /// </summary>
     public static JsonObject Run(string model, int[] batches, int[] tokens, int threads, int iterations, int contend, int pauseMs,
-        bool oneThread = false, Action<JsonObject>? onCell = null)
+        bool oneThread = false, Action<JsonObject>? onCell = null, bool noise = false)
     {
         if (threads <= 0 || iterations <= 0) throw new ArgumentException($"--threads ({threads}) and --iterations ({iterations}) must be positive");
         if (pauseMs < 0) throw new ArgumentException($"--grid-pause-ms ({pauseMs}) must not be negative");
@@ -60,6 +62,7 @@ internal static class BenchGrid
                     engines.Add(OnThreads(1, () => fp32.Forward(input)));
                     if (bf16 is not null) engines.Add(OnThreads(1, () => bf16.Forward(input)));
                 }
+                if (noise) engines.Add(OnThreads(threads, () => fp32.Forward(input)));
                 var (rates, passes) = Measure(engines, b, iterations, pauseMs, mean: contend > 0);
                 var cell = new JsonObject
                 {
@@ -75,9 +78,14 @@ internal static class BenchGrid
                     cell["bf16_samples_per_s"] = Math.Round(rates[2], 2);
                     cell["bf16_ratio"] = Math.Round(rates[2] / rates[1], 3);
                 }
+                if (noise)
+                {
+                    cell["fp32_repeat_samples_per_s"] = Math.Round(rates[^1], 2);
+                    cell["fp32_repeat_ratio"] = Math.Round(rates[^1] / rates[0], 3);
+                }
                 if (oneThread)
                 {
-                    int at = engines.Count - (bf16 is null ? 1 : 2);
+                    int at = engines.Count - (noise ? 1 : 0) - (bf16 is null ? 1 : 2);
                     cell["fp32_one_thread_samples_per_s"] = Math.Round(rates[at], 2);
                     cell["fp32_thread_ratio"] = Math.Round(rates[0] / rates[at], 3);
                     if (bf16 is not null)
@@ -95,6 +103,7 @@ internal static class BenchGrid
             ["model"] = model,
             ["threads"] = threads,
             ["one_thread"] = oneThread,
+            ["noise"] = noise,
             ["contend"] = contend,
             ["iterations"] = iterations,
             ["statistic"] = Statistic(contend),
@@ -169,7 +178,7 @@ internal static class BenchGrid
 
     // A table row per cell as it is measured (a 512-token cell takes minutes on a busy machine),
     // after a header naming the run.
-    public static void PrintHeader(string model, int threads, int contend, int iterations, int pauseMs, bool bf16, bool oneThread)
+    public static void PrintHeader(string model, int threads, int contend, int iterations, int pauseMs, bool bf16, bool oneThread, bool noise = false)
     {
         Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, {Statistic(contend)} of {iterations} passes or more (short cells up to {Rounds * MaxFillPasses(contend > 0)}), {pauseMs} ms pause before each pass, " +
             $"on {BenchCommand.CpuName()} (load {BenchCommand.LoadAverage()}); bf16: " +
@@ -181,6 +190,7 @@ internal static class BenchGrid
             columns.AddRange(["fp32 on 1 thread", $"fp32 {threads} / 1 thread"]);
             if (bf16) columns.AddRange(["bf16 on 1 thread", $"bf16 {threads} / 1 thread"]);
         }
+        if (noise) columns.Add("fp32 again / fp32");
         Console.WriteLine("| " + string.Join(" | ", columns) + " |");
         Console.WriteLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", columns.Count - 1)));
     }
@@ -191,6 +201,7 @@ internal static class BenchGrid
         if (c["bf16_samples_per_s"] is not null) line += $" {c["bf16_samples_per_s"]} | {c["bf16_ratio"]} |";
         if (c["fp32_one_thread_samples_per_s"] is not null) line += $" {c["fp32_one_thread_samples_per_s"]} | {c["fp32_thread_ratio"]} |";
         if (c["bf16_one_thread_samples_per_s"] is not null) line += $" {c["bf16_one_thread_samples_per_s"]} | {c["bf16_thread_ratio"]} |";
+        if (c["fp32_repeat_ratio"] is not null) line += $" {c["fp32_repeat_ratio"]} |";
         Console.WriteLine(line);
     }
 }
