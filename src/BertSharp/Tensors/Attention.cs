@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace BertSharp.Tensors;
@@ -266,8 +265,8 @@ internal static unsafe class Attention
         where V : unmanaged, IVec<V>
     {
         int width = (keys + V.Count - 1) & ~(V.Count - 1);
-        // Whole vectors' blocks of keys move through registers (16 × 16 on AVX-512, 8 × 8 on AVX2); the last keys go one
-        // value at a time. AVX2 did all of it one value at a time until the twenty-first session: a third of a 64-key head's time.
+        // Whole vectors' blocks of keys move through registers (16 × 16 on AVX-512, 8 × 8 on AVX2); only the last keys go
+        // one value at a time (all of them that way cost a third of a 64-key head's time on AVX2).
         int full = keys & ~(V.Count - 1);
         if (V.Count == 16)
             for (int j0 = 0; j0 < full; j0 += 16)
@@ -276,7 +275,7 @@ internal static unsafe class Attention
         else if (V.Count == 8 && Avx.IsSupported)
             for (int j0 = 0; j0 < full; j0 += 8)
                 for (int d0 = 0; d0 < dh; d0 += 8)
-                    Transpose8(k + (long)j0 * ldk + d0, ldk, kt + (long)d0 * width + j0, width);
+                    Gemm.Transpose8(k + (long)j0 * ldk + d0, ldk, kt + (long)d0 * width + j0, width);
         else
             full = 0;
         for (int d = 0; d < dh; d++)
@@ -404,32 +403,6 @@ internal static unsafe class Attention
             r7 = V.MultiplyAdd(x, b1, r7);
         }
         (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) = (r0, r1, r2, r3, r4, r5, r6, r7);
-    }
-
-    // dst[d·stride + j] = s[j·ld + d] for j, d < 8: an 8 × 8 block through AVX registers (pairs interleaved, then
-    // quads, then the 128-bit halves swapped).
-    private static void Transpose8(float* s, int ld, float* dst, int stride)
-    {
-        var r0 = Avx.LoadVector256(s);
-        var r1 = Avx.LoadVector256(s + ld);
-        var r2 = Avx.LoadVector256(s + 2L * ld);
-        var r3 = Avx.LoadVector256(s + 3L * ld);
-        var r4 = Avx.LoadVector256(s + 4L * ld);
-        var r5 = Avx.LoadVector256(s + 5L * ld);
-        var r6 = Avx.LoadVector256(s + 6L * ld);
-        var r7 = Avx.LoadVector256(s + 7L * ld);
-        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
-        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
-        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
-        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(dst + stride, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(dst + 2L * stride, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(dst + 3L * stride, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(dst + 4L * stride, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(dst + 5L * stride, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(dst + 6L * stride, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(dst + 7L * stride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     // Row i of a rows-row matrix, or its last row when i is past it (the spare lanes of a short group).

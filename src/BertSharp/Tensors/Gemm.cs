@@ -531,6 +531,32 @@ internal static unsafe class Gemm
         if (p < count) PackTransposed(src + p, ld, NR, count - p, dst, NR);
     }
 
+    // dst[c·stride + r] = src[r·ld + c] for r, c < 8, through AVX registers (pairs interleaved, then quads, then the
+    // 128-bit halves swapped).
+    internal static void Transpose8(float* s, int ld, float* dst, int stride)
+    {
+        var r0 = Avx.LoadVector256(s);
+        var r1 = Avx.LoadVector256(s + ld);
+        var r2 = Avx.LoadVector256(s + 2L * ld);
+        var r3 = Avx.LoadVector256(s + 3L * ld);
+        var r4 = Avx.LoadVector256(s + 4L * ld);
+        var r5 = Avx.LoadVector256(s + 5L * ld);
+        var r6 = Avx.LoadVector256(s + 6L * ld);
+        var r7 = Avx.LoadVector256(s + 7L * ld);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + stride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2L * stride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3L * stride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4L * stride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5L * stride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6L * stride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7L * stride, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
     // dst[c·stride + r] = src[r·ld + c] for r, c < 16.
     internal static void Transpose16(float* s, int ld, float* dst, int stride)
     {
