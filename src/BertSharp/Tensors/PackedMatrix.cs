@@ -8,7 +8,8 @@ namespace BertSharp.Tensors;
 /// </summary>
 /// <remarks>
 /// Layout: for each KC-deep block of rows p0 (depth kc = min(KC, K − p0)) and each NR-wide sliver s,
-/// kc × NR floats (zero-padded past N) start at p0·PaddedN + s·kc·NR.
+/// kc × NR floats (zero-padded past N) start at p0·PaddedN + s·kc·NR: kc rows of NR, or, where
+/// <see cref="HalfSlivers"/>, kc rows of the first 16 columns followed by kc rows of the other 16.
 /// </remarks>
 internal sealed unsafe class PackedMatrix
 {
@@ -38,6 +39,9 @@ internal sealed unsafe class PackedMatrix
     public int N { get; }
 
     internal int PaddedN { get; }
+
+    /// <summary>Whether each sliver is packed as two 16-column halves (<see cref="Gemm.HalfSlivers"/>, fixed when packed).</summary>
+    internal bool HalfSlivers { get; } = Gemm.HalfSlivers;
 
     /// <summary>Whether the panels are in <see cref="HugePages"/> memory (large weights on Linux) rather than a pinned array.</summary>
     internal bool InHugePageMemory => block is not null;
@@ -70,9 +74,8 @@ internal sealed unsafe class PackedMatrix
                 for (int j0 = 0, s = 0; j0 < n; j0 += Gemm.NR, s++)
                 {
                     int cols = Math.Min(Gemm.NR, n - j0);
-                    float* d = dst + (long)p0 * packed.PaddedN + (long)s * kc * Gemm.NR;
-                    if (transB) Gemm.PackTransposed(src + (long)j0 * ldb + p0, ldb, cols, kc, d, Gemm.NR);
-                    else Gemm.PackRows(src + (long)p0 * ldb + j0, ldb, cols, kc, d, Gemm.NR);
+                    float* from = transB ? src + (long)j0 * ldb + p0 : src + (long)p0 * ldb + j0;
+                    Gemm.PackSliver(transB, from, ldb, cols, kc, dst + (long)p0 * packed.PaddedN + (long)s * kc * Gemm.NR, packed.HalfSlivers);
                 }
             }
         }

@@ -50,6 +50,24 @@ public class GemmTests
                 Check(ta, tb, 20, 40, 33, alpha: 1, beta: 0.5f, pad: 1);
                 Check(ta, tb, 7, 17, 5, alpha: 1, beta: 0, pad: 0);
             }
+            // Packed weights in this kernel's layout (AVX2: each sliver as two 16-column halves), with last slivers
+            // that end inside the first half (40 = 32 + 8, 70 = 64 + 6) and inside the second (25 = 16 + 9), and
+            // a second KC block one deep (257).
+            foreach (var (m, n, k) in new[] { (20, 40, 300), (13, 25, 33), (33, 70, 257) })
+            {
+                PackedMatrixMatchesUnpacked(false, m, n, k);
+                PackedMatrixMatchesUnpacked(true, m, n, k);
+            }
+            var packed = PackedMatrix.Pack(true, 8, 40, new float[320], 8);
+            Assert.Equal(isa == Gemm.Isa.Avx2, packed.HalfSlivers);
+            if (packed.HalfSlivers)
+            {
+                // A panel in the AVX2 layout under another kernel is refused, not misread.
+                Gemm.Path = Gemm.Isa.Scalar;
+                var e = Assert.Throws<InvalidOperationException>(() =>
+                    Gemm.Multiply(false, 2, 40, 8, 1, new float[16], 8, packed, 0, new float[80], 40));
+                Assert.Contains("pack it again", e.Message);
+            }
         }
         finally
         {
