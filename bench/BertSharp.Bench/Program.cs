@@ -6,6 +6,7 @@ var benchmarks = new Dictionary<string, Func<string[], int>>
     ["tokenizer"] = TokenizerBenchmark.Run,
     ["data-load"] = DataLoadBench.Run,
     ["gemm"] = GemmBench.Run,
+    ["gemm-peer"] = GemmPeerBench.Run,
     ["kernels"] = KernelBench.Run,
     ["onnx"] = OnnxBench.Run,
     ["serve-load"] = ServeLoadBench.Run,
