@@ -998,58 +998,59 @@ internal static unsafe class Gemm
                 int rows = Math.Min(strip, left), cols = Math.Min(16, nr - c0);
                 float* biasNow = bias == null ? null : bias + c0;
                 float* half = halves ? b + (long)c0 * kc : b + c0;
-                Block256(strip, kc, a + r0, half, step, c + (long)r0 * ldc + c0, ldc, alpha, beta, rows, cols, biasNow);
+                if (strip == 6) Block256<SixRows>(kc, a + r0, half, step, c + (long)r0 * ldc + c0, ldc, alpha, beta, rows, cols, biasNow);
+                else Block256<FourRows>(kc, a + r0, half, step, c + (long)r0 * ldc + c0, ldc, alpha, beta, rows, cols, biasNow);
                 r0 += rows;
             }
     }
 
-    // Rows × cols (at most 6 × 16) of C from a strip of the A sliver (rows past mr are the packing's zeros) and a
-    // 16-column half of the B sliver, whose k steps are step floats apart. One k loop per strip height: the JIT
-    // compiles this method on its own rather than into each call with a constant strip, and a row test inside the
-    // loop cost its two branches every step (products of 16–64 rows 1–7 % slower, same run).
-    private static void Block256(int strip, int kc, float* a, float* b, int step, float* c, int ldc, float alpha, float beta, int rows, int cols, float* bias)
+    // A strip's height as a type: Block256 instantiated over each is compiled once per height, its row tests constants.
+    private interface IStrip
+    {
+        static abstract int Rows { get; }
+    }
+
+    private readonly struct SixRows : IStrip
+    {
+        public static int Rows => 6;
+    }
+
+    private readonly struct FourRows : IStrip
+    {
+        public static int Rows => 4;
+    }
+
+    // Rows × cols (at most TStrip.Rows × 16) of C from a strip of the A sliver (rows past mr are the packing's zeros)
+    // and a 16-column half of the B sliver, whose k steps are step floats apart. The height is a type, not an
+    // argument: the JIT compiles this method on its own rather than into its callers, and a row test inside the loop
+    // cost its two branches every step (products of 16–64 rows 1–7 % slower, same run).
+    private static void Block256<TStrip>(int kc, float* a, float* b, int step, float* c, int ldc, float alpha, float beta, int rows, int cols, float* bias)
+        where TStrip : struct, IStrip
     {
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
         Vector256<float> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
         // The same half of the next sliver into L2 a line per step, as Tile512 does (see there).
         float* next = b + kc * NR, end = a + (nint)kc * MR;
         nint bStep = step;
-        if (strip > 4)
+        for (; a < end; a += MR, b += bStep, next += bStep)
         {
-            for (; a < end; a += MR, b += bStep, next += bStep)
+            Sse.Prefetch1(next);
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var av = Vector256.Create(a[0]);
+            c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
+            av = Vector256.Create(a[1]);
+            c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
+            av = Vector256.Create(a[2]);
+            c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
+            av = Vector256.Create(a[3]);
+            c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
+            if (TStrip.Rows > 4)
             {
-                Sse.Prefetch1(next);
-                var b0 = Vector256.Load(b);
-                var b1 = Vector256.Load(b + 8);
-                var av = Vector256.Create(a[0]);
-                c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
-                av = Vector256.Create(a[1]);
-                c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
-                av = Vector256.Create(a[2]);
-                c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
-                av = Vector256.Create(a[3]);
-                c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
                 av = Vector256.Create(a[4]);
                 c4a = Fma.MultiplyAdd(av, b0, c4a); c4b = Fma.MultiplyAdd(av, b1, c4b);
                 av = Vector256.Create(a[5]);
                 c5a = Fma.MultiplyAdd(av, b0, c5a); c5b = Fma.MultiplyAdd(av, b1, c5b);
-            }
-        }
-        else
-        {
-            for (; a < end; a += MR, b += bStep, next += bStep)
-            {
-                Sse.Prefetch1(next);
-                var b0 = Vector256.Load(b);
-                var b1 = Vector256.Load(b + 8);
-                var av = Vector256.Create(a[0]);
-                c0a = Fma.MultiplyAdd(av, b0, c0a); c0b = Fma.MultiplyAdd(av, b1, c0b);
-                av = Vector256.Create(a[1]);
-                c1a = Fma.MultiplyAdd(av, b0, c1a); c1b = Fma.MultiplyAdd(av, b1, c1b);
-                av = Vector256.Create(a[2]);
-                c2a = Fma.MultiplyAdd(av, b0, c2a); c2b = Fma.MultiplyAdd(av, b1, c2b);
-                av = Vector256.Create(a[3]);
-                c3a = Fma.MultiplyAdd(av, b0, c3a); c3b = Fma.MultiplyAdd(av, b1, c3b);
             }
         }
         if (cols == 16)
