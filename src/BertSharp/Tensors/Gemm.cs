@@ -311,7 +311,6 @@ internal static unsafe class Gemm
         private float* a, b, c, bias;
         private int jc, nc, pc, kc, nParts, sliversPerPart;
         private PackedMatrix? packed;
-        private bool halves;
 
         public Context()
         {
@@ -342,9 +341,8 @@ internal static unsafe class Gemm
         public void Block(int jc, int nc, int pc, int kc, float beta, PackedMatrix? packed)
         {
             (this.jc, this.nc, this.pc, this.kc, betaNow, this.packed) = (jc, nc, pc, kc, beta, packed);
-            halves = packed?.HalfSlivers ?? HalfSlivers;
-            if (halves && Path != Isa.Avx2)
-                throw new InvalidOperationException($"B was packed for the AVX2 kernel, which {Path} does not read: pack it again");
+            if (packed is not null && packed.HalfSlivers != HalfSlivers)
+                throw new InvalidOperationException($"B was packed in another kernel's layout than {Path}'s: pack it again");
             Slivers = (nc + NR - 1) / NR;
             int mBlocks = (m + MC - 1) / MC;
             // Enough tasks for every thread to get two, splitting along n when m is short (dW = dYᵀ·X).
@@ -363,7 +361,7 @@ internal static unsafe class Gemm
         {
             int j0 = jc + s * NR, cols = Math.Min(NR, jc + nc - j0);
             float* src = transB ? b + (long)j0 * ldb + pc : b + (long)pc * ldb + j0;
-            PackSliver(transB, src, ldb, cols, kc, BPanel + (long)s * kc * NR, halves);
+            PackSliver(transB, src, ldb, cols, kc, BPanel + (long)s * kc * NR, HalfSlivers);
         }
 
         // Packs all of A (the single block of rows, through all of k) on the calling thread, before the loop.
@@ -430,7 +428,6 @@ internal static unsafe class Gemm
             var tile = Path switch
             {
                 Isa.Avx512 => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile512,
-                Isa.Avx2 when halves => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile256Halves,
                 Isa.Avx2 => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile256,
                 _ => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&TileScalar,
             };
@@ -978,17 +975,9 @@ internal static unsafe class Gemm
     // registers (3 rows × 32 columns took 17 and spilled an accumulator every step). Column half by column half,
     // so that both row strips read that half of the B sliver (kc × 16) from L1. A short tile (a few tokens'
     // rows, a narrow edge) skips the blocks wholly outside it, and a last strip of at most 4 rows runs 4.
-    private static void Tile256(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias) =>
-        Tile256(kc, a, b, c, ldc, alpha, beta, mr, nr, bias, halves: false);
-
-    // The same over a sliver packed as two halves (HalfSlivers): each half's k steps 16 floats apart.
-    private static void Tile256Halves(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias) =>
-        Tile256(kc, a, b, c, ldc, alpha, beta, mr, nr, bias, halves: true);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile256(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias, bool halves)
+    // The B sliver is packed as two halves (HalfSlivers), each kc × 16.
+    private static void Tile256(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
-        int step = halves ? 16 : NR;
         for (int c0 = 0; c0 < nr; c0 += 16)
             for (int r0 = 0; r0 < mr;)
             {
@@ -997,9 +986,9 @@ internal static unsafe class Gemm
                 int left = mr - r0, strip = left > 4 && left is not (7 or 8) ? 6 : 4;
                 int rows = Math.Min(strip, left), cols = Math.Min(16, nr - c0);
                 float* biasNow = bias == null ? null : bias + c0;
-                float* half = halves ? b + (long)c0 * kc : b + c0;
-                if (strip == 6) Block256<SixRows>(kc, a + r0, half, step, c + (long)r0 * ldc + c0, ldc, alpha, beta, rows, cols, biasNow);
-                else Block256<FourRows>(kc, a + r0, half, step, c + (long)r0 * ldc + c0, ldc, alpha, beta, rows, cols, biasNow);
+                float* half = b + (long)c0 * kc;
+                if (strip == 6) Block256<SixRows>(kc, a + r0, half, c + (long)r0 * ldc + c0, ldc, alpha, beta, rows, cols, biasNow);
+                else Block256<FourRows>(kc, a + r0, half, c + (long)r0 * ldc + c0, ldc, alpha, beta, rows, cols, biasNow);
                 r0 += rows;
             }
     }
@@ -1021,18 +1010,17 @@ internal static unsafe class Gemm
     }
 
     // Rows × cols (at most TStrip.Rows × 16) of C from a strip of the A sliver (rows past mr are the packing's zeros)
-    // and a 16-column half of the B sliver, whose k steps are step floats apart. The height is a type, not an
+    // and a 16-column half of the B sliver (kc × 16). The height is a type, not an
     // argument: the JIT compiles this method on its own rather than into its callers, and a row test inside the loop
     // cost its two branches every step (products of 16–64 rows 1–7 % slower, same run).
-    private static void Block256<TStrip>(int kc, float* a, float* b, int step, float* c, int ldc, float alpha, float beta, int rows, int cols, float* bias)
+    private static void Block256<TStrip>(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int rows, int cols, float* bias)
         where TStrip : struct, IStrip
     {
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
         Vector256<float> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
         // The same half of the next sliver into L2 a line per step, as Tile512 does (see there).
         float* next = b + kc * NR, end = a + (nint)kc * MR;
-        nint bStep = step;
-        for (; a < end; a += MR, b += bStep, next += bStep)
+        for (; a < end; a += MR, b += 16, next += 16)
         {
             Sse.Prefetch1(next);
             var b0 = Vector256.Load(b);
