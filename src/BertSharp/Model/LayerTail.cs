@@ -34,7 +34,8 @@ internal sealed class LayerTail
     private BertLayer _layer = null!;
     private float[] _context = [], _x = [], _a1 = [], _out = [];
     private int[] _valid = [];
-    private int _rows, _blockRows, _batch, _seq, _sequencesPerBlock, _queryRows, _queryBlocks;
+    private RowBlocks _blocks;
+    private int _rows, _batch, _seq, _sequencesPerBlock, _queryRows, _queryBlocks;
 
     public LayerTail()
     {
@@ -94,13 +95,13 @@ internal sealed class LayerTail
     // context, x (N,C) → a1 (N,C), output (N,C).
     public void Run(BertLayer layer, float[] context, float[] x, float[] a1, float[] output, int rows)
     {
-        (_layer, _context, _x, _a1, _out, _rows) = (layer, context, x, a1, output, rows);
-        _blockRows = RowsPerBlock(layer.Intermediate.Dense.MatMul);
+        (_layer, _context, _x, _a1, _out) = (layer, context, x, a1, output);
+        _blocks = RowBlocks.Balanced(rows, Gemm.MR, RowsPerBlock(layer.Intermediate.Dense.MatMul), Gemm.MaxThreads);
         try
         {
             // Every thread, even on a contended CPU: Worthwhile gave each several blocks, each a whole
             // layer tail for its rows (milliseconds), which outlasts a helper's lost time slice.
-            WorkerPool.For((rows + _blockRows - 1) / _blockRows, Gemm.MaxThreads, Body);
+            WorkerPool.For(_blocks.Count, Gemm.MaxThreads, Body);
         }
         finally
         {
@@ -169,7 +170,8 @@ internal sealed class LayerTail
 
     private void Block(int block)
     {
-        int r0 = block * _blockRows, n = Math.Min(_blockRows, _rows - r0), C = _layer.Output.Dense.Out;
+        var (r0, n) = _blocks[block];
+        int C = _layer.Output.Dense.Out;
         Tail(_layer, _context.AsSpan(r0 * C, n * C), _x.AsSpan(r0 * C, n * C), _a1.AsSpan(r0 * C, n * C), _out.AsSpan(r0 * C, n * C), n);
     }
 

@@ -310,6 +310,8 @@ internal static unsafe class Gemm
         private float alpha, betaNow;
         private float* a, b, c, bias;
         private int jc, nc, pc, kc, nParts, sliversPerPart;
+        // Blocks of at most MC rows, in whole MR-row slivers.
+        private RowBlocks rowBlocks;
         private PackedMatrix? packed;
 
         public Context()
@@ -350,6 +352,9 @@ internal static unsafe class Gemm
             // four per thread cost nothing more and even out a helper that joins late.
             bool shareA = packed is not null && mBlocks == 1;
             int parts = threads == 1 ? 1 : Math.Clamp(((shareA ? 4 : 2) * threads + mBlocks - 1) / mBlocks, 1, Slivers);
+            // Split along m alone, the blocks go to the threads in whole rounds, all of one height.
+            rowBlocks = parts == 1 ? RowBlocks.Balanced(m, MR, MC, threads) : new RowBlocks(m, MR, mBlocks);
+            mBlocks = rowBlocks.Count;
             sliversPerPart = (Slivers + parts - 1) / parts;
             nParts = (Slivers + sliversPerPart - 1) / sliversPerPart;
             Tasks = mBlocks * nParts;
@@ -388,8 +393,8 @@ internal static unsafe class Gemm
             if (gelu)
             {
                 // The task's tiles are final: GELU over its columns of its rows, still in this core's cache.
-                int ib = t / nParts, part = t % nParts;
-                int i0 = ib * MC, mc = Math.Min(MC, m - i0);
+                int part = t % nParts;
+                var (i0, mc) = rowBlocks[t / nParts];
                 int j0 = jc + part * sliversPerPart * NR, j1 = Math.Min(jc + nc, j0 + sliversPerPart * NR);
                 for (int i = i0; i < i0 + mc; i++) Kernels.GeluSerial(c + (long)i * ldc + j0, j1 - j0);
             }
@@ -411,8 +416,8 @@ internal static unsafe class Gemm
         // Task t's tiles for the KC block [pc, pc + kc) of B, whose slivers start at panel.
         private void RunTask(int t, int pc, int kc, float betaNow, float* panel)
         {
-            int ib = t / nParts, part = t % nParts;
-            int i0 = ib * MC, mc = Math.Min(MC, m - i0);
+            int part = t % nParts;
+            var (i0, mc) = rowBlocks[t / nParts];
             int s0 = part * sliversPerPart, s1 = Math.Min(Slivers, s0 + sliversPerPart);
             int aSlivers = (mc + MR - 1) / MR;
             float* ap;

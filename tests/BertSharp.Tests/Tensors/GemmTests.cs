@@ -151,6 +151,7 @@ public class GemmTests
     [InlineData(false, 20, 70, 300)]   // 12 + 8 rows: the 8-row kernel's full tiles straight to C, its 6-column edge through scratch
     [InlineData(false, 16, 1536, 384)] // a feed-forward weight (2.4 MB): panels in huge-page memory on Linux
     [InlineData(true, 33, 1536, 384)]  // one block of transposed rows over several tasks: A packed once for all
+    [InlineData(false, 1000, 64, 300)] // six blocks of 14 twelve-row slivers (the last 4 rows short), not five of 192 and one of 40
     public void PackedMatrixMatchesUnpacked(bool transA, int m, int n, int k)
     {
         var rng = new Random(7);
