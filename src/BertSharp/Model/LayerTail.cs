@@ -96,7 +96,10 @@ internal sealed class LayerTail
     public void Run(BertLayer layer, float[] context, float[] x, float[] a1, float[] output, int rows)
     {
         (_layer, _context, _x, _a1, _out) = (layer, context, x, a1, output);
-        _blocks = RowBlocks.Balanced(rows, Gemm.MR, RowsPerBlock(layer.Intermediate.Dense.MatMul), Gemm.MaxThreads);
+        // Whole strips of the kernels' rows: the managed microkernel's 12, AMX's 16-row tiles.
+        var mm = layer.Intermediate.Dense.MatMul;
+        bool managed = mm.Provider == ComputeProvider.Managed;
+        _blocks = RowBlocks.Balanced(rows, managed ? Gemm.MR : 16, RowsPerBlock(mm), Gemm.MaxThreads);
         try
         {
             // Every thread, even on a contended CPU: Worthwhile gave each several blocks, each a whole
