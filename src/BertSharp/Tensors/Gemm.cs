@@ -352,7 +352,7 @@ internal static unsafe class Gemm
             // four per thread cost nothing more and even out a helper that joins late.
             bool shareA = packed is not null && mBlocks == 1;
             int parts = threads == 1 ? 1 : Math.Clamp(((shareA ? 4 : 2) * threads + mBlocks - 1) / mBlocks, 1, Slivers);
-            // Split along m alone, the blocks go to the threads in whole rounds, all of one height.
+            // Blocks of even height; split along m alone, as many as the threads take in whole rounds.
             rowBlocks = parts == 1 ? RowBlocks.Balanced(m, MR, MC, threads) : new RowBlocks(m, MR, mBlocks);
             mBlocks = rowBlocks.Count;
             sliversPerPart = (Slivers + parts - 1) / parts;

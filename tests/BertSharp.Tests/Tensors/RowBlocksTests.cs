@@ -5,7 +5,7 @@ namespace BertSharp.Tests.Tensors;
 public class RowBlocksTests
 {
     [Theory]
-    [InlineData(1024, 12, 192, 2, 6)]  // the 8 × 128 projection: six blocks of 84–96 rows, not 5 × 192 + 64
+    [InlineData(1024, 12, 192, 2, 6)]  // the 8 × 128 projection: six blocks of 168–180 rows, not 5 × 192 + 64
     [InlineData(2048, 12, 192, 2, 12)] // eleven blocks' worth, rounded up to whole rounds for two threads
     [InlineData(1024, 12, 96, 2, 12)]  // the layer tail's blocks: 1024 rows as 12, not 10 × 96 + 64
     [InlineData(1500, 12, 96, 1, 16)]  // one thread: only the heights even out
