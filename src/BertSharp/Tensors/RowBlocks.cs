@@ -6,14 +6,14 @@ namespace BertSharp.Tensors;
 /// </summary>
 internal readonly struct RowBlocks
 {
-    private readonly int _rows, _strip, _strips, _tall;
+    private readonly int _rows, _strip, _stripsPerBlock, _tallBlocks;
 
     public RowBlocks(int rows, int strip, int count)
     {
         int strips = (rows + strip - 1) / strip;
         Count = Math.Clamp(count, 1, Math.Max(1, strips));
         (_rows, _strip) = (rows, strip);
-        (_strips, _tall) = Math.DivRem(strips, Count);
+        (_stripsPerBlock, _tallBlocks) = Math.DivRem(strips, Count);
     }
 
     /// <summary>
@@ -34,8 +34,8 @@ internal readonly struct RowBlocks
     {
         get
         {
-            int start = (i * _strips + Math.Min(i, _tall)) * _strip;
-            return (start, Math.Min((_strips + (i < _tall ? 1 : 0)) * _strip, _rows - start));
+            int start = (i * _stripsPerBlock + Math.Min(i, _tallBlocks)) * _strip;
+            return (start, Math.Min((_stripsPerBlock + (i < _tallBlocks ? 1 : 0)) * _strip, _rows - start));
         }
     }
 }
