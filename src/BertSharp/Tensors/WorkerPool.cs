@@ -10,9 +10,10 @@ namespace BertSharp.Tensors;
 /// nested loop inside a task) runs serially on its caller, so threads never oversubscribe.
 /// </summary>
 /// <remarks>
-/// <para>A forward pass opens dozens of loops back to back, so a helper that finishes one spins
-/// for <see cref="SpinMicroseconds"/> waiting for the next before it blocks (a blocked helper
-/// takes tens of microseconds to wake, longer on a busy machine).</para>
+/// <para>A forward pass opens dozens of loops back to back, and a served client sends its next
+/// request a fraction of a millisecond after the last answer, so a helper that finishes a loop spins
+/// for <see cref="SpinTicks"/> waiting for the next before it blocks (a blocked helper takes tens of
+/// microseconds to wake, longer on a busy machine or a VM whose idle vCPU the host parks).</para>
 /// <para>The caller never waits for a helper that has not started: helpers join a loop only while
 /// it is open, the caller takes every task nobody has claimed, then closes the loop and waits
 /// only for helpers already inside a task. A helper descheduled by other processes (a shared
@@ -24,9 +25,13 @@ namespace BertSharp.Tensors;
 /// </remarks>
 internal static class WorkerPool
 {
-    // Long enough to bridge the serial gap between two loops of a pass (layer norms, small
-    // products on the caller), short enough that an idle process stops burning a shared core.
-    private const int SpinMicroseconds = 100;
+    // A quiet machine's helper spins 1 ms: long enough to bridge one client's gap between two requests
+    // (0.3–0.5 ms over loopback), so a pass does not start by waking it. With 100 µs it slept between
+    // requests, and one client's passes in the server ran at 0.99× ONNX Runtime's speed (whose workers
+    // spin for some 20 ms); with 1 ms, at 1.11× (same runs, `serve-load`, docs/BENCHMARKS.md). While the CPU is
+    // contended a spinning helper takes a core from busy threads, our caller among them, so it spins only
+    // across the serial gaps between two loops of a pass (layer norms, products on the caller).
+    private static readonly long SpinTicks = Stopwatch.Frequency / 1000, ContendedSpinTicks = Stopwatch.Frequency / 10_000;
 
     // While contended a thread's share must be this many grains: a helper descheduled mid-task
     // holds its loop for up to a time slice (milliseconds), which only a long share repays.
@@ -245,7 +250,8 @@ internal static class WorkerPool
     {
         while (true)
         {
-            long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
+            long start = Stopwatch.GetTimestamp();
+            long until = start + (start < Volatile.Read(ref contendedUntil) ? ContendedSpinTicks : SpinTicks);
             do
             {
                 int g = Volatile.Read(ref generation);
