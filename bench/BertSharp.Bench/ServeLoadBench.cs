@@ -16,7 +16,9 @@ namespace BertSharp.Bench;
 /// formed. Each level runs in --rounds rounds (3) in which the runtimes take turns, so that a ratio between
 /// runtimes holds on a machine whose speed drifts. The server runs in this process (Kestrel on 127.0.0.1, port chosen by the OS); the model is
 /// minilm-l6 with a seeded random two-label head (the head's weights do not change the cost), or
-/// --model DIR; sentences are sentence-polarity/dev.csv's, in order.
+/// --model DIR; sentences are sentence-polarity/dev.csv's, in order. --think-ms N has each client wait N ms between
+/// an answer and its next request, as a client across a network or a person does: the server's threads then go idle
+/// between requests, where over loopback with no wait they do not.
 /// </summary>
 internal static class ServeLoadBench
 {
@@ -29,6 +31,8 @@ internal static class ServeLoadBench
         // managed-bf16: the managed model on the oneDNN bf16 provider (where libdnnl2 is installed).
         string[] runtimes = (Arg(args, "--runtimes") ?? (ComputeProviders.IsAvailable(ComputeProvider.OneDnnBf16) ? "managed,managed-bf16,onnx" : "managed,onnx")).Split(',');
         int rounds = int.Parse(Arg(args, "--rounds") ?? "3", CultureInfo.InvariantCulture);
+        int thinkMs = int.Parse(Arg(args, "--think-ms") ?? "0", CultureInfo.InvariantCulture);
+        if (thinkMs < 0) throw new ArgumentException($"--think-ms {thinkMs}: must be ≥ 0");
         if (rounds < 1) throw new ArgumentException($"--rounds {rounds}: must be ≥ 1");
         string data = Arg(args, "--data") ?? Path.Combine("..", "shared", "data");
         var sentences = File.ReadLines(Path.Combine(data, "sentence-polarity", "dev.csv")).Skip(1).Select(l => l[..l.LastIndexOf(',')]).ToArray();
@@ -47,11 +51,11 @@ internal static class ServeLoadBench
                 throw new FileNotFoundException($"{modelDir}: no model.onnx for the onnx runtime; run bertsharp export-onnx --model {modelDir}");
             }
             Console.WriteLine($"serve-load: {modelDir}, {Environment.ProcessorCount} cores, at most {maxRequests} requests or {maxSeconds} s per level, " +
-                $"max batch {new ServerOptions().MaxBatchSize}, max wait {new ServerOptions().MaxBatchWait.TotalMilliseconds} ms");
+                $"max batch {new ServerOptions().MaxBatchSize}, max wait {new ServerOptions().MaxBatchWait.TotalMilliseconds} ms, clients wait {thinkMs} ms between requests");
             Console.WriteLine($"each level in {rounds} rounds, the runtimes taking turns (a burst of outside load hits every runtime); each turn after {WarmPerTurn} untimed requests");
             Console.WriteLine("| runtime | clients | requests | requests/s | p50 ms | p99 ms | mean batch | model ms per batch |");
             Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-            RunLevels(modelDir, runtimes, levels, rounds, bodies, maxRequests, maxSeconds).GetAwaiter().GetResult();
+            RunLevels(modelDir, runtimes, levels, rounds, bodies, maxRequests, maxSeconds, thinkMs).GetAwaiter().GetResult();
             return 0;
         }
         finally
@@ -64,7 +68,7 @@ internal static class ServeLoadBench
 
     // Every runtime's server runs from the start, idle but for its turns: within a round each runtime serves the
     // level for its share of the requests and seconds, so the runtimes are compared over the same stretch of time.
-    private static async Task RunLevels(string modelDir, string[] runtimes, int[] levels, int rounds, byte[][] bodies, int maxRequests, double maxSeconds)
+    private static async Task RunLevels(string modelDir, string[] runtimes, int[] levels, int rounds, byte[][] bodies, int maxRequests, double maxSeconds, int thinkMs)
     {
         var served = new List<(string Runtime, TextClassifier Classifier, Microsoft.AspNetCore.Builder.WebApplication App, HttpClient Client)>();
         try
@@ -78,7 +82,7 @@ internal static class ServeLoadBench
                 served.Add((runtime, classifier, app, client));
                 await app.StartAsync();
                 client.BaseAddress = new Uri(app.Urls.First());
-                await Load(client, bodies, 4, 50, 30); // warm-up: JIT, connections, pooled buffers
+                await Load(client, bodies, 4, 50, 30, 0); // warm-up: JIT, connections, pooled buffers
             }
             foreach (int clients in levels)
             {
@@ -92,9 +96,9 @@ internal static class ServeLoadBench
                     for (int i = 0; i < served.Count; i++)
                     {
                         var client = served[i].Client;
-                        await Load(client, bodies, clients, WarmPerTurn, maxSeconds); // the previous runtime's threads settle
+                        await Load(client, bodies, clients, WarmPerTurn, maxSeconds, thinkMs); // the previous runtime's threads settle
                         var before = await client.GetStringAsync("/metrics");
-                        var (turn, turnSeconds) = await Load(client, bodies, clients, maxRequests / rounds, maxSeconds / rounds);
+                        var (turn, turnSeconds) = await Load(client, bodies, clients, maxRequests / rounds, maxSeconds / rounds, thinkMs);
                         var after = await client.GetStringAsync("/metrics");
                         latencies[i].AddRange(turn);
                         seconds[i] += turnSeconds;
@@ -124,9 +128,9 @@ internal static class ServeLoadBench
         }
     }
 
-    // `clients` loops, each sending its next request when the last one is answered, until the
+    // `clients` loops, each sending its next request thinkMs after the last one is answered, until the
     // request budget or the time budget is spent.
-    private static async Task<(List<double> Latencies, double Seconds)> Load(HttpClient client, byte[][] bodies, int clients, int maxRequests, double maxSeconds)
+    private static async Task<(List<double> Latencies, double Seconds)> Load(HttpClient client, byte[][] bodies, int clients, int maxRequests, double maxSeconds, int thinkMs)
     {
         int issued = -1;
         var stop = Stopwatch.StartNew();
@@ -137,6 +141,7 @@ internal static class ServeLoadBench
             int n;
             while ((n = Interlocked.Increment(ref issued)) < maxRequests && stop.Elapsed.TotalSeconds < maxSeconds)
             {
+                if (thinkMs > 0) await Task.Delay(thinkMs);
                 var content = new ByteArrayContent(bodies[n % bodies.Length]);
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
                 long started = Stopwatch.GetTimestamp();
