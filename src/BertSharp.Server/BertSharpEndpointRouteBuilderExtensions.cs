@@ -1,4 +1,3 @@
-using BertSharp.Inference;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -36,10 +35,10 @@ public static class BertSharpEndpointRouteBuilderExtensions
         var api = root.MapGroup("/v1");
         if (options.ApiKey is not null) api.RequireAuthorization(ApiKeyAuthenticationHandler.Policy);
         if (options.RateLimit > 0) api.RequireRateLimiting(ClientRateLimitPolicy.Name);
-        var v1 = new ApiRoutes(api, options, state.Pipeline);
+        var v1 = new ApiRoutes(api, options);
         TaskEndpoints.Map(v1, state);
         v1.Post("/embed", new EmbedEndpoint(state).HandleAsync);
-        v1.Post("/tokenize", new TokenizeEndpoint(state).HandleAsync, runsModel: false);
+        v1.Post("/tokenize", new TokenizeEndpoint(state).HandleAsync);
         v1.Post("/attention", new AttentionEndpoint(state).HandleAsync);
         // GET endpoints also answer HEAD (RFC 9110 §9.3.2), as probes and link checkers send it; Kestrel drops the body.
         v1.Get("/model", new ModelEndpoint(state).HandleAsync);
@@ -63,24 +62,13 @@ public static class BertSharpEndpointRouteBuilderExtensions
 }
 
 /// <summary>Maps /v1 endpoints, each answering its refusals as problems (<see cref="Problems.Guard"/>).</summary>
-internal sealed class ApiRoutes(IEndpointRouteBuilder group, ServerOptions options, Pipeline pipeline)
+internal sealed class ApiRoutes(IEndpointRouteBuilder group, ServerOptions options)
 {
     public static readonly string[] GetOrHead = [HttpMethods.Get, HttpMethods.Head];
 
-    /// <param name="pattern">The route.</param>
-    /// <param name="handler">The endpoint.</param>
-    /// <param name="runsModel">Whether the endpoint runs the model: then the model's workers are woken as the request
-    /// arrives, while its body is read and tokenized (see <see cref="Pipeline.WakeWorkers"/>).</param>
-    public void Post(string pattern, RequestDelegate handler, bool runsModel = true) =>
-        group.MapPost(pattern, Guard(runsModel ? WakingWorkers(handler) : handler));
+    public void Post(string pattern, RequestDelegate handler) => group.MapPost(pattern, Guard(handler));
 
     public void Get(string pattern, RequestDelegate handler) => group.MapMethods(pattern, GetOrHead, Guard(handler));
-
-    private RequestDelegate WakingWorkers(RequestDelegate handler) => context =>
-    {
-        pipeline.WakeWorkers();
-        return handler(context);
-    };
 
     private RequestDelegate Guard(RequestDelegate handler) => Problems.Guard(options.RateLimit > 0 ? RateLimited(handler) : handler, options);
 

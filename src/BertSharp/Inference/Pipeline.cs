@@ -78,17 +78,6 @@ public abstract class Pipeline : IDisposable
         foreach (var (input, _) in Batches([Encode("warm up")], 1)) _runtime.Run(input);
     }
 
-    /// <summary>
-    /// Says a forward pass is coming (a request has arrived and is being read): the managed runtime wakes its idle
-    /// worker threads now, so that they are running when the pass starts instead of being woken by it, which takes
-    /// tens to hundreds of microseconds (more on a VM). Optional; nothing happens on ONNX Runtime, on one core, or
-    /// while other work holds the CPU. A server calls it as each request arrives.
-    /// </summary>
-    public void WakeWorkers()
-    {
-        if (_runtime is ManagedRuntime) WorkerPool.WakeAhead();
-    }
-
     /// <summary>Tokenizes one text (or pair) the way the model reads it: truncated to <see cref="MaxLength"/>.</summary>
     public TokenEncoding Encode(string text, string? pair = null) => Tokenizer.Encode(text, pair, new EncodeOptions { MaxLength = MaxLength });
 

@@ -193,7 +193,14 @@ internal static class WorkerPool
             seats = helpers;
             Volatile.Write(ref generation, open);
             for (int i = 0, woken = 0; i < Helpers.Length && woken < helpers; i++)
-                if (TryWake(Helpers[i])) woken++;
+            {
+                var h = Helpers[i];
+                if (Volatile.Read(ref h.Sleeping) == 1 && Interlocked.Exchange(ref h.Sleeping, 0) == 1)
+                {
+                    h.Wake.Release();
+                    woken++;
+                }
+            }
             Work();
         }
         finally
@@ -208,30 +215,6 @@ internal static class WorkerPool
             Volatile.Write(ref busy, 0);
         }
         if (error is not null) ExceptionDispatchInfo.Throw(error);
-    }
-
-    /// <summary>
-    /// Wakes every sleeping helper ahead of a loop expected shortly (a served request has arrived and is being
-    /// read): it then spins for that loop as after one of its own, instead of being woken by it while the pass waits.
-    /// Not while the CPU is contended, where a spinning helper takes a core from busy threads.
-    /// </summary>
-    public static void WakeAhead()
-    {
-        if (Stopwatch.GetTimestamp() < Volatile.Read(ref contendedUntil)) return;
-        foreach (var h in Helpers) TryWake(h);
-    }
-
-    /// <summary>How many times a sleeping helper has woken (for tests).</summary>
-    internal static long WakeUps => Interlocked.Read(ref wakeUps);
-
-    private static long wakeUps;
-
-    // Takes the helper's sleeping flag and releases it; false when it was not asleep (or another caller took the flag).
-    private static bool TryWake(Helper h)
-    {
-        if (Volatile.Read(ref h.Sleeping) != 1 || Interlocked.Exchange(ref h.Sleeping, 0) != 1) return false;
-        h.Wake.Release();
-        return true;
     }
 
     private static void Work()
@@ -287,7 +270,6 @@ internal static class WorkerPool
                 return now;
             }
             h.Wake.Wait();
-            Interlocked.Increment(ref wakeUps);
         }
     }
 

@@ -151,28 +151,3 @@ public class WorkerPoolContentionTests
         return true;
     }
 }
-
-// Alone (no other test's loops): it counts every wake-up of the pool's helpers.
-[Collection(GemmSettingsCollection.Name)]
-public class WorkerPoolWakeAheadTests
-{
-    [Fact]
-    public void WakeAheadWakesASleepingHelperAndAnIdlePoolStaysAsleep()
-    {
-        // One core has no helper to wake.
-        if (Environment.ProcessorCount < 2) return;
-        // Helpers sleep 1 ms after their last loop; an earlier test's contention hold (when WakeAhead does nothing) ends within seconds.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (WorkerPool.Contended && clock.Elapsed < TimeSpan.FromSeconds(20)) Thread.Sleep(50);
-        Assert.False(WorkerPool.Contended, "the pool still counted as contended after 20 s of idle");
-        Thread.Sleep(50);
-        long before = WorkerPool.WakeUps;
-        Thread.Sleep(50);
-        Assert.Equal(before, WorkerPool.WakeUps);
-
-        WorkerPool.WakeAhead();
-        clock.Restart();
-        while (WorkerPool.WakeUps == before && clock.Elapsed < TimeSpan.FromSeconds(5)) Thread.Sleep(1);
-        Assert.True(WorkerPool.WakeUps > before, "no helper woke within 5 s of WakeAhead");
-    }
-}
