@@ -13,7 +13,7 @@ namespace BertSharp.Tensors;
 /// <para>A forward pass opens dozens of loops back to back, and a served client sends its next
 /// request a fraction of a millisecond after the last answer, so a helper that finishes a loop spins
 /// for <see cref="SpinTicks"/> waiting for the next before it blocks (a blocked helper takes tens of
-/// microseconds to wake, longer on a busy machine or a VM whose idle vCPU the host parks).</para>
+/// microseconds to wake, longer on a busy machine).</para>
 /// <para>The caller never waits for a helper that has not started: helpers join a loop only while
 /// it is open, the caller takes every task nobody has claimed, then closes the loop and waits
 /// only for helpers already inside a task. A helper descheduled by other processes (a shared
@@ -25,12 +25,14 @@ namespace BertSharp.Tensors;
 /// </remarks>
 internal static class WorkerPool
 {
-    // A quiet machine's helper spins 1 ms: long enough to bridge one client's gap between two requests
-    // (0.3–0.5 ms over loopback), so a pass does not start by waking it. With 100 µs it slept between
-    // requests, and one client's passes in the server ran at 0.99× ONNX Runtime's speed (whose workers
-    // spin for some 20 ms); with 1 ms, at 1.11× (same runs, `serve-load`, docs/BENCHMARKS.md). While the CPU is
-    // contended a spinning helper takes a core from busy threads, our caller among them, so it spins only
-    // across the serial gaps between two loops of a pass (layer norms, products on the caller).
+    // A quiet machine's helper spins 1 ms: long enough to stay on its core across one client's gap between
+    // two requests (0.3–0.5 ms over loopback). With 100 µs it slept between requests, and one client's
+    // passes in the server ran at 0.99× ONNX Runtime's speed (whose workers spin for some 20 ms); with 1 ms,
+    // at 1.11× (same runs, `serve-load`, docs/BENCHMARKS.md). Called in-process without a server, passes
+    // time alike with either spin, so the wake-up alone is not what costs; likely the sleeping helper's
+    // core is taken by the server's threads as a pass begins (not traced). While the CPU is contended a
+    // spinning helper takes a core from busy threads, our caller among them, so it spins only across the
+    // serial gaps between two loops of a pass (layer norms, products on the caller).
     private static readonly long SpinTicks = Stopwatch.Frequency / 1000, ContendedSpinTicks = Stopwatch.Frequency / 10_000;
 
     // While contended a thread's share must be this many grains: a helper descheduled mid-task
@@ -250,8 +252,8 @@ internal static class WorkerPool
     {
         while (true)
         {
-            long start = Stopwatch.GetTimestamp();
-            long until = start + (start < Volatile.Read(ref contendedUntil) ? ContendedSpinTicks : SpinTicks);
+            // A helper is always InLoop, so Contended only reads the hold, never the schedstat.
+            long until = Stopwatch.GetTimestamp() + (Contended ? ContendedSpinTicks : SpinTicks);
             do
             {
                 int g = Volatile.Read(ref generation);
