@@ -5,8 +5,8 @@ using BertSharp.Tensors;
 namespace BertSharp.Bench;
 
 /// <summary>
-/// Fused kernels at BERT's shapes (batch 32 × seq 128 = 4096 tokens, MiniLM: hidden 384,
-/// intermediate 1536, 12 heads of 32), each against a peer in the same process: the original
+/// Fused kernels at BERT's shapes (4096 tokens, batch 32 × seq 128 unless <c>kernels [seconds] [threads] [seq]</c>
+/// names another length; MiniLM: hidden 384, intermediate 1536, 12 heads of 32), each against a peer in the same process: the original
 /// scalar reference loops of the kernel contract, and for attention the unfused composition
 /// (batched GEMM, softmax, batched GEMM) over a materialised score tensor.
 /// </summary>
@@ -16,7 +16,8 @@ internal static class KernelBench
     {
         double seconds = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 1.0;
         if (args.Length > 1) Gemm.MaxThreads = int.Parse(args[1], CultureInfo.InvariantCulture);
-        int tokens = 4096, hidden = 384, inter = 1536, heads = 12, dh = 32, seq = 128, batch = 32;
+        int seq = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 128;
+        int tokens = 4096, hidden = 384, inter = 1536, heads = 12, dh = 32, batch = tokens / seq;
         var rng = new Random(1);
         var x = Fill(rng, tokens * inter, 3);
         var y = new float[tokens * inter];
@@ -60,7 +61,7 @@ internal static class KernelBench
         var ctx = new float[tokens * hidden];
         var probs = new float[scoreRows * seq];
         var valid = Enumerable.Repeat(seq, batch).ToArray();
-        var padded = Enumerable.Range(0, batch).Select(b => 32 + b * 96 / batch).ToArray();
+        var padded = Enumerable.Range(0, batch).Select(b => Math.Min(seq, 32 + b * 96 / batch)).ToArray();
         float scale = 1 / MathF.Sqrt(dh);
         var head = new BatchStrides((long)seq * ld, dh);
         void Unfused()
@@ -74,7 +75,10 @@ internal static class KernelBench
         Row($"attention fwd b{batch} s{seq} h{heads}x{dh} vs unfused", seconds,
             () => Attention.Forward(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, ctx, hidden, probs, batch, seq, heads, dh, scale, valid),
             Unfused);
-        Row($"  … lengths 32..125 (padding skipped)", seconds,
+        Row($"  … no probabilities kept (inference)", seconds,
+            () => Attention.Forward(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, ctx, hidden, default, batch, seq, heads, dh, scale, valid),
+            Unfused);
+        Row($"  … lengths {padded.Min()}..{padded.Max()} (padding skipped)", seconds,
             () => Attention.Forward(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, ctx, hidden, probs, batch, seq, heads, dh, scale, padded),
             Unfused);
         var grad = new float[tokens * ld];

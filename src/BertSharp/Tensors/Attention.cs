@@ -19,9 +19,10 @@ namespace BertSharp.Tensors;
 /// single-threaded GEMMs on packed panels. q, k and v may be column slices of one fused
 /// [tokens, 3·hidden] QKV buffer (same ld). The general overloads also serve masks with holes (an
 /// additive mask) and a [CLS]-only last layer (one query row per sequence): every managed attention
-/// in the encoder is this one kernel.
+/// in the encoder is this one kernel. Inference over more keys than the direct kernels take (no probabilities kept,
+/// no dropout) runs each head key-major (Attention.KeyMajor.cs).
 /// </remarks>
-internal static unsafe class Attention
+internal static unsafe partial class Attention
 {
     [ThreadStatic] private static AlignedBuffer? scratch;
 
@@ -227,6 +228,12 @@ internal static unsafe class Attention
         float* q = j.Q + (long)b * rows * j.LdQ + (long)h * dh;
         long block = (long)rows * seq;
         bool direct = Direct<V>(keys, dh);
+        if (KeyMajor(j, direct))
+        {
+            KeyMajorHead(q, j.LdQ, rows, j.K + at, j.V + at, j.Ld, keys, dh, j.Scale, j.Add != null ? j.Add + (long)b * seq : null,
+                j.C + (long)b * rows * j.LdC + (long)h * dh, j.LdC);
+            return;
+        }
         // Scratch: probabilities (when probs is not kept), dropped probabilities, and the direct path's kᵀ.
         float* work = (scratch ??= new AlignedBuffer()).Get(2 * block + (direct ? (long)DirectKeys * dh : 0));
         float* p = j.P != null ? j.P + t * block : work;

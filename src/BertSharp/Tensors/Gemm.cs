@@ -713,7 +713,7 @@ internal static unsafe class Gemm
     // 12x32 tile: 24 accumulators + 2 B vectors fit the 32 zmm registers; each A value is broadcast
     // from the packed panel into one register that feeds both of its FMAs (14 loads per 24 FMAs).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    internal static void Tile512(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         Vector512<float> r0a = default, r0b = default;
         Vector512<float> r1a = default, r1b = default;
@@ -815,7 +815,7 @@ internal static unsafe class Gemm
 
     // Tile512 for slivers of at most 4 real rows (of the 12-lane packed A sliver).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    internal static void Tile512x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         Vector512<float> r0a = default, r0b = default, r1a = default, r1b = default;
         Vector512<float> r2a = default, r2b = default, r3a = default, r3b = default;
@@ -852,7 +852,7 @@ internal static unsafe class Gemm
 
     // Tile512 for slivers of 5 to 8 real rows.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512x8(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    internal static void Tile512x8(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         Vector512<float> r0a = default, r0b = default, r1a = default, r1b = default;
         Vector512<float> r2a = default, r2b = default, r3a = default, r3b = default;
@@ -981,7 +981,7 @@ internal static unsafe class Gemm
     // so that both row strips read that half of the B sliver (kc × 16) from L1. A short tile (a few tokens'
     // rows, a narrow edge) skips the blocks wholly outside it, and a last strip of at most 4 rows runs 4.
     // The B sliver is packed as two halves (HalfSlivers), each kc × 16.
-    private static void Tile256(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    internal static void Tile256(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         for (int c0 = 0; c0 < nr; c0 += 16)
             for (int r0 = 0; r0 < mr;)

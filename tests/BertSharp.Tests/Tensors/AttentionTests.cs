@@ -2,6 +2,8 @@ using BertSharp.Tensors;
 
 namespace BertSharp.Tests.Tensors;
 
+// Switches Gemm.Path, so it runs apart from the tests that multiply (GemmSettingsCollection).
+[Collection(GemmSettingsCollection.Name)]
 public class AttentionTests
 {
     // batch, seq, heads, headDim, padding columns in the row stride.
@@ -14,6 +16,10 @@ public class AttentionTests
         { 1, 64, 2, 32, 0 },    // direct at its limit, DirectKeys
         { 2, 66, 2, 32, 0 },    // past DirectKeys: the packed GEMMs; padded to 64 keys, direct with more query rows than keys
         { 1, 1, 1, 16, 0 },     // direct with one token
+        // Without probabilities, past DirectKeys: the key-major kernel (its queries in blocks of 32, keys in slivers of 12).
+        { 2, 100, 2, 32, 3 },   // 100 and 98 keys, a last block of 4 queries
+        { 1, 77, 2, 64, 0 },    // BERT-base's head width
+        { 1, 70, 1, 40, 2 },    // a head width of 12 + 12 + 12 + 4: Vᵀ's last sliver on the 4-row kernel
     };
 
     [Theory]
@@ -48,9 +54,64 @@ public class AttentionTests
                     k[(b * seq + j) * ld + c] = 1e6f;
                     v[(b * seq + j) * ld + c] = float.NaN;
                 }
-        var ctx2 = new float[ctx.Length];
-        Attention.Forward(q, k, v, ld, ctx2, ld, default, batch, seq, heads, dh, scale, valid);
-        Assert.Equal(ctx, ctx2);
+        // Without probabilities a long sequence takes the key-major kernel, which sums in another order: against the
+        // reference again, on every vector kernel this machine runs.
+        var isas = new List<Gemm.Isa> { Gemm.Path };
+        if (Gemm.Path == Gemm.Isa.Avx512 && System.Runtime.Intrinsics.X86.Fma.IsSupported) isas.Add(Gemm.Isa.Avx2);
+        var saved = Gemm.Path;
+        try
+        {
+            foreach (var isa in isas)
+            {
+                Gemm.Path = isa;
+                var ctx2 = new float[ctx.Length];
+                Attention.Forward(q, k, v, ld, ctx2, ld, default, batch, seq, heads, dh, scale, valid);
+                for (int t = 0; t < batch * seq; t++)
+                {
+                    for (int c = 0; c < heads * dh; c++)
+                        Assert.True(Math.Abs(ctx2[t * ld + c] - wantCtx[t * ld + c]) <= 1e-5, $"{isa}: context[{t},{c}] = {ctx2[t * ld + c]}, expected {wantCtx[t * ld + c]}");
+                    for (int c = heads * dh; c < ld; c++) Assert.Equal(0f, ctx2[t * ld + c]);
+                }
+            }
+        }
+        finally
+        {
+            Gemm.Path = saved;
+        }
+    }
+
+    [Fact]
+    public void KeyMajorKernelWithAHoleInTheMaskMatchesDoubleReference()
+    {
+        // The key-major kernel (many query rows, no probabilities) under an additive mask besides right padding.
+        int batch = 2, seq = 90, heads = 2, dh = 32, ld = 3 * heads * dh;
+        var rng = new Random(9);
+        var qkv = KernelsTests.Random(rng, batch * seq * ld, 1);
+        int[] valid = [90, 71];
+        var add = new float[batch * seq];
+        add[3] = add[seq + 40] = add[seq + 41] = float.MinValue;
+        float scale = 1 / MathF.Sqrt(dh);
+        var (want, _) = Forward(Doubles(qkv), Doubles(qkv.AsSpan(heads * dh).ToArray()), Doubles(qkv.AsSpan(2 * heads * dh).ToArray()), ld,
+            batch, seq, heads, dh, scale, valid, heads * dh, add: add);
+        var isas = new List<Gemm.Isa> { Gemm.Path };
+        if (Gemm.Path == Gemm.Isa.Avx512 && System.Runtime.Intrinsics.X86.Fma.IsSupported) isas.Add(Gemm.Isa.Avx2);
+        var saved = Gemm.Path;
+        try
+        {
+            foreach (var isa in isas)
+            {
+                Gemm.Path = isa;
+                var ctx = new float[batch * seq * heads * dh];
+                Attention.ForwardQueries(qkv, ld, seq, qkv.AsSpan(heads * dh), qkv.AsSpan(2 * heads * dh), ld, ctx, heads * dh, default,
+                    batch, seq, heads, dh, scale, valid, add, 0, 0);
+                for (int i = 0; i < ctx.Length; i++)
+                    Assert.True(Math.Abs(ctx[i] - want[i]) <= 1e-5, $"{isa}: context[{i}] = {ctx[i]}, expected {want[i]}");
+            }
+        }
+        finally
+        {
+            Gemm.Path = saved;
+        }
     }
 
     [Fact]
