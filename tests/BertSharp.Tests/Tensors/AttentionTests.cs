@@ -55,7 +55,23 @@ public class AttentionTests
                     v[(b * seq + j) * ld + c] = float.NaN;
                 }
         // Without probabilities a long sequence takes the key-major kernel, which sums in another order: against the
-        // reference again, on every vector kernel this machine runs.
+        // reference again.
+        OnEveryVectorKernel(isa =>
+        {
+            var ctx2 = new float[ctx.Length];
+            Attention.Forward(q, k, v, ld, ctx2, ld, default, batch, seq, heads, dh, scale, valid);
+            for (int t = 0; t < batch * seq; t++)
+            {
+                for (int c = 0; c < heads * dh; c++)
+                    Assert.True(Math.Abs(ctx2[t * ld + c] - wantCtx[t * ld + c]) <= 1e-5, $"{isa}: context[{t},{c}] = {ctx2[t * ld + c]}, expected {wantCtx[t * ld + c]}");
+                for (int c = heads * dh; c < ld; c++) Assert.Equal(0f, ctx2[t * ld + c]);
+            }
+        });
+    }
+
+    // Runs check under this machine's microkernel and, on AVX-512, under the AVX2 one too (their key-major layouts differ).
+    private static void OnEveryVectorKernel(Action<Gemm.Isa> check)
+    {
         var isas = new List<Gemm.Isa> { Gemm.Path };
         if (Gemm.Path == Gemm.Isa.Avx512 && System.Runtime.Intrinsics.X86.Fma.IsSupported) isas.Add(Gemm.Isa.Avx2);
         var saved = Gemm.Path;
@@ -64,14 +80,7 @@ public class AttentionTests
             foreach (var isa in isas)
             {
                 Gemm.Path = isa;
-                var ctx2 = new float[ctx.Length];
-                Attention.Forward(q, k, v, ld, ctx2, ld, default, batch, seq, heads, dh, scale, valid);
-                for (int t = 0; t < batch * seq; t++)
-                {
-                    for (int c = 0; c < heads * dh; c++)
-                        Assert.True(Math.Abs(ctx2[t * ld + c] - wantCtx[t * ld + c]) <= 1e-5, $"{isa}: context[{t},{c}] = {ctx2[t * ld + c]}, expected {wantCtx[t * ld + c]}");
-                    for (int c = heads * dh; c < ld; c++) Assert.Equal(0f, ctx2[t * ld + c]);
-                }
+                check(isa);
             }
         }
         finally
@@ -93,25 +102,14 @@ public class AttentionTests
         float scale = 1 / MathF.Sqrt(dh);
         var (want, _) = Forward(Doubles(qkv), Doubles(qkv.AsSpan(heads * dh).ToArray()), Doubles(qkv.AsSpan(2 * heads * dh).ToArray()), ld,
             batch, seq, heads, dh, scale, valid, heads * dh, add: add);
-        var isas = new List<Gemm.Isa> { Gemm.Path };
-        if (Gemm.Path == Gemm.Isa.Avx512 && System.Runtime.Intrinsics.X86.Fma.IsSupported) isas.Add(Gemm.Isa.Avx2);
-        var saved = Gemm.Path;
-        try
+        OnEveryVectorKernel(isa =>
         {
-            foreach (var isa in isas)
-            {
-                Gemm.Path = isa;
-                var ctx = new float[batch * seq * heads * dh];
-                Attention.ForwardQueries(qkv, ld, seq, qkv.AsSpan(heads * dh), qkv.AsSpan(2 * heads * dh), ld, ctx, heads * dh, default,
-                    batch, seq, heads, dh, scale, valid, add, 0, 0);
-                for (int i = 0; i < ctx.Length; i++)
-                    Assert.True(Math.Abs(ctx[i] - want[i]) <= 1e-5, $"{isa}: context[{i}] = {ctx[i]}, expected {want[i]}");
-            }
-        }
-        finally
-        {
-            Gemm.Path = saved;
-        }
+            var ctx = new float[batch * seq * heads * dh];
+            Attention.ForwardQueries(qkv, ld, seq, qkv.AsSpan(heads * dh), qkv.AsSpan(2 * heads * dh), ld, ctx, heads * dh, default,
+                batch, seq, heads, dh, scale, valid, add, 0, 0);
+            for (int i = 0; i < ctx.Length; i++)
+                Assert.True(Math.Abs(ctx[i] - want[i]) <= 1e-5, $"{isa}: context[{i}] = {ctx[i]}, expected {want[i]}");
+        });
     }
 
     [Fact]
