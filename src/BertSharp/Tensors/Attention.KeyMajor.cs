@@ -46,7 +46,7 @@ internal static unsafe partial class Attention
             {
                 int mr = Math.Min(MR, keys - s * MR);
                 float* a = ak + (long)s * dh * MR;
-                if (!halves) Tile(dh, a, qt, e + (long)s * MR * NR, NR, scale, mr);
+                if (!halves) Gemm.Tile512For(mr)(dh, a, qt, e + (long)s * MR * NR, NR, scale, 0, mr, NR, null);
                 else
                     for (int h = 0; h < 2; h++)
                         Gemm.Tile256(dh, a, qt + h * Half * dh, e + h * Half * (long)keys + (long)s * MR * Half, Half, scale, 0, mr, Half, null);
@@ -62,7 +62,7 @@ internal static unsafe partial class Attention
             {
                 int mr = Math.Min(MR, dh - s * MR);
                 float* a = av + (long)s * keys * MR;
-                if (!halves) Tile(keys, a, e, ct + s * MR * NR, NR, 1, mr);
+                if (!halves) Gemm.Tile512For(mr)(keys, a, e, ct + s * MR * NR, NR, 1, 0, mr, NR, null);
                 else Gemm.Tile256(keys, a, e, ct + s * MR * NR, NR, 1, 0, mr, NR, null);
             }
             for (int i = 0; i < n; i++)
@@ -72,14 +72,6 @@ internal static unsafe partial class Attention
                 for (int d = 0; d < dh; d++) ci[d] = ct[d * NR + i] * f;
             }
         }
-    }
-
-    // An AVX-512 tile of mr ≤ 12 rows on the kernel of its height, as Gemm's own tasks choose it.
-    private static void Tile(int kc, float* a, float* b, float* c, int ldc, float alpha, int mr)
-    {
-        if (mr > 8) Gemm.Tile512(kc, a, b, c, ldc, alpha, 0, mr, Gemm.NR, null);
-        else if (mr > 4) Gemm.Tile512x8(kc, a, b, c, ldc, alpha, 0, mr, Gemm.NR, null);
-        else Gemm.Tile512x4(kc, a, b, c, ldc, alpha, 0, mr, Gemm.NR, null);
     }
 
     // Softmax down each of the 2·V.Count columns of e (keys rows of 2·V.Count), plus add[j] on row j when add is given,

@@ -227,17 +227,17 @@ internal static unsafe partial class Attention
         long at = (long)b * seq * j.Ld + (long)h * dh;
         float* q = j.Q + (long)b * rows * j.LdQ + (long)h * dh;
         long block = (long)rows * seq;
+        float* add = j.Add != null ? j.Add + (long)b * seq : null;
+        float* c = j.C + (long)b * rows * j.LdC + (long)h * dh;
         bool direct = Direct<V>(keys, dh);
         if (KeyMajor(j, direct))
         {
-            KeyMajorHead(q, j.LdQ, rows, j.K + at, j.V + at, j.Ld, keys, dh, j.Scale, j.Add != null ? j.Add + (long)b * seq : null,
-                j.C + (long)b * rows * j.LdC + (long)h * dh, j.LdC);
+            KeyMajorHead(q, j.LdQ, rows, j.K + at, j.V + at, j.Ld, keys, dh, j.Scale, add, c, j.LdC);
             return;
         }
         // Scratch: probabilities (when probs is not kept), dropped probabilities, and the direct path's kᵀ.
         float* work = (scratch ??= new AlignedBuffer()).Get(2 * block + (direct ? (long)DirectKeys * dh : 0));
         float* p = j.P != null ? j.P + t * block : work;
-        float* add = j.Add != null ? j.Add + (long)b * seq : null;
         if (direct) ScoresDirect<V>(q, j.LdQ, j.K + at, j.Ld, rows, keys, dh, j.Scale, p, seq, work + 2 * block);
         else Gemm.Run(false, true, rows, keys, dh, j.Scale, q, j.LdQ, j.K + at, j.Ld, null, 0, p, seq, serial: true);
         // Dropped probabilities go to scratch while the row is in L1: P itself is what backward needs.
@@ -249,7 +249,6 @@ internal static unsafe partial class Attention
             new Span<float>(row + keys, seq - keys).Clear();
             if (j.Dropout > 0) Drop<V>(row, used + (long)i * seq, keys, j.Dropout, j.Key, j.Offset + t * block + (long)i * seq);
         }
-        float* c = j.C + (long)b * rows * j.LdC + (long)h * dh;
         if (direct) ContextDirect<V>(used, seq, j.V + at, j.Ld, rows, keys, dh, c, j.LdC);
         else Gemm.Run(false, false, rows, dh, keys, 1, used, seq, j.V + at, j.Ld, null, 0, c, j.LdC, serial: true);
     }

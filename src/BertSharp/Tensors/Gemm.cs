@@ -445,11 +445,7 @@ internal static unsafe class Gemm
                 for (int q = 0; q < aSlivers; q++)
                 {
                     int r = i0 + q * MR, rows = Math.Min(MR, m - r);
-                    // A short last sliver (a few tokens' rows) on a narrower kernel: the 12-row one
-                    // would spend 12 rows of multiply-adds on it.
-                    var run = Path != Isa.Avx512 || rows > 8 ? tile
-                        : rows > 4 ? (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile512x8
-                        : &Tile512x4;
+                    var run = Path != Isa.Avx512 ? tile : Tile512For(rows);
                     run(kc, ap + (long)q * kc * MR, bs, c + (long)r * ldc + j, ldc, alpha, betaNow, rows, nr, biasNow);
                 }
             }
@@ -710,10 +706,17 @@ internal static unsafe class Gemm
         Sse.MoveHighToLow(t3, t2).Store(dst + 3L * stride);
     }
 
+    /// <summary>
+    /// The AVX-512 kernel for a sliver of A with this many real rows (at most 12): a short last sliver (a few tokens'
+    /// rows) on a narrower kernel, where the 12-row one would spend 12 rows of multiply-adds on it.
+    /// </summary>
+    internal static delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void> Tile512For(int rows) =>
+        rows > 8 ? &Tile512 : rows > 4 ? &Tile512x8 : &Tile512x4;
+
     // 12x32 tile: 24 accumulators + 2 B vectors fit the 32 zmm registers; each A value is broadcast
     // from the packed panel into one register that feeds both of its FMAs (14 loads per 24 FMAs).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Tile512(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    private static void Tile512(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         Vector512<float> r0a = default, r0b = default;
         Vector512<float> r1a = default, r1b = default;
@@ -815,7 +818,7 @@ internal static unsafe class Gemm
 
     // Tile512 for slivers of at most 4 real rows (of the 12-lane packed A sliver).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Tile512x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    private static void Tile512x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         Vector512<float> r0a = default, r0b = default, r1a = default, r1b = default;
         Vector512<float> r2a = default, r2b = default, r3a = default, r3b = default;
@@ -852,7 +855,7 @@ internal static unsafe class Gemm
 
     // Tile512 for slivers of 5 to 8 real rows.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Tile512x8(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
+    private static void Tile512x8(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta, int mr, int nr, float* bias)
     {
         Vector512<float> r0a = default, r0b = default, r1a = default, r1b = default;
         Vector512<float> r2a = default, r2b = default, r3a = default, r3b = default;
