@@ -46,7 +46,7 @@ internal static unsafe partial class Attention
             {
                 int mr = Math.Min(MR, keys - s * MR);
                 float* a = ak + (long)s * dh * MR;
-                if (!halves) Gemm.Tile512For(mr)(dh, a, qt, e + (long)s * MR * NR, NR, scale, 0, mr, NR, null);
+                if (!halves) Gemm.TileFor(mr)(dh, a, qt, e + (long)s * MR * NR, NR, scale, 0, mr, NR, null);
                 else
                     for (int h = 0; h < 2; h++)
                         Gemm.Tile256(dh, a, qt + h * Half * dh, e + h * Half * (long)keys + (long)s * MR * Half, Half, scale, 0, mr, Half, null);
@@ -61,9 +61,7 @@ internal static unsafe partial class Attention
             for (int s = 0; s < vSlivers; s++)
             {
                 int mr = Math.Min(MR, dh - s * MR);
-                float* a = av + (long)s * keys * MR;
-                if (!halves) Gemm.Tile512For(mr)(keys, a, e, ct + s * MR * NR, NR, 1, 0, mr, NR, null);
-                else Gemm.Tile256(keys, a, e, ct + s * MR * NR, NR, 1, 0, mr, NR, null);
+                Gemm.TileFor(mr)(keys, av + (long)s * keys * MR, e, ct + s * MR * NR, NR, 1, 0, mr, NR, null);
             }
             for (int i = 0; i < n; i++)
             {

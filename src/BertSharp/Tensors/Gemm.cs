@@ -430,12 +430,6 @@ internal static unsafe class Gemm
                 ap = (threadPackA ??= new AlignedBuffer()).Get(aSlivers * kc * MR);
                 PackA(i0, mc, pc, kc, ap);
             }
-            var tile = Path switch
-            {
-                Isa.Avx512 => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile512,
-                Isa.Avx2 => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&Tile256,
-                _ => (delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void>)&TileScalar,
-            };
             for (int s = s0; s < s1; s++)
             {
                 int j = jc + s * NR, nr = Math.Min(NR, jc + nc - j);
@@ -445,8 +439,7 @@ internal static unsafe class Gemm
                 for (int q = 0; q < aSlivers; q++)
                 {
                     int r = i0 + q * MR, rows = Math.Min(MR, m - r);
-                    var run = Path != Isa.Avx512 ? tile : Tile512For(rows);
-                    run(kc, ap + (long)q * kc * MR, bs, c + (long)r * ldc + j, ldc, alpha, betaNow, rows, nr, biasNow);
+                    TileFor(rows)(kc, ap + (long)q * kc * MR, bs, c + (long)r * ldc + j, ldc, alpha, betaNow, rows, nr, biasNow);
                 }
             }
         }
@@ -707,11 +700,15 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
-    /// The AVX-512 kernel for a sliver of A with this many real rows (at most 12): a short last sliver (a few tokens'
-    /// rows) on a narrower kernel, where the 12-row one would spend 12 rows of multiply-adds on it.
+    /// The microkernel in use for a sliver of A with this many real rows (at most 12): on AVX-512 a short last sliver
+    /// (a few tokens' rows) takes a narrower kernel, where the 12-row one would spend 12 rows of multiply-adds on it.
     /// </summary>
-    internal static delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void> Tile512For(int rows) =>
-        rows > 8 ? &Tile512 : rows > 4 ? &Tile512x8 : &Tile512x4;
+    internal static delegate*<int, float*, float*, float*, int, float, float, int, int, float*, void> TileFor(int rows) => Path switch
+    {
+        Isa.Avx512 => rows > 8 ? &Tile512 : rows > 4 ? &Tile512x8 : &Tile512x4,
+        Isa.Avx2 => &Tile256,
+        _ => &TileScalar,
+    };
 
     // 12x32 tile: 24 accumulators + 2 B vectors fit the 32 zmm registers; each A value is broadcast
     // from the packed panel into one register that feeds both of its FMAs (14 loads per 24 FMAs).
