@@ -36,16 +36,16 @@ internal static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "Threads for both engines (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var model = new Option<string>("--model") { Description = "Built-in model (minilm-l6, arctic-xs)", DefaultValueFactory = _ => BuiltInModels.Default };
         var trainBatch = new Option<int>("--train-batch") { Description = "Training batch size (0 skips training)", DefaultValueFactory = _ => 16 };
-        var iterations = new Option<int>("--iterations") { Description = "Timed iterations per measurement, at least (the median is reported, the mean in a grid with --contend; short inference passes run more, 0.1 s of them per engine and round, up to 15, or 0.5 s and 75 with --contend)", DefaultValueFactory = _ => 5 };
+        var iterations = new Option<int>("--iterations") { Description = "Timed iterations per measurement, at least (the median is reported, the mean in a grid with --contend; short inference passes run more, 0.1 s of them per engine and round, up to 15, over 3 rounds, or over 15 rounds with --contend)", DefaultValueFactory = _ => 5 };
         var profile = new Option<bool>("--profile") { Description = "Also time each encoder operation (inference and training), the mean over --iterations passes" };
         var bf16 = ProviderOption.Create();
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var grid = new Option<bool>("--grid") { Description = "Inference over a batch × tokens grid (fp32, and bf16 where oneDNN runs it natively) against ONNX Runtime, as a table; a short cell runs more passes than --iterations (0.1 s of them per engine and round, up to 15; 0.5 s and 75 with --contend)" };
+        var grid = new Option<bool>("--grid") { Description = "Inference over a batch × tokens grid (fp32, and bf16 where oneDNN runs it natively) against ONNX Runtime, as a table; a short cell runs more passes than --iterations (0.1 s of them per engine and round, up to 15, over 3 rounds; over 15 rounds with --contend)" };
         var gridBatches = new Option<string>("--grid-batches") { Description = "The grid's batch sizes", DefaultValueFactory = _ => "1,8,32" };
         var gridTokens = new Option<string>("--grid-tokens") { Description = "The grid's sequence lengths", DefaultValueFactory = _ => "16,32,64,128,256,512" };
         var gridPause = new Option<int>("--grid-pause-ms")
         {
-            Description = "The grid's pause before each timed pass: long enough for the other engine's spinning threads to sleep; a server's gap between requests",
+            Description = "The grid's pause before each timed pass: long enough for the other engine's spinning threads to sleep; a server's gap between requests (with --contend, drawn from half to one and a half of it)",
             DefaultValueFactory = _ => 5,
         };
         var contend = new Option<int>("--contend") { Description = "Busy threads the bench starts beside the measurement (a CPU shared with other work)" };

@@ -123,40 +123,36 @@ internal static class BenchGrid
     };
 
     // Samples/s per engine, the median of its timed passes: `iterations` at least, spread over three rounds. Each
-    // engine runs in blocks of its own passes, as it would serve alone: untimed passes when it takes over, two and
-    // settleSeconds at least (ONNX Runtime's worker spins for some 20 ms after its last run, a busy core that our
-    // pool rightly counts as contention and stays serial for 50 ms or more after), then timed ones, each after
-    // `pauseMs` of idle as a request arriving after a gap. The blocks take turns over the rounds so a burst of
-    // outside load hits every engine. A block of a short cell runs more passes, fillSeconds of them (at most
-    // maxFillPasses): on a VM with hypervisor steal, a median of five 3-ms passes is decided by one or two slow ones.
-    // mean: the rate from the mean pass, not the median (see Statistic). Returns the rates and the fewest passes any
-    // engine had.
+    // engine runs in blocks of its own passes, as it would serve alone: untimed passes when it takes over (Settle),
+    // then timed ones, each after `pauseMs` of idle as a request arriving after a gap. The blocks take turns over the
+    // rounds so a burst of outside load hits every engine. A block of a short cell runs more passes, fillSeconds of
+    // them (at most maxFillPasses): on a VM with hypervisor steal, a median of five 3-ms passes is decided by one or
+    // two slow ones. mean (beside busy threads): the rate from the mean pass, not the median (see Statistic), each pause
+    // drawn from half to one and a half `pauseMs`, and a short cell's passes in ManyRounds shorter blocks (decided by the
+    // first engine's settled pass; see ManyRounds). Returns the rates and the fewest passes any engine had.
     internal static (double[] Rates, int Passes) Measure(List<Action> engines, int batch, int iterations, int pauseMs, bool mean = false)
     {
-        const double settleSeconds = 0.1;
-        int maxFillPasses = MaxFillPasses(mean);
-        double fillSeconds = mean ? 0.5 : 0.1;
+        double pause = pauseMs / 1000.0;
+        int rounds = mean && Settle(engines[0]) + pause < MeanFillSeconds / (MaxFillPasses(mean) * Rounds / ManyRounds) ? ManyRounds : Rounds;
+        int maxFillPasses = MaxFillPasses(mean) * Rounds / rounds;
+        double fillSeconds = (mean ? MeanFillSeconds : 0.1) * Rounds / rounds;
         var times = engines.Select(_ => new List<double>(iterations)).ToArray();
-        for (int r = 0; r < Rounds; r++)
+        var jitter = new Random(1);
+        // ManyRounds splits each of the three rounds into turns: as many rounds run as `iterations` allow.
+        for (int r = 0, turns = rounds / Rounds; r < rounds; r++)
         {
-            int passes = (iterations - r + Rounds - 1) / Rounds;
+            int passes = (iterations - r / turns + Rounds - 1) / Rounds;
             if (passes == 0) break;
+            passes = (passes + turns - 1) / turns;
             for (int e = 0; e < engines.Count; e++)
             {
-                var settle = Stopwatch.StartNew();
-                double warm;
-                int untimed = 0;
-                do
-                {
-                    warm = BenchCommand.Seconds(engines[e]);
-                }
-                while (++untimed < 2 || settle.Elapsed.TotalSeconds < settleSeconds);
+                double warm = Settle(engines[e]);
                 // The mean's longer fill counts the pauses too, so that it stays 0.5 s whatever the pause.
-                double perPass = mean ? warm + pauseMs / 1000.0 : warm;
+                double perPass = mean ? warm + pause : warm;
                 int n = Math.Max(passes, Math.Min(maxFillPasses, (int)Math.Ceiling(fillSeconds / Math.Max(perPass, 1e-6))));
                 for (int i = 0; i < n; i++)
                 {
-                    if (pauseMs > 0) Thread.Sleep(pauseMs);
+                    if (pauseMs > 0) Thread.Sleep(mean ? jitter.Next(pauseMs / 2, pauseMs * 3 / 2 + 1) : pauseMs);
                     times[e].Add(BenchCommand.Seconds(engines[e]));
                 }
             }
@@ -164,11 +160,42 @@ internal static class BenchGrid
         return ([.. times.Select(t => batch / (mean ? t.Average() : BenchCommand.Median([.. t])))], times.Min(t => t.Count));
     }
 
+    // An engine's untimed passes as it takes over: two and 0.1 s at least (ONNX Runtime's worker spins for some 20 ms
+    // after its last run, a busy core that our pool rightly counts as contention and stays serial for 50 ms or more
+    // after), and more, up to 2 s, while a pass saw the JIT compile a method (on any thread: tier-1 code is compiled in
+    // the background; in a process's first cell one engine's first block compiled 300–400 methods in 60–100 ms, tier-1
+    // code of the engines before it, on a core its timed passes wanted). Returns the last pass's seconds.
+    private static double Settle(Action engine)
+    {
+        var settle = Stopwatch.StartNew();
+        double seconds;
+        bool jitted;
+        int untimed = 0;
+        do
+        {
+            long methods = System.Runtime.JitInfo.GetCompiledMethodCount();
+            seconds = BenchCommand.Seconds(engine);
+            jitted = System.Runtime.JitInfo.GetCompiledMethodCount() != methods;
+        }
+        while (++untimed < 2 || settle.Elapsed.TotalSeconds < 0.1 || (jitted && settle.Elapsed.TotalSeconds < 2));
+        return seconds;
+    }
+
     private const int Rounds = 3;
 
     // A mean over passes of two durations needs more of them: 1 × 16-token cells of 45 passes per engine gave
     // 2 / 1-thread ratios of 0.77–1.22, of 225 passes 0.85–0.94, with one binary.
     private static int MaxFillPasses(bool mean) => mean ? 75 : 15;
+
+    private const double MeanFillSeconds = 0.5;
+
+    // Beside busy threads the passes of one block lose their CPU together or not at all (1 × 16 tokens: a block's mean
+    // pass 3.6 or 6 ms, rarely between): a fixed pause keeps a pass in step with the scheduler's tick for a whole block.
+    // The fp32 engine timed twice (--grid-noise) differed by 0.81–1.21× in cells of three blocks of up to 75 passes, and
+    // the first engine's first block, timed while the pool had not yet seen the contention (160 loops on two threads),
+    // weighed a third; the 2 / 1-thread ratio read 0.84–0.94 in runs where a second two-thread engine read 1.03–1.14 over
+    // the first. Random pauses and fifteen blocks of up to 15 passes: 0.99–1.08 (four runs; 2 / 1 thread 0.99–1.05).
+    private const int ManyRounds = 15;
 
     // Beside busy threads a pass loses its CPU for whole scheduler ticks (4 ms at HZ = 250) or not at all: 1 × 16-token
     // passes took 4 or 8 ms, about half each, alike on one thread and two, and the median of such a mix jumps between
@@ -180,7 +207,8 @@ internal static class BenchGrid
     // after a header naming the run.
     public static void PrintHeader(string model, int threads, int contend, int iterations, int pauseMs, bool bf16, bool oneThread, bool noise = false)
     {
-        Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, {Statistic(contend)} of {iterations} passes or more (short cells up to {Rounds * MaxFillPasses(contend > 0)}), {pauseMs} ms pause before each pass, " +
+        Console.WriteLine($"model {model}, {threads} threads, {contend} competing busy threads, {Statistic(contend)} of {iterations} passes or more (short cells up to {Rounds * MaxFillPasses(contend > 0)}{(contend > 0 ? $", in {ManyRounds} turns" : "")}), " +
+            (contend > 0 ? $"{pauseMs / 2}–{pauseMs * 3 / 2} ms pause before each pass, " : $"{pauseMs} ms pause before each pass, ") +
             $"on {BenchCommand.CpuName()} (load {BenchCommand.LoadAverage()}); bf16: " +
             (bf16 ? ComputeProviders.Describe(ComputeProvider.OneDnnBf16) : ComputeProviders.UnavailableReason(ComputeProvider.OneDnnBf16)));
         var columns = new List<string> { "batch × tokens", "fp32 samples/s", "ONNX Runtime samples/s", "fp32 ratio" };
