@@ -52,6 +52,9 @@ internal sealed unsafe class OneDnnMatMul : MatMul
 
     public override string Name { get; }
 
+    /// <summary>Whether oneDNN runs the products on AMX tiles.</summary>
+    internal bool UsesAmx => _api.UsesAmx;
+
     /// <summary>The oneDNN implementation that ran this thread's last product (ONEDNN_VERBOSE's name, e.g. brg:avx512_core_amx_bf16).</summary>
     internal static string? LastImplementation => lastImplementation;
 
