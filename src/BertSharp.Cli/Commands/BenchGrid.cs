@@ -192,7 +192,7 @@ internal static class BenchGrid
     // Beside busy threads the passes of one block lose their CPU together or not at all (1 × 16 tokens: a block's mean
     // pass 3.6 or 6 ms, rarely between): a fixed pause keeps a pass in step with the scheduler's tick for a whole block.
     // The fp32 engine timed twice (--grid-noise) differed by 0.81–1.21× in cells of three blocks of up to 75 passes, and
-    // the first engine's first block, timed while the pool had not yet seen the contention (160 loops on two threads),
+    // the first engine's first block, timed while the pool had not yet seen the contention (155–280 loops on two threads),
     // weighed a third; the 2 / 1-thread ratio read 0.84–0.94 in runs where a second two-thread engine read 1.03–1.14 over
     // the first. Random pauses and fifteen blocks of up to 15 passes: 0.99–1.08 (four runs; 2 / 1 thread 0.99–1.05).
     private const int ManyRounds = 15;

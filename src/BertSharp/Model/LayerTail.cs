@@ -9,7 +9,7 @@ namespace BertSharp.Model;
 /// core's L2 cache; the threads split rows, not GEMMs, so there is one fork/join per layer instead of
 /// one per operation. Whole sequences are independent too, so a block of them can also run its
 /// query/key/value projection and attention (<see cref="RunLayer"/>): the layer never leaves the
-/// cache, and every product is single-threaded (on a native provider, on a block tall enough for AMX).
+/// cache, and every product is single-threaded (on a native provider with AMX, on a block tall enough for its tiles).
 /// Too few sequences for that, a managed layer still takes two loops (<see cref="RunQueryBlocks"/>): the
 /// projection by row blocks, then per block of query rows its attention over the sequence's keys and the tail.
 /// </summary>
