@@ -1,4 +1,5 @@
 using BertSharp.Tensors;
+using BertSharp.Tensors.Native;
 
 namespace BertSharp.Model;
 
@@ -92,7 +93,7 @@ internal sealed class LayerTail
     {
         if (matMul.Provider == ComputeProvider.Managed) return UnitsPerBlock(batch, seq);
         int rows = Math.Max(1, seq), tall = Math.Max(1, NativeBlockRows / rows);
-        if (matMul is not Tensors.Native.OneDnnMatMul { UsesAmx: false }) return tall;
+        if (matMul is not OneDnnMatMul { UsesAmx: false }) return tall;
         return Math.Max((ShortNativeRows + rows - 1) / rows, Math.Min(tall, batch / (2 * Gemm.MaxThreads)));
     }
 

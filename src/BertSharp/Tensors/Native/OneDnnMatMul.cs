@@ -41,7 +41,8 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     private OneDnnMatMul(Dnnl.Api api)
     {
         _api = api;
-        Name = api.UsesAmx ? "onednn-bf16-amx" : "onednn-bf16";
+        UsesAmx = api.UsesAmx;
+        Name = UsesAmx ? "onednn-bf16-amx" : "onednn-bf16";
         _attentionKernels = new OneDnnAttention(this);
     }
 
@@ -53,7 +54,7 @@ internal sealed unsafe class OneDnnMatMul : MatMul
     public override string Name { get; }
 
     /// <summary>Whether oneDNN runs the products on AMX tiles.</summary>
-    internal bool UsesAmx => _api.UsesAmx;
+    internal bool UsesAmx { get; }
 
     /// <summary>The oneDNN implementation that ran this thread's last product (ONEDNN_VERBOSE's name, e.g. brg:avx512_core_amx_bf16).</summary>
     internal static string? LastImplementation => lastImplementation;
