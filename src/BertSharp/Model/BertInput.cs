@@ -6,6 +6,14 @@ namespace BertSharp.Model;
 /// </summary>
 public sealed record BertInput(int BatchSize, int SequenceLength, int[] InputIds, int[] TokenTypeIds, int[] AttentionMask)
 {
+    /// <summary>Sequences first … first + count − 1 as a batch of their own.</summary>
+    internal BertInput Rows(int first, int count)
+    {
+        int from = first * SequenceLength, n = count * SequenceLength;
+        return new BertInput(count, SequenceLength, InputIds.AsSpan(from, n).ToArray(), TokenTypeIds.AsSpan(from, n).ToArray(),
+            AttentionMask.AsSpan(from, n).ToArray());
+    }
+
     /// <summary>Checks that every array holds batch × sequence values.</summary>
     public void Validate()
     {

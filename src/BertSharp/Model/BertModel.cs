@@ -198,6 +198,11 @@ public sealed class BertModel
         ws.ClsOnly = clsOnly && Config.NumHiddenLayers > 0;
         int B = input.BatchSize, T = input.SequenceLength;
         ws.Mask.Set(input.AttentionMask, B, T);
+        if (!ws.Training && dropout is null && hiddenStates is null && attentions is null && SequenceChunks(B) is int chunks and > 1)
+        {
+            ForwardBySequence(input, ws, chunks);
+            return;
+        }
         // A training pass means an optimizer will write the weights: stop trusting packed copies.
         if (ws.Training) _state.MarkMutable();
         var mode = new PassMode(Packed: !_state.Mutable, Training: ws.Training, KeepProbs: attentions is not null);
@@ -215,6 +220,49 @@ public sealed class BertModel
                 _pooler.Forward(ws.LastHidden, ws.ClsStride(Config.HiddenSize), ws.Pooled, B, mode.Packed);
             }
         }
+    }
+
+    /// <summary>
+    /// Into how many parts of whole sequences an inference pass of <paramref name="batch"/> sequences splits, each
+    /// running every layer on a thread of its own (1: it does not split). Only while the CPU is
+    /// <see cref="WorkerPool.Contended"/>: beside busy processes a thread loses its core for a time slice now
+    /// and then, and a pass that joins its threads once a layer or more often waits out every such slice of
+    /// either; split by sequences it joins them once. 8 × 16 tokens beside two busy threads: two threads ran at
+    /// the speed of one (165–180 samples/s, whole-layer blocks) and now at about 1.45× (257). On a quiet CPU the
+    /// per-layer loops are as fast for fp32 (docs/BENCHMARKS.md). Not while <see cref="OpProfile"/> times each
+    /// operation, whose times would add up two threads' work.
+    /// </summary>
+    internal int SequenceChunks(int batch) =>
+        batch >= 2 && Config.NumHiddenLayers > 0 && Gemm.MaxThreads >= 2 && !WorkerPool.InLoop && !OpProfile.Enabled && WorkerPool.Contended
+            ? Math.Min(batch, Gemm.MaxThreads)
+            : 1;
+
+    // An inference pass as `chunks` parts of whole sequences, each through embeddings, layers and pooler in a
+    // workspace of its own on one thread (its loops run serially inside the task); their outputs are copied
+    // into ws, (B,T,C) or (B,C) after a [CLS]-only pass, and (B,C) pooled.
+    private void ForwardBySequence(BertInput input, BertWorkspace ws, int chunks)
+    {
+        int B = input.BatchSize, C = Config.HiddenSize, rowsPerSequence = ws.ClsOnly ? 1 : input.SequenceLength;
+        bool clsOnly = ws.ClsOnly;
+        var output = ws.Layers[^1].Out;
+        Buffers.Ensure(ref output.Output, B * rowsPerSequence * C);
+        if (_pooler is not null) Buffers.Ensure(ref ws.Pooled, B * C);
+        float[] last = output.Output, pooled = ws.Pooled;
+        WorkerPool.For(chunks, chunks, c =>
+        {
+            int first = (int)((long)B * c / chunks), count = (int)((long)B * (c + 1) / chunks) - first;
+            var part = RentWorkspace();
+            try
+            {
+                Forward(input.Rows(first, count), part, dropout: null, clsOnly: clsOnly);
+                part.LastHidden.AsSpan(0, count * rowsPerSequence * C).CopyTo(last.AsSpan(first * rowsPerSequence * C));
+                if (_pooler is not null) part.Pooled.AsSpan(0, count * C).CopyTo(pooled.AsSpan(first * C));
+            }
+            finally
+            {
+                ReturnWorkspace(part);
+            }
+        });
     }
 
     /// <summary>

@@ -21,7 +21,8 @@ namespace BertSharp.Tensors;
 /// <para>On a CPU shared with busy processes even that is too much for small loops, and waking a
 /// helper gets the caller itself descheduled: a 1 × 16-token forward pass took twice as long on
 /// two threads as on one. The pool notices (NoteWaiting) and the cost model then keeps all but
-/// long loops on the caller until the contention passes.</para>
+/// long loops on the caller until the contention passes, while an inference pass of several
+/// sequences splits them over the threads instead (BertModel.SequenceChunks).</para>
 /// </remarks>
 internal static class WorkerPool
 {
@@ -103,9 +104,23 @@ internal static class WorkerPool
     {
         get
         {
+            if (ContendedOverride is bool held) return held;
             if (!InLoop) NoteWaiting();
             return Stopwatch.GetTimestamp() < Volatile.Read(ref contendedUntil);
         }
+    }
+
+    /// <summary>Tests: what <see cref="Contended"/> says whatever the CPU does (null: what it sees).</summary>
+    internal static bool? ContendedOverride { get; set; }
+
+    /// <summary>
+    /// Lets the calling thread's waits for a CPU count towards <see cref="Contended"/> even inside a task of a
+    /// loop (a helper's never count). A pass whose layers each run as one loop, or inside one task, asks for
+    /// no loop's threads, and so never looked: beside busy threads it went on as if the CPU were quiet.
+    /// </summary>
+    public static void Look()
+    {
+        if (!isWorker) NoteWaiting();
     }
 
     /// <summary>
