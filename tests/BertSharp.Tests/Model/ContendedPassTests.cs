@@ -1,3 +1,4 @@
+using BertSharp.IO;
 using BertSharp.Model;
 using BertSharp.Tensors;
 using BertSharp.Tests.Tensors;
@@ -46,6 +47,44 @@ public class ContendedPassTests
                 }
                 for (int c = 0; c < 8; c++)
                     Assert.Equal(reference.Pooled![b, c], output.PoolerOutput!.Data[b * 8 + c], 1e-5);
+            }
+        }
+        finally
+        {
+            WorkerPool.ContendedOverride = null;
+            Gemm.MaxThreads = saved;
+        }
+    }
+
+    [Fact]
+    public void AnAnswerDoesNotDependOnTheLoad()
+    {
+        // Every row's arithmetic is the same in a part as in the whole batch (the products' sums run over the
+        // same k in the same order, attention and LayerNorm are per sequence and per row), so a served model
+        // gives the same bits on a busy CPU as on a quiet one.
+        var pretrained = PretrainedModel.Load("minilm-l6");
+        var model = new BertModel(pretrained.Config, pretrained.Weights);
+        var rng = new Random(1);
+        int saved = Gemm.MaxThreads;
+        try
+        {
+            Gemm.MaxThreads = 2;
+            foreach (var (batch, tokens) in new[] { (8, 16), (3, 40), (5, 128) })
+            {
+                var ids = new int[batch * tokens];
+                var mask = new int[batch * tokens];
+                for (int i = 0; i < ids.Length; i++)
+                {
+                    ids[i] = rng.Next(1000, 20000);
+                    mask[i] = i % tokens < tokens - i / tokens % 3 ? 1 : 0;
+                }
+                var input = new BertInput(batch, tokens, ids, new int[ids.Length], mask);
+                WorkerPool.ContendedOverride = false;
+                var quiet = model.Forward(input).LastHiddenState.Data;
+                WorkerPool.ContendedOverride = true;
+                Assert.Equal(2, model.SequenceChunks(batch));
+                var busy = model.Forward(input).LastHiddenState.Data;
+                Assert.Equal(quiet, busy);
             }
         }
         finally
