@@ -229,12 +229,13 @@ public sealed class BertModel
     /// and then, and a pass that joins its threads once a layer or more often waits out every such slice of
     /// either; split by sequences it joins them once. 8 × 16 tokens beside two busy threads: two threads ran at
     /// the speed of one (165–180 samples/s, whole-layer blocks) and now at about 1.45× (257). On a quiet CPU the
-    /// per-layer loops are as fast for fp32 (docs/BENCHMARKS.md). Not while <see cref="OpProfile"/> times each
-    /// operation, whose times would add up two threads' work.
+    /// per-layer loops are as fast for fp32 (docs/BENCHMARKS.md). Only with a sequence for every thread: fewer
+    /// parts than threads would leave threads idle that the per-layer loops use (a many-core machine beside one busy
+    /// process). Not while <see cref="OpProfile"/> times each operation, whose times would add up two threads' work.
     /// </summary>
     internal int SequenceChunks(int batch) =>
-        batch >= 2 && Config.NumHiddenLayers > 0 && Gemm.MaxThreads >= 2 && !WorkerPool.InLoop && !OpProfile.Enabled && WorkerPool.Contended
-            ? Math.Min(batch, Gemm.MaxThreads)
+        Gemm.MaxThreads >= 2 && batch >= Gemm.MaxThreads && Config.NumHiddenLayers > 0 && !WorkerPool.InLoop && !OpProfile.Enabled && WorkerPool.Contended
+            ? Gemm.MaxThreads
             : 1;
 
     // An inference pass as `chunks` parts of whole sequences, each through embeddings, layers and pooler in a

@@ -35,6 +35,11 @@ public class ContendedPassTests
             WorkerPool.ContendedOverride = true;
             Assert.Equal(2, model.SequenceChunks(5));
             Assert.Equal(1, model.SequenceChunks(1));
+            // A part for every thread, or no split: fewer parts would leave threads the per-layer loops use idle.
+            Gemm.MaxThreads = 4;
+            Assert.Equal(4, model.SequenceChunks(5));
+            Assert.Equal(1, model.SequenceChunks(3));
+            Gemm.MaxThreads = 2;
             var output = model.Forward(input);
             Assert.Equal([5, 6, 8], output.LastHiddenState.Shape);
             for (int b = 0; b < 5; b++)
