@@ -11,7 +11,9 @@ namespace BertSharp.Model;
 /// </summary>
 /// <remarks>
 /// <see cref="Forward(BertInput, bool, bool)"/> is safe to call from several threads at once: each call takes its own
-/// workspace from a pool, and warm workspaces are reused without allocating activations.
+/// workspace from a pool, and warm workspaces are reused without allocating activations. On a CPU busy with other
+/// work a pass of several sequences takes a workspace per thread besides (see SequenceChunks), so the pool may hold
+/// that many more.
 /// Task heads reach the internal forward/backward pair, whose backward takes the gradient of the last
 /// hidden state (and optionally of the pooled output), so token classification, span QA or a masked-LM
 /// head fit on top without changing the encoder.
@@ -240,7 +242,8 @@ public sealed class BertModel
 
     // An inference pass as `chunks` parts of whole sequences, each through embeddings, layers and pooler in a
     // workspace of its own on one thread (its loops run serially inside the task); their outputs are copied
-    // into ws, (B,T,C) or (B,C) after a [CLS]-only pass, and (B,C) pooled.
+    // into ws, (B,T,C) or (B,C) after a [CLS]-only pass, and (B,C) pooled. Only those, with Input, Mask and
+    // ClsOnly, are this pass's in ws: its other activations are the last whole pass's, which no head reads.
     private void ForwardBySequence(BertInput input, BertWorkspace ws, int chunks)
     {
         int B = input.BatchSize, C = Config.HiddenSize, rowsPerSequence = ws.ClsOnly ? 1 : input.SequenceLength;

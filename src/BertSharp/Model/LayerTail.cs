@@ -55,8 +55,9 @@ internal sealed class LayerTail
     /// taller than the layer tail's block (sequences up to 96 tokens).
     /// </summary>
     /// <remarks>
-    /// Managed, the shape alone decides, never the load. Short sequences gain most: the per-operation pass
-    /// opens a dozen loops a layer and on a CPU shared with busy processes ran them on one thread (a hand-off
+    /// Managed, the shape alone decides, never the load (though on a CPU busy with other work a batch may reach
+    /// here split into parts, BertModel.SequenceChunks, each part's shape deciding for itself). Short sequences gain
+    /// most: the per-operation pass opens a dozen loops a layer and on a CPU shared with busy processes ran them on one thread (a hand-off
     /// per product did not pay); this path opens one, long enough for every thread even there: 8 × 16 tokens
     /// beside two busy threads went from 0.93–1.02× ONNX Runtime to 1.2–1.3×. Longer sequences keep the
     /// per-operation projections and attention and the blocked tail: one 128-token sequence per block ran

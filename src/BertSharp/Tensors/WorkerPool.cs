@@ -99,7 +99,7 @@ internal static class WorkerPool
     internal static int Threads(long work, long grain, bool contended) =>
         (int)Math.Clamp(work / (Math.Max(1, grain) * (contended ? ContendedGrains : 1)), 1, Gemm.MaxThreads);
 
-    /// <summary>Whether other work holds the cores: recent loops' callers waited for a CPU (see NoteWaiting).</summary>
+    /// <summary>Whether other work holds the cores: recent loops' callers, or threads that asked to <see cref="Look"/>, waited for a CPU (see NoteWaiting).</summary>
     public static bool Contended
     {
         get
