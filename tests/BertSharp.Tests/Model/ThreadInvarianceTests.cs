@@ -80,6 +80,40 @@ public class ThreadInvarianceTests
         }
     }
 
+    [SkippableTheory]
+    [InlineData(ComputeProvider.Managed)]
+    [InlineData(ComputeProvider.OneDnnBf16)]
+    public void APredictionIsTheSameBitsWhenABusyCpuSplitsItsBatch(ComputeProvider provider)
+    {
+        // Beside busy processes a batch runs as parts of whole sequences, one thread each (BertModel.SequenceChunks):
+        // each part's rows must come out as they do in the whole batch, whatever path the part's shape takes.
+        if (provider == ComputeProvider.OneDnnBf16) OneDnnProviderTests.Bf16Provider();
+        var pretrained = PretrainedModel.Load("minilm-l6");
+        var vocab = PolaritySentences.Vocab("minilm-l6");
+        var model = new BertModel(pretrained.Config, pretrained.Weights) { Provider = provider };
+        int saved = Gemm.MaxThreads;
+        try
+        {
+            Gemm.MaxThreads = 2;
+            // 3 × 40: parts of one and two sequences; 8 × 32: without AMX, bf16's whole-layer blocks, which parts of four are too few for.
+            foreach (var (batch, tokens) in new[] { (8, 16), (3, 40), (8, 32), (5, 128) })
+            {
+                var input = PolaritySentences.Pad([.. PolaritySentences.Texts(batch).Select(s => PolaritySentences.Ids(vocab, s, tokens))], tokens);
+                WorkerPool.ContendedOverride = false;
+                var whole = model.Forward(input).LastHiddenState.Data.ToArray();
+                WorkerPool.ContendedOverride = true;
+                Assert.Equal(2, model.SequenceChunks(batch));
+                var split = model.Forward(input).LastHiddenState.Data.ToArray();
+                Assert.True(whole.AsSpan().SequenceEqual(split), $"{batch} × {tokens}: hidden states differ between the whole batch and its parts");
+            }
+        }
+        finally
+        {
+            WorkerPool.ContendedOverride = null;
+            Gemm.MaxThreads = saved;
+        }
+    }
+
     private static float[] Sum(float[] dy, int rows, int cols)
     {
         var dBias = new float[cols];
