@@ -63,9 +63,7 @@ internal sealed class RankSplitRuntime(IModelRuntime inner, ICommunicator commun
         var (start, count) = DataParallel.Even(input.BatchSize, communicator.Rank, communicator.Size);
         if (count == 0) return [];
         if (count == input.BatchSize) return inner.Run(input);
-        int T = input.SequenceLength;
-        return inner.Run(new BertInput(count, T, input.InputIds[(start * T)..((start + count) * T)],
-            input.TokenTypeIds[(start * T)..((start + count) * T)], input.AttentionMask[(start * T)..((start + count) * T)]));
+        return inner.Run(input.Rows(start, count));
     }
 
     /// <summary>On rank 0: releases the serving ranks. The inner runtime stays its owner's.</summary>

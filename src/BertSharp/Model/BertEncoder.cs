@@ -24,7 +24,6 @@ internal sealed class BertEncoder
     {
         for (int l = 0; l < Layers.Count; l++)
         {
-            WorkerPool.Look();
             var cache = caches[caches.Length == 1 ? 0 : l];
             if (clsOnly && l == Layers.Count - 1)
             {

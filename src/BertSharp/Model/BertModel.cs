@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using BertSharp.Distributed;
 using BertSharp.IO;
 using BertSharp.Tensors;
 
@@ -254,7 +255,7 @@ public sealed class BertModel
         float[] last = output.Output, pooled = ws.Pooled;
         WorkerPool.For(chunks, chunks, c =>
         {
-            int first = (int)((long)B * c / chunks), count = (int)((long)B * (c + 1) / chunks) - first;
+            var (first, count) = DataParallel.Even(B, c, chunks);
             var part = RentWorkspace();
             try
             {

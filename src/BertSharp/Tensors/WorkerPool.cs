@@ -99,7 +99,7 @@ internal static class WorkerPool
     internal static int Threads(long work, long grain, bool contended) =>
         (int)Math.Clamp(work / (Math.Max(1, grain) * (contended ? ContendedGrains : 1)), 1, Gemm.MaxThreads);
 
-    /// <summary>Whether other work holds the cores: recent loops' callers, or threads that asked to <see cref="Look"/>, waited for a CPU (see NoteWaiting).</summary>
+    /// <summary>Whether other work holds the cores: recent loops' callers waited for a CPU (see NoteWaiting).</summary>
     public static bool Contended
     {
         get
@@ -112,16 +112,6 @@ internal static class WorkerPool
 
     /// <summary>Tests: what <see cref="Contended"/> says whatever the CPU does (null: what it sees).</summary>
     internal static bool? ContendedOverride { get; set; }
-
-    /// <summary>
-    /// Lets the calling thread's waits for a CPU count towards <see cref="Contended"/> even inside a task of a
-    /// loop (a helper's never count). A pass whose layers each run as one loop, or inside one task, asks for
-    /// no loop's threads, and so never looked: beside busy threads it went on as if the CPU were quiet.
-    /// </summary>
-    public static void Look()
-    {
-        if (!isWorker) NoteWaiting();
-    }
 
     /// <summary>
     /// Marks the start of a stretch of tensor work on the calling thread (a forward pass): whether the
@@ -184,6 +174,10 @@ internal static class WorkerPool
     /// </summary>
     public static void For(int count, int maxThreads, Action<int> body)
     {
+        // Every loop's caller looks, not only one that asks for threads: a pass whose layers each run as one
+        // loop of fixed threads, or inside one task of a loop, asked for none and went on beside busy threads
+        // as if the CPU were quiet. A helper's waits never count.
+        if (!isWorker) NoteWaiting();
         int helpers = Math.Min(Math.Min(maxThreads, count) - 1, Helpers.Length);
         bool outer = !inLoop;
         if (helpers <= 0 || isWorker || Interlocked.CompareExchange(ref busy, 1, 0) != 0)

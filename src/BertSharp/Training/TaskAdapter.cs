@@ -44,7 +44,7 @@ internal abstract class TaskAdapter
     {
         ArgumentNullException.ThrowIfNull(batch);
         var input = batch.Input;
-        int B = input.BatchSize, T = input.SequenceLength;
+        int B = input.BatchSize;
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, B, nameof(count));
@@ -53,8 +53,7 @@ internal abstract class TaskAdapter
         int l = labels / B, t = targets / B;
         return new TaskBatch
         {
-            Input = new BertInput(count, T, input.InputIds[(start * T)..((start + count) * T)], input.TokenTypeIds[(start * T)..((start + count) * T)],
-                input.AttentionMask[(start * T)..((start + count) * T)]),
+            Input = input.Rows(start, count),
             Labels = batch.Labels[(start * l)..((start + count) * l)],
             Targets = batch.Targets[(start * t)..((start + count) * t)],
         };
