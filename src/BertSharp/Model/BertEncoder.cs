@@ -30,7 +30,8 @@ internal sealed class BertEncoder
                 Layers[l].ForwardCls(x, mask, cache, B, T, dropout, mode);
                 return;
             }
-            Layers[l].Forward(x, mask, cache, B, T, dropout, mode);
+            bool nextIsCls = clsOnly && l + 1 == Layers.Count - 1;
+            Layers[l].Forward(x, mask, cache, B, T, dropout, mode, l + 1 < Layers.Count && !nextIsCls && caches.Length == 1 ? Layers[l + 1] : null);
             x = cache.Out.Output;
             hiddenStates?.Add(TensorCopy.Of(x, B, T, Layers[l].SelfAttention.Query.Out));
             attentions?.Add(TensorCopy.Of(cache.Attention.Probs, B, Layers[l].SelfAttention.Heads, T, T));

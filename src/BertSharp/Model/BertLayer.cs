@@ -22,8 +22,9 @@ internal sealed class BertLayer
     public BertIntermediate Intermediate { get; }
     public BertResidualOutput Output { get; }
 
-    // x (N,C) → c.Out.Output (N,C). mode: packed weights (inference), saved activations (training).
-    public void Forward(float[] x, KeyMask mask, Cache c, int B, int T, DropoutStream? dropout, PassMode mode)
+    // x (N,C) → c.Out.Output (N,C). mode: packed weights (inference), saved activations (training). next: the layer
+    // that runs on this one's output, if any (its projection may ride on this layer's loop, LayerTail.RunQueryBlocks).
+    public void Forward(float[] x, KeyMask mask, Cache c, int B, int T, DropoutStream? dropout, PassMode mode, BertLayer? next = null)
     {
         int N = B * T;
         var mm = AttentionOutput.Dense.MatMul;
@@ -37,12 +38,13 @@ internal sealed class BertLayer
             }
             return;
         }
-        if (blocked && LayerTail.QueryBlocksWorthwhile(N, T, mask, mm))
+        if (blocked && TakesQueryBlocks(this, B, T, mask))
         {
             using (OpProfile.Time(OpProfile.Op.BlockedLayer))
             {
                 c.Out.Ensure(N, SelfAttention.Query.In);
-                c.Tail.RunQueryBlocks(this, x, mask, c.Attention.QKV, c.Out.Output, B, T);
+                var ahead = next is not null && TakesQueryBlocks(next, B, T, mask) ? next : null;
+                c.Tail.RunQueryBlocks(this, ahead, x, mask, c.Out.Output, B, T);
             }
             return;
         }
@@ -69,6 +71,13 @@ internal sealed class BertLayer
         {
             Output.Forward(c.Intermediate.Output, c.AttentionOut.Output, c.Out, N, T, dropout, mode.Packed);           // h = LN(drop(g Wo2) + a1)
         }
+    }
+
+    // Whether a blocked inference pass of this shape runs the layer by query blocks (after the whole-layer check).
+    private static bool TakesQueryBlocks(BertLayer layer, int B, int T, KeyMask mask)
+    {
+        var mm = layer.AttentionOutput.Dense.MatMul;
+        return !LayerTail.WholeLayerWorthwhile(B, T, mask, mm) && LayerTail.QueryBlocksWorthwhile(B * T, T, mask, mm);
     }
 
     // dOut (N,C) → dx (N,C), written. dOut is left unchanged.

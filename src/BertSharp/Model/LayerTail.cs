@@ -11,8 +11,8 @@ namespace BertSharp.Model;
 /// one per operation. Whole sequences are independent too, so a block of them can also run its
 /// query/key/value projection and attention (<see cref="RunLayer"/>): the layer never leaves the
 /// cache, and every product is single-threaded (on a native provider with AMX, on a block tall enough for its tiles).
-/// Too few sequences for that, a managed layer still takes two loops (<see cref="RunQueryBlocks"/>): the
-/// projection by row blocks, then per block of query rows its attention over the sequence's keys and the tail.
+/// Too few sequences for that, a managed layer takes a loop per block of query rows, its attention over the sequence's
+/// keys and the tail, and the next layer's projection of those rows (<see cref="RunQueryBlocks"/>): one join a layer.
 /// </summary>
 /// <remarks>Needs packed weights (a block's GEMM re-packing its weight each time would cost more than it saves).</remarks>
 internal sealed class LayerTail
@@ -31,12 +31,18 @@ internal sealed class LayerTail
     [ThreadStatic] private static Scratch? scratch;
 
     public readonly Action<int> Body, LayerBody, ProjectBody, AttendBody;
-    private AlignedArray _qkv = null!;
+    private AlignedArray _qkv = null!, _nextQkv = null!;
     private BertLayer _layer = null!;
+    private BertLayer? _next;
     private float[] _context = [], _x = [], _a1 = [], _out = [];
     private int[] _valid = [];
     private RowBlocks _blocks;
     private int _rows, _batch, _seq, _sequencesPerBlock, _queryRows, _queryBlocks;
+
+    // RunQueryBlocks' projections, two so that a layer's loop can write the next layer's while its own tasks still read
+    // its keys and values; _ahead names the layer, input and rows whose projection _projections[_ahead.Index] holds.
+    private readonly AlignedArray[] _projections = [new(), new()];
+    private (BertLayer? Layer, float[]? Input, int Rows, int Index) _ahead;
 
     public LayerTail()
     {
@@ -141,25 +147,36 @@ internal sealed class LayerTail
         }
     }
 
-    // The whole layer, x (B·T, C) → qkv (B·T, 3C), the projection's output → output (B·T, C), in two loops: the
-    // query/key/value projection by blocks of rows, then per block of a sequence's query rows its attention,
-    // output projection and feed-forward.
-    public void RunQueryBlocks(BertLayer layer, float[] x, KeyMask mask, AlignedArray qkv, float[] output, int batch, int seq)
+    // The whole layer, x (B·T, C) → output (B·T, C), in two loops: the query/key/value projection by blocks of rows,
+    // then per block of a sequence's query rows its attention, output projection and feed-forward. Given the next layer
+    // (which must take this path too), each task of the second loop also projects its output rows through the next
+    // layer's weights, and the next layer's call skips its first loop: a pass then joins its threads once a layer, not
+    // twice, and on a CPU shared with busy processes each join can wait out a time slice the other thread lost (lone
+    // 64–128-token sequences beside two busy threads some 4 % faster, quiet 1 × 64 up to 5 %; docs/BENCHMARKS.md).
+    public void RunQueryBlocks(BertLayer layer, BertLayer? next, float[] x, KeyMask mask, float[] output, int batch, int seq)
     {
         int C = layer.Output.Dense.Out, N = batch * seq;
-        (_layer, _x, _qkv, _out, _valid, _seq, _rows) = (layer, x, qkv, output, mask.Valid, seq, N);
+        var ahead = _ahead;
+        _ahead = default;
+        bool projected = ReferenceEquals(ahead.Layer, layer) && ReferenceEquals(ahead.Input, x) && ahead.Rows == N;
+        int current = projected ? ahead.Index : 0;
+        (_layer, _next, _x, _out, _valid, _seq, _rows) = (layer, next, x, output, mask.Valid, seq, N);
+        (_qkv, _nextQkv) = (_projections[current], _projections[1 - current]);
         _queryRows = UnitsPerBlock(seq, 1);
         _queryBlocks = (seq + _queryRows - 1) / _queryRows;
-        qkv.Ensure(N * 3 * C);
+        _qkv.Ensure(N * 3 * C);
+        if (next is not null) _nextQkv.Ensure(N * 3 * C);
         try
         {
-            // Every thread, even on a contended CPU: each loop is a layer's half, milliseconds long.
-            WorkerPool.For((N + _queryRows - 1) / _queryRows, Gemm.MaxThreads, ProjectBody);
+            // Every thread, even on a contended CPU: each loop is (about) a layer, milliseconds long.
+            if (!projected) WorkerPool.For((N + _queryRows - 1) / _queryRows, Gemm.MaxThreads, ProjectBody);
             WorkerPool.For(batch * _queryBlocks, Gemm.MaxThreads, AttendBody);
+            if (next is not null) _ahead = (next, output, N, 1 - current);
         }
         finally
         {
-            (_x, _qkv, _out, _valid) = ([], null!, [], []);
+            (_x, _out, _valid, _next) = ([], [], [], null);
+            (_qkv, _nextQkv) = (null!, null!);
         }
     }
 
@@ -179,10 +196,12 @@ internal sealed class LayerTail
         Buffers.Ensure(ref buffers.A1, n * C);
         var context = buffers.Context.AsSpan(0, n * C);
         layer.SelfAttention.AttendRows(_qkv.AsSpan(b * T * 3 * C, T * 3 * C), q0, n, context, _valid[b], T);
+        var output = _out.AsSpan(r0 * C, n * C);
         using (OpProfile.Time(OpProfile.Op.FusedTail))
         {
-            Tail(layer, context, _x.AsSpan(r0 * C, n * C), buffers.A1.AsSpan(0, n * C), _out.AsSpan(r0 * C, n * C), n);
+            Tail(layer, context, _x.AsSpan(r0 * C, n * C), buffers.A1.AsSpan(0, n * C), output, n);
         }
+        _next?.SelfAttention.ProjectRows(output, _nextQkv.AsSpan(r0 * 3 * C, n * 3 * C), n);
     }
 
     private void Block(int block)
