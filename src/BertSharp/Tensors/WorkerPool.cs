@@ -36,6 +36,9 @@ internal static class WorkerPool
     // serial gaps between two loops of a pass (layer norms, products on the caller).
     private static readonly long SpinTicks = Stopwatch.Frequency / 1000, ContendedSpinTicks = Stopwatch.Frequency / 10_000;
 
+    // How long a loop's caller spins on its helpers before it yields (AwaitHelpers).
+    private static readonly long JoinSpinTicks = Stopwatch.Frequency / 1000;
+
     // While contended a thread's share must be this many grains: a helper descheduled mid-task
     // holds its loop for up to a time slice (milliseconds), which only a long share repays.
     private const long ContendedGrains = 512;
@@ -219,13 +222,26 @@ internal static class WorkerPool
             // Closed (a full fence) before reading active: a helper counts itself in before it checks
             // the generation, so one that missed the loop can no longer enter it.
             Interlocked.Exchange(ref generation, open + 1);
-            var spin = new SpinWait();
-            while (Volatile.Read(ref active) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            AwaitHelpers();
             inLoop = false;
             job = null;
             Volatile.Write(ref busy, 0);
         }
         if (error is not null) ExceptionDispatchInfo.Throw(error);
+    }
+
+    // The caller's wait for helpers still inside a task. It spins without yielding for JoinSpinTicks first: beside busy
+    // threads a yield hands the caller's CPU to one of them for the rest of its time slice (milliseconds), though a
+    // helper that is running finishes its task within a task's length. Lone 64–256-token sequences beside two busy
+    // threads ran 9–11 % faster on two threads than with SpinWait's yields after a few microseconds, with a 0.3, 1.5 or
+    // 5 ms spin alike (docs/BENCHMARKS.md). Past it the helper has likely lost its CPU for a slice, and yielding lets
+    // whatever shares the caller's CPU run, the helper perhaps among them.
+    private static void AwaitHelpers()
+    {
+        long until = Stopwatch.GetTimestamp() + JoinSpinTicks;
+        while (Volatile.Read(ref active) != 0 && Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
+        var spin = new SpinWait();
+        while (Volatile.Read(ref active) != 0) spin.SpinOnce(sleep1Threshold: -1);
     }
 
     private static void Work()
