@@ -233,7 +233,7 @@ internal static class WorkerPool
     // The caller's wait for helpers still inside a task. It spins without yielding for JoinSpinTicks first: beside busy
     // threads a yield hands the caller's CPU to one of them for the rest of its time slice (milliseconds), though a
     // helper that is running finishes its task within a task's length. Lone 64–256-token sequences beside two busy
-    // threads ran 9–11 % faster on two threads than with SpinWait's yields after a few microseconds, with a 0.3, 1.5 or
+    // threads ran 8–11 % faster on two threads than with SpinWait's yields after a few microseconds, with a 0.3, 1.5 or
     // 5 ms spin alike (docs/BENCHMARKS.md). Past it the helper has likely lost its CPU for a slice, and yielding lets
     // whatever shares the caller's CPU run, the helper perhaps among them.
     private static void AwaitHelpers()
