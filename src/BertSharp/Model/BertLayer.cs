@@ -38,7 +38,7 @@ internal sealed class BertLayer
             }
             return;
         }
-        if (blocked && TakesQueryBlocks(this, B, T, mask))
+        if (blocked && LayerTail.QueryBlocksWorthwhile(N, T, mask, mm))
         {
             using (OpProfile.Time(OpProfile.Op.BlockedLayer))
             {
@@ -73,7 +73,7 @@ internal sealed class BertLayer
         }
     }
 
-    // Whether a blocked inference pass of this shape runs the layer by query blocks (after the whole-layer check).
+    // Whether a blocked inference pass of this shape runs the layer by query blocks (Forward's choice for that layer).
     private static bool TakesQueryBlocks(BertLayer layer, int B, int T, KeyMask mask)
     {
         var mm = layer.AttentionOutput.Dense.MatMul;

@@ -81,8 +81,9 @@ internal sealed class LayerTail
     /// or more (64 tokens), and too few rows for the blocked tail (a lone sequence up to 512 tokens).
     /// </summary>
     /// <remarks>
-    /// A lone 128-token sequence beside two busy threads ran its per-operation loops on one thread; the two
-    /// loops a layer here run on both: 1.35× its one-thread speed there (was 0.99×), 1.66–1.73× quiet (1.54–1.66×).
+    /// A lone 128-token sequence beside two busy threads ran its per-operation loops on one thread; the loops
+    /// here run on both: with two a layer, 1.35× its one-thread speed there (was 0.99×), 1.66–1.73× quiet (1.54–1.66×);
+    /// one a layer since (see RunQueryBlocks).
     /// </remarks>
     public static bool QueryBlocksWorthwhile(int rows, int seq, KeyMask mask, MatMul matMul) =>
         matMul.Provider == ComputeProvider.Managed && !mask.Holes && seq >= 2 * ShortRows && !Worthwhile(rows, matMul);
@@ -152,7 +153,7 @@ internal sealed class LayerTail
     // (which must take this path too), each task of the second loop also projects its output rows through the next
     // layer's weights, and the next layer's call skips its first loop: a pass then joins its threads once a layer, not
     // twice, and on a CPU shared with busy processes each join can wait out a time slice the other thread lost (lone
-    // 64–128-token sequences beside two busy threads some 4 % faster, quiet 1 × 64 up to 5 %; docs/BENCHMARKS.md).
+    // 64–128-token sequences beside two busy threads some 4 % faster, quiet 1 × 64 some 6 %; docs/BENCHMARKS.md).
     public void RunQueryBlocks(BertLayer layer, BertLayer? next, float[] x, KeyMask mask, float[] output, int batch, int seq)
     {
         int C = layer.Output.Dense.Out, N = batch * seq;
