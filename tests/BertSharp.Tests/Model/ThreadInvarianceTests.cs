@@ -66,14 +66,11 @@ public class ThreadInvarianceTests
     public void APredictionIsTheSameBitsOnOneThreadAndOnAll(ComputeProvider provider)
     {
         // A server answers on one thread when its CPU is busy: the same text must get the same scores.
-        if (provider == ComputeProvider.OneDnnBf16) OneDnnProviderTests.Bf16Provider();
-        var pretrained = PretrainedModel.Load("minilm-l6");
-        var vocab = PolaritySentences.Vocab("minilm-l6");
-        var model = new BertModel(pretrained.Config, pretrained.Weights) { Provider = provider };
+        var (model, sentences) = Encoder(provider);
         // 1 × 64: bf16 splits a lone sequence's attention heads into pieces, however many threads run them.
         foreach (var (batch, tokens) in new[] { (1, 16), (1, 64), (8, 64), (32, 128) })
         {
-            var input = PolaritySentences.Pad([.. PolaritySentences.Texts(batch).Select(s => PolaritySentences.Ids(vocab, s, tokens))], tokens);
+            var input = sentences(batch, tokens);
             var one = OnThreads(1, () => model.Forward(input).LastHiddenState.Data.ToArray());
             var all = OnThreads(Math.Max(2, Environment.ProcessorCount), () => model.Forward(input).LastHiddenState.Data.ToArray());
             Assert.True(one.AsSpan().SequenceEqual(all), $"{batch} × {tokens}: hidden states differ between one thread and all");
@@ -87,10 +84,7 @@ public class ThreadInvarianceTests
     {
         // Beside busy processes a batch runs as parts of whole sequences, one thread each (BertModel.SequenceChunks):
         // each part's rows must come out as they do in the whole batch, whatever path the part's shape takes.
-        if (provider == ComputeProvider.OneDnnBf16) OneDnnProviderTests.Bf16Provider();
-        var pretrained = PretrainedModel.Load("minilm-l6");
-        var vocab = PolaritySentences.Vocab("minilm-l6");
-        var model = new BertModel(pretrained.Config, pretrained.Weights) { Provider = provider };
+        var (model, sentences) = Encoder(provider);
         int saved = Gemm.MaxThreads;
         try
         {
@@ -98,7 +92,7 @@ public class ThreadInvarianceTests
             // 3 × 40: parts of one and two sequences; 8 × 32: without AMX, bf16's whole-layer blocks, which parts of four are too few for.
             foreach (var (batch, tokens) in new[] { (8, 16), (3, 40), (8, 32), (5, 128) })
             {
-                var input = PolaritySentences.Pad([.. PolaritySentences.Texts(batch).Select(s => PolaritySentences.Ids(vocab, s, tokens))], tokens);
+                var input = sentences(batch, tokens);
                 WorkerPool.ContendedOverride = false;
                 var whole = model.Forward(input).LastHiddenState.Data.ToArray();
                 WorkerPool.ContendedOverride = true;
@@ -112,6 +106,17 @@ public class ThreadInvarianceTests
             WorkerPool.ContendedOverride = null;
             Gemm.MaxThreads = saved;
         }
+    }
+
+    // minilm-l6's encoder on the provider (the test skips where bf16 does not run), and a batch of the first polarity
+    // sentences padded or cut to a length.
+    private static (BertModel Model, Func<int, int, BertInput> Sentences) Encoder(ComputeProvider provider)
+    {
+        if (provider == ComputeProvider.OneDnnBf16) OneDnnProviderTests.Bf16Provider();
+        var pretrained = PretrainedModel.Load("minilm-l6");
+        var vocab = PolaritySentences.Vocab("minilm-l6");
+        return (new BertModel(pretrained.Config, pretrained.Weights) { Provider = provider },
+            (batch, tokens) => PolaritySentences.Pad([.. PolaritySentences.Texts(batch).Select(s => PolaritySentences.Ids(vocab, s, tokens))], tokens));
     }
 
     private static float[] Sum(float[] dy, int rows, int cols)
