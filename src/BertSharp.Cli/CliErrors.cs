@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Text.Json;
+using BertSharp.IO;
 using BertSharp.Training;
 
 namespace BertSharp.Cli;
@@ -32,7 +33,7 @@ internal static class CliErrors
         }
         catch (Exception e) when (IsUserError(e))
         {
-            Console.Error.WriteLine($"bertsharp: error: {e.Message}");
+            Console.Error.WriteLine($"bertsharp: error: {(e is JsonException json ? JsonErrors.Describe(json) : e.Message)}");
             return 1;
         }
     }

@@ -56,7 +56,7 @@ internal static class JsonBody
         }
         catch (JsonException e)
         {
-            throw new ApiException(StatusCodes.Status400BadRequest, "malformed_json", $"the body is not valid JSON: {e.Message}");
+            throw new ApiException(StatusCodes.Status400BadRequest, "malformed_json", $"the body is not valid JSON: {Brief(e)}");
         }
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
@@ -69,6 +69,15 @@ internal static class JsonBody
             throw new ApiException(StatusCodes.Status400BadRequest, "invalid_text", $"a property name in the body is not valid Unicode text ({bad})");
         }
         return document;
+    }
+
+    // The parser quotes the token it stopped at, and a bad literal runs to the end of the body: a 200 KB body came back
+    // twice in its 400 (detail and error message). Such a token keeps its first 40 characters and its length (the
+    // library does the same for files, BertSharp.IO.JsonErrors, internal there).
+    private static string Brief(JsonException e)
+    {
+        int end = e.Message.StartsWith('\'') ? e.Message.IndexOf("' is ", 1, StringComparison.Ordinal) : -1;
+        return end <= 41 ? e.Message : $"'{e.Message[1..41]}…' ({end - 1:N0} characters){e.Message[(end + 1)..]}";
     }
 
     // Escaped names ("te\\ud800xt") are decoded when a field is looked up, where a lone surrogate

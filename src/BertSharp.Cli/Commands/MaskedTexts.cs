@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using BertSharp.IO;
 
 namespace BertSharp.Cli.Commands;
 
@@ -35,7 +36,7 @@ internal static class MaskedTexts
                 }
                 JsonElement row;
                 try { row = JsonDocument.Parse(s).RootElement; }
-                catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: not valid JSON ({e.Message})"); }
+                catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: not valid JSON ({JsonErrors.Describe(e)})"); }
                 if (row.ValueKind != JsonValueKind.Object || !row.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
                     throw new InvalidDataException($"{path}:{line}: expected an object with a string field \"text\"");
                 texts.Add(t.GetString()!);

@@ -136,7 +136,7 @@ internal static class PredictCommand
                 if (!jsonLines) { texts.Add(s); continue; }
                 JsonElement row;
                 try { row = JsonDocument.Parse(s).RootElement; }
-                catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: not valid JSON ({e.Message})"); }
+                catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: not valid JSON ({JsonErrors.Describe(e)})"); }
                 if (row.ValueKind != JsonValueKind.Object || !row.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
                     throw new InvalidDataException($"{path}:{line}: expected an object with a string field \"text\"");
                 try

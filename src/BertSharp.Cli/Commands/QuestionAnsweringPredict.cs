@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using BertSharp.QuestionAnswering;
+using BertSharp.IO;
 
 namespace BertSharp.Cli.Commands;
 
@@ -67,7 +68,7 @@ internal static class QuestionAnsweringPredict
             if (string.IsNullOrWhiteSpace(s)) continue;
             JsonElement row;
             try { row = JsonDocument.Parse(s).RootElement; }
-            catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: not valid JSON ({e.Message})"); }
+            catch (JsonException e) { throw new InvalidDataException($"{path}:{line}: not valid JSON ({JsonErrors.Describe(e)})"); }
             string Field(string name) => row.ValueKind == JsonValueKind.Object && row.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
                 ? v.GetString()!
                 : throw new InvalidDataException($"{path}:{line}: expected an object with a string field \"{name}\"");

@@ -92,7 +92,7 @@ internal static class TokenizeCommand
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{name}:{lineNumber}: not valid JSON: {e.Message}", e);
+                throw new InvalidDataException($"{name}:{lineNumber}: not valid JSON: {JsonErrors.Describe(e)}", e);
             }
             catch (InvalidOperationException e)
             {

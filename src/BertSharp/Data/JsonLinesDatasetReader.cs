@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using BertSharp.IO;
 
 namespace BertSharp.Data;
 
@@ -26,7 +27,7 @@ internal static class JsonLinesDatasetReader
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{path}, line {line}: not valid JSON ({e.Message})", e);
+                throw new InvalidDataException($"{path}, line {line}: not valid JSON ({JsonErrors.Describe(e)})", e);
             }
             using (doc)
             {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BertSharp.IO;
 
 namespace BertSharp.Data;
 
@@ -22,7 +23,7 @@ public static class MultiLabels
         if (trimmed.StartsWith('['))
         {
             try { names = JsonSerializer.Deserialize<string[]>(trimmed) ?? []; }
-            catch (JsonException e) { throw new InvalidDataException($"'{value}' is not a JSON list of label names ({e.Message})", e); }
+            catch (JsonException e) { throw new InvalidDataException($"'{value}' is not a JSON list of label names ({JsonErrors.Describe(e)})", e); }
         }
         else
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BertSharp.IO;
 
 namespace BertSharp.Data;
 
@@ -121,7 +122,7 @@ public sealed class TokenDataset : ITaskDataset
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{where}: not valid JSON ({e.Message})", e);
+                throw new InvalidDataException($"{where}: not valid JSON ({JsonErrors.Describe(e)})", e);
             }
             if (obj.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object, found {obj.ValueKind}");
             var words = StringArray(obj, "tokens", where);

@@ -29,7 +29,7 @@ internal static class HfDirectory
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{configPath}: no such file", configPath);
         BertConfig? config;
         try { config = JsonSerializer.Deserialize<BertConfig>(File.ReadAllText(configPath), ReadOptions); }
-        catch (JsonException e) { throw new InvalidDataException($"{configPath}: {e.Message}", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{configPath}: {JsonErrors.Describe(e)}", e); }
         if (config is null) throw new InvalidDataException($"{configPath}: empty config");
         config.Validate(configPath);
         return config;
@@ -41,7 +41,7 @@ internal static class HfDirectory
         if (!File.Exists(path)) return (true, null);
         JsonNode? node;
         try { node = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip }); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: {JsonErrors.Describe(e)}", e); }
         bool lower = node?["do_lower_case"] is not JsonValue l || !l.TryGetValue<bool>(out var b) || b;
         // HF writes a huge sentinel (1e30) when the length is unknown.
         int? max = node?["model_max_length"] is JsonValue m && m.TryGetValue<double>(out var d) && d is > 0 and < int.MaxValue ? (int)d : null;
@@ -71,7 +71,7 @@ internal static class HfDirectory
     {
         JsonNode? index;
         try { index = JsonNode.Parse(File.ReadAllText(indexPath)); }
-        catch (JsonException e) { throw new InvalidDataException($"{indexPath}: {e.Message}", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{indexPath}: {JsonErrors.Describe(e)}", e); }
         if (index?["weight_map"] is not JsonObject map) throw new InvalidDataException($"{indexPath}: no weight_map");
         var all = new StateDict { Source = indexPath };
         foreach (var file in map.Select(kv => kv.Value?.GetValue<string>()).Distinct())

@@ -55,7 +55,7 @@ internal static class SafeTensors
 
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: safetensors header is not valid JSON: {e.Message}", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: safetensors header is not valid JSON: {JsonErrors.Describe(e)}", e); }
         using var _ = doc;
         if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: safetensors header is not a JSON object");
 

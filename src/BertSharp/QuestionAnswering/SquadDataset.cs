@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using BertSharp.Data;
+using BertSharp.IO;
 
 namespace BertSharp.QuestionAnswering;
 
@@ -97,7 +98,7 @@ public sealed class SquadDataset : ITaskDataset
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(bytes); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({JsonErrors.Describe(e)})"); }
         using (document)
         {
             var root = document.RootElement;
@@ -150,7 +151,7 @@ public sealed class SquadDataset : ITaskDataset
             string at = $"{path}:{line}";
             JsonDocument document;
             try { document = JsonDocument.Parse(raw); }
-            catch (JsonException e) { throw new InvalidDataException($"{at}: not valid JSON ({e.Message})"); }
+            catch (JsonException e) { throw new InvalidDataException($"{at}: not valid JSON ({JsonErrors.Describe(e)})"); }
             using (document)
             {
                 var row = document.RootElement;

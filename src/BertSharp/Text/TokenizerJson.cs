@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BertSharp.IO;
 
 namespace BertSharp.Text;
 
@@ -18,7 +19,7 @@ internal static class TokenizerJson
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e);
+            throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {JsonErrors.Describe(e)}", e);
         }
         using (doc)
         {
@@ -126,7 +127,7 @@ internal static class TokenizerJson
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {e.Message}", e);
+            throw new InvalidDataException($"{path}: not valid JSON (line {e.LineNumber + 1}): {JsonErrors.Describe(e)}", e);
         }
     }
 

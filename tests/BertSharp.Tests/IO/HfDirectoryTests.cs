@@ -162,4 +162,23 @@ public class HfDirectoryTests
         e = Assert.Throws<InvalidDataException>(() => PretrainedModel.Load(dir.Path));
         Assert.Contains("hidden_size = 10: is not a multiple of num_attention_heads (4)", e.Message);
     }
+
+    [Fact]
+    public void AConfigThatIsNotJsonGetsAOneLineErrorNotTheFileBack()
+    {
+        // The parser quotes the literal it stopped at, which for a text file runs to its end: the error held all 200 KB.
+        using var dir = new TempDir();
+        TinyModel.Model().Save(dir.Path);
+        string text = "text,label\n" + string.Concat(Enumerable.Repeat("a gripping film,1\n", 11_000));
+        File.WriteAllText(dir.File("config.json"), text);
+        var e = Assert.Throws<InvalidDataException>(() => PretrainedModel.Load(dir.Path));
+        Assert.StartsWith($"{dir.File("config.json")}: 'text,label", e.Message);
+        Assert.Contains($"…' ({text.Length:N0} characters) is an invalid JSON literal. Expected the literal 'true'.", e.Message);
+        Assert.True(e.Message.Length < dir.File("config.json").Length + 200, e.Message);
+
+        // A short token keeps the parser's own words.
+        File.WriteAllText(dir.File("config.json"), "{\"hidden_size\": tru}");
+        e = Assert.Throws<InvalidDataException>(() => PretrainedModel.Load(dir.Path));
+        Assert.Contains("'tru}' is an invalid JSON literal", e.Message);
+    }
 }

@@ -116,6 +116,17 @@ public sealed class ServerApiTests(ServedModel model)
     }
 
     [Fact]
+    public async Task ABadLiteralIsNotEchoedBack()
+    {
+        // The parser quotes a bad literal to the end of the body: a 100 KB one came back twice in the 400.
+        await using var server = await model.StartAsync();
+        using var r = await server.PostJsonAsync("/v1/classify", "{\"text\": t" + new string('x', 100_000) + "}");
+        await AssertError(r, 400, "malformed_json", "characters) is an invalid JSON literal", "a 100 KB literal");
+        long length = (await r.Content.ReadAsByteArrayAsync()).Length;
+        Assert.True(length < 2_000, $"a 400 of {length} bytes");
+    }
+
+    [Fact]
     public async Task TenMegabyteBodiesGet413WithOrWithoutContentLength()
     {
         await using var server = await model.StartAsync();
