@@ -14,7 +14,8 @@ public static class BertSharpEndpointRouteBuilderExtensions
     /// /v1/fill-mask, by the model's head), POST /v1/embed, /v1/tokenize, /v1/attention, GET /v1/model, the
     /// health endpoints /health, /health/live and /health/ready, /metrics (Prometheus) and the web page at /.
     /// /v1/* (and /metrics unless <see cref="ServerOptions.MetricsPublic"/>) need the API key when one is set, and
-    /// /v1/* take the rate limit when one is set, which needs <c>app.UseRateLimiter()</c> in the app's pipeline.
+    /// /v1/* take the rate limit when one is set, which needs <c>app.UseRateLimiter()</c> in the app's pipeline (after
+    /// <c>app.UseRouting()</c> and before <c>app.UseAuthentication()</c>, so that requests with a wrong key count too).
     /// The model is loaded here when <see cref="ServerOptions.Model"/> names it.
     /// </summary>
     /// <param name="endpoints">The app (or a route group).</param>
@@ -51,9 +52,12 @@ public static class BertSharpEndpointRouteBuilderExtensions
             w.WriteString("runtime", s.Pipeline.Runtime.ToString().ToLowerInvariant());
             w.WriteEndObject();
         }));
-        root.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = ModelReadyCheck.WriteLiveAsync });
-        root.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ModelReadyCheck.Tag), ResponseWriter = ModelReadyCheck.WriteReadyAsync });
-        var metrics = root.MapPrometheusScrapingEndpoint("/metrics");
+        // The health checks' and the scraper's own mappings take any method (DELETE /health/ready was a 200): GET and HEAD
+        // only, and routing answers the rest 405 with Allow.
+        var readOnly = new HttpMethodMetadata(ApiRoutes.GetOrHead);
+        root.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = ModelReadyCheck.WriteLiveAsync }).WithMetadata(readOnly);
+        root.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ModelReadyCheck.Tag), ResponseWriter = ModelReadyCheck.WriteReadyAsync }).WithMetadata(readOnly);
+        var metrics = root.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(readOnly);
         // /metrics reveals traffic and error patterns, so it is behind the key too unless made public.
         if (options.ApiKey is not null && !options.MetricsPublic) metrics.RequireAuthorization(ApiKeyAuthenticationHandler.Policy);
         WebPage.Map(root);

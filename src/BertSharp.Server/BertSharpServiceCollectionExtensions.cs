@@ -48,9 +48,13 @@ public static class BertSharpServiceCollectionExtensions
         services.AddTransient<IStartupFilter, RequestMetrics>();
         services.AddProblemDetails();
         services.AddHealthChecks().AddCheck<ModelReadyCheck>(ModelReadyCheck.Name, tags: [ModelReadyCheck.Tag]);
+        // Registered with or without a key, so that an app can place UseAuthentication and UseAuthorization after its rate
+        // limiter either way (ASP.NET adds them itself when left out, but ahead of everything the app adds).
+        var authentication = services.AddAuthentication();
+        services.AddAuthorization();
         if (options.ApiKey is { } key)
         {
-            services.AddAuthentication().AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName,
+            authentication.AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName,
                 o => o.KeyDigest = ApiKeyAuthenticationHandler.Digest(key));
             services.AddAuthorizationBuilder().AddPolicy(ApiKeyAuthenticationHandler.Policy,
                 p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());

@@ -22,6 +22,11 @@ internal static class JsonBody
         if (!request.HasJsonContentType())
             throw new ApiException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
                 $"send the body as JSON with 'Content-Type: application/json' (got {(string.IsNullOrEmpty(request.ContentType) ? "no content type" : $"'{request.ContentType}'")})");
+        // A compressed body that no middleware decoded (ASP.NET's request decompression removes the header of those it
+        // does): read as JSON it was a misleading invalid_utf8, and a plain body labelled gzip was taken as it came.
+        if (request.Headers.ContentEncoding.ToString() is { Length: > 0 } encoding && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+            throw new ApiException(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type",
+                $"the body's Content-Encoding '{(encoding.Length <= 40 ? encoding : encoding[..40] + "…")}' is not one the server decodes; send the JSON uncompressed (bertsharp serve also takes gzip, br and deflate)");
         var ct = context.RequestAborted;
         if (request.ContentLength > maxBytes)
         {
@@ -33,7 +38,16 @@ internal static class JsonBody
         while (true)
         {
             if (length == buffer.Length) Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, maxBytes + 1));
-            int read = await request.Body.ReadAsync(buffer.AsMemory(length), ct);
+            int read;
+            try
+            {
+                read = await request.Body.ReadAsync(buffer.AsMemory(length), ct);
+            }
+            catch (InvalidDataException)
+            {
+                // The decompression middleware's stream: a body labelled gzip (br, deflate) that is not was a 500.
+                throw new ApiException(StatusCodes.Status400BadRequest, "invalid_content_encoding", "the body is not data of its Content-Encoding; send it compressed as the header says, or uncompressed without the header");
+            }
             if (read == 0) break;
             length += read;
             if (length > maxBytes)

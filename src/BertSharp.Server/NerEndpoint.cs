@@ -63,7 +63,7 @@ internal sealed class NerEndpoint
         return value.ValueKind == JsonValueKind.String && Enum.TryParse<AggregationStrategy>(value.GetString(), ignoreCase: true, out var strategy)
             && !int.TryParse(value.GetString(), out _)
             ? strategy
-            : throw TextsRequest.Invalid("invalid_field", $"\"aggregation_strategy\" must be one of none, simple, first, average, max (got {value.GetRawText()})");
+            : throw TextsRequest.Invalid("invalid_field", $"\"aggregation_strategy\" must be one of none, simple, first, average, max (got {TextsRequest.Shown(value)})");
     }
 
     private static void Write(Utf8JsonWriter w, TokenEntity e)

@@ -17,8 +17,11 @@ internal static class Problems
     {
         context.RequestServices.GetService<ServerMetrics>()?.Error(code);
         if (context.Response.HasStarted) return; // too late to change the answer; the connection is dropped
+        // Routing's 405 names the methods the path takes (RFC 9110 §15.5.6 requires it); clearing the response dropped it.
+        var allow = context.Response.Headers.Allow;
         context.Response.Clear();
         context.Response.StatusCode = status;
+        if (status == StatusCodes.Status405MethodNotAllowed) context.Response.Headers.Allow = allow;
         if (status == StatusCodes.Status401Unauthorized) context.Response.Headers.WWWAuthenticate = "Bearer";
         retryAfter ??= status == StatusCodes.Status503ServiceUnavailable ? TimeSpan.FromSeconds(1) : null;
         // Whole seconds (RFC 9110 §10.2.3), rounded up so that a client waiting that long finds room.
@@ -53,9 +56,13 @@ internal static class Problems
         catch (BadHttpRequestException e)
         {
             // Kestrel's own refusals while the body is read (over the transport limit, a client that stalls, …)
-            var (code, message) = e.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? ("body_too_large", $"the body is larger than the server's limit of {options.MaxBodyBytes} bytes")
-                : ("bad_request", e.Message);
+            var (code, message) = e.StatusCode switch
+            {
+                StatusCodes.Status413PayloadTooLarge => ("body_too_large", $"the body is larger than the server's limit of {options.MaxBodyBytes} bytes"),
+                // Kestrel's message names its own setting (MinRequestBodyDataRate), and the code was bad_request.
+                StatusCodes.Status408RequestTimeout => ("request_timeout", "the body arrived too slowly; the server stopped waiting for it"),
+                _ => ("bad_request", e.Message),
+            };
             await WriteAsync(context, e.StatusCode, code, message);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)

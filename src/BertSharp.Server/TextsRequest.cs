@@ -28,8 +28,8 @@ internal sealed class TextsRequest
         string?[]? pairs = null;
         if (hasText)
         {
-            items = [String(text, "text", allowNull: false)!];
-            if (body.TryGetProperty("text_pair", out var pair) && pair.ValueKind != JsonValueKind.Null) pairs = [String(pair, "text_pair", allowNull: false)];
+            items = [String(text, "\"text\"", allowNull: false)!];
+            if (body.TryGetProperty("text_pair", out var pair) && pair.ValueKind != JsonValueKind.Null) pairs = [String(pair, "\"text_pair\"", allowNull: false)];
             if (body.TryGetProperty("text_pairs", out _)) throw Invalid("invalid_field", "\"text_pairs\" goes with \"texts\"; with \"text\" use \"text_pair\"");
         }
         else
@@ -57,8 +57,18 @@ internal sealed class TextsRequest
     {
         if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int n) || n < 1)
-            throw Invalid("invalid_field", $"\"{name}\" must be a positive integer (got {value.GetRawText()})");
+            throw Invalid("invalid_field", $"\"{name}\" must be a positive integer (got {Shown(value)})");
         return n;
+    }
+
+    /// <summary>
+    /// A field's JSON as an error shows it: up to 40 characters, then its length (a 900 KB <c>"top_k"</c> came back
+    /// whole, twice, in its 422).
+    /// </summary>
+    public static string Shown(JsonElement value)
+    {
+        string raw = value.GetRawText();
+        return raw.Length <= 40 ? raw : $"{raw[..40]}… ({raw.Length:N0} characters)";
     }
 
     private static void Check(string text, string where, int maxChars)
@@ -68,15 +78,15 @@ internal sealed class TextsRequest
             throw Invalid("text_too_long", $"{where} has {text.Length} characters; the server's limit is {maxChars}");
     }
 
-    private static string? String(JsonElement value, string name, bool allowNull) => value.ValueKind switch
+    private static string? String(JsonElement value, string where, bool allowNull) => value.ValueKind switch
     {
-        JsonValueKind.String => Decode(value, name),
+        JsonValueKind.String => Decode(value, where),
         JsonValueKind.Null when allowNull => null,
-        _ => throw Invalid("invalid_field", $"\"{name}\" must be a string (got {Kind(value)})"),
+        _ => throw Invalid("invalid_field", $"{where} must be a string (got {Kind(value)})"),
     };
 
     // An escaped lone surrogate ("\ud800") is valid JSON but no text: the decoder refuses it.
-    private static string Decode(JsonElement value, string name)
+    private static string Decode(JsonElement value, string where)
     {
         try
         {
@@ -84,7 +94,7 @@ internal sealed class TextsRequest
         }
         catch (InvalidOperationException)
         {
-            throw new ApiException(StatusCodes.Status400BadRequest, "invalid_text", $"\"{name}\" is not valid Unicode text (an unpaired surrogate escape such as \\ud800?)");
+            throw new ApiException(StatusCodes.Status400BadRequest, "invalid_text", $"{where} is not valid Unicode text (an unpaired surrogate escape such as \\ud800?)");
         }
     }
 
@@ -98,7 +108,7 @@ internal sealed class TextsRequest
         int i = 0;
         foreach (var item in value.EnumerateArray())
         {
-            result[i] = String(item, $"{name}[{i}]", allowNull);
+            result[i] = String(item, $"\"{name}\"[{i}]", allowNull);
             i++;
         }
         return result;

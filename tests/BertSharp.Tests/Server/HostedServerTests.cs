@@ -32,7 +32,10 @@ public sealed class HostedServerTests(ServedModel model)
             o.RateLimit = 20;
         });
         await using var app = builder.Build();
+        app.UseRouting();
         app.UseRateLimiter();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapGet("/", () => "my app");
         app.MapBertSharp("/bert");
         await app.StartAsync();
@@ -111,6 +114,25 @@ public sealed class HostedServerTests(ServedModel model)
         Assert.Equal(1, PrometheusText.Metric(metrics, "bertsharp_errors_total{code=\"rate_limited\"}"));
         Assert.Equal(1, PrometheusText.Metric(metrics, "bertsharp_http_requests_total{route=\"/v1/classify\",status=\"429\"}"));
         Assert.Equal(0, PrometheusText.Metric(metrics, "bertsharp_texts_classified_total"));
+    }
+
+    [Fact]
+    public async Task WrongKeysCountAgainstTheRateLimit()
+    {
+        // With the limiter after authentication, 30 wrong keys were 30 401s: keys could be tried at full speed.
+        await using var server = await model.StartAsync(new ServerOptions { ApiKey = "right-key", RateLimit = 3, RateLimitPeriod = TimeSpan.FromMinutes(1) });
+        for (int i = 0; i < 3; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/tokenize") { Content = new StringContent("{\"text\": \"a\"}", Encoding.UTF8, "application/json") };
+            request.Headers.TryAddWithoutValidation("X-API-Key", $"guess-{i}");
+            using var r = await server.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+        }
+        using var right = new HttpRequestMessage(HttpMethod.Post, "/v1/tokenize") { Content = new StringContent("{\"text\": \"a\"}", Encoding.UTF8, "application/json") };
+        right.Headers.TryAddWithoutValidation("X-API-Key", "right-key");
+        using var refused = await server.Client.SendAsync(right);
+        Assert.Equal((HttpStatusCode)429, refused.StatusCode);
+        Assert.Equal("rate_limited", JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("code").GetString());
     }
 
     [Fact]

@@ -96,9 +96,12 @@ public sealed class ServerApiTests(ServedModel model)
         { "no text field", "{\"txt\": \"hello\"}", "application/json", 422, "invalid_field", "missing \"text\"" },
         { "text and texts", "{\"text\": \"a\", \"texts\": [\"b\"]}", "application/json", 422, "invalid_field", "not both" },
         { "text is a number", "{\"text\": 5}", "application/json", 422, "invalid_field", "\"text\" must be a string (got a number)" },
-        { "texts hold a number", "{\"texts\": [\"a\", 5]}", "application/json", 422, "invalid_field", "\"texts[1]\" must be a string" },
+        { "texts hold a number", "{\"texts\": [\"a\", 5]}", "application/json", 422, "invalid_field", "\"texts\"[1] must be a string" },
         { "pairs of the wrong count", "{\"texts\": [\"a\", \"b\"], \"text_pairs\": [\"c\"]}", "application/json", 422, "invalid_field", "has 1 entries" },
         { "top_k zero", "{\"text\": \"a\", \"top_k\": 0}", "application/json", 422, "invalid_field", "\"top_k\" must be a positive integer" },
+        // A value is shown up to 40 characters and its length: a 900 KB one came back whole, twice.
+        { "top_k a long string", "{\"text\": \"a\", \"top_k\": \"" + new string('A', 100_000) + "\"}", "application/json", 422, "invalid_field", "(got \"" + new string('A', 39) + "… (100,002 characters))" },
+        { "labelled gzip but plain", "{\"text\": \"a\"}", "application/json", 400, "invalid_content_encoding", "not data of its Content-Encoding" },
         { "too long a text", "{\"text\": \"" + new string('a', 10_001) + "\"}", "application/json", 422, "text_too_long", "10001 characters" },
         { "10,000 texts", "{\"texts\": [" + string.Join(",", Enumerable.Repeat("\"a short text\"", 10_000)) + "]}", "application/json", 422, "too_many_texts", "10000 entries" },
     };
@@ -110,8 +113,41 @@ public sealed class ServerApiTests(ServedModel model)
         await using var server = await model.StartAsync();
         var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
         if (contentType is not null) content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+        // Sent plain but labelled gzip: it must not be taken as it came (nor be a 500 from the decoder).
+        if (name == "labelled gzip but plain") content.Headers.ContentEncoding.Add("gzip");
         using var r = await server.Client.PostAsync("/v1/classify", content);
         await AssertError(r, status, code, message, name);
+        await AssertStillServes(server);
+    }
+
+    [Fact]
+    public async Task GzipBrotliAndDeflateBodiesAreDecodedAndOtherEncodingsRefused()
+    {
+        // A gzip body was read as it came: a 400 about a bad UTF-8 byte (0x8B, gzip's second magic byte).
+        await using var server = await model.StartAsync();
+        string body = Json(new { text = model.HeldOut[0].Text });
+        using var plain = await server.PostJsonAsync("/v1/classify", body);
+        string expected = await plain.Content.ReadAsStringAsync();
+        foreach (var (name, compress) in new (string, Func<Stream, Stream>)[]
+        {
+            ("gzip", s => new System.IO.Compression.GZipStream(s, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true)),
+            ("br", s => new System.IO.Compression.BrotliStream(s, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true)),
+            ("deflate", s => new System.IO.Compression.ZLibStream(s, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true)),
+        })
+        {
+            var packed = new MemoryStream();
+            using (var z = compress(packed)) z.Write(Encoding.UTF8.GetBytes(body));
+            var content = new ByteArrayContent(packed.ToArray());
+            content.Headers.ContentType = new("application/json");
+            content.Headers.ContentEncoding.Add(name);
+            using var r = await server.Client.PostAsync("/v1/classify", content);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Equal(expected, await r.Content.ReadAsStringAsync());
+        }
+        var zstd = new ByteArrayContent([0x28, 0xB5, 0x2F, 0xFD]);
+        zstd.Headers.ContentType = new("application/json");
+        zstd.Headers.ContentEncoding.Add("zstd");
+        using (var r = await server.Client.PostAsync("/v1/classify", zstd)) await AssertError(r, 415, "unsupported_media_type", "Content-Encoding 'zstd'", "zstd");
         await AssertStillServes(server);
     }
 
@@ -147,7 +183,19 @@ public sealed class ServerApiTests(ServedModel model)
     {
         await using var server = await model.StartAsync();
         using (var r = await server.Client.GetAsync("/v1/nothing-here")) await AssertError(r, 404, "not_found", "/v1/nothing-here", "404");
-        using (var r = await server.Client.GetAsync("/v1/classify")) await AssertError(r, 405, "method_not_allowed", "does not take GET", "405");
+        using (var r = await server.Client.GetAsync("/v1/classify"))
+        {
+            await AssertError(r, 405, "method_not_allowed", "does not take GET", "405");
+            Assert.Equal(["POST"], r.Content.Headers.Allow);
+        }
+        // The probes' and the scraper's mappings took any method (DELETE /health/ready, POST /metrics were 200s).
+        foreach (var (method, path) in new[] { ("DELETE", "/health/ready"), ("POST", "/health/live"), ("POST", "/metrics"), ("PUT", "/metrics") })
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            using var r = await server.Client.SendAsync(request);
+            await AssertError(r, 405, "method_not_allowed", $"does not take {method}", $"{method} {path}");
+            Assert.Equal(["GET", "HEAD"], r.Content.Headers.Allow);
+        }
         // A client that says it wants no JSON still gets the problem, the one error format there is.
         using (var request = new HttpRequestMessage(HttpMethod.Get, "/v1/nothing-here"))
         {
