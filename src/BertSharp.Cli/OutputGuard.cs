@@ -31,6 +31,14 @@ internal static class OutputGuard
         }
     }
 
+    /// <summary>Refuses two outputs of one command that are the same file: the second write would replace the first.</summary>
+    /// <exception cref="ArgumentException">They are one file.</exception>
+    public static void RefuseSame(string? first, string firstOption, string? second, string secondOption)
+    {
+        if (first is not null && second is not null && string.Equals(Canonical(first), Canonical(second), StringComparison.Ordinal))
+            throw new ArgumentException($"{secondOption} {second}: is also {firstOption}, and one output would replace the other; give them different files");
+    }
+
     // The absolute path with symbolic links followed, so that a link to an input counts as the input.
     private static string Canonical(string path)
     {

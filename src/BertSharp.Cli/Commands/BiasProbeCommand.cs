@@ -26,6 +26,7 @@ internal static class BiasProbeCommand
         foreach (var o in new Option[] { model, revision, templates, targets, json, plot, output }) command.Options.Add(o);
         command.SetAction(parse =>
         {
+            OutputGuard.RefuseSame(parse.GetValue(output), "--output", parse.GetValue(plot), "--plot");
             var targetList = parse.GetValue(targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var templateList = parse.GetValue(templates) is { } path ? MaskedTexts.ReadFile(path) : null;
             if (templateList is { Count: 0 }) throw new InvalidDataException($"{parse.GetValue(templates)}: no templates in the file");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using BertSharp.Distributed;
 using BertSharp.Inference;
 using BertSharp.IO;
+using BertSharp.QuestionAnswering;
 using BertSharp.Training;
 
 namespace BertSharp.Cli.Commands;
@@ -55,7 +56,15 @@ internal static class EvalCommand
             ProviderOption.Validate(parse.GetValue(bf16), engine);
             int batchSize = parse.GetValue(batch);
             if (batchSize < 1) throw new ArgumentException($"--batch-size {batchSize}: must be ≥ 1");
+            // Before any work: --predictions over --data replaced the SQuAD file with the answers.
+            if (parse.GetValue(predictions) is { } predictionsPath)
+            {
+                OutputGuard.RefuseInputs(predictionsPath, "--predictions", parse.GetValue(model)!, parse.GetValue(data));
+                OutputGuard.RefuseSame(parse.GetValue(output), "--output", predictionsPath, "--predictions");
+            }
             using var pipeline = Pipeline.Load(ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision)), engine);
+            if (parse.GetValue(predictions) is not null && pipeline is not QuestionAnsweringPipeline)
+                throw new ArgumentException("--predictions: only a question-answering model writes predictions.json");
             ProviderOption.Apply(pipeline, parse.GetValue(bf16));
             // Under mpirun rank 0 reads the data and runs the task's evaluation; every batch it scores is split
             // over the ranks, which only hold the model.
@@ -77,8 +86,7 @@ internal static class EvalCommand
                 parse.GetValue(model)!, parse.GetValue(data));
             if (parse.GetValue(predictions) is { } path)
             {
-                if (report is not QuestionAnswering.SquadReport squad) throw new ArgumentException("--predictions: only a question-answering model writes predictions.json");
-                AtomicFile.WriteAllText(path, squad.PredictionsJson());
+                AtomicFile.WriteAllText(path, ((SquadReport)report).PredictionsJson());
             }
             return 0;
         }));

@@ -108,6 +108,17 @@ public class QuestionAnsweringEndToEndTests(TrainedQaModel model) : IClassFixtur
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal(100.0, JsonDocument.Parse(r.Stdout).RootElement.GetProperty("exact_match").GetDouble());
         Assert.Equal("Zürich", JsonDocument.Parse(File.ReadAllText(predictions)).RootElement.GetProperty("r0q1").GetString());
+
+        // Over the data it reads: it replaced the SQuAD file with the answers. Refused before any work, the data intact.
+        string data = File.ReadAllText(model.Data);
+        r = CliRunner.Run("eval", "--model", model.Directory, "--data", model.Data, "--predictions", model.Data);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"--predictions {model.Data}: is ", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal(data, File.ReadAllText(model.Data));
+        // Over the report: one output replaced the other.
+        r = CliRunner.Run("eval", "--model", model.Directory, "--data", model.Data, "-o", predictions, "--predictions", predictions);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("is also --output", r.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -44,6 +44,11 @@ public sealed class PretrainCommandTests : IDisposable
         Assert.Equal(5, rows.GetProperty("rows").GetArrayLength());
         Assert.Equal("zzyzx", rows.GetProperty("missing_targets")[0].GetString());
         Assert.True(new FileInfo(png).Length > 1000);
+        // The report over the plot: one output replaced the other (the PNG became text).
+        var both = CliRunner.Run("bias-probe", "--model", output, "--targets", "he,she", "--plot", png, "-o", png);
+        Assert.Equal(1, both.ExitCode);
+        Assert.Contains("is also --output", both.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0x89, File.ReadAllBytes(png)[0]);
 
         var bad = CliRunner.Run("fill-mask", "--model", output, "no mask at all");
         Assert.NotEqual(0, bad.ExitCode);
