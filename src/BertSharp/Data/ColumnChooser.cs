@@ -17,7 +17,12 @@ internal static class ColumnChooser
         {
             int i = IndexOf(columns, name, StringComparison.Ordinal);
             if (i < 0) i = IndexOf(columns, name, StringComparison.OrdinalIgnoreCase);
-            if (i >= 0) return i;
+            if (i < 0) continue;
+            // Two columns of the name: the first was taken without a word (text,label,label).
+            var same = Enumerable.Range(0, columns.Count).Where(j => string.Equals(columns[j].Trim(), columns[i].Trim(), StringComparison.OrdinalIgnoreCase)).ToList();
+            if (same.Count > 1)
+                throw new InvalidDataException($"{source}: columns {string.Join(", ", same.SkipLast(1).Select(j => j + 1))} and {same[^1] + 1} are {(same.Count == 2 ? "both" : "all")} named '{columns[i].Trim()}'; rename all but one");
+            return i;
         }
         if (defaults.Length == 0 && wanted is null)
             return -1;

@@ -18,6 +18,8 @@ internal static class CsvDatasetReader
             TrackLineNumbers = true,
             SkipEmptyLines = true,
             MalformedData = CsvMalformedDataHandling.Throw,
+            // A row with a field too many (an unquoted comma in the text) shifted the label: "solid film" became a class.
+            FieldCountMismatch = CsvFieldCountHandling.Throw,
         };
         try
         {
@@ -41,7 +43,9 @@ internal static class CsvDatasetReader
         catch (CsvFormatException e)
         {
             string where = e.LineNumber > 0 ? $"{path}, line {e.LineNumber}" : path;
-            throw new InvalidDataException($"{where}: malformed {(tabSeparated ? "TSV" : "CSV")} ({e.Message})", e);
+            // The usual cause of a field too many in a CSV: a comma in an unquoted text.
+            string hint = !tabSeparated && e.Message.Contains("fields but", StringComparison.Ordinal) ? "; a field holding a comma must be in double quotes" : "";
+            throw new InvalidDataException($"{where}: malformed {(tabSeparated ? "TSV" : "CSV")} ({e.Message}){hint}", e);
         }
     }
 }

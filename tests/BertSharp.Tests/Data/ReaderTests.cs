@@ -61,6 +61,36 @@ public class ReaderTests
     }
 
     [Fact]
+    public void ARowWithAFieldTooManyOrTooFewNamesTheLine()
+    {
+        // An unquoted comma in the text shifted the label: "solid film" was read as a third class.
+        using var tmp = new TempDir();
+        string path = tmp.Write("ragged.csv", "text,label\ngood film,positive\na good, solid film,positive\n");
+        var e = Assert.Throws<InvalidDataException>(() => TextDataset.Load(path));
+        Assert.StartsWith($"{path}, line 3: malformed CSV (", e.Message);
+        Assert.Contains("3 fields but 2", e.Message);
+        Assert.EndsWith("a field holding a comma must be in double quotes", e.Message);
+        string shortRow = tmp.Write("short.csv", "text,label\ngood film,positive\nbad film\n");
+        Assert.StartsWith($"{shortRow}, line 3: malformed CSV (", Assert.Throws<InvalidDataException>(() => TextDataset.Load(shortRow)).Message);
+        // A TSV's extra tab is as much a shifted field.
+        string tsv = tmp.Write("ragged.tsv", "sentence\tlabel\ngood film\t1\nbad\tfilm\t0\n");
+        Assert.StartsWith($"{tsv}, line 3: malformed TSV (", Assert.Throws<InvalidDataException>(() => TextDataset.Load(tsv)).Message);
+    }
+
+    [Fact]
+    public void TwoColumnsOfTheNameChosenAreRefusedNotTheFirstTaken()
+    {
+        using var tmp = new TempDir();
+        string labels = tmp.Write("labels.csv", "text,label,Label\ngood film,positive,negative\n");
+        Assert.Equal($"{labels}: columns 2 and 3 are both named 'label'; rename all but one", Assert.Throws<InvalidDataException>(() => TextDataset.Load(labels)).Message);
+        string texts = tmp.Write("texts.csv", "text,text,label,text\na,b,positive,c\n");
+        Assert.Contains("columns 1, 2 and 4 are all named 'text'", Assert.Throws<InvalidDataException>(() => TextDataset.Load(texts)).Message);
+        // A duplicate among the columns not read is no one's business.
+        string other = tmp.Write("other.csv", "id,text,label,id\n1,good film,positive,1\n");
+        Assert.Equal("good film", TextDataset.Load(other)[0].Text);
+    }
+
+    [Fact]
     public void EmptyTextNamesTheLineOrIsSkippedWithACount()
     {
         using var tmp = new TempDir();
@@ -92,11 +122,13 @@ public class ReaderTests
     public void TsvKeepsQuotesAsText()
     {
         using var tmp = new TempDir();
-        string path = tmp.Write("t.tsv", "sentence\tlabel\nhe said \"hi\tthere\t1\n\"odd\t0\n");
-        // GLUE TSV has no quoting: a quote is an ordinary character, a tab always separates.
+        string path = tmp.Write("t.tsv", "sentence\tlabel\nhe said \"hi there\t1\n\"odd\t0\n");
+        // GLUE TSV has no quoting: a quote is an ordinary character, a tab always separates (so a tab in a text makes a
+        // field too many: ARowWithAFieldTooManyOrTooFewNamesTheLine).
         var ds = TextDataset.Load(path, new DatasetLoadOptions { LabelColumn = "label" });
         Assert.Equal("\"odd", ds[1].Text);
-        Assert.Equal("he said \"hi", ds[0].Text);
+        Assert.Equal("he said \"hi there", ds[0].Text);
+        Assert.Equal("1", ds[0].Label);
     }
 
     [Fact]
