@@ -79,7 +79,7 @@ public sealed class LabelMap
     /// <exception cref="ArgumentException">The map does not have the label.</exception>
     public int IdOf(string label) => _ids.TryGetValue(label, out int id)
         ? id
-        : throw new ArgumentException($"unknown label '{label}' (labels: {string.Join(", ", _labels)})");
+        : throw new ArgumentException($"unknown label '{Shown.Text(label)}' (labels: {Shown.List(_labels)})");
 
     /// <summary>The ids of every example's label, in order.</summary>
     /// <exception cref="InvalidDataException">An example has a label the map does not have; the message names its file and line.</exception>
@@ -90,7 +90,7 @@ public sealed class LabelMap
         for (int i = 0; i < rows.Length; i++)
         {
             if (!_ids.TryGetValue(rows[i].Label, out ids[i]))
-                throw new InvalidDataException($"{rows[i].Location}: label '{rows[i].Label}' is not one of the model's labels ({string.Join(", ", _labels)})");
+                throw new InvalidDataException($"{rows[i].Location}: label '{Shown.Text(rows[i].Label)}' is not one of the model's labels ({Shown.List(_labels)})");
         }
         return ids;
     }

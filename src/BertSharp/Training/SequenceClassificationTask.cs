@@ -134,14 +134,14 @@ internal sealed class SequenceClassificationTask(ProblemType problemType, LabelM
         {
             case ProblemType.SingleLabelClassification:
                 if (!Labels.TryGetId(e.Label, out int id))
-                    throw new InvalidDataException($"{e.Location}: label '{e.Label}' is not one the model knows ({string.Join(", ", Labels.Id2Label)})");
+                    throw new InvalidDataException($"{e.Location}: label '{Shown.Text(e.Label)}' is not one the model knows ({Shown.List(Labels.Id2Label)})");
                 return ([id], []);
             case ProblemType.MultiLabelClassification:
                 var indicators = new float[Labels.Count];
                 foreach (var name in MultiLabels.Parse(e.Label, separator))
                 {
                     if (!Labels.TryGetId(name, out int label))
-                        throw new InvalidDataException($"{e.Location}: label '{name}' is not one the model knows ({string.Join(", ", Labels.Id2Label)})");
+                        throw new InvalidDataException($"{e.Location}: label '{Shown.Text(name)}' is not one the model knows ({Shown.List(Labels.Id2Label)})");
                     indicators[label] = 1f;
                 }
                 return ([], indicators);

@@ -59,7 +59,7 @@ internal sealed class TokenClassificationTask(LabelMap labels, int? stride = nul
             var ids = new int[sentence.Tags.Count];
             for (int w = 0; w < ids.Length; w++)
                 if (!Labels.TryGetId(sentence.Tags[w], out ids[w]))
-                    throw new InvalidDataException($"{sentence.Location}: tag '{sentence.Tags[w]}' of word {w + 1} ('{sentence.Words[w]}') is not one the model knows ({string.Join(", ", Labels.Id2Label)})");
+                    throw new InvalidDataException($"{sentence.Location}: tag '{Shown.Text(sentence.Tags[w])}' of word {w + 1} ('{Shown.Text(sentence.Words[w])}') is not one the model knows ({Shown.List(Labels.Id2Label)})");
             foreach (var window in TokenAlignment.Align(tokenizer, sentence.Words, ids, maxLength, overlap, labelAllTokens, beginToInside))
             {
                 var example = new EncodedExample(window.InputIds, new int[window.InputIds.Length], window.Labels, []);

@@ -38,6 +38,19 @@ public class LabelMapTests
     }
 
     [Fact]
+    public void AnUnknownLabelErrorIsBoundedWhateverTheFileHolds()
+    {
+        // A 100,000-character label came back whole, and a model of 300 classes listed every one.
+        using var tmp = new TempDir();
+        string train = tmp.Write("train.csv", "text,label\n" + string.Concat(Enumerable.Range(0, 300).Select(i => $"text {i},class_{i:D4}\n")));
+        string dev = tmp.Write("dev.csv", "text,label\nfine," + new string('x', 100_000) + "\n");
+        var map = LabelMap.FromTrainingData(TextDataset.Load(train));
+        var e = Assert.Throws<InvalidDataException>(() => map.Encode(TextDataset.Load(dev)));
+        Assert.Equal($"{dev}, line 2: label '{new string('x', 40)}… (100,000 characters)' is not one of the model's labels "
+            + $"({string.Join(", ", Enumerable.Range(0, 20).Select(i => $"class_{i:D4}"))}, … (300 in all))", e.Message);
+    }
+
+    [Fact]
     public void ASingleClassInTrainingDataIsAnError()
     {
         using var tmp = new TempDir();
