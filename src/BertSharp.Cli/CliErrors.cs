@@ -33,7 +33,7 @@ internal static class CliErrors
         }
         catch (Exception e) when (IsUserError(e))
         {
-            Console.Error.WriteLine($"bertsharp: error: {(e is JsonException json ? JsonErrors.Describe(json) : e.Message)}");
+            Console.Error.WriteLine($"bertsharp: error: {Message(e)}");
             return 1;
         }
     }
@@ -97,6 +97,15 @@ internal static class CliErrors
         }
         return previous[b.Length];
     }
+
+    // One line in the user's terms: ArgumentException appends " (Parameter 'topK')" and ArgumentOutOfRangeException a
+    // line "Actual value was 0.", the library's names rather than the command's options.
+    private static string Message(Exception e) => e switch
+    {
+        JsonException json => JsonErrors.Describe(json),
+        ArgumentException { ParamName: { } name } argument => argument.Message.Split('\n')[0].Replace($" (Parameter '{name}')", "", StringComparison.Ordinal),
+        _ => e.Message,
+    };
 
     // A diverging run or a failing evaluation is the settings' or the data's doing, and its message says what to change.
     private static bool IsUserError(Exception e) => e is IOException or InvalidDataException or ArgumentException

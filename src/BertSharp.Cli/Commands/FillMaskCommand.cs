@@ -15,6 +15,10 @@ internal static class FillMaskCommand
         var texts = new Argument<string[]>("texts") { Description = "Texts with [MASK] (also [mask] or <mask>)", Arity = ArgumentArity.ZeroOrMore };
         var input = new Option<string?>("--input") { Description = "A file of texts: one per line, or JSON Lines with \"text\"" };
         var topK = new Option<int>("--top-k") { Description = "Candidates per mask", DefaultValueFactory = _ => 5 };
+        topK.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1) r.AddError($"--top-k {r.GetValueOrDefault<int>()}: must be at least 1");
+        });
         var targets = new Option<string?>("--targets") { Description = "Score only these words, comma-separated (e.g. he,she)" };
         var json = new Option<bool>("--json") { Description = "One JSON object per text" };
         var output = OutputOption.Create("the candidates");

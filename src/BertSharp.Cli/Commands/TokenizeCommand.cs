@@ -13,6 +13,11 @@ internal static class TokenizeCommand
         var texts = new Argument<string[]>("text") { Description = "Texts to tokenize (one encoding each).", Arity = ArgumentArity.ZeroOrMore };
         var pair = new Option<string?>("--pair") { Description = "Second text of a pair (token type 1)." };
         var maxLength = new Option<int?>("--max-length") { Description = "Truncate to this many tokens, special tokens included (default: the model's, 512)." };
+        maxLength.Validators.Add(r =>
+        {
+            // [CLS] and [SEP] take two (a pair's three; the tokenizer names that case).
+            if (r.GetValueOrDefault<int?>() is < 2 and var n) r.AddError($"--max-length {n}: must be at least 2, for [CLS] and [SEP]");
+        });
         var model = new Option<string>("--model")
         {
             Description = $"Built-in model name ({string.Join(", ", BuiltInModels.Names)}) a directory with vocab.txt or tokenizer.json, or a hub id.",

@@ -84,6 +84,23 @@ public sealed class CliHardeningTests : IDisposable
     }
 
     [Fact]
+    public void OutOfRangeOptionsAreUsageErrorsInTheCommandsTerms()
+    {
+        // They came from the library as "topK ('0') must be greater than or equal to '1'. (Parameter 'topK')" and a
+        // second line "Actual value was 0.", exit 1.
+        var r = CliRunner.Run("fill-mask", "--model", "minilm-l6", "a [MASK] film", "--top-k", "0");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("bertsharp: --top-k 0: must be at least 1\n", r.Stderr, StringComparison.Ordinal);
+        r = CliRunner.Run("tokenize", "--max-length", "1", "I like NLP");
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("bertsharp: --max-length 1: must be at least 2", r.Stderr, StringComparison.Ordinal);
+        // What only the library can judge (a pair needs three) is one line, without its parameter's name.
+        r = CliRunner.Run("tokenize", "--max-length", "2", "I like NLP", "--pair", "and you");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("bertsharp: error: max_length 2 is too small for the 3 special tokens of a pair\n", r.Stderr);
+    }
+
+    [Fact]
     public void MistypedOptionIsAnErrorWithAHintNotTextToClassify()
     {
         var model = SavedClassifier();
