@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using BertSharp.Inference;
 using BertSharp.IO;
+using BertSharp.Data;
 
 namespace BertSharp.Cli.Commands;
 
@@ -32,7 +33,16 @@ internal static class EmbedCommand
             if (parse.GetValue(input) is { } file)
             {
                 if (!file.Exists) throw new FileNotFoundException($"{file.FullName}: no such file", file.FullName);
-                all.AddRange(File.ReadLines(file.FullName, Encoding.UTF8).Where(l => l.Length > 0));
+                // Strict, as predict reads its input: a bad byte became U+FFFD and was embedded without a word.
+                try
+                {
+                    all.AddRange(File.ReadLines(file.FullName, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true)).Where(l => l.Length > 0));
+                }
+                catch (DecoderFallbackException)
+                {
+                    StrictUtf8.Validate(File.ReadAllBytes(file.FullName), file.ToString(), 0, 1);
+                    throw;
+                }
             }
             if (all.Count == 0) throw new ArgumentException("nothing to embed: give texts or --input FILE");
             var embedder = SentenceEmbedder.Load(ModelSource.Resolve(parse.GetValue(model)!, parse.GetValue(revision)));

@@ -5,6 +5,7 @@ using System.Text.Json;
 using BertSharp.Inference;
 using BertSharp.IO;
 using BertSharp.QuestionAnswering;
+using BertSharp.Data;
 
 namespace BertSharp.Cli.Commands;
 
@@ -119,6 +120,9 @@ internal static class PredictCommand
     private static (List<string> Texts, List<string?>? Pairs) ReadInputs(string[] arguments, string? path)
     {
         var texts = new List<string>(arguments);
+        // An empty text was classified all the same (the server and the training data refuse one).
+        int blank = texts.FindIndex(string.IsNullOrWhiteSpace);
+        if (blank >= 0) throw new ArgumentException($"text {blank + 1} is empty; give some text to classify");
         if (path is null) return (texts, null);
         if (texts.Count > 0) throw new ArgumentException("give texts either as arguments or with --input, not both");
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file", path);
@@ -141,6 +145,7 @@ internal static class PredictCommand
                     throw new InvalidDataException($"{path}:{line}: expected an object with a string field \"text\"");
                 try
                 {
+                    if (string.IsNullOrWhiteSpace(t.GetString())) throw new InvalidDataException($"{path}:{line}: \"text\" is empty");
                     texts.Add(t.GetString()!);
                     pairs!.Add(row.TryGetProperty("text_pair", out var tp) && tp.ValueKind == JsonValueKind.String ? tp.GetString() : null);
                 }
@@ -153,8 +158,12 @@ internal static class PredictCommand
         }
         catch (DecoderFallbackException)
         {
-            throw new InvalidDataException($"{path}:{line + 1}: not valid UTF-8");
+            // The reader decodes blocks ahead of the lines it returns: the file itself says which line holds the byte.
+            StrictUtf8.Validate(File.ReadAllBytes(path), path, 0, 1);
+            throw;
         }
+        // "nothing to classify: give texts as arguments or --input FILE" said nothing of the file that was given.
+        if (texts.Count == 0) throw new InvalidDataException($"{path}: no texts in the file (it is empty or blank)");
         return (texts, pairs is not null && pairs.Any(p => p is not null) ? pairs : null);
     }
 }

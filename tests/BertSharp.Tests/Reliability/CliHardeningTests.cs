@@ -84,6 +84,36 @@ public sealed class CliHardeningTests : IDisposable
     }
 
     [Fact]
+    public void EmptyTextsAndAnEmptyOrNonUtf8InputAreErrorsNamingThem()
+    {
+        // An empty argument was classified, an empty --input was "give texts as arguments or --input FILE", and embed
+        // read a Latin-1 byte as U+FFFD without a word.
+        var model = SavedClassifier();
+        var r = CliRunner.Run("predict", "--model", model, "a fine film", " ");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("bertsharp: error: text 2 is empty; give some text to classify\n", r.Stderr);
+        string dir = Path.GetDirectoryName(model)!;
+        string empty = Path.Combine(dir, "empty.txt");
+        File.WriteAllText(empty, "\n  \n");
+        r = CliRunner.Run("predict", "--model", model, "--input", empty);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"bertsharp: error: {empty}: no texts in the file (it is empty or blank)\n", r.Stderr);
+        string rows = Path.Combine(dir, "rows.jsonl");
+        File.WriteAllText(rows, "{\"text\": \"good\"}\n{\"text\": \"\"}\n");
+        r = CliRunner.Run("predict", "--model", model, "--input", rows);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"bertsharp: error: {rows}:2: \"text\" is empty\n", r.Stderr);
+        string latin = Path.Combine(dir, "latin.txt");
+        File.WriteAllBytes(latin, [.. "a good film\nna"u8, 0xEF, .. "ve\n"u8]);
+        r = CliRunner.Run("embed", "--input", latin);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"bertsharp: error: {latin}, line 2: byte 0xEF at byte offset 14 is not valid UTF-8; convert the file to UTF-8\n", r.Stderr);
+        r = CliRunner.Run("predict", "--model", model, "--input", latin);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"{latin}, line 2: byte 0xEF", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void OutOfRangeOptionsAreUsageErrorsInTheCommandsTerms()
     {
         // They came from the library as "topK ('0') must be greater than or equal to '1'. (Parameter 'topK')" and a
