@@ -95,8 +95,10 @@ public sealed partial class FillMaskPipeline : Pipeline
             masks[i] = [.. Enumerable.Range(0, encodings[i].Length).Where(t => encodings[i].Ids[t] == MaskId)];
             if (masks[i].Length == 0)
             {
-                int all = Tokenizer.Encode(NormalizeMasks(text)).Ids.Count(id => id == MaskId);
-                throw new ArgumentException(all == 0
+                // The text itself, not an encoding: one without a length cuts at 512 too, and a [MASK] after 2,000 words was
+                // "has no [MASK] to fill".
+                bool any = NormalizeMasks(text).Contains(MaskToken, StringComparison.Ordinal);
+                throw new ArgumentException(!any
                     ? $"text {i} has no {MaskToken} to fill: \"{Clip(text)}\""
                     : $"text {i}: its {MaskToken} lies beyond the model's {MaxLength} tokens");
             }

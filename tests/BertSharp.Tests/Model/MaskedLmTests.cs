@@ -169,7 +169,10 @@ public class MaskedLmTests
         Assert.Equal(2, targeted.Count);
         foreach (var c in targeted) Assert.Equal(all.Single(a => a.TokenId == c.TokenId).Score, c.Score);
         Assert.Equal([7, 8, null], pipeline.TargetIds(["film", "Good", "zebra"]));
-        Assert.Throws<ArgumentException>(() => pipeline.Fill("the film", topK: 5));
+        Assert.Contains("has no [MASK] to fill", Assert.Throws<ArgumentException>(() => pipeline.Fill("the film", topK: 5)).Message);
+        // Past the model's length, even past 512 tokens, the mask is there but out of reach.
+        string far = string.Concat(Enumerable.Repeat("film ", 2000)) + "[MASK]";
+        Assert.Contains($"its [MASK] lies beyond the model's {pipeline.MaxLength} tokens", Assert.Throws<ArgumentException>(() => pipeline.Fill(far, topK: 5)).Message);
     }
 
     [Theory]
