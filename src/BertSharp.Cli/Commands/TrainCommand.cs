@@ -147,6 +147,10 @@ internal static class TrainCommand
             if (single) s.Log.WriteLine(validation.DescribeClassBalance().TrimEnd());
         }
         s.Log.WriteLine($"{JsonNamingPolicy.SnakeCaseLower.ConvertName(problemType.ToString())}, labels: {labels}");
+        // Scores given as labels trained as so many classes without a word (0.11, 0.54, …: 33 classes).
+        if (single && labels.Id2Label.All(l => double.TryParse(l, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            && labels.Id2Label.Any(l => !long.TryParse(l, NumberStyles.Integer, CultureInfo.InvariantCulture, out _)))
+            Console.Error.WriteLine($"bertsharp: warning: the {labels.Count} labels are numbers, not all whole ({Shown.List(labels.Id2Label)}): each is trained as a class of its own; for a score to predict, give --problem-type regression");
         return (Trainer.Create(s.Model, labels, s.Args, head, problemType, separator), train, validation);
     }
 

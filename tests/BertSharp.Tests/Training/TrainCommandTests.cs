@@ -170,6 +170,22 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void ScoresGivenAsClassLabelsGetAWarningThatNamesRegression()
+    {
+        // 0.11, 0.54, …: every distinct score became a class, without a word.
+        var data = Path.Combine(_dir, "scores.csv");
+        File.WriteAllLines(data, ["text,label", .. Enumerable.Range(0, 12).Select(i => $"text number {i},{(i % 4) * 0.25 + 0.1:0.00}")]);
+        var r = CliRunner.Run("train", "--data", data, "--model", TinyModel(), "--epochs", "1", "--max-length", "16", "--validation-split", "0", "-o", Path.Combine(_dir, "scores"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("bertsharp: warning: the 4 labels are numbers, not all whole (0.10, 0.35, 0.60, 0.85): each is trained as a class of its own; for a score to predict, give --problem-type regression", r.Stderr);
+        // Whole numbers are the usual class ids (0/1, 1–5 stars): no warning.
+        File.WriteAllLines(data, ["text,label", .. Enumerable.Range(0, 12).Select(i => $"text number {i},{i % 2}")]);
+        r = CliRunner.Run("train", "--data", data, "--model", TinyModel(), "--epochs", "1", "--max-length", "16", "--validation-split", "0", "-o", Path.Combine(_dir, "classes"));
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.DoesNotContain("warning", r.Stderr);
+    }
+
+    [Fact]
     public void EvalAndPredictReadTheTrainedDirectory()
     {
         var model = TinyModel();
