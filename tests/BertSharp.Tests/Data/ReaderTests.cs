@@ -65,16 +65,18 @@ public class ReaderTests
     {
         // An unquoted comma in the text shifted the label: "solid film" was read as a third class.
         using var tmp = new TempDir();
-        string path = tmp.Write("ragged.csv", "text,label\ngood film,positive\na good, solid film,positive\n");
-        var e = Assert.Throws<InvalidDataException>(() => TextDataset.Load(path));
-        Assert.StartsWith($"{path}, line 3: malformed CSV (", e.Message);
-        Assert.Contains("3 fields but 2", e.Message);
-        Assert.EndsWith("a field holding a comma must be in double quotes", e.Message);
-        string shortRow = tmp.Write("short.csv", "text,label\ngood film,positive\nbad film\n");
-        Assert.StartsWith($"{shortRow}, line 3: malformed CSV (", Assert.Throws<InvalidDataException>(() => TextDataset.Load(shortRow)).Message);
+        (string Path, string Message) Refused(string name, string content)
+        {
+            string path = tmp.Write(name, content);
+            return (path, Assert.Throws<InvalidDataException>(() => TextDataset.Load(path)).Message);
+        }
+        var comma = Refused("ragged.csv", "text,label\ngood film,positive\na good, solid film,positive\n");
+        Assert.Equal($"{comma.Path}, line 3: malformed CSV (Record 3 (line 3) has 3 fields but 2 were expected.); a field holding a comma must be in double quotes", comma.Message);
+        var shortRow = Refused("short.csv", "text,label\ngood film,positive\nbad film\n");
+        Assert.StartsWith($"{shortRow.Path}, line 3: malformed CSV (", shortRow.Message);
         // A TSV's extra tab is as much a shifted field.
-        string tsv = tmp.Write("ragged.tsv", "sentence\tlabel\ngood film\t1\nbad\tfilm\t0\n");
-        Assert.StartsWith($"{tsv}, line 3: malformed TSV (", Assert.Throws<InvalidDataException>(() => TextDataset.Load(tsv)).Message);
+        var tab = Refused("ragged.tsv", "sentence\tlabel\ngood film\t1\nbad\tfilm\t0\n");
+        Assert.StartsWith($"{tab.Path}, line 3: malformed TSV (", tab.Message);
     }
 
     [Fact]
