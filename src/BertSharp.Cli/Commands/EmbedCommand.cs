@@ -40,8 +40,7 @@ internal static class EmbedCommand
                 }
                 catch (DecoderFallbackException)
                 {
-                    StrictUtf8.Validate(File.ReadAllBytes(file.FullName), file.ToString(), 0, 1);
-                    throw;
+                    throw StrictUtf8.InvalidIn(file.ToString());
                 }
             }
             if (all.Count == 0) throw new ArgumentException("nothing to embed: give texts or --input FILE");

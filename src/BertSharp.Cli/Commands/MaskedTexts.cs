@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using BertSharp.IO;
+using BertSharp.Data;
 
 namespace BertSharp.Cli.Commands;
 
@@ -44,7 +45,7 @@ internal static class MaskedTexts
         }
         catch (DecoderFallbackException)
         {
-            throw new InvalidDataException($"{path}:{line + 1}: not valid UTF-8");
+            throw StrictUtf8.InvalidIn(path);
         }
         return texts;
     }

@@ -158,9 +158,7 @@ internal static class PredictCommand
         }
         catch (DecoderFallbackException)
         {
-            // The reader decodes blocks ahead of the lines it returns: the file itself says which line holds the byte.
-            StrictUtf8.Validate(File.ReadAllBytes(path), path, 0, 1);
-            throw;
+            throw StrictUtf8.InvalidIn(path);
         }
         // "nothing to classify: give texts as arguments or --input FILE" said nothing of the file that was given.
         if (texts.Count == 0) throw new InvalidDataException($"{path}: no texts in the file (it is empty or blank)");

@@ -23,7 +23,7 @@ public static class MultiLabels
         if (trimmed.StartsWith('['))
         {
             try { names = JsonSerializer.Deserialize<string[]>(trimmed) ?? []; }
-            catch (JsonException e) { throw new InvalidDataException($"'{value}' is not a JSON list of label names ({JsonErrors.Describe(e)})", e); }
+            catch (JsonException e) { throw new InvalidDataException($"'{Shown.Text(value)}' is not a JSON list of label names ({JsonErrors.Describe(e)})", e); }
         }
         else
         {

@@ -17,6 +17,16 @@ internal static class StrictUtf8
         return Encoding.UTF8.GetString(bytes);
     }
 
+    /// <summary>
+    /// For a reader that failed to decode <paramref name="file"/>: throws the error naming the line and byte offset of its
+    /// first invalid byte (a StreamReader decodes blocks ahead of the lines it returns, so its own count is not the line).
+    /// </summary>
+    public static Exception InvalidIn(string file)
+    {
+        Validate(File.ReadAllBytes(file), file, 0, 1);
+        return new InvalidDataException($"{file}: not valid UTF-8; convert the file to UTF-8");
+    }
+
     public static void Validate(ReadOnlySpan<byte> bytes, string file, long offset, long line)
     {
         if (Utf8.IsValid(bytes))
