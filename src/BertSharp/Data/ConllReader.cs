@@ -19,6 +19,9 @@ internal static class ConllReader
         var words = new List<string>();
         var tags = new List<string>();
         long lineNumber = 0, start = 0;
+        // Without a tag column, the last of the file's first line: a line a column short read its chunk tag (B-VP) as the
+        // entity tag, reported against the sentence's first line as a tag the model does not know.
+        int? lineColumns = null;
         void Flush()
         {
             if (words.Count > 0) sentences.Add(new ConllSentence([.. words], [.. tags], start));
@@ -35,6 +38,9 @@ internal static class ConllReader
                 continue;
             }
             var columns = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            lineColumns ??= columns.Length;
+            if (tagColumn is null && columns.Length != lineColumns)
+                throw new InvalidDataException($"{LabeledExample.Describe(path, lineNumber)}: {columns.Length} column(s) where the file's first line has {lineColumns}; the tag is the last column, so every line needs as many");
             int column = tagColumn ?? columns.Length - 1;
             if (columns.Length < 2 || column < 1 || column >= columns.Length)
                 throw new InvalidDataException($"{LabeledExample.Describe(path, lineNumber)}: expected a word and a tag in column {column} (found {columns.Length} column(s))");

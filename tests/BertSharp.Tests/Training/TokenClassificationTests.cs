@@ -114,6 +114,10 @@ public sealed class TokenClassificationTests
 
         var badTag = dir.Write("c.txt", "EU NNP I-NP I-ORG\nrejects VBZ I-VP X-Y\n");
         Assert.Contains("c.txt, line 2", Assert.Throws<InvalidDataException>(() => TokenDataset.Load(badTag)).Message);
+        // A line a column short: its chunk tag was taken for the entity tag, and the error named the sentence's first line.
+        var shortLine = dir.Write("f.txt", "EU NNP B-NP I-ORG\nrejects VBZ B-VP\n");
+        Assert.Equal($"{shortLine}, line 2: 3 column(s) where the file's first line has 4; the tag is the last column, so every line needs as many",
+            Assert.Throws<InvalidDataException>(() => TokenDataset.Load(shortLine)).Message);
         var badJson = dir.Write("d.jsonl", "{\"tokens\": [\"a\"], \"tags\": [\"O\"]}\n{\"tokens\": [\"a\", \"b\"], \"tags\": [\"O\"]}\n");
         var e = Assert.Throws<InvalidDataException>(() => TokenDataset.Load(badJson));
         Assert.Contains("d.jsonl, line 2", e.Message);
